@@ -1,0 +1,93 @@
+// Colour maths on [0, 1] RGB, and the per-sample colour program.
+// CPU twin: src/cpu/color.rs.
+
+const CODE_BRIGHTNESS: f32 = 1.0;
+const CODE_CONTRAST: f32 = 2.0;
+const CODE_SATURATION: f32 = 3.0;
+const CODE_HUE: f32 = 4.0;
+const CODE_GRAYSCALE: f32 = 5.0;
+const INV_255: f32 = 0.003921568627450980;
+
+fn gray(c: vec3<f32>) -> f32 {
+    return 0.2989 * c.x + 0.587 * c.y + 0.114 * c.z;
+}
+
+fn blend(a: vec3<f32>, b: vec3<f32>, r: f32) -> vec3<f32> {
+    return clamp(r * a + (1.0 - r) * b, vec3<f32>(0.0), vec3<f32>(1.0));
+}
+
+fn rgb_to_hsv(c: vec3<f32>) -> vec3<f32> {
+    let maxc = max(c.x, max(c.y, c.z));
+    let minc = min(c.x, min(c.y, c.z));
+    let eqc = maxc == minc;
+    let cr = maxc - minc;
+    let s = cr / select(maxc, 1.0, eqc);
+    let crd = select(cr, 1.0, eqc);
+    let rc = (maxc - c.x) / crd;
+    let gc = (maxc - c.y) / crd;
+    let bc = (maxc - c.z) / crd;
+    var h: f32;
+    if (maxc == c.x) {
+        h = bc - gc;
+    } else if (maxc == c.y) {
+        h = 2.0 + rc - bc;
+    } else {
+        h = 4.0 + gc - rc;
+    }
+    h = h / 6.0 + 1.0;
+    h = h - floor(h);
+    return vec3<f32>(h, s, maxc);
+}
+
+fn hsv_to_rgb(hsv: vec3<f32>) -> vec3<f32> {
+    let h6 = hsv.x * 6.0;
+    let fi = floor(h6);
+    let f = h6 - fi;
+    let i = u32(fi) % 6u;
+    let s = hsv.y;
+    let v = hsv.z;
+    let p = clamp(v * (1.0 - s), 0.0, 1.0);
+    let q = clamp(v * (1.0 - s * f), 0.0, 1.0);
+    let t = clamp(v * (1.0 - s * (1.0 - f)), 0.0, 1.0);
+    switch i {
+        case 0u: { return vec3<f32>(v, t, p); }
+        case 1u: { return vec3<f32>(q, v, p); }
+        case 2u: { return vec3<f32>(p, v, t); }
+        case 3u: { return vec3<f32>(p, q, v); }
+        case 4u: { return vec3<f32>(t, p, v); }
+        default: { return vec3<f32>(v, p, q); }
+    }
+}
+
+fn adjust_hue(c: vec3<f32>, shift: f32) -> vec3<f32> {
+    var hsv = rgb_to_hsv(c);
+    let h = hsv.x + shift;
+    hsv.x = h - floor(h);
+    return hsv_to_rgb(hsv);
+}
+
+// Runs the sample's colour program on c (in [0, 1]); stops before the contrast
+// step whose stat slot is `stop_slot` (pass 0xffffffff to run it all).
+fn run_program(s: Sample, sample_index: u32, c_in: vec3<f32>, stop_slot: u32) -> vec3<f32> {
+    var c = c_in;
+    for (var k = 0u; k < s.counts.x; k++) {
+        let step = s.prog[k];
+        let code = step.x;
+        if (code == CODE_BRIGHTNESS) {
+            c = blend(c, vec3<f32>(0.0), step.y);
+        } else if (code == CODE_CONTRAST) {
+            let slot = u32(step.z);
+            if (slot == stop_slot) {
+                return c;
+            }
+            c = blend(c, vec3<f32>(stats[sample_index * MAX_STATS + slot]), step.y);
+        } else if (code == CODE_SATURATION) {
+            c = blend(c, vec3<f32>(gray(c)), step.y);
+        } else if (code == CODE_HUE) {
+            c = adjust_hue(c, step.y);
+        } else if (code == CODE_GRAYSCALE) {
+            c = vec3<f32>(gray(c));
+        }
+    }
+    return c;
+}

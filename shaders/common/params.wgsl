@@ -1,0 +1,37 @@
+// Per-sample and per-batch parameters.
+// Keep in sync with src/plan.rs (GpuClip, GpuSample, GpuGlobals); tests/wgsl.rs checks the sizes.
+
+const MAX_CLIPS: u32 = 4u;
+const MAX_PROG: u32 = 8u;
+const MAX_STATS: u32 = 4u;
+
+struct Clip {
+    r0: vec4<f32>,   // map row 0, .w = canvas width
+    r1: vec4<f32>,   // map row 1, .w = canvas height
+    r2: vec4<f32>,   // map row 2, .w = 1 for a hard edge
+    fill: vec4<f32>, // RGB in [0, 1]
+}
+
+struct Sample {
+    src: vec4<u32>,    // offset (pixels), width, height, flags (bit 0: nearest)
+    counts: vec4<u32>, // program length, supersample x, supersample y, clip count
+    m0: vec4<f32>,
+    m1: vec4<f32>,
+    m2: vec4<f32>,
+    clips: array<Clip, 4>,
+    prog: array<vec4<f32>, 8>, // x: op code, y: parameter, z: stat slot
+}
+
+struct Globals {
+    out: vec4<u32>,   // width, height, samples, format (0: u8 HWC, 1: f32 CHW)
+    stage: vec4<u32>, // stat slot of this pass, stat slots in the pipeline, 1 if scratch holds the warped image
+    mean: vec4<f32>,
+    stdev: vec4<f32>,
+}
+
+@group(0) @binding(0) var<uniform> g: Globals;
+@group(0) @binding(1) var<storage, read> samples: array<Sample>;
+@group(0) @binding(2) var<storage, read> src_px: array<u32>;
+@group(0) @binding(3) var<storage, read_write> scratch: array<u32>;
+@group(0) @binding(4) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out_buf: array<u32>;

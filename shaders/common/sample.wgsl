@@ -1,0 +1,74 @@
+// Sampling the source through the inverse map: one gather per output pixel
+// (bilinear or nearest, supersampled when downscaling), clip stages, rounding.
+// CPU twin: src/cpu/sample.rs.
+
+fn load_px(s: Sample, x: f32, y: f32) -> vec3<f32> {
+    let xi = u32(clamp(x, 0.0, f32(s.src.y) - 1.0));
+    let yi = u32(clamp(y, 0.0, f32(s.src.z) - 1.0));
+    let p = src_px[s.src.x + yi * s.src.y + xi];
+    return vec3<f32>(f32(p & 255u), f32((p >> 8u) & 255u), f32((p >> 16u) & 255u));
+}
+
+// Values in [0, 255]; (u, v) in continuous source coordinates (pixel centres at i + 0.5).
+fn sample_at(s: Sample, u: f32, v: f32) -> vec3<f32> {
+    if ((s.src.w & 1u) != 0u) {
+        return load_px(s, floor(u), floor(v));
+    }
+    let x = u - 0.5;
+    let y = v - 0.5;
+    let x0 = floor(x);
+    let y0 = floor(y);
+    let fx = x - x0;
+    let fy = y - y0;
+    let a = load_px(s, x0, y0);
+    let b = load_px(s, x0 + 1.0, y0);
+    let c = load_px(s, x0, y0 + 1.0);
+    let d = load_px(s, x0 + 1.0, y0 + 1.0);
+    let top = a + (b - a) * fx;
+    let bot = c + (d - c) * fx;
+    return top + (bot - top) * fy;
+}
+
+fn coverage(c: Clip, px: f32, py: f32) -> f32 {
+    let w = c.r2.x * px + c.r2.y * py + c.r2.z;
+    let u = (c.r0.x * px + c.r0.y * py + c.r0.z) / w;
+    let v = (c.r1.x * px + c.r1.y * py + c.r1.z) / w;
+    if (c.r2.w > 0.5) {
+        return select(0.0, 1.0, u >= 0.0 && u < c.r0.w && v >= 0.0 && v < c.r1.w);
+    }
+    return clamp(u + 0.5, 0.0, 1.0) * clamp(c.r0.w + 0.5 - u, 0.0, 1.0)
+         * clamp(v + 0.5, 0.0, 1.0) * clamp(c.r1.w + 0.5 - v, 0.0, 1.0);
+}
+
+// The warped pixel at output pixel (ox, oy), rounded to u8 values (as f32).
+fn warp_pixel(s: Sample, ox: u32, oy: u32) -> vec3<f32> {
+    let nx = s.counts.y;
+    let ny = s.counts.z;
+    var acc = vec3<f32>(0.0);
+    for (var j = 0u; j < ny; j++) {
+        for (var i = 0u; i < nx; i++) {
+            let px = f32(ox) + (f32(i) + 0.5) / f32(nx);
+            let py = f32(oy) + (f32(j) + 0.5) / f32(ny);
+            let w = s.m2.x * px + s.m2.y * py + s.m2.z;
+            let u = (s.m0.x * px + s.m0.y * py + s.m0.z) / w;
+            let v = (s.m1.x * px + s.m1.y * py + s.m1.z) / w;
+            var c = sample_at(s, u, v);
+            for (var k = 0u; k < s.counts.w; k++) {
+                let cov = coverage(s.clips[k], px, py);
+                c = c * cov + s.clips[k].fill.xyz * 255.0 * (1.0 - cov);
+            }
+            acc += c;
+        }
+    }
+    let n = f32(nx * ny);
+    return clamp(floor(acc / n + 0.5), vec3<f32>(0.0), vec3<f32>(255.0));
+}
+
+fn pack_rgb(c: vec3<f32>) -> u32 {
+    let q = vec3<u32>(c);
+    return q.x | (q.y << 8u) | (q.z << 16u);
+}
+
+fn unpack_rgb(p: u32) -> vec3<f32> {
+    return vec3<f32>(f32(p & 255u), f32((p >> 8u) & 255u), f32((p >> 16u) & 255u));
+}

@@ -1,0 +1,3 @@
+//! Command-line applications built on the library: demo, run, apply, bench, info.
+
+pub mod synth;

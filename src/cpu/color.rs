@@ -1,0 +1,101 @@
+//! CPU twin of `shaders/common/color.wgsl`: colour maths on [0, 1] RGB and the
+//! per-sample colour program.
+
+use crate::plan::{code, GpuSample, MAX_STATS};
+
+/// 1 / 255 as the shaders write it.
+pub const INV_255: f32 = 0.003_921_568_627_450_98;
+
+/// ITU-R 601 grey, as torchvision.
+#[inline(always)]
+pub fn gray(c: [f32; 3]) -> f32 {
+    0.2989 * c[0] + 0.587 * c[1] + 0.114 * c[2]
+}
+
+/// r * a + (1 - r) * b, clamped to [0, 1].
+#[inline(always)]
+pub fn blend(a: [f32; 3], b: [f32; 3], r: f32) -> [f32; 3] {
+    [0, 1, 2].map(|k| (r * a[k] + (1.0 - r) * b[k]).clamp(0.0, 1.0))
+}
+
+/// torchvision's `_rgb2hsv`.
+#[inline(always)]
+pub fn rgb_to_hsv(c: [f32; 3]) -> [f32; 3] {
+    let maxc = c[0].max(c[1].max(c[2]));
+    let minc = c[0].min(c[1].min(c[2]));
+    let eqc = maxc == minc;
+    let cr = maxc - minc;
+    let s = cr / if eqc { 1.0 } else { maxc };
+    let crd = if eqc { 1.0 } else { cr };
+    let rc = (maxc - c[0]) / crd;
+    let gc = (maxc - c[1]) / crd;
+    let bc = (maxc - c[2]) / crd;
+    let mut h = if maxc == c[0] {
+        bc - gc
+    } else if maxc == c[1] {
+        2.0 + rc - bc
+    } else {
+        4.0 + gc - rc
+    };
+    h = h / 6.0 + 1.0;
+    h -= h.floor();
+    [h, s, maxc]
+}
+
+/// torchvision's `_hsv2rgb`.
+#[inline(always)]
+pub fn hsv_to_rgb(hsv: [f32; 3]) -> [f32; 3] {
+    let h6 = hsv[0] * 6.0;
+    let fi = h6.floor();
+    let f = h6 - fi;
+    let i = (fi as u32) % 6;
+    let (s, v) = (hsv[1], hsv[2]);
+    let p = (v * (1.0 - s)).clamp(0.0, 1.0);
+    let q = (v * (1.0 - s * f)).clamp(0.0, 1.0);
+    let t = (v * (1.0 - s * (1.0 - f))).clamp(0.0, 1.0);
+    match i {
+        0 => [v, t, p],
+        1 => [q, v, p],
+        2 => [p, v, t],
+        3 => [p, q, v],
+        4 => [t, p, v],
+        _ => [v, p, q],
+    }
+}
+
+/// Rotates the hue by `shift` turns.
+#[inline(always)]
+pub fn adjust_hue(c: [f32; 3], shift: f32) -> [f32; 3] {
+    let mut hsv = rgb_to_hsv(c);
+    let h = hsv[0] + shift;
+    hsv[0] = h - h.floor();
+    hsv_to_rgb(hsv)
+}
+
+/// Runs the sample's colour program; stops before the contrast step whose stat
+/// slot is `stop_slot` (`u32::MAX` runs it all). `stats` holds this sample's means.
+#[inline(always)]
+pub fn run_program(g: &GpuSample, stats: &[f32; MAX_STATS], c_in: [f32; 3], stop_slot: u32) -> [f32; 3] {
+    let mut c = c_in;
+    for step in &g.prog[..g.counts[0] as usize] {
+        let op = step[0];
+        if op == code::BRIGHTNESS {
+            c = blend(c, [0.0; 3], step[1]);
+        } else if op == code::CONTRAST {
+            let slot = step[2] as u32;
+            if slot == stop_slot {
+                return c;
+            }
+            let m = stats[slot as usize];
+            c = blend(c, [m; 3], step[1]);
+        } else if op == code::SATURATION {
+            let gr = gray(c);
+            c = blend(c, [gr; 3], step[1]);
+        } else if op == code::HUE {
+            c = adjust_hue(c, step[1]);
+        } else if op == code::GRAYSCALE {
+            c = [gray(c); 3];
+        }
+    }
+    c
+}

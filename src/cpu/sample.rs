@@ -1,0 +1,92 @@
+//! CPU twin of `shaders/common/sample.wgsl`: the same casts, the same order of
+//! operations, on RGB u8 sources instead of packed words.
+
+use crate::plan::{GpuClip, GpuSample};
+
+/// A source image as the CPU kernels read it: RGB u8, row-major.
+#[derive(Clone, Copy)]
+pub struct Src<'a> {
+    /// Pixels, 3 bytes each.
+    pub data: &'a [u8],
+    /// Columns.
+    pub width: u32,
+    /// Rows.
+    pub height: u32,
+}
+
+#[inline(always)]
+fn load_px(s: &Src, x: f32, y: f32) -> [f32; 3] {
+    let xi = x.clamp(0.0, s.width as f32 - 1.0) as usize;
+    let yi = y.clamp(0.0, s.height as f32 - 1.0) as usize;
+    let o = (yi * s.width as usize + xi) * 3;
+    [s.data[o] as f32, s.data[o + 1] as f32, s.data[o + 2] as f32]
+}
+
+/// Values in [0, 255] at continuous source position (u, v).
+#[inline(always)]
+pub fn sample_at(g: &GpuSample, s: &Src, u: f32, v: f32) -> [f32; 3] {
+    if g.src[3] & 1 != 0 {
+        return load_px(s, u.floor(), v.floor());
+    }
+    let x = u - 0.5;
+    let y = v - 0.5;
+    let x0 = x.floor();
+    let y0 = y.floor();
+    let fx = x - x0;
+    let fy = y - y0;
+    let a = load_px(s, x0, y0);
+    let b = load_px(s, x0 + 1.0, y0);
+    let c = load_px(s, x0, y0 + 1.0);
+    let d = load_px(s, x0 + 1.0, y0 + 1.0);
+    let mut r = [0.0; 3];
+    for k in 0..3 {
+        let top = a[k] + (b[k] - a[k]) * fx;
+        let bot = c[k] + (d[k] - c[k]) * fx;
+        r[k] = top + (bot - top) * fy;
+    }
+    r
+}
+
+/// Fraction of the clip stage's canvas covering point (px, py).
+#[inline(always)]
+pub fn coverage(c: &GpuClip, px: f32, py: f32) -> f32 {
+    let w = c.r2[0] * px + c.r2[1] * py + c.r2[2];
+    let u = (c.r0[0] * px + c.r0[1] * py + c.r0[2]) / w;
+    let v = (c.r1[0] * px + c.r1[1] * py + c.r1[2]) / w;
+    if c.r2[3] > 0.5 {
+        return if u >= 0.0 && u < c.r0[3] && v >= 0.0 && v < c.r1[3] { 1.0 } else { 0.0 };
+    }
+    (u + 0.5).clamp(0.0, 1.0)
+        * (c.r0[3] + 0.5 - u).clamp(0.0, 1.0)
+        * (v + 0.5).clamp(0.0, 1.0)
+        * (c.r1[3] + 0.5 - v).clamp(0.0, 1.0)
+}
+
+/// The warped pixel at output pixel (ox, oy), rounded to u8 values.
+#[inline(always)]
+pub fn warp_pixel(g: &GpuSample, s: &Src, ox: u32, oy: u32) -> [u8; 3] {
+    let nx = g.counts[1];
+    let ny = g.counts[2];
+    let mut acc = [0.0f32; 3];
+    for j in 0..ny {
+        for i in 0..nx {
+            let px = ox as f32 + (i as f32 + 0.5) / nx as f32;
+            let py = oy as f32 + (j as f32 + 0.5) / ny as f32;
+            let w = g.m2[0] * px + g.m2[1] * py + g.m2[2];
+            let u = (g.m0[0] * px + g.m0[1] * py + g.m0[2]) / w;
+            let v = (g.m1[0] * px + g.m1[1] * py + g.m1[2]) / w;
+            let mut c = sample_at(g, s, u, v);
+            for clip in &g.clips[..g.counts[3] as usize] {
+                let cov = coverage(clip, px, py);
+                for k in 0..3 {
+                    c[k] = c[k] * cov + clip.fill[k] * 255.0 * (1.0 - cov);
+                }
+            }
+            for k in 0..3 {
+                acc[k] += c[k];
+            }
+        }
+    }
+    let n = (nx * ny) as f32;
+    acc.map(|a| (a / n + 0.5).floor().clamp(0.0, 255.0) as u8)
+}

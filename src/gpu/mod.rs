@@ -1,0 +1,480 @@
+//! The GPU backend: device, pipelines, buffers and the batch scheduler.
+//! Nothing outside this module touches wgpu types.
+//!
+//! Per batch (or per chunk, when a batch exceeds a storage-binding limit):
+//! one upload of the packed sources and the per-sample table, `stat slots`
+//! reduction dispatches plus one main dispatch (a fixed number for a given
+//! pipeline, whatever the batch size or the draws), one copy to the readback
+//! buffer, one submit.
+
+mod shaders;
+
+pub use shaders::{kernel_source, KERNELS};
+
+use crate::error::{Error, Result};
+use crate::plan::{GpuGlobals, GpuSample, MAX_STATS};
+use crate::cpu::Src;
+use std::sync::{Arc, Mutex};
+
+/// What `info` prints about an adapter.
+#[derive(Clone, Debug)]
+pub struct AdapterSummary {
+    /// Adapter name (e.g. "llvmpipe (LLVM 15.0.6, 256 bits)").
+    pub name: String,
+    /// Backend (Vulkan, Metal, Dx12).
+    pub backend: String,
+    /// Discrete, integrated, CPU...
+    pub device_type: String,
+    /// Driver and its version.
+    pub driver: String,
+}
+
+fn summary(info: &wgpu::AdapterInfo) -> AdapterSummary {
+    AdapterSummary {
+        name: info.name.clone(),
+        backend: format!("{:?}", info.backend),
+        device_type: format!("{:?}", info.device_type),
+        driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+    }
+}
+
+fn instance() -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    if std::env::var_os("WGPU_BACKEND").is_none() {
+        desc.backends = wgpu::Backends::PRIMARY;
+    }
+    wgpu::Instance::new(desc)
+}
+
+/// Every adapter wgpu finds.
+pub fn list_adapters() -> Vec<AdapterSummary> {
+    let inst = instance();
+    pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()))
+        .iter()
+        .map(|a| summary(&a.get_info()))
+        .collect()
+}
+
+/// Limits that matter for batching.
+#[derive(Clone, Debug)]
+pub struct DeviceLimits {
+    /// Largest storage binding, bytes.
+    pub max_storage_binding: u64,
+    /// Largest buffer, bytes.
+    pub max_buffer: u64,
+    /// Largest workgroup count per dimension.
+    pub max_workgroups_per_dim: u32,
+}
+
+struct Buffers {
+    globals: wgpu::Buffer,
+    samples: Option<wgpu::Buffer>,
+    src: Option<wgpu::Buffer>,
+    scratch: Option<wgpu::Buffer>,
+    stats: Option<wgpu::Buffer>,
+    out: Option<wgpu::Buffer>,
+    readback: Option<wgpu::Buffer>,
+    pack: Vec<u32>,
+}
+
+/// Bytes between the per-pass copies of the globals (dynamic uniform offsets).
+const GLOBALS_STRIDE: u64 = 256;
+const MAIN_WG: u64 = 64;
+
+/// An open GPU device with the engine's pipelines.
+pub struct GpuContext {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    adapter: AdapterSummary,
+    limits: DeviceLimits,
+    layout: wgpu::BindGroupLayout,
+    main_pipeline: wgpu::ComputePipeline,
+    stats_pipeline: wgpu::ComputePipeline,
+    bufs: Mutex<Buffers>,
+    errors: Arc<Mutex<Vec<String>>>,
+}
+
+/// Counters of the last batch, for tests and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Compute dispatches.
+    pub dispatches: u32,
+    /// Queue submits.
+    pub submits: u32,
+    /// Chunks the batch was split into.
+    pub chunks: u32,
+    /// Bytes uploaded.
+    pub bytes_up: u64,
+    /// Bytes read back.
+    pub bytes_down: u64,
+}
+
+fn grow(device: &wgpu::Device, slot: &mut Option<wgpu::Buffer>, size: u64, usage: wgpu::BufferUsages, label: &str) {
+    let size = size.max(16).next_multiple_of(256);
+    if slot.as_ref().is_some_and(|b| b.size() >= size) {
+        return;
+    }
+    // Grow by 1.5x so a slowly growing batch does not reallocate every time.
+    let size = slot.as_ref().map_or(size, |b| size.max(b.size() + b.size() / 2).next_multiple_of(256));
+    *slot = Some(device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size, usage, mapped_at_creation: false }));
+}
+
+impl GpuContext {
+    /// Opens the best adapter (high performance first). `Err(NoAdapter)` if none.
+    pub fn new() -> Result<Self> {
+        let inst = instance();
+        let adapter = pollster::block_on(inst.request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            force_fallback_adapter: false,
+            compatible_surface: None,
+            ..Default::default()
+        }))
+        .map_err(|_| Error::NoAdapter)?;
+        let info = adapter.get_info();
+        let alimits = adapter.limits();
+        let mut required = wgpu::Limits::default();
+        required.max_storage_buffer_binding_size = alimits.max_storage_buffer_binding_size;
+        required.max_buffer_size = alimits.max_buffer_size;
+        required.max_storage_buffers_per_shader_stage = required.max_storage_buffers_per_shader_stage.max(5);
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("gpu-augment"),
+            required_features: wgpu::Features::empty(),
+            required_limits: required,
+            ..Default::default()
+        }))
+        .map_err(|e| Error::Gpu(format!("cannot open device on {}: {e}", info.name)))?;
+        let errors: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut v) = sink.lock() {
+                v.push(e.to_string());
+            }
+        }));
+        let lost = errors.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            if let Ok(mut v) = lost.lock() {
+                v.push(format!("device lost ({reason:?}): {msg}"));
+            }
+        });
+        let dl = device.limits();
+        let limits = DeviceLimits {
+            max_storage_binding: dl.max_storage_buffer_binding_size as u64,
+            max_buffer: dl.max_buffer_size,
+            max_workgroups_per_dim: dl.max_compute_workgroups_per_dimension,
+        };
+
+        let storage = |binding: u32, read_only: bool| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("augment"),
+            entries: &[
+                wgpu::BindGroupLayoutEntry {
+                    binding: 0,
+                    visibility: wgpu::ShaderStages::COMPUTE,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: true,
+                        min_binding_size: wgpu::BufferSize::new(std::mem::size_of::<GpuGlobals>() as u64),
+                    },
+                    count: None,
+                },
+                storage(1, true),
+                storage(2, true),
+                storage(3, false),
+                storage(4, false),
+                storage(5, false),
+            ],
+        });
+        let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("augment"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let make = |name: &str| {
+            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(name),
+                source: wgpu::ShaderSource::Wgsl(kernel_source(name).into()),
+            });
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(name),
+                layout: Some(&pl),
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        let main_pipeline = make("augment");
+        let stats_pipeline = make("stats");
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!("shader compilation failed: {e}")));
+        }
+        let globals = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("globals"),
+            size: GLOBALS_STRIDE * (MAX_STATS as u64 + 1),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Ok(Self {
+            device,
+            queue,
+            adapter: summary(&info),
+            limits,
+            layout,
+            main_pipeline,
+            stats_pipeline,
+            bufs: Mutex::new(Buffers {
+                globals,
+                samples: None,
+                src: None,
+                scratch: None,
+                stats: None,
+                out: None,
+                readback: None,
+                pack: Vec::new(),
+            }),
+            errors,
+        })
+    }
+
+    /// The adapter in use.
+    pub fn adapter(&self) -> &AdapterSummary {
+        &self.adapter
+    }
+
+    /// The device limits that shape batching.
+    pub fn limits(&self) -> &DeviceLimits {
+        &self.limits
+    }
+
+    fn take_error(&self) -> Option<String> {
+        let mut v = self.errors.lock().ok()?;
+        if v.is_empty() {
+            None
+        } else {
+            Some(v.drain(..).collect::<Vec<_>>().join("; "))
+        }
+    }
+
+    /// Runs a batch. `out` is the whole output tensor (u8 HWC bytes or f32 CHW).
+    pub fn run_batch(
+        &self,
+        gl: &GpuGlobals,
+        samples: &[GpuSample],
+        srcs: &[Src],
+        mut out: crate::TensorMut,
+    ) -> Result<BatchStats> {
+        let npx = (gl.out[0] as u64) * (gl.out[1] as u64);
+        let f32_out = gl.out[3] == 1;
+        let out_per = if f32_out { npx * 12 } else { npx * 3 };
+        let stat_slots = gl.pass[1] as u64;
+        let scratch_per = if stat_slots > 0 { npx * 4 } else { 0 };
+        let limit = self.limits.max_storage_binding.min(self.limits.max_buffer);
+        // Split into chunks whose every binding fits.
+        let mut chunks: Vec<std::ops::Range<usize>> = Vec::new();
+        let (mut start, mut src_sum, mut n) = (0usize, 0u64, 0u64);
+        for (i, s) in srcs.iter().enumerate() {
+            let sb = s.width as u64 * s.height as u64 * 4;
+            let fits = |src: u64, n: u64| {
+                src <= limit
+                    && (n * out_per).next_multiple_of(12) <= limit
+                    && n * scratch_per <= limit
+                    && n * std::mem::size_of::<GpuSample>() as u64 <= limit
+                    && n <= self.limits.max_workgroups_per_dim as u64 * self.limits.max_workgroups_per_dim as u64
+            };
+            if !fits(sb, 1) {
+                return Err(Error::InvalidImage {
+                    index: i,
+                    message: format!(
+                        "{}x{} image (or its output) exceeds the device's {} MiB storage-binding limit",
+                        s.width,
+                        s.height,
+                        limit >> 20
+                    ),
+                });
+            }
+            if n > 0 && !fits(src_sum + sb, n + 1) {
+                chunks.push(start..i);
+                (start, src_sum, n) = (i, 0, 0);
+            }
+            src_sum += sb;
+            n += 1;
+        }
+        if n > 0 {
+            chunks.push(start..srcs.len());
+        }
+        let mut stats = BatchStats::default();
+        let mut bufs = self.bufs.lock().map_err(|_| Error::Gpu("a previous batch panicked".into()))?;
+        let mut done = 0usize;
+        for range in chunks {
+            let cn = range.len();
+            let cs = self.run_chunk(&mut bufs, gl, &samples[range.clone()], &srcs[range], out_per, scratch_per)?;
+            let bytes = cn * out_per as usize;
+            self.read_back(&bufs, bytes, &mut out, done)?;
+            done += bytes;
+            stats.dispatches += cs.dispatches;
+            stats.submits += cs.submits;
+            stats.bytes_up += cs.bytes_up;
+            stats.bytes_down += bytes as u64;
+            stats.chunks += 1;
+        }
+        Ok(stats)
+    }
+
+    fn run_chunk(
+        &self,
+        bufs: &mut Buffers,
+        gl: &GpuGlobals,
+        samples: &[GpuSample],
+        srcs: &[Src],
+        out_per: u64,
+        scratch_per: u64,
+    ) -> Result<BatchStats> {
+        let dev = &self.device;
+        let n = samples.len() as u64;
+        let scope = dev.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let storage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
+        // Pack sources as RGBA words with an offset table in the sample records.
+        let total_px: usize = srcs.iter().map(|s| s.width as usize * s.height as usize).sum();
+        bufs.pack.clear();
+        bufs.pack.reserve(total_px);
+        let mut table = samples.to_vec();
+        for (t, s) in table.iter_mut().zip(srcs) {
+            t.src[0] = bufs.pack.len() as u32;
+            bufs.pack.extend(
+                s.data
+                    .chunks_exact(3)
+                    .map(|p| p[0] as u32 | (p[1] as u32) << 8 | (p[2] as u32) << 16),
+            );
+        }
+        if bufs.pack.is_empty() {
+            bufs.pack.push(0);
+        }
+        let out_bytes = (n * out_per).next_multiple_of(12);
+        grow(dev, &mut bufs.samples, n * std::mem::size_of::<GpuSample>() as u64, storage, "samples");
+        grow(dev, &mut bufs.src, bufs.pack.len() as u64 * 4, storage, "src");
+        grow(dev, &mut bufs.scratch, n * scratch_per, wgpu::BufferUsages::STORAGE, "scratch");
+        grow(dev, &mut bufs.stats, n * MAX_STATS as u64 * 4, wgpu::BufferUsages::STORAGE, "stats");
+        grow(dev, &mut bufs.out, out_bytes, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC, "out");
+        grow(dev, &mut bufs.readback, out_bytes, wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST, "readback");
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!("out of memory allocating batch buffers: {e}")));
+        }
+        let (Some(sb), Some(srcb), Some(scb), Some(stb), Some(ob), Some(rb)) =
+            (&bufs.samples, &bufs.src, &bufs.scratch, &bufs.stats, &bufs.out, &bufs.readback)
+        else {
+            return Err(Error::Gpu("buffer allocation failed".into()));
+        };
+        let stat_slots = gl.pass[1] as u64;
+        let mut g_all = vec![0u8; (GLOBALS_STRIDE * (stat_slots + 1)) as usize];
+        for k in 0..=stat_slots {
+            let mut gk = *gl;
+            gk.out[2] = n as u32;
+            gk.pass[0] = k as u32;
+            let o = (k * GLOBALS_STRIDE) as usize;
+            g_all[o..o + std::mem::size_of::<GpuGlobals>()].copy_from_slice(bytemuck::bytes_of(&gk));
+        }
+        let q = &self.queue;
+        q.write_buffer(&bufs.globals, 0, &g_all);
+        q.write_buffer(sb, 0, bytemuck::cast_slice(&table));
+        q.write_buffer(srcb, 0, bytemuck::cast_slice(&bufs.pack));
+        fn entire(b: &wgpu::Buffer) -> wgpu::BindingResource<'_> {
+            b.as_entire_binding()
+        }
+        let bg = dev.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("augment"),
+            layout: &self.layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &bufs.globals,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(std::mem::size_of::<GpuGlobals>() as u64),
+                    }),
+                },
+                wgpu::BindGroupEntry { binding: 1, resource: entire(sb) },
+                wgpu::BindGroupEntry { binding: 2, resource: entire(srcb) },
+                wgpu::BindGroupEntry { binding: 3, resource: entire(scb) },
+                wgpu::BindGroupEntry { binding: 4, resource: entire(stb) },
+                wgpu::BindGroupEntry { binding: 5, resource: entire(ob) },
+            ],
+        });
+        let maxd = self.limits.max_workgroups_per_dim as u64;
+        let grid = |groups: u64| -> (u32, u32) {
+            let x = groups.clamp(1, maxd);
+            (x as u32, groups.div_ceil(x).max(1) as u32)
+        };
+        let mut enc = dev.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("augment") });
+        let mut dispatches = 0;
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("augment"), timestamp_writes: None });
+            for k in 0..stat_slots {
+                pass.set_pipeline(&self.stats_pipeline);
+                pass.set_bind_group(0, &bg, &[(k * GLOBALS_STRIDE) as u32]);
+                let (x, y) = grid(n);
+                pass.dispatch_workgroups(x, y, 1);
+                dispatches += 1;
+            }
+            pass.set_pipeline(&self.main_pipeline);
+            pass.set_bind_group(0, &bg, &[(stat_slots * GLOBALS_STRIDE) as u32]);
+            let npx = gl.out[0] as u64 * gl.out[1] as u64;
+            let threads = (n * npx).div_ceil(4);
+            let (x, y) = grid(threads.div_ceil(MAIN_WG));
+            pass.dispatch_workgroups(x, y, 1);
+            dispatches += 1;
+        }
+        enc.copy_buffer_to_buffer(ob, 0, rb, 0, out_bytes);
+        q.submit([enc.finish()]);
+        Ok(BatchStats {
+            dispatches,
+            submits: 1,
+            chunks: 1,
+            bytes_up: g_all.len() as u64 + (table.len() * std::mem::size_of::<GpuSample>()) as u64 + bufs.pack.len() as u64 * 4,
+            bytes_down: out_bytes,
+        })
+    }
+
+    fn read_back(&self, bufs: &Buffers, bytes: usize, out: &mut crate::TensorMut, done: usize) -> Result<()> {
+        let rb = bufs.readback.as_ref().ok_or_else(|| Error::Gpu("no readback buffer".into()))?;
+        let map_bytes = (bytes as u64).next_multiple_of(4).max(4);
+        let (tx, rx) = std::sync::mpsc::channel();
+        rb.map_async(wgpu::MapMode::Read, 0..map_bytes, move |r| {
+            let _ = tx.send(r);
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu(format!("waiting for the device: {e}")))?;
+        if let Some(e) = self.take_error() {
+            return Err(Error::Gpu(e));
+        }
+        match rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(Error::Gpu(format!("mapping results: {e}"))),
+            Err(_) => return Err(Error::Gpu("device dropped the readback".into())),
+        }
+        {
+            let view = rb.get_mapped_range(0..map_bytes).map_err(|e| Error::Gpu(format!("mapping results: {e:?}")))?;
+            let bytes_in: &[u8] = &view[..bytes];
+            out.write_bytes(done, bytes_in);
+        }
+        rb.unmap();
+        Ok(())
+    }
+}
+
+impl Drop for GpuContext {
+    fn drop(&mut self) {
+        let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
+    }
+}
+

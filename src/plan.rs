@@ -1,0 +1,360 @@
+//! From drawn parameters to what the kernels read: per sample, one inverse map
+//! (output pixel centre -> source position), the clip stages of ops that fill,
+//! the supersampling counts and the colour program. Computed once in Rust and
+//! handed to both backends.
+//!
+//! Keep in sync with `shaders/common/params.wgsl` (sizes are checked by
+//! `tests/wgsl.rs`).
+
+use crate::error::{Error, Result};
+use crate::ops::{ColorStep, Drawn, Interpolation, Op, Size};
+use crate::pipeline::{OutputFormat, Pipeline};
+use bytemuck::{Pod, Zeroable};
+
+/// Most clip stages (ops that fill outside their input) per sample.
+pub const MAX_CLIPS: usize = 4;
+/// Most colour-program steps per sample.
+pub const MAX_PROG: usize = 8;
+/// Most image statistics (reductions) per sample.
+pub const MAX_STATS: usize = 4;
+/// Most supersampling taps per axis when downscaling.
+pub const MAX_SUPERSAMPLE: u32 = 8;
+
+/// Colour-program op codes (`shaders/common/color.wgsl`).
+pub mod code {
+    /// No-op (unused slot).
+    pub const NOP: f32 = 0.0;
+    /// x * f
+    pub const BRIGHTNESS: f32 = 1.0;
+    /// blend(x, mean grey, f); z = stat slot
+    pub const CONTRAST: f32 = 2.0;
+    /// blend(x, grey(x), f)
+    pub const SATURATION: f32 = 3.0;
+    /// hue shift
+    pub const HUE: f32 = 4.0;
+    /// grey in all channels
+    pub const GRAYSCALE: f32 = 5.0;
+}
+
+/// A clip stage: where an op's input canvas ends, and the fill beyond it.
+/// `r0`, `r1`, `r2` map an output pixel centre to that canvas (projective rows);
+/// `r0.w` and `r1.w` hold the canvas width and height, `r2.w` is 1 for a hard
+/// (nearest) edge and 0 for a bilinear one; `fill` is RGB in [0, 1].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct GpuClip {
+    /// Row 0 of the map, width in `w`.
+    pub r0: [f32; 4],
+    /// Row 1 of the map, height in `w`.
+    pub r1: [f32; 4],
+    /// Row 2 of the map, hard edge flag in `w`.
+    pub r2: [f32; 4],
+    /// Fill colour in [0, 1].
+    pub fill: [f32; 4],
+}
+
+/// Everything a kernel needs for one sample. Keep in sync with `Sample` in
+/// `shaders/common/params.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct GpuSample {
+    /// Source offset (pixels into the packed buffer), width, height, flags (bit 0: nearest).
+    pub src: [u32; 4],
+    /// Colour-program length, supersampling taps in x and y, clip-stage count.
+    pub counts: [u32; 4],
+    /// Inverse map row 0: u = m0.x * x + m0.y * y + m0.z (before the divide by row 2).
+    pub m0: [f32; 4],
+    /// Inverse map row 1.
+    pub m1: [f32; 4],
+    /// Inverse map row 2 (projective; [0, 0, 1] for affine maps).
+    pub m2: [f32; 4],
+    /// Clip stages, innermost (nearest the source) first.
+    pub clips: [GpuClip; MAX_CLIPS],
+    /// Colour program: x = op code, y = parameter, z = stat slot.
+    pub prog: [[f32; 4]; MAX_PROG],
+}
+
+const _: () = assert!(std::mem::size_of::<GpuClip>() == 64);
+const _: () = assert!(std::mem::size_of::<GpuSample>() == 464);
+
+/// Values the whole batch shares. Keep in sync with `Globals` in `shaders/common/params.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct GpuGlobals {
+    /// Output width, height, samples in this dispatch, format (0 u8 HWC, 1 f32 CHW).
+    pub out: [u32; 4],
+    /// Stat slot this pass reduces, stat slots in the pipeline, 1 when the warped image is in scratch, unused.
+    pub pass: [u32; 4],
+    /// Normalisation mean (0 when none).
+    pub mean: [f32; 4],
+    /// Normalisation std (1 when none).
+    pub std: [f32; 4],
+}
+
+const _: () = assert!(std::mem::size_of::<GpuGlobals>() == 64);
+
+/// A 3x3 projective map in f64, row-major.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct M3(pub [[f64; 3]; 3]);
+
+impl M3 {
+    pub fn identity() -> Self {
+        M3([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    }
+    /// (x, y) -> (sx * x + tx, sy * y + ty)
+    pub fn scale_translate(sx: f64, sy: f64, tx: f64, ty: f64) -> Self {
+        M3([[sx, 0.0, tx], [0.0, sy, ty], [0.0, 0.0, 1.0]])
+    }
+    pub fn mul(&self, o: &M3) -> M3 {
+        let mut r = [[0.0; 3]; 3];
+        for (i, row) in r.iter_mut().enumerate() {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = (0..3).map(|k| self.0[i][k] * o.0[k][j]).sum();
+            }
+        }
+        M3(r)
+    }
+    pub fn apply(&self, x: f64, y: f64) -> (f64, f64) {
+        let m = &self.0;
+        let w = m[2][0] * x + m[2][1] * y + m[2][2];
+        ((m[0][0] * x + m[0][1] * y + m[0][2]) / w, (m[1][0] * x + m[1][1] * y + m[1][2]) / w)
+    }
+    fn rows(&self, w: [f32; 3]) -> [[f32; 4]; 3] {
+        let r = |i: usize| [self.0[i][0] as f32, self.0[i][1] as f32, self.0[i][2] as f32, w[i]];
+        [r(0), r(1), r(2)]
+    }
+}
+
+/// torchvision's `_get_inverse_affine_matrix`: output -> input, about `center`,
+/// in continuous pixel coordinates.
+pub(crate) fn inverse_affine(center: (f64, f64), angle: f64, translate: [f64; 2], scale: f64, shear: [f64; 2]) -> M3 {
+    let rot = angle.to_radians();
+    let (sx, sy) = (shear[0].to_radians(), shear[1].to_radians());
+    let (cx, cy) = center;
+    let (tx, ty) = (translate[0], translate[1]);
+    let a = (rot - sy).cos() / sy.cos();
+    let b = -(rot - sy).cos() * sx.tan() / sy.cos() - rot.sin();
+    let c = (rot - sy).sin() / sy.cos();
+    let d = -(rot - sy).sin() * sx.tan() / sy.cos() + rot.cos();
+    let mut m = [d / scale, -b / scale, 0.0, -c / scale, a / scale, 0.0];
+    m[2] += m[0] * (-cx - tx) + m[1] * (-cy - ty);
+    m[5] += m[3] * (-cx - tx) + m[4] * (-cy - ty);
+    m[2] += cx;
+    m[5] += cy;
+    M3([[m[0], m[1], m[2]], [m[3], m[4], m[5]], [0.0, 0.0, 1.0]])
+}
+
+struct Stage {
+    map: M3,
+    clip: Option<(f64, f64, [f64; 3], bool)>,
+}
+
+fn op_err(index: usize, op: &Op, message: String) -> Error {
+    Error::OpFailed { index, op: op.name().into(), message }
+}
+
+/// Builds the kernel parameters of one sample from its drawn ops.
+/// `index` is the sample's position in the batch (for errors).
+pub fn plan_sample(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32, index: usize) -> Result<GpuSample> {
+    let out = pipeline.size;
+    let (mut cw, mut ch) = (src_w as f64, src_h as f64);
+    let mut stages: Vec<Stage> = Vec::new();
+    let mut nearest = false;
+    let mut prog: Vec<[f32; 4]> = Vec::new();
+    let mut n_stats = 0u32;
+    for (op, d) in pipeline.ops.iter().zip(drawn) {
+        match (op, d) {
+            (Op::RandomResizedCrop { size, interpolation, .. }, Drawn::RandomResizedCrop { top, left, height, width }) => {
+                let s = size.unwrap_or(out);
+                stages.push(Stage {
+                    map: M3::scale_translate(
+                        *width as f64 / s.width as f64,
+                        *height as f64 / s.height as f64,
+                        *left as f64,
+                        *top as f64,
+                    ),
+                    clip: None,
+                });
+                nearest |= *interpolation == Interpolation::Nearest;
+                (cw, ch) = (s.width as f64, s.height as f64);
+            }
+            (Op::Resize { interpolation, .. }, Drawn::Resize { height, width }) => {
+                stages.push(Stage {
+                    map: M3::scale_translate(cw / *width as f64, ch / *height as f64, 0.0, 0.0),
+                    clip: None,
+                });
+                nearest |= *interpolation == Interpolation::Nearest;
+                (cw, ch) = (*width as f64, *height as f64);
+            }
+            (Op::CenterCrop { .. }, Drawn::CenterCrop { top, left, height, width })
+            | (Op::RandomCrop { .. }, Drawn::RandomCrop { top, left, height, width }) => {
+                if let Op::RandomCrop { padding, pad_if_needed, .. } = op {
+                    let pw = cw + (padding[0] + padding[2]) as f64;
+                    let ph = ch + (padding[1] + padding[3]) as f64;
+                    if !pad_if_needed && (pw < *width as f64 || ph < *height as f64) {
+                        return Err(op_err(index, op, format!(
+                            "crop {}x{} is larger than the padded image {}x{} (set pad_if_needed = true)",
+                            width, height, pw, ph
+                        )));
+                    }
+                }
+                let fill = match op {
+                    Op::RandomCrop { fill, .. } => *fill,
+                    _ => [0.0; 3],
+                };
+                let outside = *top < 0 || *left < 0 || (*left + *width) as f64 > cw || (*top + *height) as f64 > ch;
+                stages.push(Stage {
+                    map: M3::scale_translate(1.0, 1.0, *left as f64, *top as f64),
+                    clip: outside.then_some((cw, ch, fill, false)),
+                });
+                (cw, ch) = (*width as f64, *height as f64);
+            }
+            (Op::HorizontalFlip { .. }, Drawn::HorizontalFlip { applied }) => {
+                if *applied {
+                    stages.push(Stage { map: M3::scale_translate(-1.0, 1.0, cw, 0.0), clip: None });
+                }
+            }
+            (Op::VerticalFlip { .. }, Drawn::VerticalFlip { applied }) => {
+                if *applied {
+                    stages.push(Stage { map: M3::scale_translate(1.0, -1.0, 0.0, ch), clip: None });
+                }
+            }
+            (Op::Affine { interpolation, fill, center, .. }, Drawn::Affine { applied, angle, translate, scale, shear }) => {
+                if *applied {
+                    let c = center.map(|[x, y]| (x, y)).unwrap_or((cw / 2.0, ch / 2.0));
+                    let hard = *interpolation == Interpolation::Nearest;
+                    stages.push(Stage {
+                        map: inverse_affine(c, *angle, *translate, *scale, *shear),
+                        clip: Some((cw, ch, *fill, hard)),
+                    });
+                    nearest |= hard;
+                }
+            }
+            (Op::ColorJitter { .. }, Drawn::ColorJitter { applied, brightness, contrast, saturation, hue, order }) => {
+                if *applied {
+                    for step in order {
+                        prog.push(match step {
+                            ColorStep::Brightness => [code::BRIGHTNESS, *brightness as f32, 0.0, 0.0],
+                            ColorStep::Contrast => {
+                                n_stats += 1;
+                                [code::CONTRAST, *contrast as f32, (n_stats - 1) as f32, 0.0]
+                            }
+                            ColorStep::Saturation => [code::SATURATION, *saturation as f32, 0.0, 0.0],
+                            ColorStep::Hue => [code::HUE, *hue as f32, 0.0, 0.0],
+                        });
+                    }
+                }
+            }
+            (Op::Grayscale { .. }, Drawn::Grayscale { applied }) => {
+                if *applied {
+                    prog.push([code::GRAYSCALE, 0.0, 0.0, 0.0]);
+                }
+            }
+            (Op::Normalize { .. }, Drawn::Normalize {}) => {}
+            (op, d) => {
+                return Err(Error::InvalidArgument(format!(
+                    "drawn parameters {d:?} do not belong to op `{}`",
+                    op.name()
+                )))
+            }
+        }
+    }
+    if drawn.len() != pipeline.ops.len() {
+        return Err(Error::InvalidArgument(format!(
+            "{} drawn records for {} ops",
+            drawn.len(),
+            pipeline.ops.len()
+        )));
+    }
+    // The tensor has one size: a canvas of any other size is resized to it.
+    if cw != out.width as f64 || ch != out.height as f64 {
+        stages.push(Stage {
+            map: M3::scale_translate(cw / out.width as f64, ch / out.height as f64, 0.0, 0.0),
+            clip: None,
+        });
+    }
+    if prog.len() > MAX_PROG || n_stats as usize > MAX_STATS {
+        return Err(Error::InvalidPipeline(format!(
+            "a sample drew {} colour steps and {} statistics (at most {MAX_PROG} and {MAX_STATS})",
+            prog.len(),
+            n_stats
+        )));
+    }
+
+    // Suffix products: the map from the output to each stage's input canvas.
+    let mut g = GpuSample::default();
+    let mut suffix = M3::identity();
+    let mut clips = Vec::new();
+    for s in stages.iter().rev() {
+        suffix = s.map.mul(&suffix);
+        if let Some((w, h, fill, hard)) = s.clip {
+            clips.push(GpuClip {
+                r0: suffix.rows([w as f32, 0.0, 0.0])[0],
+                r1: suffix.rows([0.0, h as f32, 0.0])[1],
+                r2: suffix.rows([0.0, 0.0, if hard { 1.0 } else { 0.0 }])[2],
+                fill: [(fill[0] / 255.0) as f32, (fill[1] / 255.0) as f32, (fill[2] / 255.0) as f32, 0.0],
+            });
+        }
+    }
+    if clips.len() > MAX_CLIPS {
+        return Err(Error::InvalidPipeline(format!("more than {MAX_CLIPS} ops that fill outside the image")));
+    }
+    clips.reverse(); // innermost (nearest the source) first
+    let [m0, m1, m2] = suffix.rows([0.0; 3]);
+    // Footprint of one output pixel in the source: supersample when > 2 pixels.
+    let m = &suffix.0;
+    let taps = |dx: f64, dy: f64| -> u32 {
+        let len = (dx * dx + dy * dy).sqrt();
+        if nearest || len <= 2.0 || !len.is_finite() {
+            1
+        } else {
+            (len.ceil() as u32).min(MAX_SUPERSAMPLE)
+        }
+    };
+    g.src = [0, src_w, src_h, nearest as u32];
+    g.counts = [prog.len() as u32, taps(m[0][0], m[1][0]), taps(m[0][1], m[1][1]), clips.len() as u32];
+    g.m0 = m0;
+    g.m1 = m1;
+    g.m2 = m2;
+    for (slot, c) in g.clips.iter_mut().zip(clips) {
+        *slot = c;
+    }
+    for (slot, p) in g.prog.iter_mut().zip(prog) {
+        *slot = p;
+    }
+    Ok(g)
+}
+
+/// The size and format every sample of the pipeline comes out in.
+pub fn globals(pipeline: &Pipeline, n_samples: u32, pass: u32) -> GpuGlobals {
+    let (mean, std) = pipeline.normalization();
+    GpuGlobals {
+        out: [
+            pipeline.size.width,
+            pipeline.size.height,
+            n_samples,
+            match pipeline.format {
+                OutputFormat::U8Hwc => 0,
+                OutputFormat::F32Chw => 1,
+            },
+        ],
+        pass: [pass, pipeline.stat_slots() as u32, (pipeline.stat_slots() > 0) as u32, 0],
+        mean: [mean[0] as f32, mean[1] as f32, mean[2] as f32, 0.0],
+        std: [std[0] as f32, std[1] as f32, std[2] as f32, 1.0],
+    }
+}
+
+/// The canvas size after one drawn op (for drawing the next op's parameters).
+pub(crate) fn canvas_after(op: &Op, d: &Drawn, out: Size, w: u32, h: u32) -> (u32, u32) {
+    match (op, d) {
+        (Op::RandomResizedCrop { size, .. }, _) => {
+            let s = size.unwrap_or(out);
+            (s.width, s.height)
+        }
+        (_, Drawn::Resize { height, width }) => (*width, *height),
+        (_, Drawn::CenterCrop { height, width, .. }) | (_, Drawn::RandomCrop { height, width, .. }) => {
+            (*width as u32, *height as u32)
+        }
+        _ => (w, h),
+    }
+}

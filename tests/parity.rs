@@ -1,0 +1,97 @@
+//! GPU vs CPU parity: every op and every example pipeline, on 1x1, odd,
+//! non-square and 500x375-like images, from several seeds. Tolerances are in
+//! tests/common/mod.rs.
+
+mod common;
+
+use common::{assert_close, gpu, test_images};
+use gpu_augment::{Augmenter, Backend, BatchKey, Pipeline};
+
+fn check(name: &str, pipeline: Pipeline) {
+    let Some(g) = gpu() else { return };
+    let (mean, std) = pipeline.normalization();
+    let mean = mean.map(|x| x as f32);
+    let std = std.map(|x| x as f32);
+    let cpu = Augmenter::new(pipeline.clone(), Backend::Cpu).expect("cpu augmenter");
+    let gpu = Augmenter::with_gpu(pipeline, g).expect("gpu augmenter");
+    let images = test_images();
+    for seed in [0u64, 1, 7, 12345] {
+        let key = BatchKey::new(seed, seed % 3, seed * 100);
+        let a = cpu.augment(&images, key).expect("cpu batch");
+        let b = gpu.augment(&images, key).expect("gpu batch");
+        assert_eq!(a.records, b.records, "{name}: drawn parameters differ between backends");
+        assert_close(&format!("{name}-seed{seed}"), &a, &b, mean, std);
+    }
+}
+
+fn pipeline(text: &str) -> Pipeline {
+    Pipeline::from_toml(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+fn example(name: &str) -> Pipeline {
+    let path = format!("{}/examples/pipelines/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+    Pipeline::from_file(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+macro_rules! op_parity {
+    ($($test:ident: $toml:expr;)*) => {$(
+        #[test]
+        fn $test() {
+            check(stringify!($test), pipeline($toml));
+        }
+    )*};
+}
+
+op_parity! {
+    op_random_resized_crop: "size = [48, 40]\n[[ops]]\nop = \"random_resized_crop\"";
+    op_random_resized_crop_nearest: "size = 40\n[[ops]]\nop = \"random_resized_crop\"\ninterpolation = \"nearest\"";
+    op_resize_shorter: "size = [30, 50]\n[[ops]]\nop = \"resize\"\nsize = 30";
+    op_resize_downscale_antialias: "size = 24\n[[ops]]\nop = \"resize\"\nsize = [24, 24]";
+    op_center_crop: "size = 32\n[[ops]]\nop = \"center_crop\"\nsize = 32";
+    op_random_crop_padding: "size = 32\nformat = \"u8_hwc\"\n[[ops]]\nop = \"random_crop\"\nsize = 32\npadding = 4\npad_if_needed = true\nfill = [10, 200, 30]";
+    op_horizontal_flip: "size = [20, 30]\n[[ops]]\nop = \"horizontal_flip\"\np = 1.0";
+    op_vertical_flip: "size = [20, 30]\n[[ops]]\nop = \"vertical_flip\"\np = 1.0";
+    op_affine: "size = 48\n[[ops]]\nop = \"affine\"\ndegrees = 45\ntranslate = [0.2, 0.1]\nscale = [0.5, 1.5]\nshear = [-20, 20, -10, 10]\nfill = 128";
+    op_affine_nearest: "size = 48\n[[ops]]\nop = \"affine\"\ndegrees = 180\ninterpolation = \"nearest\"";
+    op_brightness: "size = 32\n[[ops]]\nop = \"color_jitter\"\nbrightness = 0.8";
+    op_contrast: "size = 32\n[[ops]]\nop = \"color_jitter\"\ncontrast = 0.8";
+    op_saturation: "size = 32\n[[ops]]\nop = \"color_jitter\"\nsaturation = 0.8";
+    op_hue: "size = 32\n[[ops]]\nop = \"color_jitter\"\nhue = 0.5";
+    op_color_jitter_two_contrasts: "size = 32\n[[ops]]\nop = \"color_jitter\"\nbrightness = 0.5\ncontrast = 0.5\n[[ops]]\nop = \"color_jitter\"\ncontrast = 0.9\nhue = 0.2";
+    op_grayscale: "size = 32\n[[ops]]\nop = \"grayscale\"\np = 0.5";
+    op_normalize: "size = 16\nformat = \"f32_chw\"\n[[ops]]\nop = \"normalize\"";
+    op_f32_without_normalize: "size = 16\nformat = \"f32_chw\"\n[[ops]]\nop = \"affine\"\ndegrees = 20";
+    op_chain_crop_then_affine_fill: "size = 40\n[[ops]]\nop = \"center_crop\"\nsize = 60\n[[ops]]\nop = \"affine\"\ndegrees = 30\nfill = [255, 0, 0]\n[[ops]]\nop = \"random_crop\"\nsize = 36\npadding = 2";
+}
+
+#[test]
+fn pipeline_imagenet_train() {
+    check("imagenet_train", example("imagenet_train"));
+}
+
+#[test]
+fn pipeline_cifar_train() {
+    let p = example("cifar_train");
+    // CIFAR-sized inputs: the crop needs 32x32 images (padding 4 then crop 32).
+    let Some(g) = gpu() else { return };
+    let images: Vec<_> = (0..8).map(|i| gpu_augment::app::synth::synthetic_image(i, 32, 32)).collect();
+    let cpu = Augmenter::new(p.clone(), Backend::Cpu).unwrap();
+    let gpu = Augmenter::with_gpu(p.clone(), g).unwrap();
+    let (mean, std) = p.normalization();
+    for seed in [0u64, 3, 9] {
+        let key = BatchKey::new(seed, 0, 0);
+        let a = cpu.augment(&images, key).unwrap();
+        let b = gpu.augment(&images, key).unwrap();
+        assert_close(&format!("cifar-seed{seed}"), &a, &b, mean.map(|x| x as f32), std.map(|x| x as f32));
+    }
+}
+
+#[test]
+fn pipeline_color_jitter() {
+    check("color_jitter", example("color_jitter"));
+}
+
+#[test]
+fn pipeline_affine() {
+    check("affine", example("affine"));
+}
