@@ -6,16 +6,28 @@
 
 const WG: u32 = 64u;
 
-fn pixel_color(si: u32, p: u32) -> vec3<f32> {
-    let s = samples[si];
-    let npx = g.out.x * g.out.y;
+fn pixel_color(q: u32, npx: u32) -> vec3<f32> {
+    let si = q / npx;
+    let p = q % npx;
     var c8: vec3<f32>;
     if (g.stage.z == 1u) {
-        c8 = unpack_rgb(scratch[si * npx + p]);
+        c8 = unpack_rgb(scratch[q]);
     } else {
-        c8 = warp_pixel(s, p % g.out.x, p / g.out.x);
+        c8 = warp_pixel(si, p % g.out.x, p / g.out.x);
     }
-    return run_program(s, si, c8 * INV_255, 0xffffffffu);
+    return run_program(si, c8 * INV_255, 0xffffffffu);
+}
+
+fn to_u8(c: vec3<f32>) -> vec3<u32> {
+    return vec3<u32>(clamp(floor(clamp(c, vec3<f32>(0.0), vec3<f32>(1.0)) * 255.0 + 0.5), vec3<f32>(0.0), vec3<f32>(255.0)));
+}
+
+fn write_f32(q: u32, npx: u32, c: vec3<f32>) {
+    let n = (c - g.mean.xyz) / g.stdev.xyz;
+    let o = (q / npx) * 3u * npx + q % npx;
+    out_buf[o] = bitcast<u32>(n.x);
+    out_buf[o + npx] = bitcast<u32>(n.y);
+    out_buf[o + 2u * npx] = bitcast<u32>(n.z);
 }
 
 @compute @workgroup_size(64)
@@ -28,32 +40,24 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     if (base >= total) {
         return;
     }
-    var bytes = array<u32, 12>();
+    if (g.out.w == 1u) {
+        for (var k = 0u; k < 4u; k++) {
+            let q = base + k;
+            if (q < total) {
+                write_f32(q, npx, pixel_color(q, npx));
+            }
+        }
+        return;
+    }
+    // u8 HWC: 4 pixels = 12 bytes = 3 words; pixels past the end are zero padding.
+    var px = array<vec3<u32>, 4>();
     for (var k = 0u; k < 4u; k++) {
-        let q = base + k;
-        if (q >= total) {
-            break;
-        }
-        let si = q / npx;
-        let p = q % npx;
-        let c = pixel_color(si, p);
-        if (g.out.w == 0u) {
-            let b = clamp(floor(clamp(c, vec3<f32>(0.0), vec3<f32>(1.0)) * 255.0 + 0.5), vec3<f32>(0.0), vec3<f32>(255.0));
-            bytes[k * 3u] = u32(b.x);
-            bytes[k * 3u + 1u] = u32(b.y);
-            bytes[k * 3u + 2u] = u32(b.z);
-        } else {
-            let n = (c - g.mean.xyz) / g.stdev.xyz;
-            let o = si * 3u * npx + p;
-            out_buf[o] = bitcast<u32>(n.x);
-            out_buf[o + npx] = bitcast<u32>(n.y);
-            out_buf[o + 2u * npx] = bitcast<u32>(n.z);
+        if (base + k < total) {
+            px[k] = to_u8(pixel_color(base + k, npx));
         }
     }
-    if (g.out.w == 0u) {
-        let w = base * 3u / 4u;
-        for (var j = 0u; j < 3u; j++) {
-            out_buf[w + j] = bytes[j * 4u] | (bytes[j * 4u + 1u] << 8u) | (bytes[j * 4u + 2u] << 16u) | (bytes[j * 4u + 3u] << 24u);
-        }
-    }
+    let w = base * 3u / 4u;
+    out_buf[w] = px[0].x | (px[0].y << 8u) | (px[0].z << 16u) | (px[1].x << 24u);
+    out_buf[w + 1u] = px[1].y | (px[1].z << 8u) | (px[2].x << 16u) | (px[2].y << 24u);
+    out_buf[w + 2u] = px[2].z | (px[3].x << 8u) | (px[3].y << 16u) | (px[3].z << 24u);
 }

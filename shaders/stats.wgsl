@@ -14,18 +14,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         return;
     }
     let slot = g.stage.x;
-    let s = samples[si];
     let npx = g.out.x * g.out.y;
     var sum = 0.0;
     for (var p = li; p < npx; p += SWG) {
         var c8: vec3<f32>;
         if (slot == 0u) {
-            c8 = warp_pixel(s, p % g.out.x, p / g.out.x);
+            c8 = warp_pixel(si, p % g.out.x, p / g.out.x);
             scratch[si * npx + p] = pack_rgb(c8);
         } else {
             c8 = unpack_rgb(scratch[si * npx + p]);
         }
-        sum += gray(run_program(s, si, c8 * INV_255, slot));
+        sum += gray(run_program(si, c8 * INV_255, slot));
     }
     partial[li] = sum;
     workgroupBarrier();

@@ -149,6 +149,21 @@ impl Augmenter {
         self.augment_drawn(images, &drawn, &indices)
     }
 
+    /// Augments images whose global sample indices are given one by one (for
+    /// folders where some files failed to decode, or shuffled loaders).
+    pub fn augment_indexed(&self, images: &[RgbImage], seed: u64, epoch: u64, indices: &[u64]) -> Result<Batch> {
+        check_images(images)?;
+        if indices.len() != images.len() {
+            return Err(Error::InvalidArgument(format!("{} images but {} indices", images.len(), indices.len())));
+        }
+        let drawn: Vec<Vec<Drawn>> = images
+            .iter()
+            .zip(indices)
+            .map(|(im, &i)| self.pipeline.draw(seed, epoch, i, 0, im.width(), im.height()))
+            .collect();
+        self.augment_drawn(images, &drawn, indices)
+    }
+
     /// Augments a batch with parameters given explicitly (one `Vec<Drawn>` per
     /// image, one `Drawn` per op), e.g. from `apply` or a saved parameter record.
     pub fn augment_drawn(&self, images: &[RgbImage], drawn: &[Vec<Drawn>], indices: &[u64]) -> Result<Batch> {

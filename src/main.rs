@@ -1,1 +1,221 @@
-fn main(){}
+//! The `gpu-augment` command: parse, call the library, print.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use gpu_augment::app;
+use gpu_augment::{load_image, Augmenter, Backend, Pipeline, Tensor};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "gpu-augment", version, about = "GPU-accelerated, per-sample random, reproducible image augmentation.\n\nWith no subcommand: a demo on built-in images (writes gpu-augment-demo/contact_sheet.png).")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Augment every image under a folder (keeps relative names; PNG for u8, .npy for f32).
+    Run {
+        /// Folder of images (searched recursively).
+        #[arg(long)]
+        input: PathBuf,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Pipeline file (TOML).
+        #[arg(long)]
+        pipeline: PathBuf,
+        /// auto (GPU if present), gpu or cpu.
+        #[arg(long, default_value = "auto")]
+        backend: Backend,
+        /// Seed of the run.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Epoch.
+        #[arg(long, default_value_t = 0)]
+        epoch: u64,
+        /// Images per batch.
+        #[arg(long, default_value_t = 64)]
+        batch_size: usize,
+    },
+    /// Apply one op with explicit parameters (like torchvision's functional API).
+    Apply {
+        /// Op name (see --help of each: crop, resize, center_crop, pad, horizontal_flip, vertical_flip, affine, rotate, brightness, contrast, saturation, hue, color_jitter, grayscale, normalize).
+        #[arg(long)]
+        op: String,
+        /// key=value parameters, e.g. --set angle=90 --set translate=10,0.
+        #[arg(long = "set", value_parser = parse_kv)]
+        sets: Vec<(String, String)>,
+        /// Input image.
+        input: PathBuf,
+        /// Output image (.png), or .npy for normalize.
+        output: PathBuf,
+        /// auto, gpu or cpu.
+        #[arg(long, default_value = "auto")]
+        backend: Backend,
+    },
+    /// Time augmentation alone (images decoded once), median of repeats.
+    Bench {
+        /// Folder of images.
+        #[arg(long)]
+        input: PathBuf,
+        /// Pipeline file (TOML).
+        #[arg(long)]
+        pipeline: PathBuf,
+        /// auto, gpu or cpu.
+        #[arg(long, default_value = "auto")]
+        backend: Backend,
+        /// Images per batch.
+        #[arg(long, default_value_t = 64)]
+        batch_size: usize,
+        /// CPU threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Timed passes over the folder.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        /// Use the images this many times over (a bigger set per pass).
+        #[arg(long, default_value_t = 1)]
+        replicate: usize,
+    },
+    /// Adapters found, the one chosen, its limits.
+    Info,
+    /// Write built-in synthetic test images (for benchmarks and tests).
+    Synth {
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// How many.
+        #[arg(long, default_value_t = 64)]
+        count: u64,
+        /// WIDTHxHEIGHT.
+        #[arg(long, default_value = "500x375")]
+        size: String,
+        /// png or jpg.
+        #[arg(long, default_value = "jpg")]
+        format: String,
+    },
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+        _ => Err(format!("expected key=value, got {s:?}")),
+    }
+}
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+fn real_main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        None => {
+            let out = PathBuf::from("gpu-augment-demo");
+            let s = app::demo::run_demo(&out, Backend::Auto)?;
+            println!("backend: {}", s.backend);
+            println!("contact sheet: {}", s.contact_sheet.display());
+            println!("imagenet_train (224, f32 CHW) over {} images of 500x375: {:.0} images/s", s.images, s.images_per_sec);
+        }
+        Some(Command::Run { input, out, pipeline, backend, seed, epoch, batch_size }) => {
+            let p = Pipeline::from_file(&pipeline)?;
+            let aug = Augmenter::new(p, backend)?;
+            eprintln!("backend: {}", aug.backend_name());
+            let s = app::run::run_folder(&aug, &input, &out, seed, epoch, batch_size)?;
+            println!(
+                "wrote {} images to {} in {:.2} s ({:.0} images/s); {} failed",
+                s.written,
+                out.display(),
+                s.seconds,
+                s.written as f64 / s.seconds.max(1e-9),
+                s.failed.len()
+            );
+            if !s.failed.is_empty() {
+                for (p, r) in &s.failed {
+                    eprintln!("failed: {}: {r}", p.display());
+                }
+                std::process::exit(1);
+            }
+        }
+        Some(Command::Apply { op, sets, input, output, backend }) => {
+            let img = load_image(&input)?;
+            let batch = app::apply::apply_op(|p| Augmenter::new(p, backend), &op, &sets, img)?;
+            match &batch.data {
+                Tensor::U8(v) => {
+                    let [_, h, w, _] = batch.shape;
+                    app::files::write_png(&output, w as u32, h as u32, v)?;
+                }
+                Tensor::F32(v) => {
+                    let [_, c, h, w] = batch.shape;
+                    app::files::write_npy(&output, &[c as u64, h as u64, w as u64], v)?;
+                }
+            }
+            println!("{}", serde_json::to_string(&batch.records[0])?);
+        }
+        Some(Command::Bench { input, pipeline, backend, batch_size, threads, repeats, replicate }) => {
+            let p = Pipeline::from_file(&pipeline)?;
+            let files = app::files::find_images(&input)?;
+            if files.is_empty() {
+                bail!("no images under {}", input.display());
+            }
+            let mut images = Vec::new();
+            for (path, _) in &files {
+                match load_image(path) {
+                    Ok(i) => images.push(i),
+                    Err(e) => eprintln!("skipped: {e}"),
+                }
+            }
+            let base = images.clone();
+            for _ in 1..replicate.max(1) {
+                images.extend(base.iter().cloned());
+            }
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads.unwrap_or(0))
+                .build()
+                .context("building the thread pool")?;
+            let (aug, r) = pool.install(|| -> Result<_> {
+                let aug = Augmenter::new(p.clone(), backend)?;
+                let r = app::bench::bench(&aug, &images, batch_size, repeats)?;
+                Ok((aug, r))
+            })?;
+            println!("| pipeline | backend | threads | batch | images | median s | images/s | dispatches/batch |");
+            println!("|---|---|---|---|---|---|---|---|");
+            println!(
+                "| {} | {} | {} | {} | {} | {:.4} | {:.0} | {} |",
+                pipeline.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default(),
+                aug.backend_name(),
+                pool.current_num_threads(),
+                batch_size,
+                r.images,
+                r.median,
+                r.images_per_sec,
+                r.dispatches_per_batch.map(|d| d.to_string()).unwrap_or_else(|| "-".into())
+            );
+            println!("images/s: {:.0}", r.images_per_sec);
+        }
+        Some(Command::Info) => print!("{}", app::info::info_report()),
+        Some(Command::Synth { out, count, size, format }) => {
+            let (w, h) = size
+                .split_once('x')
+                .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)))
+                .filter(|(w, h)| *w > 0 && *h > 0)
+                .with_context(|| format!("--size must be WIDTHxHEIGHT, got {size:?}"))?;
+            if format != "png" && format != "jpg" {
+                bail!("--format must be png or jpg, got {format:?}");
+            }
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            for i in 0..count {
+                let img = app::synth::synthetic_image(i, w, h);
+                let path = out.join(format!("synth_{i:05}.{format}"));
+                img.save(&path).with_context(|| format!("writing {}", path.display()))?;
+            }
+            println!("wrote {count} images of {w}x{h} to {}", out.display());
+        }
+    }
+    Ok(())
+}

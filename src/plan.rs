@@ -114,11 +114,6 @@ impl M3 {
         }
         M3(r)
     }
-    pub fn apply(&self, x: f64, y: f64) -> (f64, f64) {
-        let m = &self.0;
-        let w = m[2][0] * x + m[2][1] * y + m[2][2];
-        ((m[0][0] * x + m[0][1] * y + m[0][2]) / w, (m[1][0] * x + m[1][1] * y + m[1][2]) / w)
-    }
     fn rows(&self, w: [f32; 3]) -> [[f32; 4]; 3] {
         let r = |i: usize| [self.0[i][0] as f32, self.0[i][1] as f32, self.0[i][2] as f32, w[i]];
         [r(0), r(1), r(2)]

@@ -68,10 +68,11 @@ fn adjust_hue(c: vec3<f32>, shift: f32) -> vec3<f32> {
 
 // Runs the sample's colour program on c (in [0, 1]); stops before the contrast
 // step whose stat slot is `stop_slot` (pass 0xffffffff to run it all).
-fn run_program(s: Sample, sample_index: u32, c_in: vec3<f32>, stop_slot: u32) -> vec3<f32> {
+fn run_program(si: u32, c_in: vec3<f32>, stop_slot: u32) -> vec3<f32> {
     var c = c_in;
-    for (var k = 0u; k < s.counts.x; k++) {
-        let step = s.prog[k];
+    let n = samples[si].counts.x;
+    for (var k = 0u; k < n; k++) {
+        let step = samples[si].prog[k];
         let code = step.x;
         if (code == CODE_BRIGHTNESS) {
             c = blend(c, vec3<f32>(0.0), step.y);
@@ -80,7 +81,7 @@ fn run_program(s: Sample, sample_index: u32, c_in: vec3<f32>, stop_slot: u32) ->
             if (slot == stop_slot) {
                 return c;
             }
-            c = blend(c, vec3<f32>(stats[sample_index * MAX_STATS + slot]), step.y);
+            c = blend(c, vec3<f32>(stats[si * MAX_STATS + slot]), step.y);
         } else if (code == CODE_SATURATION) {
             c = blend(c, vec3<f32>(gray(c)), step.y);
         } else if (code == CODE_HUE) {

@@ -2,17 +2,17 @@
 // (bilinear or nearest, supersampled when downscaling), clip stages, rounding.
 // CPU twin: src/cpu/sample.rs.
 
-fn load_px(s: Sample, x: f32, y: f32) -> vec3<f32> {
-    let xi = u32(clamp(x, 0.0, f32(s.src.y) - 1.0));
-    let yi = u32(clamp(y, 0.0, f32(s.src.z) - 1.0));
-    let p = src_px[s.src.x + yi * s.src.y + xi];
+fn load_px(src: vec4<u32>, x: f32, y: f32) -> vec3<f32> {
+    let xi = u32(clamp(x, 0.0, f32(src.y) - 1.0));
+    let yi = u32(clamp(y, 0.0, f32(src.z) - 1.0));
+    let p = src_px[src.x + yi * src.y + xi];
     return vec3<f32>(f32(p & 255u), f32((p >> 8u) & 255u), f32((p >> 16u) & 255u));
 }
 
 // Values in [0, 255]; (u, v) in continuous source coordinates (pixel centres at i + 0.5).
-fn sample_at(s: Sample, u: f32, v: f32) -> vec3<f32> {
-    if ((s.src.w & 1u) != 0u) {
-        return load_px(s, floor(u), floor(v));
+fn sample_at(src: vec4<u32>, u: f32, v: f32) -> vec3<f32> {
+    if ((src.w & 1u) != 0u) {
+        return load_px(src, floor(u), floor(v));
     }
     let x = u - 0.5;
     let y = v - 0.5;
@@ -20,10 +20,10 @@ fn sample_at(s: Sample, u: f32, v: f32) -> vec3<f32> {
     let y0 = floor(y);
     let fx = x - x0;
     let fy = y - y0;
-    let a = load_px(s, x0, y0);
-    let b = load_px(s, x0 + 1.0, y0);
-    let c = load_px(s, x0, y0 + 1.0);
-    let d = load_px(s, x0 + 1.0, y0 + 1.0);
+    let a = load_px(src, x0, y0);
+    let b = load_px(src, x0 + 1.0, y0);
+    let c = load_px(src, x0, y0 + 1.0);
+    let d = load_px(src, x0 + 1.0, y0 + 1.0);
     let top = a + (b - a) * fx;
     let bot = c + (d - c) * fx;
     return top + (bot - top) * fy;
@@ -41,21 +41,28 @@ fn coverage(c: Clip, px: f32, py: f32) -> f32 {
 }
 
 // The warped pixel at output pixel (ox, oy), rounded to u8 values (as f32).
-fn warp_pixel(s: Sample, ox: u32, oy: u32) -> vec3<f32> {
-    let nx = s.counts.y;
-    let ny = s.counts.z;
+// The sample is read from storage field by field (never copied whole).
+fn warp_pixel(si: u32, ox: u32, oy: u32) -> vec3<f32> {
+    let src = samples[si].src;
+    let counts = samples[si].counts;
+    let m0 = samples[si].m0;
+    let m1 = samples[si].m1;
+    let m2 = samples[si].m2;
+    let nx = counts.y;
+    let ny = counts.z;
     var acc = vec3<f32>(0.0);
     for (var j = 0u; j < ny; j++) {
         for (var i = 0u; i < nx; i++) {
             let px = f32(ox) + (f32(i) + 0.5) / f32(nx);
             let py = f32(oy) + (f32(j) + 0.5) / f32(ny);
-            let w = s.m2.x * px + s.m2.y * py + s.m2.z;
-            let u = (s.m0.x * px + s.m0.y * py + s.m0.z) / w;
-            let v = (s.m1.x * px + s.m1.y * py + s.m1.z) / w;
-            var c = sample_at(s, u, v);
-            for (var k = 0u; k < s.counts.w; k++) {
-                let cov = coverage(s.clips[k], px, py);
-                c = c * cov + s.clips[k].fill.xyz * 255.0 * (1.0 - cov);
+            let w = m2.x * px + m2.y * py + m2.z;
+            let u = (m0.x * px + m0.y * py + m0.z) / w;
+            let v = (m1.x * px + m1.y * py + m1.z) / w;
+            var c = sample_at(src, u, v);
+            for (var k = 0u; k < counts.w; k++) {
+                let clip = samples[si].clips[k];
+                let cov = coverage(clip, px, py);
+                c = c * cov + clip.fill.xyz * 255.0 * (1.0 - cov);
             }
             acc += c;
         }

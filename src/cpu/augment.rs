@@ -1,52 +1,17 @@
-//! CPU twin of `shaders/augment.wgsl` (and the warp of `shaders/stats.wgsl`):
-//! warp each output pixel, reduce statistics where the program needs them,
-//! run the colour program, convert to the output format.
+//! CPU twin of `shaders/augment.wgsl` (and the warp of `shaders/stats.wgsl`).
+//!
+//! The GPU works pixel by pixel; the CPU does the same arithmetic stage by
+//! stage so that it vectorises: warp every output pixel into a u8 image (what
+//! the GPU keeps in scratch), then run each colour step over planar f32
+//! buffers (reducing statistics where a step needs them, in the lanes and tree
+//! of the GPU's reduction), then convert to the output format. Every value is
+//! computed with the same operations in the same order as the shader.
 
-use super::color::{run_program, INV_255};
+use super::color::{adjust_hue, blend1, gray, INV_255};
 use super::sample::{warp_pixel, Src};
-use super::stats::mean_at_slot;
-use crate::plan::{GpuGlobals, GpuSample, MAX_STATS};
-
-/// Augments one sample into `out` (u8 HWC: npx * 3 bytes; f32 CHW: 3 * npx floats).
-pub fn augment_sample(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice) {
-    let (w, h) = (gl.out[0], gl.out[1]);
-    let npx = (w * h) as usize;
-    // The warped image, u8 RGB (what the GPU keeps in scratch).
-    let mut warped = vec![0u8; npx * 3];
-    for oy in 0..h {
-        for ox in 0..w {
-            let p = (oy * w + ox) as usize;
-            warped[p * 3..p * 3 + 3].copy_from_slice(&warp_pixel(g, src, ox, oy));
-        }
-    }
-    let mut stats = [0.0f32; MAX_STATS];
-    for slot in 0..gl.pass[1] {
-        let has_slot = g.prog[..g.counts[0] as usize].iter().any(|s| s[0] == crate::plan::code::CONTRAST && s[2] as u32 == slot);
-        if has_slot {
-            stats[slot as usize] = mean_at_slot(g, &stats, &warped, slot);
-        }
-    }
-    match out {
-        OutSlice::U8(o) => {
-            for p in 0..npx {
-                let c = [0, 1, 2].map(|k| warped[p * 3 + k] as f32 * INV_255);
-                let c = run_program(g, &stats, c, u32::MAX);
-                for k in 0..3 {
-                    o[p * 3 + k] = (c[k].clamp(0.0, 1.0) * 255.0 + 0.5).floor().clamp(0.0, 255.0) as u8;
-                }
-            }
-        }
-        OutSlice::F32(o) => {
-            for p in 0..npx {
-                let c = [0, 1, 2].map(|k| warped[p * 3 + k] as f32 * INV_255);
-                let c = run_program(g, &stats, c, u32::MAX);
-                for k in 0..3 {
-                    o[k * npx + p] = (c[k] - gl.mean[k]) / gl.std[k];
-                }
-            }
-        }
-    }
-}
+use super::stats::lane_mean;
+use crate::plan::{code, GpuGlobals, GpuSample};
+use std::cell::RefCell;
 
 /// One sample's part of the output tensor.
 pub enum OutSlice<'a> {
@@ -54,4 +19,222 @@ pub enum OutSlice<'a> {
     U8(&'a mut [u8]),
     /// f32 CHW.
     F32(&'a mut [f32]),
+}
+
+#[derive(Default)]
+struct Scratch {
+    warped: Vec<u8>,
+    r: Vec<f32>,
+    g: Vec<f32>,
+    b: Vec<f32>,
+    rowbufs: Vec<Vec<f32>>,
+    cols: Vec<Tap>,
+    rows: Vec<Tap>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Augments one sample into `out` (u8 HWC: npx * 3 bytes; f32 CHW: 3 * npx floats).
+pub fn augment_sample(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice) {
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        augment_with(gl, g, src, out, &mut s)
+    })
+}
+
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
+fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mut Scratch) {
+    let (w, h) = (gl.out[0] as usize, gl.out[1] as usize);
+    let npx = w * h;
+    let Scratch { warped, r, g: gg, b, rowbufs, cols, rows } = s;
+    warped.resize(npx * 3, 0);
+    if is_axis_aligned(g) {
+        warp_separable(g, src, w, h, warped, rowbufs, cols, rows);
+    } else {
+        for oy in 0..h {
+            for ox in 0..w {
+                let p = oy * w + ox;
+                warped[p * 3..p * 3 + 3].copy_from_slice(&warp_pixel(g, src, ox as u32, oy as u32));
+            }
+        }
+    }
+    r.resize(npx, 0.0);
+    gg.resize(npx, 0.0);
+    b.resize(npx, 0.0);
+    for p in 0..npx {
+        r[p] = warped[p * 3] as f32 * INV_255;
+        gg[p] = warped[p * 3 + 1] as f32 * INV_255;
+        b[p] = warped[p * 3 + 2] as f32 * INV_255;
+    }
+    let (r, gg, b) = (&mut r[..npx], &mut gg[..npx], &mut b[..npx]);
+    for step in &g.prog[..g.counts[0] as usize] {
+        let (op, f) = (step[0], step[1]);
+        if op == code::BRIGHTNESS || op == code::CONTRAST {
+            let m = if op == code::CONTRAST { lane_mean(r, gg, b) } else { 0.0 };
+            for plane in [&mut *r, &mut *gg, &mut *b] {
+                for x in plane.iter_mut() {
+                    *x = blend1(*x, m, f);
+                }
+            }
+        } else if op == code::SATURATION {
+            for p in 0..npx {
+                let gr = gray([r[p], gg[p], b[p]]);
+                r[p] = blend1(r[p], gr, f);
+                gg[p] = blend1(gg[p], gr, f);
+                b[p] = blend1(b[p], gr, f);
+            }
+        } else if op == code::HUE {
+            for p in 0..npx {
+                let c = adjust_hue([r[p], gg[p], b[p]], f);
+                r[p] = c[0];
+                gg[p] = c[1];
+                b[p] = c[2];
+            }
+        } else if op == code::GRAYSCALE {
+            for p in 0..npx {
+                let gr = gray([r[p], gg[p], b[p]]);
+                r[p] = gr;
+                gg[p] = gr;
+                b[p] = gr;
+            }
+        }
+    }
+    match out {
+        OutSlice::U8(o) => {
+            for p in 0..npx {
+                // floor(clamp(x, 0, 1) * 255 + 0.5): the cast truncates a non-negative value.
+                o[p * 3] = (r[p].clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+                o[p * 3 + 1] = (gg[p].clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+                o[p * 3 + 2] = (b[p].clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+            }
+        }
+        OutSlice::F32(o) => {
+            let (o0, rest) = o.split_at_mut(npx);
+            let (o1, o2) = rest.split_at_mut(npx);
+            for (plane, (dst, val)) in [(o0, &*r), (o1, &*gg), (o2, &*b)].into_iter().enumerate() {
+                let (m, sd) = (gl.mean[plane], gl.std[plane]);
+                for (d, x) in dst.iter_mut().zip(val.iter()) {
+                    *d = (x - m) / sd;
+                }
+            }
+        }
+    }
+}
+
+/// A map that scales and translates only, with no clip stages and bilinear
+/// taps: rows and columns interpolate independently (supersampled or not).
+fn is_axis_aligned(g: &GpuSample) -> bool {
+    g.m0[1] == 0.0
+        && g.m1[0] == 0.0
+        && g.m2[0] == 0.0
+        && g.m2[1] == 0.0
+        && g.m2[2] == 1.0
+        && g.counts[3] == 0
+        && g.src[3] & 1 == 0
+}
+
+/// One bilinear tap along an axis: source indices 0 and 1, weight of index 1.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Tap {
+    i0: usize,
+    i1: usize,
+    f: f32,
+}
+
+/// The `n` taps of each of `n_out` output positions along one axis, with the
+/// arithmetic of `warp_pixel` / `sample_at` (the other axis contributes an
+/// exact zero, and the projective divide is by exactly 1).
+#[inline(always)]
+fn taps(n_out: usize, n: u32, scale: f32, offset: f32, n_src: u32, out: &mut Vec<Tap>) {
+    out.clear();
+    let hi = n_src as f32 - 1.0;
+    for o in 0..n_out {
+        for i in 0..n {
+            let pc = o as f32 + (i as f32 + 0.5) / n as f32;
+            let u = scale * pc + offset;
+            let x = u - 0.5;
+            let x0 = x.floor();
+            out.push(Tap { i0: x0.clamp(0.0, hi) as usize, i1: (x0 + 1.0).clamp(0.0, hi) as usize, f: x - x0 });
+        }
+    }
+}
+
+/// Interpolates one source row at every column tap, tap-major:
+/// `dst[(i * w + x) * 3 + k]` for tap `i` of output column `x`.
+#[inline(always)]
+fn lerp_row(dst: &mut [f32], line: &[u8], cols: &[Tap], nx: usize) {
+    let w = cols.len() / nx;
+    for (x, taps) in cols.chunks_exact(nx).enumerate() {
+        for (i, t) in taps.iter().enumerate() {
+            let d = &mut dst[(i * w + x) * 3..(i * w + x) * 3 + 3];
+            let (a, b) = (&line[t.i0 * 3..t.i0 * 3 + 3], &line[t.i1 * 3..t.i1 * 3 + 3]);
+            for k in 0..3 {
+                let (a, b) = (a[k] as f32, b[k] as f32);
+                d[k] = a + (b - a) * t.f;
+            }
+        }
+    }
+}
+
+/// A small cache of interpolated source rows (the rows of neighbouring output
+/// rows overlap when upscaling or shrinking by little).
+struct RowCache<'a> {
+    bufs: &'a mut Vec<Vec<f32>>,
+    width: usize,
+    keys: Vec<usize>,
+    next: usize,
+}
+
+impl RowCache<'_> {
+    #[inline(always)]
+    fn get(&mut self, y: usize, src: &Src, cols: &[Tap]) -> usize {
+        if let Some(i) = self.keys.iter().position(|&k| k == y) {
+            return i;
+        }
+        let i = self.next;
+        self.next = (self.next + 1) % self.keys.len();
+        let sw = src.width as usize * 3;
+        lerp_row(&mut self.bufs[i], &src.data[y * sw..(y + 1) * sw], cols, cols.len() / (self.width));
+        self.keys[i] = y;
+        i
+    }
+}
+
+#[inline(always)]
+fn warp_separable(g: &GpuSample, src: &Src, w: usize, h: usize, warped: &mut [u8], bufs: &mut Vec<Vec<f32>>, cols: &mut Vec<Tap>, rows: &mut Vec<Tap>) {
+    let (nx, ny) = (g.counts[1] as usize, g.counts[2] as usize);
+    taps(h, ny as u32, g.m1[1], g.m1[2], src.height, rows);
+    taps(w, nx as u32, g.m0[0], g.m0[2], src.width, cols);
+    let slots = 2 * ny + 2;
+    bufs.resize_with(slots.max(bufs.len()), Vec::new);
+    for b in bufs.iter_mut() {
+        b.resize(w * nx * 3, 0.0);
+    }
+    let mut cache = RowCache { bufs, width: w, keys: vec![usize::MAX; slots], next: 0 };
+    let n = (nx * ny) as f32;
+    let mut acc = vec![0.0f32; w * 3];
+    for oy in 0..h {
+        acc.iter_mut().for_each(|a| *a = 0.0);
+        for t in &rows[oy * ny..(oy + 1) * ny] {
+            let i0 = cache.get(t.i0, src, cols);
+            let i1 = cache.get(t.i1, src, cols);
+            let (top, bot) = (&cache.bufs[i0], &cache.bufs[i1]);
+            let fy = t.f;
+            // Per pixel the taps add in the shader's order (row tap outer,
+            // column tap inner); across pixels the loop vectorises.
+            for i in 0..nx {
+                let (tp, bt) = (&top[i * w * 3..(i + 1) * w * 3], &bot[i * w * 3..(i + 1) * w * 3]);
+                for ((a, &t0), &b0) in acc.iter_mut().zip(tp).zip(bt) {
+                    *a += t0 + (b0 - t0) * fy;
+                }
+            }
+        }
+        let dst = &mut warped[oy * w * 3..(oy + 1) * w * 3];
+        for (d, &a) in dst.iter_mut().zip(acc.iter()) {
+            // floor(acc / n + 0.5) clamped to [0, 255]: the cast truncates a non-negative value.
+            *d = (a / n + 0.5) as u8;
+        }
+    }
 }

@@ -34,10 +34,13 @@ pub fn sample_at(g: &GpuSample, s: &Src, u: f32, v: f32) -> [f32; 3] {
     let y0 = y.floor();
     let fx = x - x0;
     let fy = y - y0;
-    let a = load_px(s, x0, y0);
-    let b = load_px(s, x0 + 1.0, y0);
-    let c = load_px(s, x0, y0 + 1.0);
-    let d = load_px(s, x0 + 1.0, y0 + 1.0);
+    // load_px's clamps, computed once per axis.
+    let (hx, hy) = (s.width as f32 - 1.0, s.height as f32 - 1.0);
+    let (xa, xb) = (x0.clamp(0.0, hx) as usize * 3, (x0 + 1.0).clamp(0.0, hx) as usize * 3);
+    let row = s.width as usize * 3;
+    let (ya, yb) = (y0.clamp(0.0, hy) as usize * row, (y0 + 1.0).clamp(0.0, hy) as usize * row);
+    let px = |o: usize| -> [f32; 3] { [s.data[o] as f32, s.data[o + 1] as f32, s.data[o + 2] as f32] };
+    let (a, b, c, d) = (px(ya + xa), px(ya + xb), px(yb + xa), px(yb + xb));
     let mut r = [0.0; 3];
     for k in 0..3 {
         let top = a[k] + (b[k] - a[k]) * fx;

@@ -2,24 +2,23 @@
 //! contrast step, summed in the same 256 strided lanes and the same tree as
 //! the workgroup reduction, so both backends round alike.
 
-use super::color::{gray, run_program, INV_255};
-use crate::plan::{GpuSample, MAX_STATS};
+use super::color::gray;
 
 const SWG: usize = 256;
 
-/// Mean grey of the warped image `warped` (RGB u8) after the program's steps before `slot`.
-pub fn mean_at_slot(g: &GpuSample, stats: &[f32; MAX_STATS], warped: &[u8], slot: u32) -> f32 {
-    let npx = warped.len() / 3;
+/// Mean grey of planar [0, 1] RGB: lane `l` sums pixels l, l + 256, ...; then
+/// the lanes fold in halves (128, 64, ..., 1) as the workgroup does.
+#[inline(always)]
+pub fn lane_mean(r: &[f32], g: &[f32], b: &[f32]) -> f32 {
+    let npx = r.len();
     let mut partial = [0.0f32; SWG];
-    for (li, lane) in partial.iter_mut().enumerate() {
-        let mut sum = 0.0f32;
-        let mut p = li;
-        while p < npx {
-            let c = [0, 1, 2].map(|k| warped[p * 3 + k] as f32 * INV_255);
-            sum += gray(run_program(g, stats, c, slot));
-            p += SWG;
+    let mut p = 0;
+    while p < npx {
+        let n = SWG.min(npx - p);
+        for (li, lane) in partial[..n].iter_mut().enumerate() {
+            *lane += gray([r[p + li], g[p + li], b[p + li]]);
         }
-        *lane = sum;
+        p += SWG;
     }
     let mut half = SWG / 2;
     while half > 0 {

@@ -7,6 +7,7 @@ mod sample;
 pub use parse::{op_names, parse_op};
 pub(crate) use parse::parse_size as parse_size_value;
 pub use sample::draw_op;
+pub use sample::resize_target as resize_output;
 
 use serde::Serialize;
 

@@ -12,7 +12,7 @@ fn pyround(x: f64) -> i64 {
 }
 
 /// Output size of torchvision's `resize` for an image of `w` x `h`.
-pub(crate) fn resize_target(to: ResizeTo, max_size: Option<u32>, w: u32, h: u32) -> Size {
+pub fn resize_target(to: ResizeTo, max_size: Option<u32>, w: u32, h: u32) -> Size {
     match to {
         ResizeTo::Exact(s) => s,
         ResizeTo::Shorter(s) => {

@@ -50,14 +50,19 @@ fn write_png(path: &std::path::Path, w: u32, h: u32, data: Vec<u8>) {
 pub fn assert_close(name: &str, cpu: &Batch, gpu: &Batch, mean: [f32; 3], std: [f32; 3]) {
     assert_eq!(cpu.shape, gpu.shape, "{name}: shapes differ");
     let (a, b, hwc): (Vec<f32>, Vec<f32>, bool) = match (&cpu.data, &gpu.data) {
-        (Tensor::U8(a), Tensor::U8(b)) => {
-            (a.iter().map(|&x| x as f32).collect(), b.iter().map(|&x| x as f32).collect(), true)
-        }
+        (Tensor::U8(a), Tensor::U8(b)) => (
+            a.iter().map(|&x| x as f32).collect(),
+            b.iter().map(|&x| x as f32).collect(),
+            true,
+        ),
         (Tensor::F32(a), Tensor::F32(b)) => {
             let [_, c, h, w] = cpu.shape;
             let plane = h * w;
             let un = |v: &Vec<f32>| -> Vec<f32> {
-                v.iter().enumerate().map(|(i, &x)| (x * std[(i / plane) % c] + mean[(i / plane) % c]) * 255.0).collect()
+                v.iter()
+                    .enumerate()
+                    .map(|(i, &x)| (x * std[(i / plane) % c] + mean[(i / plane) % c]) * 255.0)
+                    .collect()
             };
             (un(a), un(b), false)
         }
@@ -71,23 +76,50 @@ pub fn assert_close(name: &str, cpu: &Batch, gpu: &Batch, mean: [f32; 3], std: [
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/parity-failures");
         let _ = std::fs::create_dir_all(&dir);
         let n = cpu.shape[0];
-        let (h, w) = if hwc { (cpu.shape[1], cpu.shape[2]) } else { (cpu.shape[2], cpu.shape[3]) };
+        let (h, w) = if hwc {
+            (cpu.shape[1], cpu.shape[2])
+        } else {
+            (cpu.shape[2], cpu.shape[3])
+        };
         let per = h * w * 3;
         for i in 0..n {
             let to_hwc = |v: &[f32]| -> Vec<u8> {
                 (0..per)
                     .map(|j| {
                         let (p, k) = (j / 3, j % 3);
-                        let idx = if hwc { i * per + j } else { i * per + k * h * w + p };
+                        let idx = if hwc {
+                            i * per + j
+                        } else {
+                            i * per + k * h * w + p
+                        };
                         v[idx].round().clamp(0.0, 255.0) as u8
                     })
                     .collect()
             };
             let (ca, cb) = (to_hwc(&a), to_hwc(&b));
-            let diff: Vec<u8> = ca.iter().zip(&cb).map(|(x, y)| (x.abs_diff(*y)).saturating_mul(32)).collect();
-            write_png(&dir.join(format!("{name}-{i}-cpu.png")), w as u32, h as u32, ca);
-            write_png(&dir.join(format!("{name}-{i}-gpu.png")), w as u32, h as u32, cb);
-            write_png(&dir.join(format!("{name}-{i}-diff.png")), w as u32, h as u32, diff);
+            let diff: Vec<u8> = ca
+                .iter()
+                .zip(&cb)
+                .map(|(x, y)| (x.abs_diff(*y)).saturating_mul(32))
+                .collect();
+            write_png(
+                &dir.join(format!("{name}-{i}-cpu.png")),
+                w as u32,
+                h as u32,
+                ca,
+            );
+            write_png(
+                &dir.join(format!("{name}-{i}-gpu.png")),
+                w as u32,
+                h as u32,
+                cb,
+            );
+            write_png(
+                &dir.join(format!("{name}-{i}-diff.png")),
+                w as u32,
+                h as u32,
+                diff,
+            );
         }
         panic!(
             "{name}: GPU and CPU differ: max |diff| {max:.3} (u8 units), {outliers} of {} values ({:.4}%) beyond {U8_TOL}; images in {}",
