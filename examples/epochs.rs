@@ -8,13 +8,17 @@ use anyhow::Result;
 use gpu_augment::{app::synth::synthetic_image, Augmenter, Backend, BatchKey, Pipeline, Tensor};
 
 fn main() -> Result<()> {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "examples/pipelines/imagenet_train.toml".into());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "examples/pipelines/imagenet_train.toml".into());
     let pipeline = Pipeline::from_file(&path)?;
     let aug = Augmenter::new(pipeline, Backend::Auto)?;
     println!("backend: {}", aug.backend_name());
 
     // The "dataset": 256 images of assorted sizes.
-    let dataset: Vec<_> = (0..256u64).map(|i| synthetic_image(i, 300 + (i % 5) as u32 * 60, 240 + (i % 3) as u32 * 80)).collect();
+    let dataset: Vec<_> = (0..256u64)
+        .map(|i| synthetic_image(i, 300 + (i % 5) as u32 * 60, 240 + (i % 3) as u32 * 80))
+        .collect();
     let batch_size = 64;
     let seed = 2024;
     for epoch in 0..3 {

@@ -32,7 +32,9 @@ impl std::str::FromStr for Backend {
             "auto" => Ok(Backend::Auto),
             "gpu" => Ok(Backend::Gpu),
             "cpu" => Ok(Backend::Cpu),
-            other => Err(Error::InvalidArgument(format!("backend must be auto, gpu or cpu, got {other:?}"))),
+            other => Err(Error::InvalidArgument(format!(
+                "backend must be auto, gpu or cpu, got {other:?}"
+            ))),
         }
     }
 }
@@ -108,7 +110,10 @@ impl Augmenter {
     /// Binds `pipeline` to an already open GPU device (several pipelines can share one).
     pub fn with_gpu(pipeline: Pipeline, gpu: Arc<GpuContext>) -> Result<Self> {
         pipeline.validate()?;
-        Ok(Self { pipeline, engine: Engine::Gpu(gpu) })
+        Ok(Self {
+            pipeline,
+            engine: Engine::Gpu(gpu),
+        })
     }
 
     /// The pipeline.
@@ -133,40 +138,61 @@ impl Augmenter {
     }
 
     /// Draws every sample's parameters: sample `i` has global index `key.first_index + i`.
-    pub fn draw(&self, images: &[RgbImage], key: BatchKey) -> Vec<Vec<Drawn>> {
-        images
+    pub fn draw(&self, images: &[RgbImage], key: BatchKey) -> Result<Vec<Vec<Drawn>>> {
+        let indices = batch_indices(key.first_index, images.len())?;
+        Ok(images
             .iter()
-            .enumerate()
-            .map(|(i, im)| self.pipeline.draw(key.seed, key.epoch, key.first_index + i as u64, 0, im.width(), im.height()))
-            .collect()
+            .zip(indices)
+            .map(|(im, i)| {
+                self.pipeline
+                    .draw(key.seed, key.epoch, i, 0, im.width(), im.height())
+            })
+            .collect())
     }
 
     /// Augments a batch of images of any sizes.
     pub fn augment(&self, images: &[RgbImage], key: BatchKey) -> Result<Batch> {
         check_images(images)?;
-        let drawn = self.draw(images, key);
-        let indices: Vec<u64> = (0..images.len() as u64).map(|i| key.first_index + i).collect();
-        self.augment_drawn(images, &drawn, &indices)
+        let indices = batch_indices(key.first_index, images.len())?;
+        self.augment_indexed(images, key.seed, key.epoch, &indices)
     }
 
     /// Augments images whose global sample indices are given one by one (for
     /// folders where some files failed to decode, or shuffled loaders).
-    pub fn augment_indexed(&self, images: &[RgbImage], seed: u64, epoch: u64, indices: &[u64]) -> Result<Batch> {
+    pub fn augment_indexed(
+        &self,
+        images: &[RgbImage],
+        seed: u64,
+        epoch: u64,
+        indices: &[u64],
+    ) -> Result<Batch> {
         check_images(images)?;
         if indices.len() != images.len() {
-            return Err(Error::InvalidArgument(format!("{} images but {} indices", images.len(), indices.len())));
+            return Err(Error::InvalidArgument(format!(
+                "{} images but {} indices",
+                images.len(),
+                indices.len()
+            )));
         }
         let drawn: Vec<Vec<Drawn>> = images
             .iter()
             .zip(indices)
-            .map(|(im, &i)| self.pipeline.draw(seed, epoch, i, 0, im.width(), im.height()))
+            .map(|(im, &i)| {
+                self.pipeline
+                    .draw(seed, epoch, i, 0, im.width(), im.height())
+            })
             .collect();
         self.augment_drawn(images, &drawn, indices)
     }
 
     /// Augments a batch with parameters given explicitly (one `Vec<Drawn>` per
     /// image, one `Drawn` per op), e.g. from `apply` or a saved parameter record.
-    pub fn augment_drawn(&self, images: &[RgbImage], drawn: &[Vec<Drawn>], indices: &[u64]) -> Result<Batch> {
+    pub fn augment_drawn(
+        &self,
+        images: &[RgbImage],
+        drawn: &[Vec<Drawn>],
+        indices: &[u64],
+    ) -> Result<Batch> {
         check_images(images)?;
         if drawn.len() != images.len() || indices.len() != images.len() {
             return Err(Error::InvalidArgument(format!(
@@ -182,10 +208,19 @@ impl Augmenter {
             .enumerate()
             .map(|(i, (im, d))| plan_sample(&self.pipeline, d, im.width(), im.height(), i))
             .collect::<Result<_>>()?;
-        let srcs: Vec<Src> =
-            images.iter().map(|im| Src { data: im.as_raw(), width: im.width(), height: im.height() }).collect();
+        let srcs: Vec<Src> = images
+            .iter()
+            .map(|im| Src {
+                data: im.as_raw(),
+                width: im.width(),
+                height: im.height(),
+            })
+            .collect();
         let gl = globals(&self.pipeline, images.len() as u32, 0);
-        let (h, w) = (self.pipeline.size.height as usize, self.pipeline.size.width as usize);
+        let (h, w) = (
+            self.pipeline.size.height as usize,
+            self.pipeline.size.width as usize,
+        );
         let n = images.len();
         let (mut data, shape) = match self.pipeline.format {
             OutputFormat::U8Hwc => (Tensor::U8(vec![0; n * h * w * 3]), [n, h, w, 3]),
@@ -206,16 +241,41 @@ impl Augmenter {
             .iter()
             .zip(drawn)
             .zip(indices)
-            .map(|((im, d), &index)| SampleRecord { index, source_size: [im.width(), im.height()], ops: d.clone() })
+            .map(|((im, d), &index)| SampleRecord {
+                index,
+                source_size: [im.width(), im.height()],
+                ops: d.clone(),
+            })
             .collect();
-        Ok(Batch { data, shape, records, gpu_stats })
+        Ok(Batch {
+            data,
+            shape,
+            records,
+            gpu_stats,
+        })
     }
+}
+
+/// first_index, first_index + 1, ...; an error instead of wrapping past u64::MAX.
+fn batch_indices(first: u64, n: usize) -> Result<Vec<u64>> {
+    (0..n as u64)
+        .map(|i| {
+            first.checked_add(i).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "sample index {first} + {i} overflows u64 (first_index too large)"
+                ))
+            })
+        })
+        .collect()
 }
 
 fn check_images(images: &[RgbImage]) -> Result<()> {
     for (i, im) in images.iter().enumerate() {
         if im.width() == 0 || im.height() == 0 {
-            return Err(Error::InvalidImage { index: i, message: format!("empty image ({}x{})", im.width(), im.height()) });
+            return Err(Error::InvalidImage {
+                index: i,
+                message: format!("empty image ({}x{})", im.width(), im.height()),
+            });
         }
     }
     Ok(())
@@ -232,17 +292,32 @@ pub fn to_rgb(img: DynamicImage) -> RgbImage {
 
 /// Reads and decodes an image file (any format the `image` crate reads) to RGB u8.
 pub fn load_image(path: &Path) -> Result<RgbImage> {
-    let bytes = std::fs::read(path).map_err(|e| Error::Decode { path: path.to_path_buf(), reason: e.to_string() })?;
+    let bytes = std::fs::read(path).map_err(|e| Error::Decode {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     if bytes.is_empty() {
-        return Err(Error::Decode { path: path.to_path_buf(), reason: "empty file".into() });
+        return Err(Error::Decode {
+            path: path.to_path_buf(),
+            reason: "empty file".into(),
+        });
     }
     let img = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| Error::Decode { path: path.to_path_buf(), reason: e.to_string() })?
+        .map_err(|e| Error::Decode {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?
         .decode()
-        .map_err(|e| Error::Decode { path: path.to_path_buf(), reason: e.to_string() })?;
+        .map_err(|e| Error::Decode {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
     if img.width() == 0 || img.height() == 0 {
-        return Err(Error::Decode { path: path.to_path_buf(), reason: "image has no pixels".into() });
+        return Err(Error::Decode {
+            path: path.to_path_buf(),
+            reason: "image has no pixels".into(),
+        });
     }
     Ok(to_rgb(img))
 }

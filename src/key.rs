@@ -21,7 +21,11 @@ pub struct BatchKey {
 impl BatchKey {
     /// A key for a batch.
     pub fn new(seed: u64, epoch: u64, first_index: u64) -> Self {
-        Self { seed, epoch, first_index }
+        Self {
+            seed,
+            epoch,
+            first_index,
+        }
     }
 }
 

@@ -37,4 +37,17 @@ impl TensorMut<'_> {
         };
         dst[at..at + bytes.len()].copy_from_slice(bytes);
     }
+
+    /// Copies RGBA words in as RGB bytes at byte offset `at` (u8 readback).
+    pub(crate) fn write_rgb_from_rgba(&mut self, at: usize, rgba: &[u8]) {
+        if let TensorMut::U8(o) = self {
+            let n = rgba.len() / 4;
+            for (d, s) in o[at..at + n * 3]
+                .chunks_exact_mut(3)
+                .zip(rgba.chunks_exact(4))
+            {
+                d.copy_from_slice(&s[..3]);
+            }
+        }
+    }
 }

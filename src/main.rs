@@ -7,7 +7,11 @@ use gpu_augment::{load_image, Augmenter, Backend, Pipeline, Tensor};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "gpu-augment", version, about = "GPU-accelerated, per-sample random, reproducible image augmentation.\n\nWith no subcommand: a demo on built-in images (writes gpu-augment-demo/contact_sheet.png).")]
+#[command(
+    name = "gpu-augment",
+    version,
+    about = "GPU-accelerated, per-sample random, reproducible image augmentation.\n\nWith no subcommand: a demo on built-in images (writes gpu-augment-demo/contact_sheet.png)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -120,9 +124,20 @@ fn real_main() -> Result<()> {
             let s = app::demo::run_demo(&out, Backend::Auto)?;
             println!("backend: {}", s.backend);
             println!("contact sheet: {}", s.contact_sheet.display());
-            println!("imagenet_train (224, f32 CHW) over {} images of 500x375: {:.0} images/s", s.images, s.images_per_sec);
+            println!(
+                "imagenet_train (224, f32 CHW) over {} images of 500x375: {:.0} images/s",
+                s.images, s.images_per_sec
+            );
         }
-        Some(Command::Run { input, out, pipeline, backend, seed, epoch, batch_size }) => {
+        Some(Command::Run {
+            input,
+            out,
+            pipeline,
+            backend,
+            seed,
+            epoch,
+            batch_size,
+        }) => {
             let p = Pipeline::from_file(&pipeline)?;
             let aug = Augmenter::new(p, backend)?;
             eprintln!("backend: {}", aug.backend_name());
@@ -142,7 +157,13 @@ fn real_main() -> Result<()> {
                 std::process::exit(1);
             }
         }
-        Some(Command::Apply { op, sets, input, output, backend }) => {
+        Some(Command::Apply {
+            op,
+            sets,
+            input,
+            output,
+            backend,
+        }) => {
             let img = load_image(&input)?;
             let batch = app::apply::apply_op(|p| Augmenter::new(p, backend), &op, &sets, img)?;
             match &batch.data {
@@ -157,7 +178,15 @@ fn real_main() -> Result<()> {
             }
             println!("{}", serde_json::to_string(&batch.records[0])?);
         }
-        Some(Command::Bench { input, pipeline, backend, batch_size, threads, repeats, replicate }) => {
+        Some(Command::Bench {
+            input,
+            pipeline,
+            backend,
+            batch_size,
+            threads,
+            repeats,
+            replicate,
+        }) => {
             let p = Pipeline::from_file(&pipeline)?;
             let files = app::files::find_images(&input)?;
             if files.is_empty() {
@@ -187,19 +216,29 @@ fn real_main() -> Result<()> {
             println!("|---|---|---|---|---|---|---|---|");
             println!(
                 "| {} | {} | {} | {} | {} | {:.4} | {:.0} | {} |",
-                pipeline.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default(),
+                pipeline
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default(),
                 aug.backend_name(),
                 pool.current_num_threads(),
                 batch_size,
                 r.images,
                 r.median,
                 r.images_per_sec,
-                r.dispatches_per_batch.map(|d| d.to_string()).unwrap_or_else(|| "-".into())
+                r.dispatches_per_batch
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "-".into())
             );
             println!("images/s: {:.0}", r.images_per_sec);
         }
         Some(Command::Info) => print!("{}", app::info::info_report()),
-        Some(Command::Synth { out, count, size, format }) => {
+        Some(Command::Synth {
+            out,
+            count,
+            size,
+            format,
+        }) => {
             let (w, h) = size
                 .split_once('x')
                 .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)))
@@ -212,7 +251,8 @@ fn real_main() -> Result<()> {
             for i in 0..count {
                 let img = app::synth::synthetic_image(i, w, h);
                 let path = out.join(format!("synth_{i:05}.{format}"));
-                img.save(&path).with_context(|| format!("writing {}", path.display()))?;
+                img.save(&path)
+                    .with_context(|| format!("writing {}", path.display()))?;
             }
             println!("wrote {count} images of {w}x{h} to {}", out.display());
         }

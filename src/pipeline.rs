@@ -47,7 +47,11 @@ pub struct SampleRecord {
 impl Pipeline {
     /// An empty pipeline: images are resized to `size`.
     pub fn new(size: Size, format: OutputFormat) -> Self {
-        Self { size, format, ops: Vec::new() }
+        Self {
+            size,
+            format,
+            ops: Vec::new(),
+        }
     }
 
     /// Appends an op, then checks the whole pipeline.
@@ -60,41 +64,66 @@ impl Pipeline {
     /// Reads a pipeline file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| Error::PipelineIo { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::PipelineIo {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::from_toml(&text)
     }
 
     /// Parses a pipeline from TOML text (schema in the README).
     pub fn from_toml(text: &str) -> Result<Self> {
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::PipelineSyntax(e.to_string()))?;
-        let key_err = |key: &str, message: String| Error::PipelineKey { key: key.into(), message };
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| Error::PipelineSyntax(e.to_string()))?;
+        let key_err = |key: &str, message: String| Error::PipelineKey {
+            key: key.into(),
+            message,
+        };
         for key in table.keys() {
             if !["size", "format", "ops"].contains(&key.as_str()) {
-                return Err(key_err(key, "unknown key (allowed: size, format, ops)".into()));
+                return Err(key_err(
+                    key,
+                    "unknown key (allowed: size, format, ops)".into(),
+                ));
             }
         }
         let size = match table.get("size") {
             Some(v) => ops::parse_size_value(v).map_err(|m| key_err("size", m))?,
-            None => return Err(key_err("size", "missing: give an integer or [height, width]".into())),
+            None => {
+                return Err(key_err(
+                    "size",
+                    "missing: give an integer or [height, width]".into(),
+                ))
+            }
         };
         let format = match table.get("format").map(|v| v.as_str()) {
             None | Some(Some("u8_hwc")) => OutputFormat::U8Hwc,
             Some(Some("f32_chw")) => OutputFormat::F32Chw,
-            Some(_) => return Err(key_err("format", "expected \"u8_hwc\" or \"f32_chw\"".into())),
+            Some(_) => {
+                return Err(key_err(
+                    "format",
+                    "expected \"u8_hwc\" or \"f32_chw\"".into(),
+                ))
+            }
         };
         let mut ops = Vec::new();
         match table.get("ops") {
             None => {}
             Some(toml::Value::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
-                    let t = item
-                        .as_table()
-                        .ok_or_else(|| key_err("ops", format!("entry {i} is not a table (use [[ops]])")))?;
+                    let t = item.as_table().ok_or_else(|| {
+                        key_err("ops", format!("entry {i} is not a table (use [[ops]])"))
+                    })?;
                     ops.push(ops::parse_op(i, t)?);
                 }
             }
-            Some(_) => return Err(key_err("ops", "expected an array of tables ([[ops]])".into())),
+            Some(_) => {
+                return Err(key_err(
+                    "ops",
+                    "expected an array of tables ([[ops]])".into(),
+                ))
+            }
         }
         let p = Self { size, format, ops };
         p.validate()?;
@@ -105,7 +134,18 @@ impl Pipeline {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidPipeline(m));
         if self.size.width == 0 || self.size.height == 0 {
-            return bad(format!("output size {}x{} is empty", self.size.width, self.size.height));
+            return bad(format!(
+                "output size {}x{} is empty",
+                self.size.width, self.size.height
+            ));
+        }
+        if self.size.width as u64 * self.size.height as u64 > 65535 * 256 {
+            return bad(format!(
+                "output size {}x{} has more than {} pixels",
+                self.size.width,
+                self.size.height,
+                65535 * 256
+            ));
         }
         for (i, op) in self.ops.iter().enumerate() {
             if let Op::Normalize { .. } = op {
@@ -126,7 +166,10 @@ impl Pipeline {
             return bad(format!("{steps} colour steps; at most {MAX_PROG}"));
         }
         if self.stat_slots() > MAX_STATS {
-            return bad(format!("{} contrast adjustments; at most {MAX_STATS}", self.stat_slots()));
+            return bad(format!(
+                "{} contrast adjustments; at most {MAX_STATS}",
+                self.stat_slots()
+            ));
         }
         Ok(())
     }

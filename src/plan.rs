@@ -115,14 +115,27 @@ impl M3 {
         M3(r)
     }
     fn rows(&self, w: [f32; 3]) -> [[f32; 4]; 3] {
-        let r = |i: usize| [self.0[i][0] as f32, self.0[i][1] as f32, self.0[i][2] as f32, w[i]];
+        let r = |i: usize| {
+            [
+                self.0[i][0] as f32,
+                self.0[i][1] as f32,
+                self.0[i][2] as f32,
+                w[i],
+            ]
+        };
         [r(0), r(1), r(2)]
     }
 }
 
 /// torchvision's `_get_inverse_affine_matrix`: output -> input, about `center`,
 /// in continuous pixel coordinates.
-pub(crate) fn inverse_affine(center: (f64, f64), angle: f64, translate: [f64; 2], scale: f64, shear: [f64; 2]) -> M3 {
+pub(crate) fn inverse_affine(
+    center: (f64, f64),
+    angle: f64,
+    translate: [f64; 2],
+    scale: f64,
+    shear: [f64; 2],
+) -> M3 {
     let rot = angle.to_radians();
     let (sx, sy) = (shear[0].to_radians(), shear[1].to_radians());
     let (cx, cy) = center;
@@ -145,12 +158,102 @@ struct Stage {
 }
 
 fn op_err(index: usize, op: &Op, message: String) -> Error {
-    Error::OpFailed { index, op: op.name().into(), message }
+    Error::OpFailed {
+        index,
+        op: op.name().into(),
+        message,
+    }
+}
+
+/// Explicit boxes (from `apply` or a saved record) must be non-empty and of sane size.
+fn check_box(index: usize, op: &Op, d: &Drawn) -> Result<()> {
+    const LIM: i64 = 1 << 24;
+    let b = match d {
+        Drawn::RandomResizedCrop {
+            top,
+            left,
+            height,
+            width,
+        }
+        | Drawn::CenterCrop {
+            top,
+            left,
+            height,
+            width,
+        }
+        | Drawn::RandomCrop {
+            top,
+            left,
+            height,
+            width,
+        } => Some((*top, *left, *height, *width)),
+        Drawn::Resize { height, width } => Some((0, 0, *height as i64, *width as i64)),
+        _ => None,
+    };
+    if let Some((t, l, h, w)) = b {
+        if h < 1 || w < 1 || h > LIM || w > LIM || t.abs() > LIM || l.abs() > LIM {
+            return Err(op_err(
+                index,
+                op,
+                format!("box top {t}, left {l}, height {h}, width {w} is empty or too large"),
+            ));
+        }
+    }
+    if let Drawn::Affine {
+        angle,
+        translate,
+        scale,
+        shear,
+        ..
+    } = d
+    {
+        let finite = [
+            *angle,
+            translate[0],
+            translate[1],
+            *scale,
+            shear[0],
+            shear[1],
+        ]
+        .iter()
+        .all(|x| x.is_finite());
+        if !finite || *scale <= 0.0 || shear[0].abs() >= 90.0 || shear[1].abs() >= 90.0 {
+            return Err(op_err(index, op, format!(
+                "affine parameters must be finite with scale > 0 and |shear| < 90 (angle {angle}, translate {translate:?}, scale {scale}, shear {shear:?})"
+            )));
+        }
+    }
+    if let Drawn::ColorJitter {
+        brightness,
+        contrast,
+        saturation,
+        hue,
+        ..
+    } = d
+    {
+        let ok = [*brightness, *contrast, *saturation]
+            .iter()
+            .all(|f| f.is_finite() && *f >= 0.0)
+            && hue.is_finite()
+            && hue.abs() <= 0.5;
+        if !ok {
+            return Err(op_err(index, op, format!(
+                "colour factors must be finite and >= 0, hue in [-0.5, 0.5] (brightness {brightness}, contrast {contrast}, saturation {saturation}, hue {hue})"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Builds the kernel parameters of one sample from its drawn ops.
 /// `index` is the sample's position in the batch (for errors).
-pub fn plan_sample(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32, index: usize) -> Result<GpuSample> {
+pub fn plan_sample(
+    pipeline: &Pipeline,
+    drawn: &[Drawn],
+    src_w: u32,
+    src_h: u32,
+    index: usize,
+) -> Result<GpuSample> {
     let out = pipeline.size;
     let (mut cw, mut ch) = (src_w as f64, src_h as f64);
     let mut stages: Vec<Stage> = Vec::new();
@@ -158,8 +261,21 @@ pub fn plan_sample(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32,
     let mut prog: Vec<[f32; 4]> = Vec::new();
     let mut n_stats = 0u32;
     for (op, d) in pipeline.ops.iter().zip(drawn) {
+        check_box(index, op, d)?;
         match (op, d) {
-            (Op::RandomResizedCrop { size, interpolation, .. }, Drawn::RandomResizedCrop { top, left, height, width }) => {
+            (
+                Op::RandomResizedCrop {
+                    size,
+                    interpolation,
+                    ..
+                },
+                Drawn::RandomResizedCrop {
+                    top,
+                    left,
+                    height,
+                    width,
+                },
+            ) => {
                 let s = size.unwrap_or(out);
                 stages.push(Stage {
                     map: M3::scale_translate(
@@ -181,9 +297,30 @@ pub fn plan_sample(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32,
                 nearest |= *interpolation == Interpolation::Nearest;
                 (cw, ch) = (*width as f64, *height as f64);
             }
-            (Op::CenterCrop { .. }, Drawn::CenterCrop { top, left, height, width })
-            | (Op::RandomCrop { .. }, Drawn::RandomCrop { top, left, height, width }) => {
-                if let Op::RandomCrop { padding, pad_if_needed, .. } = op {
+            (
+                Op::CenterCrop { .. },
+                Drawn::CenterCrop {
+                    top,
+                    left,
+                    height,
+                    width,
+                },
+            )
+            | (
+                Op::RandomCrop { .. },
+                Drawn::RandomCrop {
+                    top,
+                    left,
+                    height,
+                    width,
+                },
+            ) => {
+                if let Op::RandomCrop {
+                    padding,
+                    pad_if_needed,
+                    ..
+                } = op
+                {
                     let pw = cw + (padding[0] + padding[2]) as f64;
                     let ph = ch + (padding[1] + padding[3]) as f64;
                     if !pad_if_needed && (pw < *width as f64 || ph < *height as f64) {
@@ -197,7 +334,10 @@ pub fn plan_sample(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32,
                     Op::RandomCrop { fill, .. } => *fill,
                     _ => [0.0; 3],
                 };
-                let outside = *top < 0 || *left < 0 || (*left + *width) as f64 > cw || (*top + *height) as f64 > ch;
+                let outside = *top < 0
+                    || *left < 0
+                    || (*left + *width) as f64 > cw
+                    || (*top + *height) as f64 > ch;
                 stages.push(Stage {
                     map: M3::scale_translate(1.0, 1.0, *left as f64, *top as f64),
                     clip: outside.then_some((cw, ch, fill, false)),
@@ -206,15 +346,35 @@ pub fn plan_sample(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32,
             }
             (Op::HorizontalFlip { .. }, Drawn::HorizontalFlip { applied }) => {
                 if *applied {
-                    stages.push(Stage { map: M3::scale_translate(-1.0, 1.0, cw, 0.0), clip: None });
+                    stages.push(Stage {
+                        map: M3::scale_translate(-1.0, 1.0, cw, 0.0),
+                        clip: None,
+                    });
                 }
             }
             (Op::VerticalFlip { .. }, Drawn::VerticalFlip { applied }) => {
                 if *applied {
-                    stages.push(Stage { map: M3::scale_translate(1.0, -1.0, 0.0, ch), clip: None });
+                    stages.push(Stage {
+                        map: M3::scale_translate(1.0, -1.0, 0.0, ch),
+                        clip: None,
+                    });
                 }
             }
-            (Op::Affine { interpolation, fill, center, .. }, Drawn::Affine { applied, angle, translate, scale, shear }) => {
+            (
+                Op::Affine {
+                    interpolation,
+                    fill,
+                    center,
+                    ..
+                },
+                Drawn::Affine {
+                    applied,
+                    angle,
+                    translate,
+                    scale,
+                    shear,
+                },
+            ) => {
                 if *applied {
                     let c = center.map(|[x, y]| (x, y)).unwrap_or((cw / 2.0, ch / 2.0));
                     let hard = *interpolation == Interpolation::Nearest;
@@ -225,16 +385,30 @@ pub fn plan_sample(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32,
                     nearest |= hard;
                 }
             }
-            (Op::ColorJitter { .. }, Drawn::ColorJitter { applied, brightness, contrast, saturation, hue, order }) => {
+            (
+                Op::ColorJitter { .. },
+                Drawn::ColorJitter {
+                    applied,
+                    brightness,
+                    contrast,
+                    saturation,
+                    hue,
+                    order,
+                },
+            ) => {
                 if *applied {
                     for step in order {
                         prog.push(match step {
-                            ColorStep::Brightness => [code::BRIGHTNESS, *brightness as f32, 0.0, 0.0],
+                            ColorStep::Brightness => {
+                                [code::BRIGHTNESS, *brightness as f32, 0.0, 0.0]
+                            }
                             ColorStep::Contrast => {
                                 n_stats += 1;
                                 [code::CONTRAST, *contrast as f32, (n_stats - 1) as f32, 0.0]
                             }
-                            ColorStep::Saturation => [code::SATURATION, *saturation as f32, 0.0, 0.0],
+                            ColorStep::Saturation => {
+                                [code::SATURATION, *saturation as f32, 0.0, 0.0]
+                            }
                             ColorStep::Hue => [code::HUE, *hue as f32, 0.0, 0.0],
                         });
                     }
@@ -287,12 +461,19 @@ pub fn plan_sample(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32,
                 r0: suffix.rows([w as f32, 0.0, 0.0])[0],
                 r1: suffix.rows([0.0, h as f32, 0.0])[1],
                 r2: suffix.rows([0.0, 0.0, if hard { 1.0 } else { 0.0 }])[2],
-                fill: [(fill[0] / 255.0) as f32, (fill[1] / 255.0) as f32, (fill[2] / 255.0) as f32, 0.0],
+                fill: [
+                    (fill[0] / 255.0) as f32,
+                    (fill[1] / 255.0) as f32,
+                    (fill[2] / 255.0) as f32,
+                    0.0,
+                ],
             });
         }
     }
     if clips.len() > MAX_CLIPS {
-        return Err(Error::InvalidPipeline(format!("more than {MAX_CLIPS} ops that fill outside the image")));
+        return Err(Error::InvalidPipeline(format!(
+            "more than {MAX_CLIPS} ops that fill outside the image"
+        )));
     }
     clips.reverse(); // innermost (nearest the source) first
     let [m0, m1, m2] = suffix.rows([0.0; 3]);
@@ -307,7 +488,12 @@ pub fn plan_sample(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32,
         }
     };
     g.src = [0, src_w, src_h, nearest as u32];
-    g.counts = [prog.len() as u32, taps(m[0][0], m[1][0]), taps(m[0][1], m[1][1]), clips.len() as u32];
+    g.counts = [
+        prog.len() as u32,
+        taps(m[0][0], m[1][0]),
+        taps(m[0][1], m[1][1]),
+        clips.len() as u32,
+    ];
     g.m0 = m0;
     g.m1 = m1;
     g.m2 = m2;
@@ -333,7 +519,12 @@ pub fn globals(pipeline: &Pipeline, n_samples: u32, pass: u32) -> GpuGlobals {
                 OutputFormat::F32Chw => 1,
             },
         ],
-        pass: [pass, pipeline.stat_slots() as u32, (pipeline.stat_slots() > 0) as u32, 0],
+        pass: [
+            pass,
+            pipeline.stat_slots() as u32,
+            (pipeline.stat_slots() > 0) as u32,
+            0,
+        ],
         mean: [mean[0] as f32, mean[1] as f32, mean[2] as f32, 0.0],
         std: [std[0] as f32, std[1] as f32, std[2] as f32, 1.0],
     }
@@ -347,9 +538,8 @@ pub(crate) fn canvas_after(op: &Op, d: &Drawn, out: Size, w: u32, h: u32) -> (u3
             (s.width, s.height)
         }
         (_, Drawn::Resize { height, width }) => (*width, *height),
-        (_, Drawn::CenterCrop { height, width, .. }) | (_, Drawn::RandomCrop { height, width, .. }) => {
-            (*width as u32, *height as u32)
-        }
+        (_, Drawn::CenterCrop { height, width, .. })
+        | (_, Drawn::RandomCrop { height, width, .. }) => (*width as u32, *height as u32),
         _ => (w, h),
     }
 }

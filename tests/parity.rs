@@ -19,7 +19,10 @@ fn check(name: &str, pipeline: Pipeline) {
         let key = BatchKey::new(seed, seed % 3, seed * 100);
         let a = cpu.augment(&images, key).expect("cpu batch");
         let b = gpu.augment(&images, key).expect("gpu batch");
-        assert_eq!(a.records, b.records, "{name}: drawn parameters differ between backends");
+        assert_eq!(
+            a.records, b.records,
+            "{name}: drawn parameters differ between backends"
+        );
         assert_close(&format!("{name}-seed{seed}"), &a, &b, mean, std);
     }
 }
@@ -29,7 +32,10 @@ fn pipeline(text: &str) -> Pipeline {
 }
 
 fn example(name: &str) -> Pipeline {
-    let path = format!("{}/examples/pipelines/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/examples/pipelines/{name}.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
     Pipeline::from_file(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -74,7 +80,9 @@ fn pipeline_cifar_train() {
     let p = example("cifar_train");
     // CIFAR-sized inputs: the crop needs 32x32 images (padding 4 then crop 32).
     let Some(g) = gpu() else { return };
-    let images: Vec<_> = (0..8).map(|i| gpu_augment::app::synth::synthetic_image(i, 32, 32)).collect();
+    let images: Vec<_> = (0..8)
+        .map(|i| gpu_augment::app::synth::synthetic_image(i, 32, 32))
+        .collect();
     let cpu = Augmenter::new(p.clone(), Backend::Cpu).unwrap();
     let gpu = Augmenter::with_gpu(p.clone(), g).unwrap();
     let (mean, std) = p.normalization();
@@ -82,7 +90,13 @@ fn pipeline_cifar_train() {
         let key = BatchKey::new(seed, 0, 0);
         let a = cpu.augment(&images, key).unwrap();
         let b = gpu.augment(&images, key).unwrap();
-        assert_close(&format!("cifar-seed{seed}"), &a, &b, mean.map(|x| x as f32), std.map(|x| x as f32));
+        assert_close(
+            &format!("cifar-seed{seed}"),
+            &a,
+            &b,
+            mean.map(|x| x as f32),
+            std.map(|x| x as f32),
+        );
     }
 }
 

@@ -678,6 +678,7 @@ fn saturation_zero_gives_the_itu601_grey() {
         [0, 0, 255],
         [255, 255, 255],
         [0, 0, 0],
+        [255, 164, 0],
         [17, 99, 240],
     ];
     let images: Vec<RgbImage> = colours.iter().map(|&c| uniform_image(2, 2, c)).collect();
@@ -687,8 +688,8 @@ fn saturation_zero_gives_the_itu601_grey() {
         .collect();
     let outs = apply_u8(&jitter_pipeline(2), &images, drawn);
     // By hand: 0.2989 * 200 + 0.587 * 100 + 0.114 * 50 = 124.18; pure red 76.22, green 149.685,
-    // blue 29.07, white 254.97.
-    let by_hand = [124, 76, 150, 29, 255, 0];
+    // blue 29.07, white 254.97; (255, 164, 0) gives 172.4875 (with 0.299 for red it would round to 173).
+    let by_hand = [124, 76, 150, 29, 255, 0, 172];
     for (i, (c, out)) in colours.iter().zip(&outs).enumerate() {
         let g = round_half_up(gray(c.map(|v| v as f64)));
         if let Some(&h) = by_hand.get(i) {

@@ -6,8 +6,12 @@ use gpu_augment::plan::{GpuClip, GpuGlobals, GpuSample};
 
 fn module(name: &str) -> naga::Module {
     let src = kernel_source(name);
-    let module = naga::front::wgsl::parse_str(&src).unwrap_or_else(|e| panic!("{name}.wgsl: {}", e.emit_to_string(&src)));
-    let mut v = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default());
+    let module = naga::front::wgsl::parse_str(&src)
+        .unwrap_or_else(|e| panic!("{name}.wgsl: {}", e.emit_to_string(&src)));
+    let mut v = naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::default(),
+    );
     if let Err(e) = v.validate(&module) {
         panic!("{name}.wgsl does not validate: {}", e.emit_to_string(&src));
     }
@@ -36,8 +40,20 @@ fn kernels_validate() {
 fn shared_struct_sizes_match_rust() {
     for (name, _) in KERNELS {
         let m = module(name);
-        assert_eq!(struct_size(&m, "Sample") as usize, std::mem::size_of::<GpuSample>(), "{name}: Sample");
-        assert_eq!(struct_size(&m, "Clip") as usize, std::mem::size_of::<GpuClip>(), "{name}: Clip");
-        assert_eq!(struct_size(&m, "Globals") as usize, std::mem::size_of::<GpuGlobals>(), "{name}: Globals");
+        assert_eq!(
+            struct_size(&m, "Sample") as usize,
+            std::mem::size_of::<GpuSample>(),
+            "{name}: Sample"
+        );
+        assert_eq!(
+            struct_size(&m, "Clip") as usize,
+            std::mem::size_of::<GpuClip>(),
+            "{name}: Clip"
+        );
+        assert_eq!(
+            struct_size(&m, "Globals") as usize,
+            std::mem::size_of::<GpuGlobals>(),
+            "{name}: Globals"
+        );
     }
 }

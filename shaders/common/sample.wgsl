@@ -20,10 +20,17 @@ fn sample_at(src: vec4<u32>, u: f32, v: f32) -> vec3<f32> {
     let y0 = floor(y);
     let fx = x - x0;
     let fy = y - y0;
-    let a = load_px(src, x0, y0);
-    let b = load_px(src, x0 + 1.0, y0);
-    let c = load_px(src, x0, y0 + 1.0);
-    let d = load_px(src, x0 + 1.0, y0 + 1.0);
+    // load_px's clamps, once per axis.
+    let hx = f32(src.y) - 1.0;
+    let hy = f32(src.z) - 1.0;
+    let xa = u32(clamp(x0, 0.0, hx));
+    let xb = u32(clamp(x0 + 1.0, 0.0, hx));
+    let ya = src.x + u32(clamp(y0, 0.0, hy)) * src.y;
+    let yb = src.x + u32(clamp(y0 + 1.0, 0.0, hy)) * src.y;
+    let a = unpack_rgb(src_px[ya + xa]);
+    let b = unpack_rgb(src_px[ya + xb]);
+    let c = unpack_rgb(src_px[yb + xa]);
+    let d = unpack_rgb(src_px[yb + xb]);
     let top = a + (b - a) * fx;
     let bot = c + (d - c) * fx;
     return top + (bot - top) * fy;
@@ -50,6 +57,13 @@ fn warp_pixel(si: u32, ox: u32, oy: u32) -> vec3<f32> {
     let m2 = samples[si].m2;
     let nx = counts.y;
     let ny = counts.z;
+    if (nx == 1u && ny == 1u && counts.w == 0u && m2.x == 0.0 && m2.y == 0.0 && m2.z == 1.0) {
+        // The common case (one tap, no clip, affine), with the same arithmetic as the loop below.
+        let px = f32(ox) + 0.5;
+        let py = f32(oy) + 0.5;
+        let c = sample_at(src, m0.x * px + m0.y * py + m0.z, m1.x * px + m1.y * py + m1.z);
+        return clamp(floor(c + 0.5), vec3<f32>(0.0), vec3<f32>(255.0));
+    }
     var acc = vec3<f32>(0.0);
     for (var j = 0u; j < ny; j++) {
         for (var i = 0u; i < nx; i++) {

@@ -34,17 +34,28 @@ struct Sets {
 
 impl Sets {
     fn err(&self, key: &str, message: impl Into<String>) -> Error {
-        Error::InvalidParam { index: 0, op: self.op.clone(), key: key.into(), message: message.into() }
+        Error::InvalidParam {
+            index: 0,
+            op: self.op.clone(),
+            key: key.into(),
+            message: message.into(),
+        }
     }
     fn take(&mut self, key: &str) -> Option<String> {
         self.map.remove(key)
     }
     fn nums(&mut self, key: &str) -> Result<Option<Vec<f64>>> {
-        let Some(v) = self.take(key) else { return Ok(None) };
-        let xs: std::result::Result<Vec<f64>, _> = v.split(',').map(|t| t.trim().parse::<f64>()).collect();
+        let Some(v) = self.take(key) else {
+            return Ok(None);
+        };
+        let xs: std::result::Result<Vec<f64>, _> =
+            v.split(',').map(|t| t.trim().parse::<f64>()).collect();
         match xs {
             Ok(xs) if xs.iter().all(|x| x.is_finite()) => Ok(Some(xs)),
-            _ => Err(self.err(key, format!("expected finite numbers separated by commas, got {v:?}"))),
+            _ => Err(self.err(
+                key,
+                format!("expected finite numbers separated by commas, got {v:?}"),
+            )),
         }
     }
     fn num(&mut self, key: &str, default: f64) -> Result<f64> {
@@ -83,8 +94,10 @@ impl Sets {
         Ok(x as i64)
     }
     fn size(&mut self, key: &str) -> Result<Option<Size>> {
-        let Some(xs) = self.nums(key)? else { return Ok(None) };
-        let ok = |x: f64| x >= 1.0 && x <= 65535.0 && x.fract() == 0.0;
+        let Some(xs) = self.nums(key)? else {
+            return Ok(None);
+        };
+        let ok = |x: f64| (1.0..=65535.0).contains(&x) && x.fract() == 0.0;
         match xs.as_slice() {
             [s] if ok(*s) => Ok(Some(Size::square(*s as u32))),
             [h, w] if ok(*h) && ok(*w) => Ok(Some(Size::new(*h as u32, *w as u32))),
@@ -95,7 +108,10 @@ impl Sets {
         match self.take("interpolation").as_deref() {
             None | Some("bilinear") => Ok(Interpolation::Bilinear),
             Some("nearest") => Ok(Interpolation::Nearest),
-            Some(o) => Err(self.err("interpolation", format!("expected bilinear or nearest, got {o:?}"))),
+            Some(o) => Err(self.err(
+                "interpolation",
+                format!("expected bilinear or nearest, got {o:?}"),
+            )),
         }
     }
     fn factor(&mut self, key: &str, default: f64) -> Result<f64> {
@@ -113,15 +129,36 @@ impl Sets {
 fn jitter(b: f64, c: f64, s: f64, h: f64, order: Vec<ColorStep>) -> (Op, Drawn) {
     let r = |x: f64| Some([x, x]);
     (
-        Op::ColorJitter { brightness: r(b), contrast: r(c), saturation: r(s), hue: r(h), p: 1.0 },
-        Drawn::ColorJitter { applied: true, brightness: b, contrast: c, saturation: s, hue: h, order },
+        Op::ColorJitter {
+            brightness: r(b),
+            contrast: r(c),
+            saturation: r(s),
+            hue: r(h),
+            p: 1.0,
+        },
+        Drawn::ColorJitter {
+            applied: true,
+            brightness: b,
+            contrast: c,
+            saturation: s,
+            hue: h,
+            order,
+        },
     )
 }
 
 /// Parses `--set key=value` pairs for op `name` on an image of `w` x `h`;
 /// returns the one-op pipeline and its explicit parameters.
-pub fn explicit_op(name: &str, sets: &[(String, String)], w: u32, h: u32) -> Result<(Pipeline, Drawn)> {
-    let mut s = Sets { op: name.to_string(), map: BTreeMap::new() };
+pub fn explicit_op(
+    name: &str,
+    sets: &[(String, String)],
+    w: u32,
+    h: u32,
+) -> Result<(Pipeline, Drawn)> {
+    let mut s = Sets {
+        op: name.to_string(),
+        map: BTreeMap::new(),
+    };
     for (k, v) in sets {
         if s.map.insert(k.clone(), v.clone()).is_some() {
             return Err(s.err(k, "given twice"));
@@ -138,10 +175,22 @@ pub fn explicit_op(name: &str, sets: &[(String, String)], w: u32, h: u32) -> Res
             if height < 1 || width < 1 || height > 65535 || width > 65535 {
                 return Err(s.err("height", "crop box must be 1..65535 on each side"));
             }
-            let out = s.size("size")?.unwrap_or(Size::new(height as u32, width as u32));
+            let out = s
+                .size("size")?
+                .unwrap_or(Size::new(height as u32, width as u32));
             (
-                Op::RandomResizedCrop { size: Some(out), scale: [1.0, 1.0], ratio: [1.0, 1.0], interpolation: s.interpolation()? },
-                Drawn::RandomResizedCrop { top, left, height, width },
+                Op::RandomResizedCrop {
+                    size: Some(out),
+                    scale: [1.0, 1.0],
+                    ratio: [1.0, 1.0],
+                    interpolation: s.interpolation()?,
+                },
+                Drawn::RandomResizedCrop {
+                    top,
+                    left,
+                    height,
+                    width,
+                },
                 out,
             )
         }
@@ -149,11 +198,24 @@ pub fn explicit_op(name: &str, sets: &[(String, String)], w: u32, h: u32) -> Res
             let interpolation = s.interpolation()?;
             let to = match s.nums("size")?.as_deref() {
                 Some([x]) if *x >= 1.0 && x.fract() == 0.0 => ResizeTo::Shorter(*x as u32),
-                Some([a, b]) if *a >= 1.0 && *b >= 1.0 => ResizeTo::Exact(Size::new(*a as u32, *b as u32)),
+                Some([a, b]) if *a >= 1.0 && *b >= 1.0 => {
+                    ResizeTo::Exact(Size::new(*a as u32, *b as u32))
+                }
                 _ => return Err(s.err("size", "expected a positive integer or height,width")),
             };
             let t = crate::ops::resize_output(to, None, w, h);
-            (Op::Resize { size: to, max_size: None, interpolation }, Drawn::Resize { height: t.height, width: t.width }, t)
+            (
+                Op::Resize {
+                    size: to,
+                    max_size: None,
+                    interpolation,
+                },
+                Drawn::Resize {
+                    height: t.height,
+                    width: t.width,
+                },
+                t,
+            )
         }
         "center_crop" => {
             let size = s.size("size")?.ok_or_else(|| s.err("size", "missing"))?;
@@ -168,24 +230,48 @@ pub fn explicit_op(name: &str, sets: &[(String, String)], w: u32, h: u32) -> Res
                 Some([l, t, r, b]) => [*l, *t, *r, *b],
                 _ => return Err(s.err("padding", "expected 1, 2 or 4 non-negative integers")),
             };
-            if p.iter().any(|x| *x < 0.0 || x.fract() != 0.0 || *x > 65535.0) {
+            if p.iter()
+                .any(|x| *x < 0.0 || x.fract() != 0.0 || *x > 65535.0)
+            {
                 return Err(s.err("padding", "values must be integers in [0, 65535]"));
             }
             let p = p.map(|x| x as u32);
             let size = Size::new(h + p[1] + p[3], w + p[0] + p[2]);
             let fill = s.triple("fill", [0.0; 3])?;
             (
-                Op::RandomCrop { size, padding: p, pad_if_needed: false, fill },
-                Drawn::RandomCrop { top: -(p[1] as i64), left: -(p[0] as i64), height: size.height as i64, width: size.width as i64 },
+                Op::RandomCrop {
+                    size,
+                    padding: p,
+                    pad_if_needed: false,
+                    fill,
+                },
+                Drawn::RandomCrop {
+                    top: -(p[1] as i64),
+                    left: -(p[0] as i64),
+                    height: size.height as i64,
+                    width: size.width as i64,
+                },
                 size,
             )
         }
-        "horizontal_flip" => (Op::HorizontalFlip { p: 1.0 }, Drawn::HorizontalFlip { applied: true }, same),
-        "vertical_flip" => (Op::VerticalFlip { p: 1.0 }, Drawn::VerticalFlip { applied: true }, same),
+        "horizontal_flip" => (
+            Op::HorizontalFlip { p: 1.0 },
+            Drawn::HorizontalFlip { applied: true },
+            same,
+        ),
+        "vertical_flip" => (
+            Op::VerticalFlip { p: 1.0 },
+            Drawn::VerticalFlip { applied: true },
+            same,
+        ),
         "affine" | "rotate" => {
             let angle = s.num("angle", 0.0)?;
             let (translate, scale, shear) = if name == "affine" {
-                (s.pair("translate", [0.0, 0.0])?, s.num("scale", 1.0)?, s.pair("shear", [0.0, 0.0])?)
+                (
+                    s.pair("translate", [0.0, 0.0])?,
+                    s.num("scale", 1.0)?,
+                    s.pair("shear", [0.0, 0.0])?,
+                )
             } else {
                 ([0.0, 0.0], 1.0, [0.0, 0.0])
             };
@@ -200,8 +286,23 @@ pub fn explicit_op(name: &str, sets: &[(String, String)], w: u32, h: u32) -> Res
             let fill = s.triple("fill", [0.0; 3])?;
             let interpolation = s.interpolation()?;
             (
-                Op::Affine { degrees: [angle, angle], translate: None, scale: None, shear: None, interpolation, fill, center, p: 1.0 },
-                Drawn::Affine { applied: true, angle, translate, scale, shear },
+                Op::Affine {
+                    degrees: [angle, angle],
+                    translate: None,
+                    scale: None,
+                    shear: None,
+                    interpolation,
+                    fill,
+                    center,
+                    p: 1.0,
+                },
+                Drawn::Affine {
+                    applied: true,
+                    angle,
+                    translate,
+                    scale,
+                    shear,
+                },
                 same,
             )
         }
@@ -223,7 +324,12 @@ pub fn explicit_op(name: &str, sets: &[(String, String)], w: u32, h: u32) -> Res
             let sa = s.factor("saturation", 1.0)?;
             let hu = s.factor("hue", 0.0)?;
             let order = match s.take("order") {
-                None => vec![ColorStep::Brightness, ColorStep::Contrast, ColorStep::Saturation, ColorStep::Hue],
+                None => vec![
+                    ColorStep::Brightness,
+                    ColorStep::Contrast,
+                    ColorStep::Saturation,
+                    ColorStep::Hue,
+                ],
                 Some(o) => o
                     .split(',')
                     .map(|t| match t.trim() {
@@ -231,14 +337,23 @@ pub fn explicit_op(name: &str, sets: &[(String, String)], w: u32, h: u32) -> Res
                         "contrast" => Ok(ColorStep::Contrast),
                         "saturation" => Ok(ColorStep::Saturation),
                         "hue" => Ok(ColorStep::Hue),
-                        other => Err(s.err("order", format!("unknown step {other:?} (brightness, contrast, saturation, hue)"))),
+                        other => Err(s.err(
+                            "order",
+                            format!(
+                                "unknown step {other:?} (brightness, contrast, saturation, hue)"
+                            ),
+                        )),
                     })
                     .collect::<Result<Vec<_>>>()?,
             };
             let (op, d) = jitter(b, c, sa, hu, order);
             (op, d, same)
         }
-        "grayscale" => (Op::Grayscale { p: 1.0 }, Drawn::Grayscale { applied: true }, same),
+        "grayscale" => (
+            Op::Grayscale { p: 1.0 },
+            Drawn::Grayscale { applied: true },
+            same,
+        ),
         "normalize" => {
             let mean = s.triple("mean", [0.485, 0.456, 0.406])?;
             let std = s.triple("std", [0.229, 0.224, 0.225])?;
@@ -252,21 +367,43 @@ pub fn explicit_op(name: &str, sets: &[(String, String)], w: u32, h: u32) -> Res
             return Err(Error::UnknownOp {
                 index: 0,
                 name: other.into(),
-                known: APPLY_OPS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+                known: APPLY_OPS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })
         }
     };
     if let Some(k) = s.map.keys().next() {
-        let allowed = APPLY_OPS.iter().find(|(n, _)| *n == name).map(|(_, k)| *k).unwrap_or("");
-        return Err(Error::UnknownKey { index: 0, op: name.into(), key: k.clone(), allowed: allowed.into() });
+        let allowed = APPLY_OPS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, k)| *k)
+            .unwrap_or("");
+        return Err(Error::UnknownKey {
+            index: 0,
+            op: name.into(),
+            key: k.clone(),
+            allowed: allowed.into(),
+        });
     }
-    let pipeline = Pipeline { size, format, ops: vec![op] };
+    let pipeline = Pipeline {
+        size,
+        format,
+        ops: vec![op],
+    };
     pipeline.validate()?;
     Ok((pipeline, drawn))
 }
 
 /// Applies one explicit op to `image`.
-pub fn apply_op(aug_for: impl Fn(Pipeline) -> Result<Augmenter>, name: &str, sets: &[(String, String)], image: RgbImage) -> Result<Batch> {
+pub fn apply_op(
+    aug_for: impl Fn(Pipeline) -> Result<Augmenter>,
+    name: &str,
+    sets: &[(String, String)],
+    image: RgbImage,
+) -> Result<Batch> {
     let (pipeline, drawn) = explicit_op(name, sets, image.width(), image.height())?;
     let aug = aug_for(pipeline)?;
     aug.augment_drawn(&[image], &[vec![drawn]], &[0])

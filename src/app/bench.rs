@@ -22,7 +22,12 @@ pub struct BenchResult {
 
 /// Runs `repeats` timed passes (after one warm-up) over `images` in batches of
 /// `batch_size`; every pass draws new parameters (a new epoch).
-pub fn bench(aug: &Augmenter, images: &[RgbImage], batch_size: usize, repeats: usize) -> Result<BenchResult> {
+pub fn bench(
+    aug: &Augmenter,
+    images: &[RgbImage],
+    batch_size: usize,
+    repeats: usize,
+) -> Result<BenchResult> {
     let bs = batch_size.max(1);
     let mut dispatches = None;
     let mut pass = |epoch: u64| -> Result<f64> {

@@ -29,8 +29,17 @@ pub struct DemoSummary {
 
 /// The pipeline as a viewable u8 image (normalisation dropped).
 fn viewable(p: &Pipeline) -> Pipeline {
-    let ops = p.ops.iter().filter(|o| !matches!(o, Op::Normalize { .. })).cloned().collect();
-    Pipeline { size: p.size, format: OutputFormat::U8Hwc, ops }
+    let ops = p
+        .ops
+        .iter()
+        .filter(|o| !matches!(o, Op::Normalize { .. }))
+        .cloned()
+        .collect();
+    Pipeline {
+        size: p.size,
+        format: OutputFormat::U8Hwc,
+        ops,
+    }
 }
 
 const CELL: u32 = 224;
@@ -41,8 +50,19 @@ const PAD: u32 = 6;
 pub fn run_demo(out_dir: &Path, backend: Backend) -> Result<DemoSummary> {
     let pipeline = Pipeline::from_toml(IMAGENET_TRAIN)?;
     let view_aug = Augmenter::new(viewable(&pipeline), backend)?;
-    let sizes = [(500, 375), (375, 500), (320, 320), (640, 360), (256, 192), (300, 420)];
-    let sources: Vec<RgbImage> = sizes.iter().enumerate().map(|(i, &(w, h))| synthetic_image(i as u64, w, h)).collect();
+    let sizes = [
+        (500, 375),
+        (375, 500),
+        (320, 320),
+        (640, 360),
+        (256, 192),
+        (300, 420),
+    ];
+    let sources: Vec<RgbImage> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &(w, h))| synthetic_image(i as u64, w, h))
+        .collect();
     let views = 5u32;
     let title = 28;
     let sheet_w = PAD + (views + 1) * (CELL + PAD);
@@ -71,7 +91,14 @@ pub fn run_demo(out_dir: &Path, backend: Backend) -> Result<DemoSummary> {
             imageops::FilterType::Triangle,
         );
         imageops::replace(&mut sheet, &thumb, PAD as i64, y as i64);
-        draw_text(&mut sheet, PAD, y + CELL + 6, &format!("source {}x{}", src.width(), src.height()), 1, Rgb([0, 0, 0]));
+        draw_text(
+            &mut sheet,
+            PAD,
+            y + CELL + 6,
+            &format!("source {}x{}", src.width(), src.height()),
+            1,
+            Rgb([0, 0, 0]),
+        );
         for (v, batch) in per_view.iter().enumerate() {
             let px = batch.sample_u8(r).unwrap_or_default().to_vec();
             let size = view_aug.pipeline().size;
@@ -80,19 +107,40 @@ pub fn run_demo(out_dir: &Path, backend: Backend) -> Result<DemoSummary> {
             let x = PAD + (v as u32 + 1) * (CELL + PAD);
             imageops::replace(&mut sheet, &img, x as i64, y as i64);
             let rec = &batch.records[r];
-            let flip = rec.ops.iter().any(|d| matches!(d, crate::ops::Drawn::HorizontalFlip { applied: true }));
-            draw_text(&mut sheet, x, y + CELL + 6, &format!("epoch {v}{}", if flip { " flip" } else { "" }), 1, Rgb([0, 0, 0]));
+            let flip = rec
+                .ops
+                .iter()
+                .any(|d| matches!(d, crate::ops::Drawn::HorizontalFlip { applied: true }));
+            draw_text(
+                &mut sheet,
+                x,
+                y + CELL + 6,
+                &format!("epoch {v}{}", if flip { " flip" } else { "" }),
+                1,
+                Rgb([0, 0, 0]),
+            );
         }
     }
-    std::fs::create_dir_all(out_dir).map_err(|e| Error::Io { path: out_dir.to_path_buf(), source: e })?;
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::Io {
+        path: out_dir.to_path_buf(),
+        source: e,
+    })?;
     let path = out_dir.join("contact_sheet.png");
-    sheet
-        .save(&path)
-        .map_err(|e| Error::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })?;
+    sheet.save(&path).map_err(|e| Error::Io {
+        path: path.clone(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
 
     // Throughput of the real (f32, normalised) pipeline.
     let aug = Augmenter::new(pipeline, backend)?;
-    let set: Vec<RgbImage> = (0..256).map(|i| synthetic_image(100 + i, 500, 375)).collect();
+    let set: Vec<RgbImage> = (0..256)
+        .map(|i| synthetic_image(100 + i, 500, 375))
+        .collect();
     let result = super::bench::bench(&aug, &set, 64, 3)?;
-    Ok(DemoSummary { contact_sheet: path, backend: aug.backend_name(), images_per_sec: result.images_per_sec, images: set.len() })
+    Ok(DemoSummary {
+        contact_sheet: path,
+        backend: aug.backend_name(),
+        images_per_sec: result.images_per_sec,
+        images: set.len(),
+    })
 }

@@ -32,16 +32,27 @@ struct Line<'a> {
 /// for u8 output, .npy for f32), writing `params.jsonl`. Sample indices are the
 /// files' positions in sorted order, so results do not depend on batch size or
 /// on which other files failed.
-pub fn run_folder(aug: &Augmenter, input: &Path, out: &Path, seed: u64, epoch: u64, batch_size: usize) -> Result<RunSummary> {
+pub fn run_folder(
+    aug: &Augmenter,
+    input: &Path,
+    out: &Path,
+    seed: u64,
+    epoch: u64,
+    batch_size: usize,
+) -> Result<RunSummary> {
     let start = std::time::Instant::now();
     let files = find_images(input)?;
     let io = |p: &Path| {
         let p = p.to_path_buf();
-        move |e: std::io::Error| Error::Io { path: p.clone(), source: e }
+        move |e: std::io::Error| Error::Io {
+            path: p.clone(),
+            source: e,
+        }
     };
     std::fs::create_dir_all(out).map_err(io(out))?;
     let params_path = out.join("params.jsonl");
-    let mut params = std::io::BufWriter::new(std::fs::File::create(&params_path).map_err(io(&params_path))?);
+    let mut params =
+        std::io::BufWriter::new(std::fs::File::create(&params_path).map_err(io(&params_path))?);
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::new(files.len() as u64);
         b.set_style(
@@ -99,9 +110,12 @@ pub fn run_folder(aug: &Augmenter, input: &Path, out: &Path, seed: u64, epoch: u
                     std::fs::create_dir_all(parent).map_err(io(parent))?;
                 }
                 match &batch.data {
-                    Tensor::U8(_) => {
-                        write_png(path, size.width, size.height, batch.sample_u8(*j).unwrap_or_default())
-                    }
+                    Tensor::U8(_) => write_png(
+                        path,
+                        size.width,
+                        size.height,
+                        batch.sample_u8(*j).unwrap_or_default(),
+                    ),
                     Tensor::F32(_) => write_npy(
                         path,
                         &[3, size.height as u64, size.width as u64],
@@ -114,8 +128,12 @@ pub fn run_folder(aug: &Augmenter, input: &Path, out: &Path, seed: u64, epoch: u
             match r {
                 Ok(()) => {
                     let rel = chunk[kept[*j]].1.to_string_lossy().replace('\\', "/");
-                    let line = Line { file: rel, record: &batch.records[*j] };
-                    let text = serde_json::to_string(&line).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+                    let line = Line {
+                        file: rel,
+                        record: &batch.records[*j],
+                    };
+                    let text = serde_json::to_string(&line)
+                        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
                     writeln!(params, "{text}").map_err(io(&params_path))?;
                     summary.written += 1;
                 }

@@ -9,8 +9,16 @@ use rand::Rng;
 pub fn synthetic_image(index: u64, width: u32, height: u32) -> RgbImage {
     let mut rng = op_rng(0x5EED, 0, index, 0, 0);
     let (w, h) = (width as f32, height as f32);
-    let c0 = [rng.random::<f32>(), rng.random::<f32>(), rng.random::<f32>()];
-    let c1 = [rng.random::<f32>(), rng.random::<f32>(), rng.random::<f32>()];
+    let c0 = [
+        rng.random::<f32>(),
+        rng.random::<f32>(),
+        rng.random::<f32>(),
+    ];
+    let c1 = [
+        rng.random::<f32>(),
+        rng.random::<f32>(),
+        rng.random::<f32>(),
+    ];
     let freq = 2.0 + rng.random::<f32>() * 10.0;
     let angle = rng.random::<f32>() * std::f32::consts::PI;
     let (ca, sa) = (angle.cos(), angle.sin());
@@ -21,7 +29,9 @@ pub fn synthetic_image(index: u64, width: u32, height: u32) -> RgbImage {
         let stripes = 0.5 + 0.5 * ((u * ca - v * sa) * freq * std::f32::consts::TAU).sin();
         let px = [0, 1, 2].map(|k| {
             let base = c0[k] * (1.0 - t) + c1[k] * t;
-            ((base * 0.8 + stripes * 0.2) * 255.0).round().clamp(0.0, 255.0) as u8
+            ((base * 0.8 + stripes * 0.2) * 255.0)
+                .round()
+                .clamp(0.0, 255.0) as u8
         });
         Rgb(px)
     });

@@ -48,7 +48,15 @@ pub fn augment_sample(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice) 
 fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mut Scratch) {
     let (w, h) = (gl.out[0] as usize, gl.out[1] as usize);
     let npx = w * h;
-    let Scratch { warped, r, g: gg, b, rowbufs, cols, rows } = s;
+    let Scratch {
+        warped,
+        r,
+        g: gg,
+        b,
+        rowbufs,
+        cols,
+        rows,
+    } = s;
     warped.resize(npx * 3, 0);
     if is_axis_aligned(g) {
         warp_separable(g, src, w, h, warped, rowbufs, cols, rows);
@@ -72,7 +80,11 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
     for step in &g.prog[..g.counts[0] as usize] {
         let (op, f) = (step[0], step[1]);
         if op == code::BRIGHTNESS || op == code::CONTRAST {
-            let m = if op == code::CONTRAST { lane_mean(r, gg, b) } else { 0.0 };
+            let m = if op == code::CONTRAST {
+                lane_mean(r, gg, b)
+            } else {
+                0.0
+            };
             for plane in [&mut *r, &mut *gg, &mut *b] {
                 for x in plane.iter_mut() {
                     *x = blend1(*x, m, f);
@@ -156,7 +168,11 @@ fn taps(n_out: usize, n: u32, scale: f32, offset: f32, n_src: u32, out: &mut Vec
             let u = scale * pc + offset;
             let x = u - 0.5;
             let x0 = x.floor();
-            out.push(Tap { i0: x0.clamp(0.0, hi) as usize, i1: (x0 + 1.0).clamp(0.0, hi) as usize, f: x - x0 });
+            out.push(Tap {
+                i0: x0.clamp(0.0, hi) as usize,
+                i1: (x0 + 1.0).clamp(0.0, hi) as usize,
+                f: x - x0,
+            });
         }
     }
 }
@@ -196,14 +212,29 @@ impl RowCache<'_> {
         let i = self.next;
         self.next = (self.next + 1) % self.keys.len();
         let sw = src.width as usize * 3;
-        lerp_row(&mut self.bufs[i], &src.data[y * sw..(y + 1) * sw], cols, cols.len() / (self.width));
+        lerp_row(
+            &mut self.bufs[i],
+            &src.data[y * sw..(y + 1) * sw],
+            cols,
+            cols.len() / (self.width),
+        );
         self.keys[i] = y;
         i
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn warp_separable(g: &GpuSample, src: &Src, w: usize, h: usize, warped: &mut [u8], bufs: &mut Vec<Vec<f32>>, cols: &mut Vec<Tap>, rows: &mut Vec<Tap>) {
+fn warp_separable(
+    g: &GpuSample,
+    src: &Src,
+    w: usize,
+    h: usize,
+    warped: &mut [u8],
+    bufs: &mut Vec<Vec<f32>>,
+    cols: &mut Vec<Tap>,
+    rows: &mut Vec<Tap>,
+) {
     let (nx, ny) = (g.counts[1] as usize, g.counts[2] as usize);
     taps(h, ny as u32, g.m1[1], g.m1[2], src.height, rows);
     taps(w, nx as u32, g.m0[0], g.m0[2], src.width, cols);
@@ -212,7 +243,12 @@ fn warp_separable(g: &GpuSample, src: &Src, w: usize, h: usize, warped: &mut [u8
     for b in bufs.iter_mut() {
         b.resize(w * nx * 3, 0.0);
     }
-    let mut cache = RowCache { bufs, width: w, keys: vec![usize::MAX; slots], next: 0 };
+    let mut cache = RowCache {
+        bufs,
+        width: w,
+        keys: vec![usize::MAX; slots],
+        next: 0,
+    };
     let n = (nx * ny) as f32;
     let mut acc = vec![0.0f32; w * 3];
     for oy in 0..h {
@@ -225,7 +261,10 @@ fn warp_separable(g: &GpuSample, src: &Src, w: usize, h: usize, warped: &mut [u8
             // Per pixel the taps add in the shader's order (row tap outer,
             // column tap inner); across pixels the loop vectorises.
             for i in 0..nx {
-                let (tp, bt) = (&top[i * w * 3..(i + 1) * w * 3], &bot[i * w * 3..(i + 1) * w * 3]);
+                let (tp, bt) = (
+                    &top[i * w * 3..(i + 1) * w * 3],
+                    &bot[i * w * 3..(i + 1) * w * 3],
+                );
                 for ((a, &t0), &b0) in acc.iter_mut().zip(tp).zip(bt) {
                     *a += t0 + (b0 - t0) * fy;
                 }

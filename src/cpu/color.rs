@@ -1,10 +1,8 @@
-//! CPU twin of `shaders/common/color.wgsl`: colour maths on [0, 1] RGB and the
-//! per-sample colour program.
-
-use crate::plan::{code, GpuSample, MAX_STATS};
+//! CPU twin of `shaders/common/color.wgsl`: colour maths on [0, 1] RGB. The
+//! program loop itself runs stage by stage in `augment.rs`.
 
 /// 1 / 255 as the shaders write it.
-pub const INV_255: f32 = 0.003_921_568_627_450_98;
+pub const INV_255: f32 = 1.0 / 255.0;
 
 /// ITU-R 601 grey, as torchvision.
 #[inline(always)]
@@ -39,7 +37,13 @@ pub fn rgb_to_hsv(c: [f32; 3]) -> [f32; 3] {
     let hr = bc - gc;
     let hg = 2.0 + rc - bc;
     let hb = 4.0 + gc - rc;
-    let mut h = if maxc == c[0] { hr } else if maxc == c[1] { hg } else { hb };
+    let mut h = if maxc == c[0] {
+        hr
+    } else if maxc == c[1] {
+        hg
+    } else {
+        hb
+    };
     h = h / 6.0 + 1.0;
     h -= h.floor();
     [h, s, maxc]
@@ -69,7 +73,11 @@ pub fn hsv_to_rgb(hsv: [f32; 3]) -> [f32; 3] {
             x
         }
     };
-    [pick([v, q, p, p, t, v]), pick([t, v, v, q, p, p]), pick([p, p, t, v, v, q])]
+    [
+        pick([v, q, p, p, t, v]),
+        pick([t, v, v, q, p, p]),
+        pick([p, p, t, v, v, q]),
+    ]
 }
 
 /// Rotates the hue by `shift` turns.
@@ -79,32 +87,4 @@ pub fn adjust_hue(c: [f32; 3], shift: f32) -> [f32; 3] {
     let h = hsv[0] + shift;
     hsv[0] = h - h.floor();
     hsv_to_rgb(hsv)
-}
-
-/// Runs the sample's colour program; stops before the contrast step whose stat
-/// slot is `stop_slot` (`u32::MAX` runs it all). `stats` holds this sample's means.
-#[inline(always)]
-pub fn run_program(g: &GpuSample, stats: &[f32; MAX_STATS], c_in: [f32; 3], stop_slot: u32) -> [f32; 3] {
-    let mut c = c_in;
-    for step in &g.prog[..g.counts[0] as usize] {
-        let op = step[0];
-        if op == code::BRIGHTNESS {
-            c = blend(c, [0.0; 3], step[1]);
-        } else if op == code::CONTRAST {
-            let slot = step[2] as u32;
-            if slot == stop_slot {
-                return c;
-            }
-            let m = stats[slot as usize];
-            c = blend(c, [m; 3], step[1]);
-        } else if op == code::SATURATION {
-            let gr = gray(c);
-            c = blend(c, [gr; 3], step[1]);
-        } else if op == code::HUE {
-            c = adjust_hue(c, step[1]);
-        } else if op == code::GRAYSCALE {
-            c = [gray(c); 3];
-        }
-    }
-    c
 }

@@ -36,10 +36,17 @@ pub fn sample_at(g: &GpuSample, s: &Src, u: f32, v: f32) -> [f32; 3] {
     let fy = y - y0;
     // load_px's clamps, computed once per axis.
     let (hx, hy) = (s.width as f32 - 1.0, s.height as f32 - 1.0);
-    let (xa, xb) = (x0.clamp(0.0, hx) as usize * 3, (x0 + 1.0).clamp(0.0, hx) as usize * 3);
+    let (xa, xb) = (
+        x0.clamp(0.0, hx) as usize * 3,
+        (x0 + 1.0).clamp(0.0, hx) as usize * 3,
+    );
     let row = s.width as usize * 3;
-    let (ya, yb) = (y0.clamp(0.0, hy) as usize * row, (y0 + 1.0).clamp(0.0, hy) as usize * row);
-    let px = |o: usize| -> [f32; 3] { [s.data[o] as f32, s.data[o + 1] as f32, s.data[o + 2] as f32] };
+    let (ya, yb) = (
+        y0.clamp(0.0, hy) as usize * row,
+        (y0 + 1.0).clamp(0.0, hy) as usize * row,
+    );
+    let px =
+        |o: usize| -> [f32; 3] { [s.data[o] as f32, s.data[o + 1] as f32, s.data[o + 2] as f32] };
     let (a, b, c, d) = (px(ya + xa), px(ya + xb), px(yb + xa), px(yb + xb));
     let mut r = [0.0; 3];
     for k in 0..3 {
@@ -57,7 +64,11 @@ pub fn coverage(c: &GpuClip, px: f32, py: f32) -> f32 {
     let u = (c.r0[0] * px + c.r0[1] * py + c.r0[2]) / w;
     let v = (c.r1[0] * px + c.r1[1] * py + c.r1[2]) / w;
     if c.r2[3] > 0.5 {
-        return if u >= 0.0 && u < c.r0[3] && v >= 0.0 && v < c.r1[3] { 1.0 } else { 0.0 };
+        return if u >= 0.0 && u < c.r0[3] && v >= 0.0 && v < c.r1[3] {
+            1.0
+        } else {
+            0.0
+        };
     }
     (u + 0.5).clamp(0.0, 1.0)
         * (c.r0[3] + 0.5 - u).clamp(0.0, 1.0)
@@ -81,12 +92,12 @@ pub fn warp_pixel(g: &GpuSample, s: &Src, ox: u32, oy: u32) -> [u8; 3] {
             let mut c = sample_at(g, s, u, v);
             for clip in &g.clips[..g.counts[3] as usize] {
                 let cov = coverage(clip, px, py);
-                for k in 0..3 {
-                    c[k] = c[k] * cov + clip.fill[k] * 255.0 * (1.0 - cov);
+                for (ck, f) in c.iter_mut().zip(clip.fill) {
+                    *ck = *ck * cov + f * 255.0 * (1.0 - cov);
                 }
             }
-            for k in 0..3 {
-                acc[k] += c[k];
+            for (a, ck) in acc.iter_mut().zip(c) {
+                *a += ck;
             }
         }
     }

@@ -11,9 +11,9 @@ mod shaders;
 
 pub use shaders::{kernel_source, KERNELS};
 
+use crate::cpu::Src;
 use crate::error::{Error, Result};
 use crate::plan::{GpuGlobals, GpuSample, MAX_STATS};
-use crate::cpu::Src;
 use std::sync::{Arc, Mutex};
 
 /// What `info` prints about an adapter.
@@ -34,7 +34,9 @@ fn summary(info: &wgpu::AdapterInfo) -> AdapterSummary {
         name: info.name.clone(),
         backend: format!("{:?}", info.backend),
         device_type: format!("{:?}", info.device_type),
-        driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+        driver: format!("{} {}", info.driver, info.driver_info)
+            .trim()
+            .to_string(),
     }
 }
 
@@ -79,7 +81,6 @@ struct Buffers {
 
 /// Bytes between the per-pass copies of the globals (dynamic uniform offsets).
 const GLOBALS_STRIDE: u64 = 256;
-const MAIN_WG: u64 = 64;
 
 /// An open GPU device with the engine's pipelines.
 pub struct GpuContext {
@@ -109,14 +110,27 @@ pub struct BatchStats {
     pub bytes_down: u64,
 }
 
-fn grow(device: &wgpu::Device, slot: &mut Option<wgpu::Buffer>, size: u64, usage: wgpu::BufferUsages, label: &str) {
+fn grow(
+    device: &wgpu::Device,
+    slot: &mut Option<wgpu::Buffer>,
+    size: u64,
+    usage: wgpu::BufferUsages,
+    label: &str,
+) {
     let size = size.max(16).next_multiple_of(256);
     if slot.as_ref().is_some_and(|b| b.size() >= size) {
         return;
     }
     // Grow by 1.5x so a slowly growing batch does not reallocate every time.
-    let size = slot.as_ref().map_or(size, |b| size.max(b.size() + b.size() / 2).next_multiple_of(256));
-    *slot = Some(device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size, usage, mapped_at_creation: false }));
+    let size = slot.as_ref().map_or(size, |b| {
+        size.max(b.size() + b.size() / 2).next_multiple_of(256)
+    });
+    *slot = Some(device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size,
+        usage,
+        mapped_at_creation: false,
+    }));
 }
 
 impl GpuContext {
@@ -135,7 +149,8 @@ impl GpuContext {
         let mut required = wgpu::Limits::default();
         required.max_storage_buffer_binding_size = alimits.max_storage_buffer_binding_size;
         required.max_buffer_size = alimits.max_buffer_size;
-        required.max_storage_buffers_per_shader_stage = required.max_storage_buffers_per_shader_stage.max(5);
+        required.max_storage_buffers_per_shader_stage =
+            required.max_storage_buffers_per_shader_stage.max(5);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("gpu-augment"),
             required_features: wgpu::Features::empty(),
@@ -158,7 +173,7 @@ impl GpuContext {
         });
         let dl = device.limits();
         let limits = DeviceLimits {
-            max_storage_binding: dl.max_storage_buffer_binding_size as u64,
+            max_storage_binding: dl.max_storage_buffer_binding_size,
             max_buffer: dl.max_buffer_size,
             max_workgroups_per_dim: dl.max_compute_workgroups_per_dimension,
         };
@@ -182,7 +197,9 @@ impl GpuContext {
                     ty: wgpu::BindingType::Buffer {
                         ty: wgpu::BufferBindingType::Uniform,
                         has_dynamic_offset: true,
-                        min_binding_size: wgpu::BufferSize::new(std::mem::size_of::<GpuGlobals>() as u64),
+                        min_binding_size: wgpu::BufferSize::new(
+                            std::mem::size_of::<GpuGlobals>() as u64
+                        ),
                     },
                     count: None,
                 },
@@ -275,7 +292,9 @@ impl GpuContext {
     ) -> Result<BatchStats> {
         let npx = (gl.out[0] as u64) * (gl.out[1] as u64);
         let f32_out = gl.out[3] == 1;
-        let out_per = if f32_out { npx * 12 } else { npx * 3 };
+        // Bytes per sample on the device (u8: one RGBA word per pixel) and in the tensor.
+        let out_per = if f32_out { npx * 12 } else { npx * 4 };
+        let tensor_per = if f32_out { npx * 12 } else { npx * 3 };
         let stat_slots = gl.pass[1] as u64;
         let scratch_per = if stat_slots > 0 { npx * 4 } else { 0 };
         let limit = self.limits.max_storage_binding.min(self.limits.max_buffer);
@@ -286,10 +305,10 @@ impl GpuContext {
             let sb = s.width as u64 * s.height as u64 * 4;
             let fits = |src: u64, n: u64| {
                 src <= limit
-                    && (n * out_per).next_multiple_of(12) <= limit
+                    && n * out_per <= limit
                     && n * scratch_per <= limit
                     && n * std::mem::size_of::<GpuSample>() as u64 <= limit
-                    && n <= self.limits.max_workgroups_per_dim as u64 * self.limits.max_workgroups_per_dim as u64
+                    && n <= self.limits.max_workgroups_per_dim as u64
             };
             if !fits(sb, 1) {
                 return Err(Error::InvalidImage {
@@ -313,13 +332,30 @@ impl GpuContext {
             chunks.push(start..srcs.len());
         }
         let mut stats = BatchStats::default();
-        let mut bufs = self.bufs.lock().map_err(|_| Error::Gpu("a previous batch panicked".into()))?;
+        let mut bufs = self
+            .bufs
+            .lock()
+            .map_err(|_| Error::Gpu("a previous batch panicked".into()))?;
         let mut done = 0usize;
         for range in chunks {
             let cn = range.len();
-            let cs = self.run_chunk(&mut bufs, gl, &samples[range.clone()], &srcs[range], out_per, scratch_per)?;
-            let bytes = cn * out_per as usize;
-            self.read_back(&bufs, bytes, &mut out, done)?;
+            let cs = self.run_chunk(
+                &mut bufs,
+                gl,
+                &samples[range.clone()],
+                &srcs[range],
+                out_per,
+                scratch_per,
+            )?;
+            self.read_back(
+                &bufs,
+                cn,
+                out_per as usize,
+                tensor_per as usize,
+                &mut out,
+                done,
+            )?;
+            let bytes = cn * tensor_per as usize;
             done += bytes;
             stats.dispatches += cs.dispatches;
             stats.submits += cs.submits;
@@ -344,7 +380,10 @@ impl GpuContext {
         let scope = dev.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let storage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
         // Pack sources as RGBA words with an offset table in the sample records.
-        let total_px: usize = srcs.iter().map(|s| s.width as usize * s.height as usize).sum();
+        let total_px: usize = srcs
+            .iter()
+            .map(|s| s.width as usize * s.height as usize)
+            .sum();
         bufs.pack.clear();
         bufs.pack.reserve(total_px);
         let mut table = samples.to_vec();
@@ -359,19 +398,62 @@ impl GpuContext {
         if bufs.pack.is_empty() {
             bufs.pack.push(0);
         }
-        let out_bytes = (n * out_per).next_multiple_of(12);
-        grow(dev, &mut bufs.samples, n * std::mem::size_of::<GpuSample>() as u64, storage, "samples");
-        grow(dev, &mut bufs.src, bufs.pack.len() as u64 * 4, storage, "src");
-        grow(dev, &mut bufs.scratch, n * scratch_per, wgpu::BufferUsages::STORAGE, "scratch");
-        grow(dev, &mut bufs.stats, n * MAX_STATS as u64 * 4, wgpu::BufferUsages::STORAGE, "stats");
-        grow(dev, &mut bufs.out, out_bytes, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC, "out");
-        grow(dev, &mut bufs.readback, out_bytes, wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST, "readback");
+        let out_bytes = n * out_per;
+        grow(
+            dev,
+            &mut bufs.samples,
+            n * std::mem::size_of::<GpuSample>() as u64,
+            storage,
+            "samples",
+        );
+        grow(
+            dev,
+            &mut bufs.src,
+            bufs.pack.len() as u64 * 4,
+            storage,
+            "src",
+        );
+        grow(
+            dev,
+            &mut bufs.scratch,
+            n * scratch_per,
+            wgpu::BufferUsages::STORAGE,
+            "scratch",
+        );
+        grow(
+            dev,
+            &mut bufs.stats,
+            n * MAX_STATS as u64 * 4,
+            wgpu::BufferUsages::STORAGE,
+            "stats",
+        );
+        grow(
+            dev,
+            &mut bufs.out,
+            out_bytes,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            "out",
+        );
+        grow(
+            dev,
+            &mut bufs.readback,
+            out_bytes,
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            "readback",
+        );
         if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Gpu(format!("out of memory allocating batch buffers: {e}")));
+            return Err(Error::Gpu(format!(
+                "out of memory allocating batch buffers: {e}"
+            )));
         }
-        let (Some(sb), Some(srcb), Some(scb), Some(stb), Some(ob), Some(rb)) =
-            (&bufs.samples, &bufs.src, &bufs.scratch, &bufs.stats, &bufs.out, &bufs.readback)
-        else {
+        let (Some(sb), Some(srcb), Some(scb), Some(stb), Some(ob), Some(rb)) = (
+            &bufs.samples,
+            &bufs.src,
+            &bufs.scratch,
+            &bufs.stats,
+            &bufs.out,
+            &bufs.readback,
+        ) else {
             return Err(Error::Gpu("buffer allocation failed".into()));
         };
         let stat_slots = gl.pass[1] as u64;
@@ -381,7 +463,8 @@ impl GpuContext {
             gk.out[2] = n as u32;
             gk.pass[0] = k as u32;
             let o = (k * GLOBALS_STRIDE) as usize;
-            g_all[o..o + std::mem::size_of::<GpuGlobals>()].copy_from_slice(bytemuck::bytes_of(&gk));
+            g_all[o..o + std::mem::size_of::<GpuGlobals>()]
+                .copy_from_slice(bytemuck::bytes_of(&gk));
         }
         let q = &self.queue;
         q.write_buffer(&bufs.globals, 0, &g_all);
@@ -402,11 +485,26 @@ impl GpuContext {
                         size: wgpu::BufferSize::new(std::mem::size_of::<GpuGlobals>() as u64),
                     }),
                 },
-                wgpu::BindGroupEntry { binding: 1, resource: entire(sb) },
-                wgpu::BindGroupEntry { binding: 2, resource: entire(srcb) },
-                wgpu::BindGroupEntry { binding: 3, resource: entire(scb) },
-                wgpu::BindGroupEntry { binding: 4, resource: entire(stb) },
-                wgpu::BindGroupEntry { binding: 5, resource: entire(ob) },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: entire(sb),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: entire(srcb),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: entire(scb),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 4,
+                    resource: entire(stb),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 5,
+                    resource: entire(ob),
+                },
             ],
         });
         let maxd = self.limits.max_workgroups_per_dim as u64;
@@ -414,10 +512,15 @@ impl GpuContext {
             let x = groups.clamp(1, maxd);
             (x as u32, groups.div_ceil(x).max(1) as u32)
         };
-        let mut enc = dev.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("augment") });
+        let mut enc = dev.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("augment"),
+        });
         let mut dispatches = 0;
         {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("augment"), timestamp_writes: None });
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("augment"),
+                timestamp_writes: None,
+            });
             for k in 0..stat_slots {
                 pass.set_pipeline(&self.stats_pipeline);
                 pass.set_bind_group(0, &bg, &[(k * GLOBALS_STRIDE) as u32]);
@@ -427,10 +530,8 @@ impl GpuContext {
             }
             pass.set_pipeline(&self.main_pipeline);
             pass.set_bind_group(0, &bg, &[(stat_slots * GLOBALS_STRIDE) as u32]);
-            let npx = gl.out[0] as u64 * gl.out[1] as u64;
-            let threads = (n * npx).div_ceil(4);
-            let (x, y) = grid(threads.div_ceil(MAIN_WG));
-            pass.dispatch_workgroups(x, y, 1);
+            // 16x16 tiles of each sample; z: the sample.
+            pass.dispatch_workgroups(gl.out[0].div_ceil(16), gl.out[1].div_ceil(16), n as u32);
             dispatches += 1;
         }
         enc.copy_buffer_to_buffer(ob, 0, rb, 0, out_bytes);
@@ -439,13 +540,28 @@ impl GpuContext {
             dispatches,
             submits: 1,
             chunks: 1,
-            bytes_up: g_all.len() as u64 + (table.len() * std::mem::size_of::<GpuSample>()) as u64 + bufs.pack.len() as u64 * 4,
+            bytes_up: g_all.len() as u64
+                + (table.len() * std::mem::size_of::<GpuSample>()) as u64
+                + bufs.pack.len() as u64 * 4,
             bytes_down: out_bytes,
         })
     }
 
-    fn read_back(&self, bufs: &Buffers, bytes: usize, out: &mut crate::TensorMut, done: usize) -> Result<()> {
-        let rb = bufs.readback.as_ref().ok_or_else(|| Error::Gpu("no readback buffer".into()))?;
+    /// Copies `n` samples of `per` device bytes (of which `keep` are the sample's) into the tensor at byte `done`.
+    fn read_back(
+        &self,
+        bufs: &Buffers,
+        n: usize,
+        per: usize,
+        keep: usize,
+        out: &mut crate::TensorMut,
+        done: usize,
+    ) -> Result<()> {
+        let bytes = n * per;
+        let rb = bufs
+            .readback
+            .as_ref()
+            .ok_or_else(|| Error::Gpu("no readback buffer".into()))?;
         let map_bytes = (bytes as u64).next_multiple_of(4).max(4);
         let (tx, rx) = std::sync::mpsc::channel();
         rb.map_async(wgpu::MapMode::Read, 0..map_bytes, move |r| {
@@ -463,9 +579,15 @@ impl GpuContext {
             Err(_) => return Err(Error::Gpu("device dropped the readback".into())),
         }
         {
-            let view = rb.get_mapped_range(0..map_bytes).map_err(|e| Error::Gpu(format!("mapping results: {e:?}")))?;
-            let bytes_in: &[u8] = &view[..bytes];
-            out.write_bytes(done, bytes_in);
+            let view = rb
+                .get_mapped_range(0..map_bytes)
+                .map_err(|e| Error::Gpu(format!("mapping results: {e:?}")))?;
+            if per == keep {
+                out.write_bytes(done, &view[..bytes]);
+            } else {
+                // u8: RGBA words to RGB bytes.
+                out.write_rgb_from_rgba(done, &view[..bytes]);
+            }
         }
         rb.unmap();
         Ok(())
@@ -477,4 +599,3 @@ impl Drop for GpuContext {
         let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
     }
 }
-

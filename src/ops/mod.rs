@@ -4,8 +4,8 @@
 mod parse;
 mod sample;
 
-pub use parse::{op_names, parse_op};
 pub(crate) use parse::parse_size as parse_size_value;
+pub use parse::{op_names, parse_op};
 pub use sample::draw_op;
 pub use sample::resize_target as resize_output;
 
@@ -184,18 +184,30 @@ impl Op {
 
     /// Whether the op may show pixels outside its input (a fill), needing a clip stage.
     pub fn may_fill(&self) -> bool {
-        matches!(self, Op::Affine { .. } | Op::CenterCrop { .. } | Op::RandomCrop { .. })
+        matches!(
+            self,
+            Op::Affine { .. } | Op::CenterCrop { .. } | Op::RandomCrop { .. }
+        )
     }
 
     /// The most colour-program steps this op can add to a sample.
     pub fn max_color_steps(&self) -> usize {
         match self {
-            Op::ColorJitter { brightness, contrast, saturation, hue, .. } => {
-                [brightness.is_some(), contrast.is_some(), saturation.is_some(), hue.is_some()]
-                    .iter()
-                    .filter(|b| **b)
-                    .count()
-            }
+            Op::ColorJitter {
+                brightness,
+                contrast,
+                saturation,
+                hue,
+                ..
+            } => [
+                brightness.is_some(),
+                contrast.is_some(),
+                saturation.is_some(),
+                hue.is_some(),
+            ]
+            .iter()
+            .filter(|b| **b)
+            .count(),
             Op::Grayscale { .. } => 1,
             _ => 0,
         }
@@ -204,7 +216,9 @@ impl Op {
     /// How many image statistics (reductions) this op can need.
     pub fn stat_slots(&self) -> usize {
         match self {
-            Op::ColorJitter { contrast: Some(_), .. } => 1,
+            Op::ColorJitter {
+                contrast: Some(_), ..
+            } => 1,
             _ => 0,
         }
     }

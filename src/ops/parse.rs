@@ -84,7 +84,9 @@ impl Ctx<'_> {
 
     /// A number in [lo, hi].
     pub fn f64_in(&self, key: &str, default: f64, lo: f64, hi: f64) -> Result<f64> {
-        let Some(v) = self.table.get(key) else { return Ok(default) };
+        let Some(v) = self.table.get(key) else {
+            return Ok(default);
+        };
         let x = self.number(key, v)?;
         if x < lo || x > hi {
             return Err(self.err(key, format!("must be in [{lo}, {hi}], got {x}")));
@@ -99,7 +101,9 @@ impl Ctx<'_> {
 
     /// A [lo, hi] range, both in [min, max], lo <= hi.
     pub fn range(&self, key: &str, min: f64, max: f64) -> Result<Option<[f64; 2]>> {
-        let Some(v) = self.table.get(key) else { return Ok(None) };
+        let Some(v) = self.table.get(key) else {
+            return Ok(None);
+        };
         let xs = self.numbers(key, v)?;
         if xs.len() != 2 {
             return Err(self.err(key, format!("expected [min, max], got {} values", xs.len())));
@@ -114,7 +118,10 @@ impl Ctx<'_> {
         if r[0] < min || r[1] > max {
             return Err(self.err(
                 key,
-                format!("values must lie in [{min}, {max}], got [{}, {}]", r[0], r[1]),
+                format!(
+                    "values must lie in [{min}, {max}], got [{}, {}]",
+                    r[0], r[1]
+                ),
             ));
         }
         Ok(r)
@@ -122,7 +129,9 @@ impl Ctx<'_> {
 
     /// A jitter factor range: a number b gives [max(0, 1 - b), 1 + b], a pair is taken as is.
     pub fn jitter(&self, key: &str) -> Result<Option<[f64; 2]>> {
-        let Some(v) = self.table.get(key) else { return Ok(None) };
+        let Some(v) = self.table.get(key) else {
+            return Ok(None);
+        };
         let xs = self.numbers(key, v)?;
         let r = match xs.as_slice() {
             [b] if *b >= 0.0 => [(1.0 - b).max(0.0), 1.0 + b],
@@ -135,7 +144,9 @@ impl Ctx<'_> {
 
     /// A hue range: a number h in [0, 0.5] gives [-h, h].
     pub fn hue(&self) -> Result<Option<[f64; 2]>> {
-        let Some(v) = self.table.get("hue") else { return Ok(None) };
+        let Some(v) = self.table.get("hue") else {
+            return Ok(None);
+        };
         let xs = self.numbers("hue", v)?;
         let r = match xs.as_slice() {
             [h] if (0.0..=0.5).contains(h) => [-h, *h],
@@ -148,13 +159,17 @@ impl Ctx<'_> {
 
     /// A size: one integer (square) or [height, width]; each in [1, 65535].
     pub fn size(&self, key: &str) -> Result<Option<Size>> {
-        let Some(v) = self.table.get(key) else { return Ok(None) };
+        let Some(v) = self.table.get(key) else {
+            return Ok(None);
+        };
         parse_size(v).map(Some).map_err(|m| self.err(key, m))
     }
 
     /// Three numbers (or one, repeated) each in [lo, hi].
     pub fn triple(&self, key: &str, default: [f64; 3], lo: f64, hi: f64) -> Result<[f64; 3]> {
-        let Some(v) = self.table.get(key) else { return Ok(default) };
+        let Some(v) = self.table.get(key) else {
+            return Ok(default);
+        };
         let xs = self.numbers(key, v)?;
         let t = match xs.as_slice() {
             [a] => [*a, *a, *a],
@@ -176,7 +191,10 @@ impl Ctx<'_> {
             Some(Value::String(s)) if s == "nearest" => Ok(Interpolation::Nearest),
             Some(other) => Err(self.err(
                 "interpolation",
-                format!("expected \"bilinear\" or \"nearest\", got {}", describe(other)),
+                format!(
+                    "expected \"bilinear\" or \"nearest\", got {}",
+                    describe(other)
+                ),
             )),
         }
     }
@@ -185,7 +203,10 @@ impl Ctx<'_> {
         match self.table.get(key) {
             None => Ok(default),
             Some(Value::Boolean(b)) => Ok(*b),
-            Some(other) => Err(self.err(key, format!("expected true or false, got {}", describe(other)))),
+            Some(other) => Err(self.err(
+                key,
+                format!("expected true or false, got {}", describe(other)),
+            )),
         }
     }
 }
@@ -196,12 +217,18 @@ pub(crate) fn parse_size(v: &Value) -> std::result::Result<Size, String> {
         match v {
             Value::Integer(i) if (1..=65535).contains(i) => Ok(*i as u32),
             Value::Integer(i) => Err(format!("sizes must be in [1, 65535], got {i}")),
-            other => Err(format!("expected a positive integer, got {}", describe(other))),
+            other => Err(format!(
+                "expected a positive integer, got {}",
+                describe(other)
+            )),
         }
     };
     match v {
         Value::Array(items) if items.len() == 2 => Ok(Size::new(one(&items[0])?, one(&items[1])?)),
-        Value::Array(items) => Err(format!("expected [height, width], got {} values", items.len())),
+        Value::Array(items) => Err(format!(
+            "expected [height, width], got {} values",
+            items.len()
+        )),
         other => one(other).map(Size::square),
     }
 }
@@ -240,7 +267,11 @@ pub fn parse_op(index: usize, table: &toml::Table) -> Result<Op> {
         }
     };
     if !op_names().contains(&name) {
-        return Err(Error::UnknownOp { index, name: name.into(), known: op_names().join(", ") });
+        return Err(Error::UnknownOp {
+            index,
+            name: name.into(),
+            known: op_names().join(", "),
+        });
     }
     let allowed = allowed_keys(name);
     for key in table.keys() {
@@ -253,14 +284,20 @@ pub fn parse_op(index: usize, table: &toml::Table) -> Result<Op> {
             });
         }
     }
-    let c = Ctx { index, op: name, table };
+    let c = Ctx {
+        index,
+        op: name,
+        table,
+    };
     let op = match name {
         "random_resized_crop" => {
             let scale = c.range("scale", 0.0, 1.0)?.unwrap_or([0.08, 1.0]);
             if scale[1] <= 0.0 {
                 return Err(c.err("scale", "max must be > 0"));
             }
-            let ratio = c.range("ratio", 1e-6, 1e6)?.unwrap_or([3.0 / 4.0, 4.0 / 3.0]);
+            let ratio = c
+                .range("ratio", 1e-6, 1e6)?
+                .unwrap_or([3.0 / 4.0, 4.0 / 3.0]);
             Op::RandomResizedCrop {
                 size: c.size("size")?,
                 scale,
@@ -270,24 +307,41 @@ pub fn parse_op(index: usize, table: &toml::Table) -> Result<Op> {
         }
         "resize" => {
             let size = match table.get("size") {
-                None => return Err(c.err("size", "missing: give an integer (shorter side) or [height, width]")),
+                None => {
+                    return Err(c.err(
+                        "size",
+                        "missing: give an integer (shorter side) or [height, width]",
+                    ))
+                }
                 Some(Value::Integer(i)) if (1..=65535).contains(i) => ResizeTo::Shorter(*i as u32),
                 Some(v) => ResizeTo::Exact(parse_size(v).map_err(|m| c.err("size", m))?),
             };
-            let max_size = match c.f64_in("max_size", 0.0, 1.0, 65535.0)? {
-                m if m == 0.0 => None,
-                m if m.fract() != 0.0 => return Err(c.err("max_size", "must be an integer")),
-                m => Some(m as u32),
+            let max_size = match table.get("max_size") {
+                None => None,
+                Some(_) => {
+                    let m = c.f64_in("max_size", 0.0, 1.0, 65535.0)?;
+                    if m.fract() != 0.0 {
+                        return Err(c.err("max_size", format!("must be an integer, got {m}")));
+                    }
+                    Some(m as u32)
+                }
             };
             if let (Some(m), ResizeTo::Shorter(s)) = (max_size, size) {
                 if m <= s {
-                    return Err(c.err("max_size", format!("must be greater than size {s}, got {m}")));
+                    return Err(c.err(
+                        "max_size",
+                        format!("must be greater than size {s}, got {m}"),
+                    ));
                 }
             }
             if max_size.is_some() && matches!(size, ResizeTo::Exact(_)) {
                 return Err(c.err("max_size", "only allowed when size is a single integer"));
             }
-            Op::Resize { size, max_size, interpolation: c.interpolation(Interpolation::Bilinear)? }
+            Op::Resize {
+                size,
+                max_size,
+                interpolation: c.interpolation(Interpolation::Bilinear)?,
+            }
         }
         "center_crop" => Op::CenterCrop {
             size: c.size("size")?.ok_or_else(|| c.err("size", "missing"))?,
@@ -305,7 +359,10 @@ pub fn parse_op(index: usize, table: &toml::Table) -> Result<Op> {
                 None => [0; 4],
                 Some(v) => {
                     let xs = c.numbers("padding", v)?;
-                    if xs.iter().any(|x| *x < 0.0 || x.fract() != 0.0 || *x > 65535.0) {
+                    if xs
+                        .iter()
+                        .any(|x| *x < 0.0 || x.fract() != 0.0 || *x > 65535.0)
+                    {
                         return Err(c.err("padding", "values must be integers in [0, 65535]"));
                     }
                     let u: Vec<u32> = xs.iter().map(|x| *x as u32).collect();
@@ -341,7 +398,12 @@ pub fn parse_op(index: usize, table: &toml::Table) -> Result<Op> {
                 None => None,
                 Some(v) => match c.numbers("translate", v)?.as_slice() {
                     [a, b] if (0.0..=1.0).contains(a) && (0.0..=1.0).contains(b) => Some([*a, *b]),
-                    _ => return Err(c.err("translate", "expected [fx, fy], fractions of width and height in [0, 1]")),
+                    _ => {
+                        return Err(c.err(
+                            "translate",
+                            "expected [fx, fy], fractions of width and height in [0, 1]",
+                        ))
+                    }
                 },
             };
             let scale = c.range("scale", 1e-3, 1e3)?;

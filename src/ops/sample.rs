@@ -51,7 +51,12 @@ pub fn draw_op(op: &Op, rng: &mut impl Rng, w: u32, h: u32) -> Drawn {
                 if 0 < cw && cw <= w as i64 && 0 < ch && ch <= h as i64 {
                     let top = randint(rng, 0, h as i64 - ch);
                     let left = randint(rng, 0, w as i64 - cw);
-                    return Drawn::RandomResizedCrop { top, left, height: ch, width: cw };
+                    return Drawn::RandomResizedCrop {
+                        top,
+                        left,
+                        height: ch,
+                        width: cw,
+                    };
                 }
             }
             let in_ratio = wf / hf;
@@ -63,19 +68,45 @@ pub fn draw_op(op: &Op, rng: &mut impl Rng, w: u32, h: u32) -> Drawn {
                 (w as i64, h as i64)
             };
             let (cw, ch) = (cw.max(1), ch.max(1));
-            Drawn::RandomResizedCrop { top: (h as i64 - ch) / 2, left: (w as i64 - cw) / 2, height: ch, width: cw }
+            Drawn::RandomResizedCrop {
+                top: (h as i64 - ch) / 2,
+                left: (w as i64 - cw) / 2,
+                height: ch,
+                width: cw,
+            }
         }
         Op::Resize { size, max_size, .. } => {
             let s = resize_target(*size, *max_size, w, h);
-            Drawn::Resize { height: s.height, width: s.width }
+            Drawn::Resize {
+                height: s.height,
+                width: s.width,
+            }
         }
         Op::CenterCrop { size } => {
             let (ch, cw) = (size.height as i64, size.width as i64);
-            let top = if ch > h as i64 { -((ch - h as i64) / 2) } else { pyround((hf - ch as f64) / 2.0) };
-            let left = if cw > w as i64 { -((cw - w as i64) / 2) } else { pyround((wf - cw as f64) / 2.0) };
-            Drawn::CenterCrop { top, left, height: ch, width: cw }
+            let top = if ch > h as i64 {
+                -((ch - h as i64) / 2)
+            } else {
+                pyround((hf - ch as f64) / 2.0)
+            };
+            let left = if cw > w as i64 {
+                -((cw - w as i64) / 2)
+            } else {
+                pyround((wf - cw as f64) / 2.0)
+            };
+            Drawn::CenterCrop {
+                top,
+                left,
+                height: ch,
+                width: cw,
+            }
         }
-        Op::RandomCrop { size, padding, pad_if_needed, .. } => {
+        Op::RandomCrop {
+            size,
+            padding,
+            pad_if_needed,
+            ..
+        } => {
             let [pl, pt, pr, pb] = padding.map(|p| p as i64);
             let (ch, cw) = (size.height as i64, size.width as i64);
             // Padded canvas in the original image's coordinates: [x0, x1) x [y0, y1).
@@ -96,17 +127,36 @@ pub fn draw_op(op: &Op, rng: &mut impl Rng, w: u32, h: u32) -> Drawn {
             // A crop larger than the padded canvas is checked in `plan` (an error).
             let top = y0 + randint(rng, 0, (y1 - y0 - ch).max(0));
             let left = x0 + randint(rng, 0, (x1 - x0 - cw).max(0));
-            Drawn::RandomCrop { top, left, height: ch, width: cw }
+            Drawn::RandomCrop {
+                top,
+                left,
+                height: ch,
+                width: cw,
+            }
         }
-        Op::HorizontalFlip { p } => Drawn::HorizontalFlip { applied: rng.random::<f64>() < *p },
-        Op::VerticalFlip { p } => Drawn::VerticalFlip { applied: rng.random::<f64>() < *p },
-        Op::Affine { degrees, translate, scale, shear, p, .. } => {
+        Op::HorizontalFlip { p } => Drawn::HorizontalFlip {
+            applied: rng.random::<f64>() < *p,
+        },
+        Op::VerticalFlip { p } => Drawn::VerticalFlip {
+            applied: rng.random::<f64>() < *p,
+        },
+        Op::Affine {
+            degrees,
+            translate,
+            scale,
+            shear,
+            p,
+            ..
+        } => {
             let applied = rng.random::<f64>() < *p;
             let angle = uniform(rng, degrees[0], degrees[1]);
             let translate = match translate {
                 Some([a, b]) => {
                     let (mx, my) = (a * wf, b * hf);
-                    [uniform(rng, -mx, mx).round_ties_even(), uniform(rng, -my, my).round_ties_even()]
+                    [
+                        uniform(rng, -mx, mx).round_ties_even(),
+                        uniform(rng, -my, my).round_ties_even(),
+                    ]
                 }
                 None => [0.0, 0.0],
             };
@@ -119,14 +169,37 @@ pub fn draw_op(op: &Op, rng: &mut impl Rng, w: u32, h: u32) -> Drawn {
                 None => [0.0, 0.0],
             };
             if applied {
-                Drawn::Affine { applied, angle, translate, scale, shear }
+                Drawn::Affine {
+                    applied,
+                    angle,
+                    translate,
+                    scale,
+                    shear,
+                }
             } else {
-                Drawn::Affine { applied, angle: 0.0, translate: [0.0, 0.0], scale: 1.0, shear: [0.0, 0.0] }
+                Drawn::Affine {
+                    applied,
+                    angle: 0.0,
+                    translate: [0.0, 0.0],
+                    scale: 1.0,
+                    shear: [0.0, 0.0],
+                }
             }
         }
-        Op::ColorJitter { brightness, contrast, saturation, hue, p } => {
+        Op::ColorJitter {
+            brightness,
+            contrast,
+            saturation,
+            hue,
+            p,
+        } => {
             let applied = rng.random::<f64>() < *p;
-            let mut order = [ColorStep::Brightness, ColorStep::Contrast, ColorStep::Saturation, ColorStep::Hue];
+            let mut order = [
+                ColorStep::Brightness,
+                ColorStep::Contrast,
+                ColorStep::Saturation,
+                ColorStep::Hue,
+            ];
             order.shuffle(rng);
             let f = |rng: &mut _, r: &Option<[f64; 2]>, neutral: f64| match r {
                 Some([a, b]) => uniform(rng, *a, *b),
@@ -142,14 +215,34 @@ pub fn draw_op(op: &Op, rng: &mut impl Rng, w: u32, h: u32) -> Drawn {
                 ColorStep::Saturation => saturation.is_some(),
                 ColorStep::Hue => hue.is_some(),
             };
-            let order: Vec<ColorStep> = if applied { order.into_iter().filter(present).collect() } else { vec![] };
-            if applied {
-                Drawn::ColorJitter { applied, brightness: b, contrast: c, saturation: s, hue: hh, order }
+            let order: Vec<ColorStep> = if applied {
+                order.into_iter().filter(present).collect()
             } else {
-                Drawn::ColorJitter { applied, brightness: 1.0, contrast: 1.0, saturation: 1.0, hue: 0.0, order }
+                vec![]
+            };
+            if applied {
+                Drawn::ColorJitter {
+                    applied,
+                    brightness: b,
+                    contrast: c,
+                    saturation: s,
+                    hue: hh,
+                    order,
+                }
+            } else {
+                Drawn::ColorJitter {
+                    applied,
+                    brightness: 1.0,
+                    contrast: 1.0,
+                    saturation: 1.0,
+                    hue: 0.0,
+                    order,
+                }
             }
         }
-        Op::Grayscale { p } => Drawn::Grayscale { applied: rng.random::<f64>() < *p },
+        Op::Grayscale { p } => Drawn::Grayscale {
+            applied: rng.random::<f64>() < *p,
+        },
         Op::Normalize { .. } => Drawn::Normalize {},
     }
 }

@@ -1,0 +1,258 @@
+//! The command line end to end: run over a folder with bad files in it, apply,
+//! bench, info, and pipeline errors. Uses the CPU backend (the GPU path is
+//! covered by the parity tests) so these run anywhere.
+
+use std::path::Path;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gpu-augment"))
+}
+
+fn pipelines() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pipelines")
+}
+
+fn good_images(dir: &Path, n: u64) {
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    for i in 0..n {
+        let img = gpu_augment::app::synth::synthetic_image(i, 40 + i as u32 * 7, 30 + i as u32 * 3);
+        let path = if i % 2 == 0 {
+            dir.join(format!("img{i}.png"))
+        } else {
+            dir.join(format!("sub/img{i}.jpg"))
+        };
+        img.save(&path).unwrap();
+    }
+}
+
+#[test]
+fn run_reports_bad_files_and_writes_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    good_images(&input, 5);
+    // A truncated PNG, a zero-byte file, a text file named .jpg.
+    let png = std::fs::read(input.join("img0.png")).unwrap();
+    std::fs::write(input.join("truncated.png"), &png[..png.len() / 2]).unwrap();
+    std::fs::write(input.join("empty.png"), b"").unwrap();
+    std::fs::write(input.join("sub/notes.jpg"), b"this is not an image\n").unwrap();
+    let out = tmp.path().join("out");
+    let o = bin()
+        .args(["run", "--backend", "cpu", "--batch-size", "2", "--input"])
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .arg("--pipeline")
+        .arg(pipelines().join("affine.toml"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "exit status must be 1 when files fail; stderr: {stderr}"
+    );
+    for bad in ["truncated.png", "empty.png", "notes.jpg"] {
+        assert!(stderr.contains(bad), "stderr must name {bad}: {stderr}");
+    }
+    for i in 0..5 {
+        let rel = if i % 2 == 0 {
+            format!("img{i}.png")
+        } else {
+            format!("sub/img{i}.png")
+        };
+        let img = image::open(out.join(&rel)).unwrap_or_else(|e| panic!("{rel} not written: {e}"));
+        assert_eq!((img.width(), img.height()), (224, 224));
+    }
+    let params = std::fs::read_to_string(out.join("params.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = params
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5);
+    assert!(lines
+        .iter()
+        .all(|l| l["ops"].as_array().is_some_and(|a| a.len() == 2)));
+    assert!(lines.iter().any(|l| l["file"] == "sub/img1.jpg"));
+}
+
+#[test]
+fn run_is_independent_of_batch_size_and_writes_npy_for_f32() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    good_images(&input, 4);
+    let mut outs = Vec::new();
+    for bs in ["1", "3"] {
+        let out = tmp.path().join(format!("out{bs}"));
+        let o = bin()
+            .args([
+                "run",
+                "--backend",
+                "cpu",
+                "--seed",
+                "5",
+                "--batch-size",
+                bs,
+                "--input",
+            ])
+            .arg(&input)
+            .arg("--out")
+            .arg(&out)
+            .arg("--pipeline")
+            .arg(pipelines().join("imagenet_train.toml"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        outs.push(out);
+    }
+    for rel in ["img0.npy", "sub/img1.npy", "img2.npy", "sub/img3.npy"] {
+        let a = std::fs::read(outs[0].join(rel)).unwrap();
+        let b = std::fs::read(outs[1].join(rel)).unwrap();
+        assert!(a.starts_with(b"\x93NUMPY"), "{rel} is not .npy");
+        assert_eq!(a.len(), b.len());
+        assert!(a == b, "{rel} differs between batch sizes 1 and 3");
+        // header + 3 x 224 x 224 f32
+        assert!(a.len() >= 3 * 224 * 224 * 4);
+    }
+}
+
+#[test]
+fn apply_rotates_by_exactly_90_degrees() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = gpu_augment::app::synth::synthetic_image(3, 9, 9);
+    let input = tmp.path().join("in.png");
+    src.save(&input).unwrap();
+    let out = tmp.path().join("out.png");
+    let o = bin()
+        .args([
+            "apply",
+            "--backend",
+            "cpu",
+            "--op",
+            "rotate",
+            "--set",
+            "angle=90",
+            "--set",
+            "interpolation=nearest",
+        ])
+        .arg(&input)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rec: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rec["ops"][0]["angle"], 90.0);
+    let got = image::open(&out).unwrap().to_rgb8();
+    // Clockwise: output (x, y) comes from source (y, 8 - x).
+    for y in 0..9 {
+        for x in 0..9 {
+            assert_eq!(
+                got.get_pixel(x, y),
+                src.get_pixel(y, 8 - x),
+                "pixel ({x}, {y})"
+            );
+        }
+    }
+}
+
+#[test]
+fn apply_rejects_unknown_op_and_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in.png");
+    gpu_augment::app::synth::synthetic_image(1, 8, 8)
+        .save(&input)
+        .unwrap();
+    let out = tmp.path().join("o.png");
+    let o = bin()
+        .args(["apply", "--backend", "cpu", "--op", "twirl"])
+        .arg(&input)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown op `twirl`"));
+    let o = bin()
+        .args([
+            "apply",
+            "--backend",
+            "cpu",
+            "--op",
+            "brightness",
+            "--set",
+            "amount=2",
+        ])
+        .arg(&input)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("brightness") && e.contains("amount"), "{e}");
+}
+
+#[test]
+fn bench_prints_images_per_second_last() {
+    let tmp = tempfile::tempdir().unwrap();
+    good_images(tmp.path(), 3);
+    let o = bin()
+        .args([
+            "bench",
+            "--backend",
+            "cpu",
+            "--repeats",
+            "1",
+            "--batch-size",
+            "2",
+            "--threads",
+            "1",
+            "--input",
+        ])
+        .arg(tmp.path())
+        .arg("--pipeline")
+        .arg(pipelines().join("color_jitter.toml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let last = stdout.lines().last().unwrap();
+    let rate: f64 = last
+        .strip_prefix("images/s: ")
+        .expect("last line is `images/s: N`")
+        .parse()
+        .unwrap();
+    assert!(rate > 0.0);
+}
+
+#[test]
+fn bad_pipeline_file_names_op_and_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("bad.toml");
+    std::fs::write(&p, "size = 32\n[[ops]]\nop = \"color_jitter\"\nhue = 0.9\n").unwrap();
+    good_images(&tmp.path().join("in"), 1);
+    let o = bin()
+        .args(["run", "--backend", "cpu", "--input"])
+        .arg(tmp.path().join("in"))
+        .arg("--out")
+        .arg(tmp.path().join("out"))
+        .arg("--pipeline")
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("color_jitter") && e.contains("hue") && e.contains("[0, 0.5]"),
+        "{e}"
+    );
+}
+
+#[test]
+fn info_lists_adapters_or_says_none() {
+    let o = bin().arg("info").output().unwrap();
+    assert!(o.status.success());
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        s.contains("adapters found:") && s.contains("chosen:"),
+        "{s}"
+    );
+}
