@@ -23,7 +23,6 @@ pub enum OutSlice<'a> {
 
 #[derive(Default)]
 struct Scratch {
-    warped: Vec<u8>,
     r: Vec<f32>,
     g: Vec<f32>,
     b: Vec<f32>,
@@ -49,7 +48,6 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
     let (w, h) = (gl.out[0] as usize, gl.out[1] as usize);
     let npx = w * h;
     let Scratch {
-        warped,
         r,
         g: gg,
         b,
@@ -57,26 +55,25 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
         cols,
         rows,
     } = s;
-    warped.resize(npx * 3, 0);
+    r.resize(npx, 0.0);
+    gg.resize(npx, 0.0);
+    b.resize(npx, 0.0);
+    let (r, gg, b) = (&mut r[..npx], &mut gg[..npx], &mut b[..npx]);
+    // The warped image (u8 values, as the GPU keeps in scratch) goes straight
+    // to planar [0, 1] floats: q as f32 * INV_255, as the shader unpacks it.
     if is_axis_aligned(g) {
-        warp_separable(g, src, w, h, warped, rowbufs, cols, rows);
+        warp_separable(g, src, w, h, [&mut *r, &mut *gg, &mut *b], rowbufs, cols, rows);
     } else {
         for oy in 0..h {
             for ox in 0..w {
                 let p = oy * w + ox;
-                warped[p * 3..p * 3 + 3].copy_from_slice(&warp_pixel(g, src, ox as u32, oy as u32));
+                let q = warp_pixel(g, src, ox as u32, oy as u32);
+                r[p] = q[0] as f32 * INV_255;
+                gg[p] = q[1] as f32 * INV_255;
+                b[p] = q[2] as f32 * INV_255;
             }
         }
     }
-    r.resize(npx, 0.0);
-    gg.resize(npx, 0.0);
-    b.resize(npx, 0.0);
-    for p in 0..npx {
-        r[p] = warped[p * 3] as f32 * INV_255;
-        gg[p] = warped[p * 3 + 1] as f32 * INV_255;
-        b[p] = warped[p * 3 + 2] as f32 * INV_255;
-    }
-    let (r, gg, b) = (&mut r[..npx], &mut gg[..npx], &mut b[..npx]);
     for step in &g.prog[..g.counts[0] as usize] {
         let (op, f) = (step[0], step[1]);
         if op == code::BRIGHTNESS || op == code::CONTRAST {
@@ -230,7 +227,7 @@ fn warp_separable(
     src: &Src,
     w: usize,
     h: usize,
-    warped: &mut [u8],
+    mut planes: [&mut [f32]; 3],
     bufs: &mut Vec<Vec<f32>>,
     cols: &mut Vec<Tap>,
     rows: &mut Vec<Tap>,
@@ -270,10 +267,13 @@ fn warp_separable(
                 }
             }
         }
-        let dst = &mut warped[oy * w * 3..(oy + 1) * w * 3];
-        for (d, &a) in dst.iter_mut().zip(acc.iter()) {
+        let [r, g, b] = &mut planes;
+        let row = oy * w..(oy + 1) * w;
+        for (((a, r), g), b) in acc.chunks_exact(3).zip(&mut r[row.clone()]).zip(&mut g[row.clone()]).zip(&mut b[row]) {
             // floor(acc / n + 0.5) clamped to [0, 255]: the cast truncates a non-negative value.
-            *d = (a / n + 0.5) as u8;
+            *r = (a[0] / n + 0.5) as u8 as f32 * INV_255;
+            *g = (a[1] / n + 0.5) as u8 as f32 * INV_255;
+            *b = (a[2] / n + 0.5) as u8 as f32 * INV_255;
         }
     }
 }
