@@ -23,13 +23,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
     let npx = g.out.x * g.out.y;
     let p = oy * g.out.x + ox;
     var c8: vec3<f32>;
-    if (g.stage.z == 1u) {
+    if (USE_SCRATCH) {
         c8 = unpack_rgb(scratch[si * npx + p]);
     } else {
         c8 = warp_pixel(si, ox, oy);
     }
     let c = run_program(si, c8 * INV_255, 0xffffffffu);
-    if (g.out.w == 1u) {
+    if (OUT_F32) {
         let n = (c - g.mean.xyz) / g.stdev.xyz;
         let o = si * 3u * npx + p;
         out_buf[o] = bitcast<u32>(n.x);

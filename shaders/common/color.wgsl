@@ -68,26 +68,28 @@ fn adjust_hue(c: vec3<f32>, shift: f32) -> vec3<f32> {
 
 // Runs the sample's colour program on c (in [0, 1]); stops before the contrast
 // step whose stat slot is `stop_slot` (pass 0xffffffff to run it all).
+// Brightness, contrast, saturation and grayscale are one branch-free blend
+// with a target of 0, the mean, or the pixel's grey (grayscale: factor 0),
+// values identical to the CPU twin's separate formulas.
 fn run_program(si: u32, c_in: vec3<f32>, stop_slot: u32) -> vec3<f32> {
     var c = c_in;
     let n = samples[si].counts.x;
     for (var k = 0u; k < n; k++) {
         let step = samples[si].prog[k];
         let code = step.x;
-        if (code == CODE_BRIGHTNESS) {
-            c = blend(c, vec3<f32>(0.0), step.y);
-        } else if (code == CODE_CONTRAST) {
-            let slot = u32(step.z);
-            if (slot == stop_slot) {
-                return c;
-            }
-            c = blend(c, vec3<f32>(stats[si * MAX_STATS + slot]), step.y);
-        } else if (code == CODE_SATURATION) {
-            c = blend(c, vec3<f32>(gray(c)), step.y);
-        } else if (code == CODE_HUE) {
-            c = adjust_hue(c, step.y);
-        } else if (code == CODE_GRAYSCALE) {
-            c = vec3<f32>(gray(c));
+        let slot = u32(step.z);
+        let is_contrast = code == CODE_CONTRAST;
+        if (is_contrast && slot == stop_slot) {
+            break;
+        }
+        let is_gray = code == CODE_GRAYSCALE;
+        let target_ = select(0.0, stats[si * MAX_STATS + slot], is_contrast)
+            + select(0.0, gray(c), code == CODE_SATURATION || is_gray);
+        let blended = blend(c, vec3<f32>(target_), select(step.y, 0.0, is_gray));
+        if (HAS_HUE) {
+            c = select(blended, adjust_hue(c, step.y), code == CODE_HUE);
+        } else {
+            c = blended;
         }
     }
     return c;

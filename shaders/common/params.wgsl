@@ -1,6 +1,16 @@
 // Per-sample and per-batch parameters.
 // Keep in sync with src/plan.rs (GpuClip, GpuSample, GpuGlobals); tests/wgsl.rs checks the sizes.
 
+// Features a batch may use, fixed per compute pipeline (the host compiles one
+// variant per combination it meets). A CPU-emulated device such as lavapipe
+// runs both sides of every branch, so paths no sample needs are compiled out.
+override OUT_F32: bool = false;       // f32 CHW output (else u8 RGBA words)
+override USE_SCRATCH: bool = false;   // the stats pass left the warped image in scratch
+override MAY_NEAREST: bool = false;   // some sample samples nearest
+override MAY_CLIP: bool = false;      // some sample has clip stages
+override MAY_PROJECTIVE: bool = false; // some map is projective (else w = 1 exactly)
+override HAS_HUE: bool = false;       // some program has a hue step
+
 const MAX_CLIPS: u32 = 4u;
 const MAX_PROG: u32 = 8u;
 const MAX_STATS: u32 = 4u;

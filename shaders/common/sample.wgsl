@@ -2,25 +2,30 @@
 // (bilinear or nearest, supersampled when downscaling), clip stages, rounding.
 // CPU twin: src/cpu/sample.rs.
 
-fn load_px(src: vec4<u32>, x: f32, y: f32) -> vec3<f32> {
-    let xi = u32(clamp(x, 0.0, f32(src.y) - 1.0));
-    let yi = u32(clamp(y, 0.0, f32(src.z) - 1.0));
-    let p = src_px[src.x + yi * src.y + xi];
+fn unpack_rgb(p: u32) -> vec3<f32> {
     return vec3<f32>(f32(p & 255u), f32((p >> 8u) & 255u), f32((p >> 16u) & 255u));
 }
 
-// Values in [0, 255]; (u, v) in continuous source coordinates (pixel centres at i + 0.5).
+fn pack_rgb(c: vec3<f32>) -> u32 {
+    let q = vec3<u32>(c);
+    return q.x | (q.y << 8u) | (q.z << 16u);
+}
+
+// Values in [0, 255]; (u, v) in continuous source coordinates (pixel centres
+// at i + 0.5). Nearest is the bilinear formula at floor(u) with weight 0,
+// which gives exactly the pixel at (floor(u), floor(v)).
 fn sample_at(src: vec4<u32>, u: f32, v: f32) -> vec3<f32> {
-    if ((src.w & 1u) != 0u) {
-        return load_px(src, floor(u), floor(v));
+    var x = u - 0.5;
+    var y = v - 0.5;
+    if (MAY_NEAREST) {
+        let nearest = (src.w & 1u) != 0u;
+        x = select(x, floor(u), nearest);
+        y = select(y, floor(v), nearest);
     }
-    let x = u - 0.5;
-    let y = v - 0.5;
     let x0 = floor(x);
     let y0 = floor(y);
     let fx = x - x0;
     let fy = y - y0;
-    // load_px's clamps, once per axis.
     let hx = f32(src.y) - 1.0;
     let hy = f32(src.z) - 1.0;
     let xa = u32(clamp(x0, 0.0, hx));
@@ -37,14 +42,17 @@ fn sample_at(src: vec4<u32>, u: f32, v: f32) -> vec3<f32> {
 }
 
 fn coverage(c: Clip, px: f32, py: f32) -> f32 {
-    let w = c.r2.x * px + c.r2.y * py + c.r2.z;
-    let u = (c.r0.x * px + c.r0.y * py + c.r0.z) / w;
-    let v = (c.r1.x * px + c.r1.y * py + c.r1.z) / w;
-    if (c.r2.w > 0.5) {
-        return select(0.0, 1.0, u >= 0.0 && u < c.r0.w && v >= 0.0 && v < c.r1.w);
+    var u = c.r0.x * px + c.r0.y * py + c.r0.z;
+    var v = c.r1.x * px + c.r1.y * py + c.r1.z;
+    if (MAY_PROJECTIVE) {
+        let w = c.r2.x * px + c.r2.y * py + c.r2.z;
+        u = u / w;
+        v = v / w;
     }
-    return clamp(u + 0.5, 0.0, 1.0) * clamp(c.r0.w + 0.5 - u, 0.0, 1.0)
-         * clamp(v + 0.5, 0.0, 1.0) * clamp(c.r1.w + 0.5 - v, 0.0, 1.0);
+    let hard = select(0.0, 1.0, u >= 0.0 && u < c.r0.w && v >= 0.0 && v < c.r1.w);
+    let soft = clamp(u + 0.5, 0.0, 1.0) * clamp(c.r0.w + 0.5 - u, 0.0, 1.0)
+             * clamp(v + 0.5, 0.0, 1.0) * clamp(c.r1.w + 0.5 - v, 0.0, 1.0);
+    return select(soft, hard, c.r2.w > 0.5);
 }
 
 // The warped pixel at output pixel (ox, oy), rounded to u8 values (as f32).
@@ -57,39 +65,29 @@ fn warp_pixel(si: u32, ox: u32, oy: u32) -> vec3<f32> {
     let m2 = samples[si].m2;
     let nx = counts.y;
     let ny = counts.z;
-    if (nx == 1u && ny == 1u && counts.w == 0u && m2.x == 0.0 && m2.y == 0.0 && m2.z == 1.0) {
-        // The common case (one tap, no clip, affine), with the same arithmetic as the loop below.
-        let px = f32(ox) + 0.5;
-        let py = f32(oy) + 0.5;
-        let c = sample_at(src, m0.x * px + m0.y * py + m0.z, m1.x * px + m1.y * py + m1.z);
-        return clamp(floor(c + 0.5), vec3<f32>(0.0), vec3<f32>(255.0));
-    }
     var acc = vec3<f32>(0.0);
     for (var j = 0u; j < ny; j++) {
         for (var i = 0u; i < nx; i++) {
             let px = f32(ox) + (f32(i) + 0.5) / f32(nx);
             let py = f32(oy) + (f32(j) + 0.5) / f32(ny);
-            let w = m2.x * px + m2.y * py + m2.z;
-            let u = (m0.x * px + m0.y * py + m0.z) / w;
-            let v = (m1.x * px + m1.y * py + m1.z) / w;
+            var u = m0.x * px + m0.y * py + m0.z;
+            var v = m1.x * px + m1.y * py + m1.z;
+            if (MAY_PROJECTIVE) {
+                let w = m2.x * px + m2.y * py + m2.z;
+                u = u / w;
+                v = v / w;
+            }
             var c = sample_at(src, u, v);
-            for (var k = 0u; k < counts.w; k++) {
-                let clip = samples[si].clips[k];
-                let cov = coverage(clip, px, py);
-                c = c * cov + clip.fill.xyz * 255.0 * (1.0 - cov);
+            if (MAY_CLIP) {
+                for (var k = 0u; k < counts.w; k++) {
+                    let clip = samples[si].clips[k];
+                    let cov = coverage(clip, px, py);
+                    c = c * cov + clip.fill.xyz * 255.0 * (1.0 - cov);
+                }
             }
             acc += c;
         }
     }
     let n = f32(nx * ny);
     return clamp(floor(acc / n + 0.5), vec3<f32>(0.0), vec3<f32>(255.0));
-}
-
-fn pack_rgb(c: vec3<f32>) -> u32 {
-    let q = vec3<u32>(c);
-    return q.x | (q.y << 8u) | (q.z << 16u);
-}
-
-fn unpack_rgb(p: u32) -> vec3<f32> {
-    return vec3<f32>(f32(p & 255u), f32((p >> 8u) & 255u), f32((p >> 16u) & 255u));
 }

@@ -62,7 +62,16 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
     // The warped image (u8 values, as the GPU keeps in scratch) goes straight
     // to planar [0, 1] floats: q as f32 * INV_255, as the shader unpacks it.
     if is_axis_aligned(g) {
-        warp_separable(g, src, w, h, [&mut *r, &mut *gg, &mut *b], rowbufs, cols, rows);
+        warp_separable(
+            g,
+            src,
+            w,
+            h,
+            [&mut *r, &mut *gg, &mut *b],
+            rowbufs,
+            cols,
+            rows,
+        );
     } else {
         for oy in 0..h {
             for ox in 0..w {
@@ -269,7 +278,12 @@ fn warp_separable(
         }
         let [r, g, b] = &mut planes;
         let row = oy * w..(oy + 1) * w;
-        for (((a, r), g), b) in acc.chunks_exact(3).zip(&mut r[row.clone()]).zip(&mut g[row.clone()]).zip(&mut b[row]) {
+        for (((a, r), g), b) in acc
+            .chunks_exact(3)
+            .zip(&mut r[row.clone()])
+            .zip(&mut g[row.clone()])
+            .zip(&mut b[row])
+        {
             // floor(acc / n + 0.5) clamped to [0, 255]: the cast truncates a non-negative value.
             *r = (a[0] / n + 0.5) as u8 as f32 * INV_255;
             *g = (a[1] / n + 0.5) as u8 as f32 * INV_255;

@@ -60,7 +60,10 @@ pub fn sample_at(g: &GpuSample, s: &Src, u: f32, v: f32) -> [f32; 3] {
 /// Fraction of the clip stage's canvas covering point (px, py).
 #[inline(always)]
 pub fn coverage(c: &GpuClip, px: f32, py: f32) -> f32 {
-    let (mut u, mut v) = (c.r0[0] * px + c.r0[1] * py + c.r0[2], c.r1[0] * px + c.r1[1] * py + c.r1[2]);
+    let (mut u, mut v) = (
+        c.r0[0] * px + c.r0[1] * py + c.r0[2],
+        c.r1[0] * px + c.r1[1] * py + c.r1[2],
+    );
     if !(c.r2[0] == 0.0 && c.r2[1] == 0.0 && c.r2[2] == 1.0) {
         // Projective: divide (an affine row gives w = 1 exactly, so skipping is identical).
         let w = c.r2[0] * px + c.r2[1] * py + c.r2[2];
@@ -92,7 +95,10 @@ pub fn warp_pixel(g: &GpuSample, s: &Src, ox: u32, oy: u32) -> [u8; 3] {
         for i in 0..nx {
             let px = ox as f32 + (i as f32 + 0.5) / nx as f32;
             let py = oy as f32 + (j as f32 + 0.5) / ny as f32;
-            let (mut u, mut v) = (g.m0[0] * px + g.m0[1] * py + g.m0[2], g.m1[0] * px + g.m1[1] * py + g.m1[2]);
+            let (mut u, mut v) = (
+                g.m0[0] * px + g.m0[1] * py + g.m0[2],
+                g.m1[0] * px + g.m1[1] * py + g.m1[2],
+            );
             if !affine {
                 let w = g.m2[0] * px + g.m2[1] * py + g.m2[2];
                 u /= w;

@@ -79,6 +79,54 @@ struct Buffers {
     pack: Vec<u32>,
 }
 
+/// The code paths a batch needs. The kernels are compiled per combination
+/// (WGSL override constants), so no invocation pays for a path no sample uses;
+/// on a CPU-emulated device (lavapipe) every branch costs its full length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Features {
+    out_f32: bool,
+    use_scratch: bool,
+    may_nearest: bool,
+    may_clip: bool,
+    may_projective: bool,
+    has_hue: bool,
+}
+
+impl Features {
+    fn of(gl: &GpuGlobals, samples: &[GpuSample]) -> Self {
+        let any = |f: &dyn Fn(&GpuSample) -> bool| samples.iter().any(f);
+        Features {
+            out_f32: gl.out[3] == 1,
+            use_scratch: gl.pass[1] > 0,
+            may_nearest: any(&|s| s.src[3] & 1 != 0),
+            may_clip: any(&|s| s.counts[3] > 0),
+            may_projective: any(&|s| {
+                s.m2[..3] != [0.0, 0.0, 1.0]
+                    || s.clips[..s.counts[3] as usize]
+                        .iter()
+                        .any(|c| c.r2[..3] != [0.0, 0.0, 1.0])
+            }),
+            has_hue: any(&|s| {
+                s.prog[..s.counts[0] as usize]
+                    .iter()
+                    .any(|p| p[0] == crate::plan::code::HUE)
+            }),
+        }
+    }
+
+    fn constants(&self) -> Vec<(&'static str, f64)> {
+        let b = |x: bool| if x { 1.0 } else { 0.0 };
+        vec![
+            ("OUT_F32", b(self.out_f32)),
+            ("USE_SCRATCH", b(self.use_scratch)),
+            ("MAY_NEAREST", b(self.may_nearest)),
+            ("MAY_CLIP", b(self.may_clip)),
+            ("MAY_PROJECTIVE", b(self.may_projective)),
+            ("HAS_HUE", b(self.has_hue)),
+        ]
+    }
+}
+
 /// Bytes between the per-pass copies of the globals (dynamic uniform offsets).
 const GLOBALS_STRIDE: u64 = 256;
 
@@ -89,8 +137,13 @@ pub struct GpuContext {
     adapter: AdapterSummary,
     limits: DeviceLimits,
     layout: wgpu::BindGroupLayout,
-    main_pipeline: wgpu::ComputePipeline,
-    stats_pipeline: wgpu::ComputePipeline,
+    pipeline_layout: wgpu::PipelineLayout,
+    main_module: wgpu::ShaderModule,
+    stats_module: wgpu::ShaderModule,
+    /// Compiled (main, stats) pipelines per feature set (see `Features`).
+    variants: Mutex<
+        std::collections::HashMap<Features, Arc<(wgpu::ComputePipeline, wgpu::ComputePipeline)>>,
+    >,
     bufs: Mutex<Buffers>,
     errors: Arc<Mutex<Vec<String>>>,
 }
@@ -216,22 +269,14 @@ impl GpuContext {
             immediate_size: 0,
         });
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let make = |name: &str| {
-            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        let module = |name: &str| {
+            device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(name),
                 source: wgpu::ShaderSource::Wgsl(kernel_source(name).into()),
-            });
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(name),
-                layout: Some(&pl),
-                module: &module,
-                entry_point: Some("main"),
-                compilation_options: Default::default(),
-                cache: None,
             })
         };
-        let main_pipeline = make("augment");
-        let stats_pipeline = make("stats");
+        let main_module = module("augment");
+        let stats_module = module("stats");
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!("shader compilation failed: {e}")));
         }
@@ -247,8 +292,10 @@ impl GpuContext {
             adapter: summary(&info),
             limits,
             layout,
-            main_pipeline,
-            stats_pipeline,
+            pipeline_layout: pl,
+            main_module,
+            stats_module,
+            variants: Mutex::default(),
             bufs: Mutex::new(Buffers {
                 globals,
                 samples: None,
@@ -271,6 +318,47 @@ impl GpuContext {
     /// The device limits that shape batching.
     pub fn limits(&self) -> &DeviceLimits {
         &self.limits
+    }
+
+    /// The (main, stats) pipelines for a feature set, compiled on first use.
+    fn pipelines(
+        &self,
+        f: Features,
+    ) -> Result<Arc<(wgpu::ComputePipeline, wgpu::ComputePipeline)>> {
+        let mut cache = self
+            .variants
+            .lock()
+            .map_err(|_| Error::Gpu("a previous batch panicked".into()))?;
+        if let Some(p) = cache.get(&f) {
+            return Ok(p.clone());
+        }
+        let constants = f.constants();
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let make = |name: &str, module: &wgpu::ShaderModule| {
+            self.device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(name),
+                    layout: Some(&self.pipeline_layout),
+                    module,
+                    entry_point: Some("main"),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants: &constants,
+                        ..Default::default()
+                    },
+                    cache: None,
+                })
+        };
+        let pair = Arc::new((
+            make("augment", &self.main_module),
+            make("stats", &self.stats_module),
+        ));
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!(
+                "pipeline creation failed for {f:?}: {e}"
+            )));
+        }
+        cache.insert(f, pair.clone());
+        Ok(pair)
     }
 
     fn take_error(&self) -> Option<String> {
@@ -512,6 +600,7 @@ impl GpuContext {
             let x = groups.clamp(1, maxd);
             (x as u32, groups.div_ceil(x).max(1) as u32)
         };
+        let kernels = self.pipelines(Features::of(gl, samples))?;
         let mut enc = dev.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("augment"),
         });
@@ -522,13 +611,13 @@ impl GpuContext {
                 timestamp_writes: None,
             });
             for k in 0..stat_slots {
-                pass.set_pipeline(&self.stats_pipeline);
+                pass.set_pipeline(&kernels.1);
                 pass.set_bind_group(0, &bg, &[(k * GLOBALS_STRIDE) as u32]);
                 let (x, y) = grid(n);
                 pass.dispatch_workgroups(x, y, 1);
                 dispatches += 1;
             }
-            pass.set_pipeline(&self.main_pipeline);
+            pass.set_pipeline(&kernels.0);
             pass.set_bind_group(0, &bg, &[(stat_slots * GLOBALS_STRIDE) as u32]);
             // 16x16 tiles of each sample; z: the sample.
             pass.dispatch_workgroups(gl.out[0].div_ceil(16), gl.out[1].div_ceil(16), n as u32);

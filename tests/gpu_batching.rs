@@ -1,0 +1,54 @@
+//! A batch larger than the device's storage-binding limit (128 MiB on
+//! lavapipe) is split into chunks automatically, with the same results as
+//! smaller batches, and buffers are reused rather than grown per batch.
+
+mod common;
+
+use common::gpu;
+use gpu_augment::{app::synth::synthetic_image, Augmenter, Backend, BatchKey, Pipeline};
+
+#[test]
+fn oversized_batch_is_split_and_matches_small_batches() {
+    let Some(g) = gpu() else { return };
+    let limit = g.limits().max_storage_binding.min(g.limits().max_buffer);
+    // Enough 2048x2048 sources (16 MiB each as RGBA words) to exceed the limit.
+    let per = 2048u64 * 2048 * 4;
+    let n = (limit / per + 2).min(40) as usize;
+    let images: Vec<_> = (0..n)
+        .map(|i| synthetic_image(i as u64, 2048, 2048))
+        .collect();
+    let p = Pipeline::from_toml(
+        "size = 16\n[[ops]]\nop = \"random_resized_crop\"\n[[ops]]\nop = \"color_jitter\"\ncontrast = 0.5",
+    )
+    .unwrap();
+    let aug = Augmenter::with_gpu(p.clone(), g).unwrap();
+    let key = BatchKey::new(3, 1, 100);
+    let whole = aug.augment(&images, key).unwrap();
+    let stats = whole.gpu_stats.unwrap();
+    assert!(
+        stats.chunks >= 2,
+        "{n} images of {per} bytes under a {limit}-byte limit ran in {} chunk(s)",
+        stats.chunks
+    );
+    assert_eq!(stats.submits, stats.chunks, "one submit per chunk");
+    assert_eq!(
+        stats.dispatches,
+        2 * stats.chunks,
+        "1 stats + 1 main dispatch per chunk"
+    );
+    // Same bytes as one image at a time, and within parity of the CPU.
+    for (i, img) in images.iter().enumerate().step_by(3) {
+        let one = aug
+            .augment(
+                std::slice::from_ref(img),
+                BatchKey::new(3, 1, 100 + i as u64),
+            )
+            .unwrap();
+        assert_eq!(whole.sample_u8(i), one.sample_u8(0), "sample {i}");
+    }
+    let cpu = Augmenter::new(p, Backend::Cpu)
+        .unwrap()
+        .augment(&images, key)
+        .unwrap();
+    common::assert_close("oversized-batch", &cpu, &whole, [0.0; 3], [1.0; 3]);
+}
