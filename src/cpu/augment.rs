@@ -8,7 +8,7 @@
 //! computed with the same operations in the same order as the shader.
 
 use super::color::{adjust_hue, blend1, gray, INV_255};
-use super::sample::{warp_pixel, Src};
+use super::sample::Src;
 use super::stats::lane_mean;
 use crate::plan::{code, GpuGlobals, GpuSample};
 use std::cell::RefCell;
@@ -73,15 +73,7 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
             rows,
         );
     } else {
-        for oy in 0..h {
-            for ox in 0..w {
-                let p = oy * w + ox;
-                let q = warp_pixel(g, src, ox as u32, oy as u32);
-                r[p] = q[0] as f32 * INV_255;
-                gg[p] = q[1] as f32 * INV_255;
-                b[p] = q[2] as f32 * INV_255;
-            }
-        }
+        warp_rows(g, src, w, h, [&mut *r, &mut *gg, &mut *b], rowbufs);
     }
     for step in &g.prog[..g.counts[0] as usize] {
         let (op, f) = (step[0], step[1]);
@@ -141,6 +133,121 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
     }
 }
 
+/// `warp_pixel` for every pixel, a row at a time: per tap, the coordinates,
+/// weights and clip coverages of the whole row are computed in vectorisable
+/// loops, then the texels are gathered. Per pixel the values and their order
+/// (row tap, column tap, clip stages in order) are those of `warp_pixel`.
+#[inline(always)]
+fn warp_rows(
+    g: &GpuSample,
+    src: &Src,
+    w: usize,
+    h: usize,
+    mut planes: [&mut [f32]; 3],
+    bufs: &mut Vec<Vec<f32>>,
+) {
+    let (nx, ny) = (g.counts[1], g.counts[2]);
+    let affine = g.m2[0] == 0.0 && g.m2[1] == 0.0 && g.m2[2] == 1.0;
+    let nearest = g.src[3] & 1 != 0;
+    let clips = &g.clips[..g.counts[3] as usize];
+    let (hx, hy) = (src.width as f32 - 1.0, src.height as f32 - 1.0);
+    let row_bytes = src.width as usize * 3;
+    bufs.resize_with(bufs.len().max(11), Vec::new);
+    for b in bufs.iter_mut() {
+        b.resize(w, 0.0);
+    }
+    let [acc_r, acc_g, acc_b, us, vs, fxs, fys, pxs, cr, cg, cb] = &mut bufs[..11] else {
+        return;
+    };
+    let mut idx = vec![[0usize; 4]; w];
+    let n = (nx * ny) as f32;
+    for oy in 0..h {
+        acc_r.fill(0.0);
+        acc_g.fill(0.0);
+        acc_b.fill(0.0);
+        for j in 0..ny {
+            let py = oy as f32 + (j as f32 + 0.5) / ny as f32;
+            for i in 0..nx {
+                let off = (i as f32 + 0.5) / nx as f32;
+                for (x, ((u, v), px)) in us
+                    .iter_mut()
+                    .zip(vs.iter_mut())
+                    .zip(pxs.iter_mut())
+                    .enumerate()
+                {
+                    *px = x as f32 + off;
+                    *u = g.m0[0] * *px + g.m0[1] * py + g.m0[2];
+                    *v = g.m1[0] * *px + g.m1[1] * py + g.m1[2];
+                    if !affine {
+                        let ww = g.m2[0] * *px + g.m2[1] * py + g.m2[2];
+                        *u /= ww;
+                        *v /= ww;
+                    }
+                }
+                for (x, ((u, v), (fx, fy))) in us
+                    .iter()
+                    .zip(vs.iter())
+                    .zip(fxs.iter_mut().zip(fys.iter_mut()))
+                    .enumerate()
+                {
+                    let (xx, yy) = if nearest {
+                        (u.floor(), v.floor())
+                    } else {
+                        (u - 0.5, v - 0.5)
+                    };
+                    let (x0, y0) = (xx.floor(), yy.floor());
+                    *fx = xx - x0;
+                    *fy = yy - y0;
+                    let xa = x0.clamp(0.0, hx) as i32 as usize * 3;
+                    let xb = (x0 + 1.0).clamp(0.0, hx) as i32 as usize * 3;
+                    let ya = y0.clamp(0.0, hy) as i32 as usize * row_bytes;
+                    let yb = (y0 + 1.0).clamp(0.0, hy) as i32 as usize * row_bytes;
+                    idx[x] = [ya + xa, ya + xb, yb + xa, yb + xb];
+                }
+                let d = src.data;
+                for x in 0..w {
+                    let [ia, ib, ic, id] = idx[x];
+                    let (fx, fy) = (fxs[x], fys[x]);
+                    let mut c = [0.0f32; 3];
+                    for (k, ck) in c.iter_mut().enumerate() {
+                        let (a, b) = (d[ia + k] as f32, d[ib + k] as f32);
+                        let (cc, dd) = (d[ic + k] as f32, d[id + k] as f32);
+                        let top = a + (b - a) * fx;
+                        let bot = cc + (dd - cc) * fx;
+                        *ck = top + (bot - top) * fy;
+                    }
+                    (cr[x], cg[x], cb[x]) = (c[0], c[1], c[2]);
+                }
+                for clip in clips {
+                    let fill = clip.fill.map(|f| f * 255.0);
+                    for x in 0..w {
+                        let cv = super::sample::coverage(clip, pxs[x], py);
+                        cr[x] = cr[x] * cv + fill[0] * (1.0 - cv);
+                        cg[x] = cg[x] * cv + fill[1] * (1.0 - cv);
+                        cb[x] = cb[x] * cv + fill[2] * (1.0 - cv);
+                    }
+                }
+                for x in 0..w {
+                    acc_r[x] += cr[x];
+                    acc_g[x] += cg[x];
+                    acc_b[x] += cb[x];
+                }
+            }
+        }
+        let [r, gg, b] = &mut planes;
+        let row = oy * w..(oy + 1) * w;
+        for (dst, acc) in [
+            (&mut r[row.clone()], &*acc_r),
+            (&mut gg[row.clone()], &*acc_g),
+            (&mut b[row], &*acc_b),
+        ] {
+            for (d, &a) in dst.iter_mut().zip(acc) {
+                *d = (a / n + 0.5) as u8 as f32 * INV_255;
+            }
+        }
+    }
+}
+
 /// A map that scales and translates only, with no clip stages and bilinear
 /// taps: rows and columns interpolate independently (supersampled or not).
 fn is_axis_aligned(g: &GpuSample) -> bool {
@@ -175,8 +282,8 @@ fn taps(n_out: usize, n: u32, scale: f32, offset: f32, n_src: u32, out: &mut Vec
             let x = u - 0.5;
             let x0 = x.floor();
             out.push(Tap {
-                i0: x0.clamp(0.0, hi) as usize,
-                i1: (x0 + 1.0).clamp(0.0, hi) as usize,
+                i0: x0.clamp(0.0, hi) as i32 as usize,
+                i1: (x0 + 1.0).clamp(0.0, hi) as i32 as usize,
                 f: x - x0,
             });
         }

@@ -37,13 +37,13 @@ pub fn sample_at(g: &GpuSample, s: &Src, u: f32, v: f32) -> [f32; 3] {
     // load_px's clamps, computed once per axis.
     let (hx, hy) = (s.width as f32 - 1.0, s.height as f32 - 1.0);
     let (xa, xb) = (
-        x0.clamp(0.0, hx) as usize * 3,
-        (x0 + 1.0).clamp(0.0, hx) as usize * 3,
+        x0.clamp(0.0, hx) as i32 as usize * 3,
+        (x0 + 1.0).clamp(0.0, hx) as i32 as usize * 3,
     );
     let row = s.width as usize * 3;
     let (ya, yb) = (
-        y0.clamp(0.0, hy) as usize * row,
-        (y0 + 1.0).clamp(0.0, hy) as usize * row,
+        y0.clamp(0.0, hy) as i32 as usize * row,
+        (y0 + 1.0).clamp(0.0, hy) as i32 as usize * row,
     );
     let px =
         |o: usize| -> [f32; 3] { [s.data[o] as f32, s.data[o + 1] as f32, s.data[o + 2] as f32] };
