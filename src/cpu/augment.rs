@@ -256,8 +256,11 @@ fn is_axis_aligned(g: &GpuSample) -> bool {
         && g.m2[0] == 0.0
         && g.m2[1] == 0.0
         && g.m2[2] == 1.0
-        && g.counts[3] == 0
         && g.src[3] & 1 == 0
+        && g.clips[..g.counts[3] as usize].iter().all(|c| {
+            // Soft-edged, axis-aligned clip canvases factor into x and y too.
+            c.r0[1] == 0.0 && c.r1[0] == 0.0 && c.r2[..3] == [0.0, 0.0, 1.0] && c.r2[3] <= 0.5
+        })
 }
 
 /// One bilinear tap along an axis: source indices 0 and 1, weight of index 1.
@@ -364,9 +367,26 @@ fn warp_separable(
     };
     let n = (nx * ny) as f32;
     let mut acc = vec![0.0f32; w * 3];
+    // Clip stages: the x factor of `coverage` per column tap (tap-major),
+    // (u + 0.5).clamp(0, 1) * (width + 0.5 - u).clamp(0, 1).
+    let clips = &g.clips[..g.counts[3] as usize];
+    let cux: Vec<Vec<f32>> = clips
+        .iter()
+        .map(|c| {
+            let mut v = vec![0.0; nx * w];
+            for x in 0..w {
+                for i in 0..nx {
+                    let px = x as f32 + (i as f32 + 0.5) / nx as f32;
+                    let u = c.r0[0] * px + c.r0[2];
+                    v[i * w + x] = (u + 0.5).clamp(0.0, 1.0) * (c.r0[3] + 0.5 - u).clamp(0.0, 1.0);
+                }
+            }
+            v
+        })
+        .collect();
     for oy in 0..h {
         acc.iter_mut().for_each(|a| *a = 0.0);
-        for t in &rows[oy * ny..(oy + 1) * ny] {
+        for (j, t) in rows[oy * ny..(oy + 1) * ny].iter().enumerate() {
             let i0 = cache.get(t.i0, src, cols);
             let i1 = cache.get(t.i1, src, cols);
             let (top, bot) = (&cache.bufs[i0], &cache.bufs[i1]);
@@ -378,8 +398,32 @@ fn warp_separable(
                     &top[i * w * 3..(i + 1) * w * 3],
                     &bot[i * w * 3..(i + 1) * w * 3],
                 );
-                for ((a, &t0), &b0) in acc.iter_mut().zip(tp).zip(bt) {
-                    *a += t0 + (b0 - t0) * fy;
+                if clips.is_empty() {
+                    for ((a, &t0), &b0) in acc.iter_mut().zip(tp).zip(bt) {
+                        *a += t0 + (b0 - t0) * fy;
+                    }
+                    continue;
+                }
+                let py = oy as f32 + (j as f32 + 0.5) / ny as f32;
+                for (x, ((a, t0), b0)) in acc
+                    .chunks_exact_mut(3)
+                    .zip(tp.chunks_exact(3))
+                    .zip(bt.chunks_exact(3))
+                    .enumerate()
+                {
+                    let mut c = [0, 1, 2].map(|k| t0[k] + (b0[k] - t0[k]) * fy);
+                    for (clip, cx) in clips.iter().zip(&cux) {
+                        let v = clip.r1[1] * py + clip.r1[2];
+                        let cov = cx[i * w + x]
+                            * (v + 0.5).clamp(0.0, 1.0)
+                            * (clip.r1[3] + 0.5 - v).clamp(0.0, 1.0);
+                        for (ck, f) in c.iter_mut().zip(clip.fill) {
+                            *ck = *ck * cov + f * 255.0 * (1.0 - cov);
+                        }
+                    }
+                    for (ak, ck) in a.iter_mut().zip(c) {
+                        *ak += ck;
+                    }
                 }
             }
         }
