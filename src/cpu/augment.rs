@@ -296,15 +296,20 @@ fn taps(n_out: usize, n: u32, scale: f32, offset: f32, n_src: u32, out: &mut Vec
 /// Interpolates one source row at every column tap, tap-major:
 /// `dst[(i * w + x) * 3 + k]` for tap `i` of output column `x`.
 #[inline(always)]
-fn lerp_row(dst: &mut [f32], line: &[u8], cols: &[Tap], nx: usize) {
+fn lerp_row(dst: &mut [f32], line: &[u8], linef: &mut Vec<f32>, cols: &[Tap], nx: usize) {
+    // Each source value converts once (exactly), not once per tap that reads it.
+    linef.clear();
+    linef.extend(line.iter().map(|&v| v as f32));
     let w = cols.len() / nx;
     for (x, taps) in cols.chunks_exact(nx).enumerate() {
         for (i, t) in taps.iter().enumerate() {
             let d = &mut dst[(i * w + x) * 3..(i * w + x) * 3 + 3];
-            let (a, b) = (&line[t.i0 * 3..t.i0 * 3 + 3], &line[t.i1 * 3..t.i1 * 3 + 3]);
+            let (a, b) = (
+                &linef[t.i0 * 3..t.i0 * 3 + 3],
+                &linef[t.i1 * 3..t.i1 * 3 + 3],
+            );
             for k in 0..3 {
-                let (a, b) = (a[k] as f32, b[k] as f32);
-                d[k] = a + (b - a) * t.f;
+                d[k] = a[k] + (b[k] - a[k]) * t.f;
             }
         }
     }
@@ -314,6 +319,7 @@ fn lerp_row(dst: &mut [f32], line: &[u8], cols: &[Tap], nx: usize) {
 /// rows overlap when upscaling or shrinking by little).
 struct RowCache<'a> {
     bufs: &'a mut Vec<Vec<f32>>,
+    linef: Vec<f32>,
     width: usize,
     keys: Vec<usize>,
     next: usize,
@@ -331,6 +337,7 @@ impl RowCache<'_> {
         lerp_row(
             &mut self.bufs[i],
             &src.data[y * sw..(y + 1) * sw],
+            &mut self.linef,
             cols,
             cols.len() / (self.width),
         );
@@ -361,6 +368,7 @@ fn warp_separable(
     }
     let mut cache = RowCache {
         bufs,
+        linef: Vec::with_capacity(src.width as usize * 3),
         width: w,
         keys: vec![usize::MAX; slots],
         next: 0,
