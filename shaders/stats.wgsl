@@ -4,6 +4,9 @@
 // CPU twin: src/cpu/stats.rs.
 
 const SWG: u32 = 256u;
+// Pass 0 warps (and fills scratch); later passes read scratch. A separate
+// pipeline each, so neither pays for the other's path.
+override STATS_WARP: bool = true;
 var<workgroup> partial: array<f32, 256>;
 
 @compute @workgroup_size(256)
@@ -16,15 +19,26 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let slot = g.stage.x;
     let npx = g.out.x * g.out.y;
     var sum = 0.0;
+    // Pixel p = li + 256 k at (x, y), stepped without a division per pixel.
+    let w = g.out.x;
+    let step_y = SWG / w;
+    let step_x = SWG % w;
+    var x = li % w;
+    var y = li / w;
     for (var p = li; p < npx; p += SWG) {
         var c8: vec3<f32>;
-        if (slot == 0u) {
-            c8 = warp_pixel(si, p % g.out.x, p / g.out.x);
+        if (STATS_WARP) {
+            c8 = warp_pixel(si, x, y);
             scratch[si * npx + p] = pack_rgb(c8);
         } else {
             c8 = unpack_rgb(scratch[si * npx + p]);
         }
         sum += gray(run_program(si, c8 * INV_255, slot));
+        x += step_x;
+        y += step_y;
+        let wrap = x >= w;
+        x = select(x, x - w, wrap);
+        y = select(y, y + 1u, wrap);
     }
     partial[li] = sum;
     workgroupBarrier();

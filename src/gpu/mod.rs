@@ -79,6 +79,13 @@ struct Buffers {
     pack: Vec<u32>,
 }
 
+/// The compiled kernels of one feature set: the main pass, and the reduction
+/// pass in its warping (pass 0) and scratch-reading (later passes) forms.
+struct Kernels {
+    main: wgpu::ComputePipeline,
+    stats: Option<(wgpu::ComputePipeline, wgpu::ComputePipeline)>,
+}
+
 /// The code paths a batch needs. The kernels are compiled per combination
 /// (WGSL override constants), so no invocation pays for a path no sample uses;
 /// on a CPU-emulated device (lavapipe) every branch costs its full length.
@@ -141,9 +148,7 @@ pub struct GpuContext {
     main_module: wgpu::ShaderModule,
     stats_module: wgpu::ShaderModule,
     /// Compiled (main, stats) pipelines per feature set (see `Features`).
-    variants: Mutex<
-        std::collections::HashMap<Features, Arc<(wgpu::ComputePipeline, wgpu::ComputePipeline)>>,
-    >,
+    variants: Mutex<std::collections::HashMap<Features, Arc<Kernels>>>,
     bufs: Mutex<Buffers>,
     errors: Arc<Mutex<Vec<String>>>,
 }
@@ -321,10 +326,7 @@ impl GpuContext {
     }
 
     /// The (main, stats) pipelines for a feature set, compiled on first use.
-    fn pipelines(
-        &self,
-        f: Features,
-    ) -> Result<Arc<(wgpu::ComputePipeline, wgpu::ComputePipeline)>> {
+    fn pipelines(&self, f: Features) -> Result<Arc<Kernels>> {
         let mut cache = self
             .variants
             .lock()
@@ -333,8 +335,12 @@ impl GpuContext {
             return Ok(p.clone());
         }
         let constants = f.constants();
+        let mut warp_c = constants.clone();
+        warp_c.push(("STATS_WARP", 1.0));
+        let mut scratch_c = constants.clone();
+        scratch_c.push(("STATS_WARP", 0.0));
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let make = |name: &str, module: &wgpu::ShaderModule| {
+        let make = |name: &str, module: &wgpu::ShaderModule, constants: &[(&str, f64)]| {
             self.device
                 .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                     label: Some(name),
@@ -342,16 +348,23 @@ impl GpuContext {
                     module,
                     entry_point: Some("main"),
                     compilation_options: wgpu::PipelineCompilationOptions {
-                        constants: &constants,
+                        constants,
                         ..Default::default()
                     },
                     cache: None,
                 })
         };
-        let pair = Arc::new((
-            make("augment", &self.main_module),
-            make("stats", &self.stats_module),
-        ));
+        // The reduction pipelines exist only for batches that need statistics.
+        let stats = f.use_scratch.then(|| {
+            (
+                make("stats-warp", &self.stats_module, &warp_c),
+                make("stats-scratch", &self.stats_module, &scratch_c),
+            )
+        });
+        let pair = Arc::new(Kernels {
+            main: make("augment", &self.main_module, &constants),
+            stats,
+        });
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!(
                 "pipeline creation failed for {f:?}: {e}"
@@ -611,13 +624,16 @@ impl GpuContext {
                 timestamp_writes: None,
             });
             for k in 0..stat_slots {
-                pass.set_pipeline(&kernels.1);
+                let Some((warp, scratch)) = &kernels.stats else {
+                    return Err(Error::Gpu("reduction pipelines missing".into()));
+                };
+                pass.set_pipeline(if k == 0 { warp } else { scratch });
                 pass.set_bind_group(0, &bg, &[(k * GLOBALS_STRIDE) as u32]);
                 let (x, y) = grid(n);
                 pass.dispatch_workgroups(x, y, 1);
                 dispatches += 1;
             }
-            pass.set_pipeline(&kernels.0);
+            pass.set_pipeline(&kernels.main);
             pass.set_bind_group(0, &bg, &[(stat_slots * GLOBALS_STRIDE) as u32]);
             // 16x16 tiles of each sample; z: the sample.
             pass.dispatch_workgroups(gl.out[0].div_ceil(16), gl.out[1].div_ceil(16), n as u32);
