@@ -75,6 +75,29 @@ pub struct GpuSample {
 }
 
 const _: () = assert!(std::mem::size_of::<GpuClip>() == 64);
+
+/// True when a projective row 2 is (0, 0, 1): the divide is by exactly 1.
+fn affine_row(r2: &[f32; 4]) -> bool {
+    r2[0] == 0.0 && r2[1] == 0.0 && r2[2] == 1.0
+}
+
+impl GpuClip {
+    /// The clip map is affine (no divide needed).
+    pub fn is_affine(&self) -> bool {
+        affine_row(&self.r2)
+    }
+}
+
+impl GpuSample {
+    /// The inverse map is affine (no divide needed).
+    pub fn is_affine(&self) -> bool {
+        affine_row(&self.m2)
+    }
+    /// The clip stages in use.
+    pub fn active_clips(&self) -> &[GpuClip] {
+        &self.clips[..self.counts[3] as usize]
+    }
+}
 const _: () = assert!(std::mem::size_of::<GpuSample>() == 464);
 
 /// Values the whole batch shares. Keep in sync with `Globals` in `shaders/common/params.wgsl`.

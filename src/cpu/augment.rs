@@ -147,9 +147,9 @@ fn warp_rows(
     bufs: &mut Vec<Vec<f32>>,
 ) {
     let (nx, ny) = (g.counts[1], g.counts[2]);
-    let affine = g.m2[0] == 0.0 && g.m2[1] == 0.0 && g.m2[2] == 1.0;
+    let affine = g.is_affine();
     let nearest = g.src[3] & 1 != 0;
-    let clips = &g.clips[..g.counts[3] as usize];
+    let clips = g.active_clips();
     let (hx, hy) = (src.width as f32 - 1.0, src.height as f32 - 1.0);
     let row_bytes = src.width as usize * 3;
     bufs.resize_with(bufs.len().max(11), Vec::new);
@@ -253,13 +253,11 @@ fn warp_rows(
 fn is_axis_aligned(g: &GpuSample) -> bool {
     g.m0[1] == 0.0
         && g.m1[0] == 0.0
-        && g.m2[0] == 0.0
-        && g.m2[1] == 0.0
-        && g.m2[2] == 1.0
+        && g.is_affine()
         && g.src[3] & 1 == 0
-        && g.clips[..g.counts[3] as usize].iter().all(|c| {
+        && g.active_clips().iter().all(|c| {
             // Soft-edged, axis-aligned clip canvases factor into x and y too.
-            c.r0[1] == 0.0 && c.r1[0] == 0.0 && c.r2[..3] == [0.0, 0.0, 1.0] && c.r2[3] <= 0.5
+            c.r0[1] == 0.0 && c.r1[0] == 0.0 && c.is_affine() && c.r2[3] <= 0.5
         })
 }
 
@@ -377,7 +375,7 @@ fn warp_separable(
     let mut acc = vec![0.0f32; w * 3];
     // Clip stages: the x factor of `coverage` per column tap (tap-major),
     // (u + 0.5).clamp(0, 1) * (width + 0.5 - u).clamp(0, 1).
-    let clips = &g.clips[..g.counts[3] as usize];
+    let clips = g.active_clips();
     let cux: Vec<Vec<f32>> = clips
         .iter()
         .map(|c| {

@@ -64,7 +64,7 @@ pub fn coverage(c: &GpuClip, px: f32, py: f32) -> f32 {
         c.r0[0] * px + c.r0[1] * py + c.r0[2],
         c.r1[0] * px + c.r1[1] * py + c.r1[2],
     );
-    if !(c.r2[0] == 0.0 && c.r2[1] == 0.0 && c.r2[2] == 1.0) {
+    if !c.is_affine() {
         // Projective: divide (an affine row gives w = 1 exactly, so skipping is identical).
         let w = c.r2[0] * px + c.r2[1] * py + c.r2[2];
         u /= w;
@@ -89,7 +89,7 @@ pub fn warp_pixel(g: &GpuSample, s: &Src, ox: u32, oy: u32) -> [u8; 3] {
     let nx = g.counts[1];
     let ny = g.counts[2];
     // An affine map has w = 1 exactly: skipping the divide changes nothing.
-    let affine = g.m2[0] == 0.0 && g.m2[1] == 0.0 && g.m2[2] == 1.0;
+    let affine = g.is_affine();
     let mut acc = [0.0f32; 3];
     for j in 0..ny {
         for i in 0..nx {
@@ -105,7 +105,7 @@ pub fn warp_pixel(g: &GpuSample, s: &Src, ox: u32, oy: u32) -> [u8; 3] {
                 v /= w;
             }
             let mut c = sample_at(g, s, u, v);
-            for clip in &g.clips[..g.counts[3] as usize] {
+            for clip in g.active_clips() {
                 let cov = coverage(clip, px, py);
                 for (ck, f) in c.iter_mut().zip(clip.fill) {
                     *ck = *ck * cov + f * 255.0 * (1.0 - cov);

@@ -108,10 +108,7 @@ impl Features {
             may_nearest: any(&|s| s.src[3] & 1 != 0),
             may_clip: any(&|s| s.counts[3] > 0),
             may_projective: any(&|s| {
-                s.m2[..3] != [0.0, 0.0, 1.0]
-                    || s.clips[..s.counts[3] as usize]
-                        .iter()
-                        .any(|c| c.r2[..3] != [0.0, 0.0, 1.0])
+                !s.is_affine() || s.active_clips().iter().any(|c| !c.is_affine())
             }),
             has_hue: any(&|s| {
                 s.prog[..s.counts[0] as usize]
