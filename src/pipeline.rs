@@ -101,10 +101,14 @@ impl Pipeline {
             None | Some(Some("u8_hwc")) => OutputFormat::U8Hwc,
             Some(Some("f32_chw")) => OutputFormat::F32Chw,
             Some(_) => {
+                let given = table
+                    .get("format")
+                    .map(crate::ops::describe_value)
+                    .unwrap_or_default();
                 return Err(key_err(
                     "format",
-                    "expected \"u8_hwc\" or \"f32_chw\"".into(),
-                ))
+                    format!("expected \"u8_hwc\" or \"f32_chw\", got {given}"),
+                ));
             }
         };
         let mut ops = Vec::new();

@@ -4,6 +4,7 @@
 mod parse;
 mod sample;
 
+pub(crate) use parse::describe as describe_value;
 pub(crate) use parse::parse_size as parse_size_value;
 pub use parse::{op_names, parse_op};
 pub use sample::draw_op;
