@@ -23,6 +23,7 @@ pub enum OutSlice<'a> {
 
 #[derive(Default)]
 struct Scratch {
+    q: Vec<u8>,
     r: Vec<f32>,
     g: Vec<f32>,
     b: Vec<f32>,
@@ -48,6 +49,7 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
     let (w, h) = (gl.out[0] as usize, gl.out[1] as usize);
     let npx = w * h;
     let Scratch {
+        q,
         r,
         g: gg,
         b,
@@ -113,11 +115,21 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
     }
     match out {
         OutSlice::U8(o) => {
-            for p in 0..npx {
-                // floor(clamp(x, 0, 1) * 255 + 0.5): the cast truncates a non-negative value.
-                o[p * 3] = (r[p].clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
-                o[p * 3 + 1] = (gg[p].clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
-                o[p * 3 + 2] = (b[p].clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+            // floor(clamp(x, 0, 1) * 255 + 0.5): the cast truncates a non-negative
+            // value. Quantised plane by plane (vectorises), then interleaved.
+            q.resize(npx * 3, 0);
+            let (qr, rest) = q.split_at_mut(npx);
+            let (qg, qb) = rest.split_at_mut(npx);
+            for (dst, src) in [(&mut *qr, &*r), (&mut *qg, &*gg), (&mut *qb, &*b)] {
+                for (d, x) in dst.iter_mut().zip(src) {
+                    *d = (x.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+                }
+            }
+            for (px, ((a, bb), c)) in o
+                .chunks_exact_mut(3)
+                .zip(qr.iter().zip(qg.iter()).zip(qb.iter()))
+            {
+                px.copy_from_slice(&[*a, *bb, *c]);
             }
         }
         OutSlice::F32(o) => {
@@ -371,11 +383,34 @@ fn warp_separable(
         keys: vec![usize::MAX; slots],
         next: 0,
     };
+    let clips = g.active_clips();
+    if nx == 1 && ny == 1 && clips.is_empty() && cols.iter().chain(rows.iter()).all(|t| t.f == 0.0)
+    {
+        // Every tap sits on a texel centre (flips, integer crops, identity):
+        // the bilinear formula gives that texel exactly, so copy it.
+        let sw = src.width as usize * 3;
+        let [r, g, b] = &mut planes;
+        for (oy, t) in rows.iter().enumerate() {
+            let line = &src.data[t.i0 * sw..(t.i0 + 1) * sw];
+            let row = oy * w..(oy + 1) * w;
+            for (((c, r), g), b) in cols
+                .iter()
+                .zip(&mut r[row.clone()])
+                .zip(&mut g[row.clone()])
+                .zip(&mut b[row])
+            {
+                let px = &line[c.i0 * 3..c.i0 * 3 + 3];
+                *r = px[0] as f32 * INV_255;
+                *g = px[1] as f32 * INV_255;
+                *b = px[2] as f32 * INV_255;
+            }
+        }
+        return;
+    }
     let n = (nx * ny) as f32;
     let mut acc = vec![0.0f32; w * 3];
     // Clip stages: the x factor of `coverage` per column tap (tap-major),
     // (u + 0.5).clamp(0, 1) * (width + 0.5 - u).clamp(0, 1).
-    let clips = g.active_clips();
     let cux: Vec<Vec<f32>> = clips
         .iter()
         .map(|c| {
