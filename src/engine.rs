@@ -16,7 +16,7 @@ use std::sync::Arc;
 /// Which engine runs the pixels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Backend {
-    /// The GPU when an adapter exists, else the CPU.
+    /// The GPU when an adapter exists and its device opens, else the CPU.
     #[default]
     Auto,
     /// The GPU; an error when no adapter exists.
@@ -98,9 +98,10 @@ impl Augmenter {
         let engine = match backend {
             Backend::Cpu => Engine::Cpu,
             Backend::Gpu => Engine::Gpu(Arc::new(GpuContext::new()?)),
+            // No adapter, or one whose device cannot be opened: the CPU.
             Backend::Auto => match GpuContext::new() {
                 Ok(g) => Engine::Gpu(Arc::new(g)),
-                Err(Error::NoAdapter) => Engine::Cpu,
+                Err(Error::NoAdapter | Error::Gpu(_)) => Engine::Cpu,
                 Err(e) => return Err(e),
             },
         };
