@@ -1,0 +1,112 @@
+//! Random pipelines (ops, parameters, image sizes drawn from a fixed seed):
+//! no panic, no error other than a documented one, and GPU vs CPU parity.
+
+mod common;
+
+use common::{assert_close, gpu};
+use gpu_augment::{app::synth::synthetic_image, Augmenter, Backend, BatchKey, Error, Pipeline};
+use rand::{Rng, SeedableRng};
+
+fn random_op(rng: &mut impl Rng) -> String {
+    let f = |rng: &mut dyn rand::RngCore, lo: f64, hi: f64| lo + (hi - lo) * rng.random::<f64>();
+    match rng.random_range(0..9) {
+        0 => format!(
+            "op = \"random_resized_crop\"\nscale = [{:.3}, 1.0]\ninterpolation = \"{}\"",
+            f(rng, 0.01, 0.9),
+            if rng.random::<bool>() { "nearest" } else { "bilinear" }
+        ),
+        1 => format!("op = \"resize\"\nsize = {}", rng.random_range(1..80)),
+        2 => format!("op = \"center_crop\"\nsize = [{}, {}]", rng.random_range(1..90), rng.random_range(1..90)),
+        3 => format!(
+            "op = \"random_crop\"\nsize = {}\npadding = {}\npad_if_needed = true\nfill = {}",
+            rng.random_range(1..50),
+            rng.random_range(0..9),
+            rng.random_range(0..256)
+        ),
+        4 => format!("op = \"horizontal_flip\"\np = {:.2}", f(rng, 0.0, 1.0)),
+        5 => format!("op = \"vertical_flip\"\np = {:.2}", f(rng, 0.0, 1.0)),
+        6 => format!(
+            "op = \"affine\"\ndegrees = {:.1}\ntranslate = [{:.2}, {:.2}]\nscale = [{:.2}, {:.2}]\nshear = {:.1}\nfill = [{}, 30, 200]",
+            f(rng, 0.0, 180.0),
+            f(rng, 0.0, 0.5),
+            f(rng, 0.0, 0.5),
+            f(rng, 0.3, 1.0),
+            f(rng, 1.0, 2.5),
+            f(rng, 0.0, 40.0),
+            rng.random_range(0..256)
+        ),
+        7 => format!(
+            "op = \"color_jitter\"\nbrightness = {:.2}\ncontrast = {:.2}\nsaturation = {:.2}\nhue = {:.2}\np = {:.2}",
+            f(rng, 0.0, 1.0),
+            f(rng, 0.0, 1.0),
+            f(rng, 0.0, 1.0),
+            f(rng, 0.0, 0.5),
+            f(rng, 0.0, 1.0)
+        ),
+        _ => format!("op = \"grayscale\"\np = {:.2}", f(rng, 0.0, 1.0)),
+    }
+}
+
+#[test]
+fn random_pipelines_agree_and_never_panic() {
+    let g = gpu();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20261124);
+    let mut ran = 0;
+    for case in 0..40 {
+        let n_ops = rng.random_range(1..5);
+        let mut text = format!(
+            "size = [{}, {}]\nformat = \"{}\"\n",
+            rng.random_range(1..48),
+            rng.random_range(1..48),
+            if rng.random::<bool>() {
+                "u8_hwc"
+            } else {
+                "f32_chw"
+            }
+        );
+        for _ in 0..n_ops {
+            text.push_str("[[ops]]\n");
+            text.push_str(&random_op(&mut rng));
+            text.push('\n');
+        }
+        let p = match Pipeline::from_toml(&text) {
+            Ok(p) => p,
+            // Too many fill ops or colour steps for one sample: a documented refusal.
+            Err(Error::InvalidPipeline(_)) => continue,
+            Err(e) => panic!("case {case}: {e}\n{text}"),
+        };
+        let images: Vec<_> = (0..4)
+            .map(|i| {
+                synthetic_image(
+                    case * 10 + i,
+                    rng.random_range(1..120),
+                    rng.random_range(1..120),
+                )
+            })
+            .collect();
+        let key = BatchKey::new(case, 0, 0);
+        let cpu = Augmenter::new(p.clone(), Backend::Cpu)
+            .unwrap()
+            .augment(&images, key);
+        let cpu = match cpu {
+            Ok(b) => b,
+            Err(e) => panic!("case {case}: CPU failed: {e}\n{text}"),
+        };
+        if let Some(g) = &g {
+            let gpu = Augmenter::with_gpu(p.clone(), g.clone())
+                .unwrap()
+                .augment(&images, key)
+                .unwrap();
+            let (mean, std) = p.normalization();
+            assert_close(
+                &format!("random-{case}"),
+                &cpu,
+                &gpu,
+                mean.map(|x| x as f32),
+                std.map(|x| x as f32),
+            );
+        }
+        ran += 1;
+    }
+    assert!(ran >= 30, "only {ran} of 40 random pipelines were valid");
+}
