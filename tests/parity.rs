@@ -69,6 +69,7 @@ op_parity! {
     op_f32_without_normalize: "size = 16\nformat = \"f32_chw\"\n[[ops]]\nop = \"affine\"\ndegrees = 20";
     op_padded_crop_then_downscale: "size = 16\n[[ops]]\nop = \"random_crop\"\nsize = 60\npadding = [9, 3, 5, 12]\npad_if_needed = true\nfill = [250, 20, 90]";
     op_padded_crop_then_upscale: "size = 90\n[[ops]]\nop = \"random_crop\"\nsize = 30\npadding = 6\npad_if_needed = true\nfill = 200\n[[ops]]\nop = \"vertical_flip\"";
+    op_two_hue_steps_and_grayscale: "size = 24\n[[ops]]\nop = \"color_jitter\"\nhue = 0.3\nsaturation = 0.5\n[[ops]]\nop = \"grayscale\"\np = 0.3\n[[ops]]\nop = \"color_jitter\"\nhue = 0.4\nbrightness = 0.3\ncontrast = 0.6";
     op_chain_crop_then_affine_fill: "size = 40\n[[ops]]\nop = \"center_crop\"\nsize = 60\n[[ops]]\nop = \"affine\"\ndegrees = 30\nfill = [255, 0, 0]\n[[ops]]\nop = \"random_crop\"\nsize = 36\npadding = 2";
 }
 

@@ -66,30 +66,46 @@ fn adjust_hue(c: vec3<f32>, shift: f32) -> vec3<f32> {
     return hsv_to_rgb(hsv);
 }
 
+// One brightness / contrast / saturation / grayscale step: a blend with a
+// target of 0, the mean, or the pixel's grey (grayscale: factor 0), values
+// identical to the CPU twin's separate formulas; branch-free.
+fn blend_step(si: u32, c: vec3<f32>, step: vec4<f32>) -> vec3<f32> {
+    let code = step.x;
+    let is_contrast = code == CODE_CONTRAST;
+    let is_gray = code == CODE_GRAYSCALE;
+    let target_ = select(0.0, stats[si * MAX_STATS + u32(step.z)], is_contrast)
+        + select(0.0, gray(c), code == CODE_SATURATION || is_gray);
+    return blend(c, vec3<f32>(target_), select(step.y, 0.0, is_gray));
+}
+
 // Runs the sample's colour program on c (in [0, 1]); stops before the contrast
 // step whose stat slot is `stop_slot` (pass 0xffffffff to run it all).
-// Brightness, contrast, saturation and grayscale are one branch-free blend
-// with a target of 0, the mean, or the pixel's grey (grayscale: factor 0),
-// values identical to the CPU twin's separate formulas.
+// The program runs as segments: the blend steps up to a hue step, then that
+// hue step, HUE_STEPS times, then the remaining blends. On a device that runs
+// both sides of every branch, hue is then evaluated HUE_STEPS times per pixel
+// rather than once per step.
 fn run_program(si: u32, c_in: vec3<f32>, stop_slot: u32) -> vec3<f32> {
     var c = c_in;
     let n = samples[si].counts.x;
-    for (var k = 0u; k < n; k++) {
-        let step = samples[si].prog[k];
-        let code = step.x;
-        let slot = u32(step.z);
-        let is_contrast = code == CODE_CONTRAST;
-        if (is_contrast && slot == stop_slot) {
-            break;
+    var k = 0u;
+    for (var seg = 0u; seg <= HUE_STEPS; seg++) {
+        loop {
+            if (k >= n) {
+                break;
+            }
+            let step = samples[si].prog[k];
+            if (step.x == CODE_HUE) {
+                break;
+            }
+            if (step.x == CODE_CONTRAST && u32(step.z) == stop_slot) {
+                return c;
+            }
+            c = blend_step(si, c, step);
+            k++;
         }
-        let is_gray = code == CODE_GRAYSCALE;
-        let target_ = select(0.0, stats[si * MAX_STATS + slot], is_contrast)
-            + select(0.0, gray(c), code == CODE_SATURATION || is_gray);
-        let blended = blend(c, vec3<f32>(target_), select(step.y, 0.0, is_gray));
-        if (HAS_HUE) {
-            c = select(blended, adjust_hue(c, step.y), code == CODE_HUE);
-        } else {
-            c = blended;
+        if (seg < HUE_STEPS && k < n) {
+            c = adjust_hue(c, samples[si].prog[k].y);
+            k++;
         }
     }
     return c;

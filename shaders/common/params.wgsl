@@ -9,7 +9,7 @@ override USE_SCRATCH: bool = false;   // the stats pass left the warped image in
 override MAY_NEAREST: bool = false;   // some sample samples nearest
 override MAY_CLIP: bool = false;      // some sample has clip stages
 override MAY_PROJECTIVE: bool = false; // some map is projective (else w = 1 exactly)
-override HAS_HUE: bool = false;       // some program has a hue step
+override HUE_STEPS: u32 = 0u;         // most hue steps in one sample's program
 
 const MAX_CLIPS: u32 = 4u;
 const MAX_PROG: u32 = 8u;

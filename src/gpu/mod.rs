@@ -96,7 +96,7 @@ struct Features {
     may_nearest: bool,
     may_clip: bool,
     may_projective: bool,
-    has_hue: bool,
+    hue_steps: u32,
 }
 
 impl Features {
@@ -110,11 +110,16 @@ impl Features {
             may_projective: any(&|s| {
                 !s.is_affine() || s.active_clips().iter().any(|c| !c.is_affine())
             }),
-            has_hue: any(&|s| {
-                s.prog[..s.counts[0] as usize]
-                    .iter()
-                    .any(|p| p[0] == crate::plan::code::HUE)
-            }),
+            hue_steps: samples
+                .iter()
+                .map(|s| {
+                    s.prog[..s.counts[0] as usize]
+                        .iter()
+                        .filter(|p| p[0] == crate::plan::code::HUE)
+                        .count() as u32
+                })
+                .max()
+                .unwrap_or(0),
         }
     }
 
@@ -126,7 +131,7 @@ impl Features {
             ("MAY_NEAREST", b(self.may_nearest)),
             ("MAY_CLIP", b(self.may_clip)),
             ("MAY_PROJECTIVE", b(self.may_projective)),
-            ("HAS_HUE", b(self.has_hue)),
+            ("HUE_STEPS", self.hue_steps as f64),
         ]
     }
 }
