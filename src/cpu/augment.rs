@@ -384,31 +384,6 @@ fn warp_separable(
         next: 0,
     };
     let clips = g.active_clips();
-    if nx == 1 && ny == 1 && clips.is_empty() && cols.iter().chain(rows.iter()).all(|t| t.f == 0.0)
-    {
-        // Every tap sits on a texel centre (flips, integer crops, identity):
-        // the bilinear formula gives that texel exactly, so copy it.
-        let sw = src.width as usize * 3;
-        let [r, g, b] = &mut planes;
-        for (oy, t) in rows.iter().enumerate() {
-            let line = &src.data[t.i0 * sw..(t.i0 + 1) * sw];
-            let row = oy * w..(oy + 1) * w;
-            for (((c, r), g), b) in cols
-                .iter()
-                .zip(&mut r[row.clone()])
-                .zip(&mut g[row.clone()])
-                .zip(&mut b[row])
-            {
-                let px = &line[c.i0 * 3..c.i0 * 3 + 3];
-                *r = px[0] as f32 * INV_255;
-                *g = px[1] as f32 * INV_255;
-                *b = px[2] as f32 * INV_255;
-            }
-        }
-        return;
-    }
-    let n = (nx * ny) as f32;
-    let mut acc = vec![0.0f32; w * 3];
     // Clip stages: the x factor of `coverage` per column tap (tap-major),
     // (u + 0.5).clamp(0, 1) * (width + 0.5 - u).clamp(0, 1).
     let cux: Vec<Vec<f32>> = clips
@@ -425,6 +400,57 @@ fn warp_separable(
             v
         })
         .collect();
+    if nx == 1 && ny == 1 && cols.iter().chain(rows.iter()).all(|t| t.f == 0.0) {
+        // Every tap sits on a texel centre (flips, integer crops, identity):
+        // the bilinear formula gives that texel exactly, so copy it, then
+        // apply the clip stages and rounding as the general path does.
+        let sw = src.width as usize * 3;
+        let [r, g, b] = &mut planes;
+        for (oy, t) in rows.iter().enumerate() {
+            let line = &src.data[t.i0 * sw..(t.i0 + 1) * sw];
+            let row = oy * w..(oy + 1) * w;
+            let dst = cols
+                .iter()
+                .zip(&mut r[row.clone()])
+                .zip(&mut g[row.clone()])
+                .zip(&mut b[row]);
+            if clips.is_empty() {
+                for (((c, r), g), b) in dst {
+                    let px = &line[c.i0 * 3..c.i0 * 3 + 3];
+                    *r = px[0] as f32 * INV_255;
+                    *g = px[1] as f32 * INV_255;
+                    *b = px[2] as f32 * INV_255;
+                }
+                continue;
+            }
+            // The y factors of each clip's coverage for this row.
+            let py = oy as f32 + 0.5;
+            let mut cvs = [(0.0f32, 0.0f32); crate::plan::MAX_CLIPS];
+            for (cv, c) in cvs.iter_mut().zip(clips) {
+                let v = c.r1[1] * py + c.r1[2];
+                *cv = (
+                    (v + 0.5).clamp(0.0, 1.0),
+                    (c.r1[3] + 0.5 - v).clamp(0.0, 1.0),
+                );
+            }
+            for (x, (((col, r), g), b)) in dst.enumerate() {
+                let px = &line[col.i0 * 3..col.i0 * 3 + 3];
+                let mut c = [px[0] as f32, px[1] as f32, px[2] as f32];
+                for ((clip, cx), (cv0, cv1)) in clips.iter().zip(&cux).zip(cvs) {
+                    let cov = cx[x] * cv0 * cv1;
+                    for (ck, f) in c.iter_mut().zip(clip.fill) {
+                        *ck = *ck * cov + f * 255.0 * (1.0 - cov);
+                    }
+                }
+                *r = (c[0] + 0.5) as u8 as f32 * INV_255;
+                *g = (c[1] + 0.5) as u8 as f32 * INV_255;
+                *b = (c[2] + 0.5) as u8 as f32 * INV_255;
+            }
+        }
+        return;
+    }
+    let n = (nx * ny) as f32;
+    let mut acc = vec![0.0f32; w * 3];
     for oy in 0..h {
         acc.iter_mut().for_each(|a| *a = 0.0);
         for (j, t) in rows[oy * ny..(oy + 1) * ny].iter().enumerate() {
