@@ -106,7 +106,7 @@ const _: () = assert!(std::mem::size_of::<GpuSample>() == 464);
 pub struct GpuGlobals {
     /// Output width, height, samples in this dispatch, format (0 u8 HWC, 1 f32 CHW).
     pub out: [u32; 4],
-    /// Stat slot this pass reduces, stat slots in the pipeline, 1 when the warped image is in scratch, unused.
+    /// Stat slot this pass reduces, stat slots in the pipeline, two unused words.
     pub pass: [u32; 4],
     /// Normalisation mean (0 when none).
     pub mean: [f32; 4],
@@ -542,12 +542,7 @@ pub fn globals(pipeline: &Pipeline, n_samples: u32, pass: u32) -> GpuGlobals {
                 OutputFormat::F32Chw => 1,
             },
         ],
-        pass: [
-            pass,
-            pipeline.stat_slots() as u32,
-            (pipeline.stat_slots() > 0) as u32,
-            0,
-        ],
+        pass: [pass, pipeline.stat_slots() as u32, 0, 0],
         mean: [mean[0] as f32, mean[1] as f32, mean[2] as f32, 0.0],
         std: [std[0] as f32, std[1] as f32, std[2] as f32, 1.0],
     }
