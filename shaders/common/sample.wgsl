@@ -36,9 +36,11 @@ fn sample_at(src: vec4<u32>, u: f32, v: f32) -> vec3<f32> {
     let b = unpack_rgb(src_px[ya + xb]);
     let c = unpack_rgb(src_px[yb + xa]);
     let d = unpack_rgb(src_px[yb + xb]);
-    let top = a + (b - a) * fx;
-    let bot = c + (d - c) * fx;
-    return top + (bot - top) * fy;
+    // Columns first (the CPU twin interpolates whole source rows vertically,
+    // then gathers along them), then across.
+    let left = a + (c - a) * fy;
+    let right = b + (d - b) * fy;
+    return left + (right - left) * fx;
 }
 
 fn coverage(c: Clip, px: f32, py: f32) -> f32 {

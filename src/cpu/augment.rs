@@ -224,9 +224,9 @@ fn warp_rows(
                     for (k, ck) in c.iter_mut().enumerate() {
                         let (a, b) = (d[ia + k] as f32, d[ib + k] as f32);
                         let (cc, dd) = (d[ic + k] as f32, d[id + k] as f32);
-                        let top = a + (b - a) * fx;
-                        let bot = cc + (dd - cc) * fx;
-                        *ck = top + (bot - top) * fy;
+                        let left = a + (cc - a) * fy;
+                        let right = b + (dd - b) * fy;
+                        *ck = left + (right - left) * fx;
                     }
                     (cr[x], cg[x], cb[x]) = (c[0], c[1], c[2]);
                 }
@@ -303,59 +303,6 @@ fn taps(n_out: usize, n: u32, scale: f32, offset: f32, n_src: u32, out: &mut Vec
     }
 }
 
-/// Interpolates one source row at every column tap, tap-major:
-/// `dst[(i * w + x) * 3 + k]` for tap `i` of output column `x`.
-#[inline(always)]
-fn lerp_row(dst: &mut [f32], line: &[u8], linef: &mut Vec<f32>, cols: &[Tap], nx: usize) {
-    // Each source value converts once (exactly), not once per tap that reads it.
-    linef.clear();
-    linef.extend(line.iter().map(|&v| v as f32));
-    let w = cols.len() / nx;
-    for (x, taps) in cols.chunks_exact(nx).enumerate() {
-        for (i, t) in taps.iter().enumerate() {
-            let d = &mut dst[(i * w + x) * 3..(i * w + x) * 3 + 3];
-            let (a, b) = (
-                &linef[t.i0 * 3..t.i0 * 3 + 3],
-                &linef[t.i1 * 3..t.i1 * 3 + 3],
-            );
-            for k in 0..3 {
-                d[k] = a[k] + (b[k] - a[k]) * t.f;
-            }
-        }
-    }
-}
-
-/// A small cache of interpolated source rows (the rows of neighbouring output
-/// rows overlap when upscaling or shrinking by little).
-struct RowCache<'a> {
-    bufs: &'a mut Vec<Vec<f32>>,
-    linef: Vec<f32>,
-    width: usize,
-    keys: Vec<usize>,
-    next: usize,
-}
-
-impl RowCache<'_> {
-    #[inline(always)]
-    fn get(&mut self, y: usize, src: &Src, cols: &[Tap]) -> usize {
-        if let Some(i) = self.keys.iter().position(|&k| k == y) {
-            return i;
-        }
-        let i = self.next;
-        self.next = (self.next + 1) % self.keys.len();
-        let sw = src.width as usize * 3;
-        lerp_row(
-            &mut self.bufs[i],
-            &src.data[y * sw..(y + 1) * sw],
-            &mut self.linef,
-            cols,
-            cols.len() / (self.width),
-        );
-        self.keys[i] = y;
-        i
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn warp_separable(
@@ -371,18 +318,6 @@ fn warp_separable(
     let (nx, ny) = (g.counts[1] as usize, g.counts[2] as usize);
     taps(h, ny as u32, g.m1[1], g.m1[2], src.height, rows);
     taps(w, nx as u32, g.m0[0], g.m0[2], src.width, cols);
-    let slots = 2 * ny + 2;
-    bufs.resize_with(slots.max(bufs.len()), Vec::new);
-    for b in bufs.iter_mut() {
-        b.resize(w * nx * 3, 0.0);
-    }
-    let mut cache = RowCache {
-        bufs,
-        linef: Vec::with_capacity(src.width as usize * 3),
-        width: w,
-        keys: vec![usize::MAX; slots],
-        next: 0,
-    };
     let clips = g.active_clips();
     // Clip stages: the x factor of `coverage` per column tap (tap-major),
     // (u + 0.5).clamp(0, 1) * (width + 0.5 - u).clamp(0, 1).
@@ -451,46 +386,67 @@ fn warp_separable(
     }
     let n = (nx * ny) as f32;
     let mut acc = vec![0.0f32; w * 3];
+    // Only the source columns the taps touch are interpolated vertically.
+    let x_lo = cols.iter().map(|t| t.i0.min(t.i1)).min().unwrap_or(0);
+    let x_hi = cols.iter().map(|t| t.i0.max(t.i1)).max().unwrap_or(0) + 1;
+    bufs.resize_with(bufs.len().max(1), Vec::new);
+    let vrow = &mut bufs[0];
+    vrow.resize(src.width as usize * 3, 0.0);
+    let sw = src.width as usize * 3;
     for oy in 0..h {
         acc.iter_mut().for_each(|a| *a = 0.0);
         for (j, t) in rows[oy * ny..(oy + 1) * ny].iter().enumerate() {
-            let i0 = cache.get(t.i0, src, cols);
-            let i1 = cache.get(t.i1, src, cols);
-            let (top, bot) = (&cache.bufs[i0], &cache.bufs[i1]);
+            // Columns first, as `sample_at`: left/right = a + (c - a) * fy, over
+            // the whole span of the two source rows at once (vectorises) ...
+            let (l0, l1) = (
+                &src.data[t.i0 * sw..(t.i0 + 1) * sw],
+                &src.data[t.i1 * sw..(t.i1 + 1) * sw],
+            );
             let fy = t.f;
+            for ((v, &a), &c) in vrow[x_lo * 3..x_hi * 3]
+                .iter_mut()
+                .zip(&l0[x_lo * 3..x_hi * 3])
+                .zip(&l1[x_lo * 3..x_hi * 3])
+            {
+                let (a, c) = (a as f32, c as f32);
+                *v = a + (c - a) * fy;
+            }
+            // ... then across, per column tap: left + (right - left) * fx.
             // Per pixel the taps add in the shader's order (row tap outer,
-            // column tap inner); across pixels the loop vectorises.
-            for i in 0..nx {
-                let (tp, bt) = (
-                    &top[i * w * 3..(i + 1) * w * 3],
-                    &bot[i * w * 3..(i + 1) * w * 3],
+            // column tap inner).
+            let py = oy as f32 + (j as f32 + 0.5) / ny as f32;
+            let mut cvs = [(0.0f32, 0.0f32); crate::plan::MAX_CLIPS];
+            for (cv, c) in cvs.iter_mut().zip(clips) {
+                let v = c.r1[1] * py + c.r1[2];
+                *cv = (
+                    (v + 0.5).clamp(0.0, 1.0),
+                    (c.r1[3] + 0.5 - v).clamp(0.0, 1.0),
                 );
-                if clips.is_empty() {
-                    for ((a, &t0), &b0) in acc.iter_mut().zip(tp).zip(bt) {
-                        *a += t0 + (b0 - t0) * fy;
-                    }
-                    continue;
-                }
-                let py = oy as f32 + (j as f32 + 0.5) / ny as f32;
-                for (x, ((a, t0), b0)) in acc
-                    .chunks_exact_mut(3)
-                    .zip(tp.chunks_exact(3))
-                    .zip(bt.chunks_exact(3))
-                    .enumerate()
-                {
-                    let mut c = [0, 1, 2].map(|k| t0[k] + (b0[k] - t0[k]) * fy);
-                    for (clip, cx) in clips.iter().zip(&cux) {
-                        let v = clip.r1[1] * py + clip.r1[2];
-                        let cov = cx[i * w + x]
-                            * (v + 0.5).clamp(0.0, 1.0)
-                            * (clip.r1[3] + 0.5 - v).clamp(0.0, 1.0);
+            }
+            for (x, (a, taps)) in acc
+                .chunks_exact_mut(3)
+                .zip(cols.chunks_exact(nx))
+                .enumerate()
+            {
+                for (i, tp) in taps.iter().enumerate() {
+                    let (l, r) = (
+                        &vrow[tp.i0 * 3..tp.i0 * 3 + 3],
+                        &vrow[tp.i1 * 3..tp.i1 * 3 + 3],
+                    );
+                    let mut c = [
+                        l[0] + (r[0] - l[0]) * tp.f,
+                        l[1] + (r[1] - l[1]) * tp.f,
+                        l[2] + (r[2] - l[2]) * tp.f,
+                    ];
+                    for ((clip, cx), (cv0, cv1)) in clips.iter().zip(&cux).zip(cvs) {
+                        let cov = cx[i * w + x] * cv0 * cv1;
                         for (ck, f) in c.iter_mut().zip(clip.fill) {
                             *ck = *ck * cov + f * 255.0 * (1.0 - cov);
                         }
                     }
-                    for (ak, ck) in a.iter_mut().zip(c) {
-                        *ak += ck;
-                    }
+                    a[0] += c[0];
+                    a[1] += c[1];
+                    a[2] += c[2];
                 }
             }
         }

@@ -50,9 +50,9 @@ pub fn sample_at(g: &GpuSample, s: &Src, u: f32, v: f32) -> [f32; 3] {
     let (a, b, c, d) = (px(ya + xa), px(ya + xb), px(yb + xa), px(yb + xb));
     let mut r = [0.0; 3];
     for k in 0..3 {
-        let top = a[k] + (b[k] - a[k]) * fx;
-        let bot = c[k] + (d[k] - c[k]) * fx;
-        r[k] = top + (bot - top) * fy;
+        let left = a[k] + (c[k] - a[k]) * fy;
+        let right = b[k] + (d[k] - b[k]) * fy;
+        r[k] = left + (right - left) * fx;
     }
     r
 }
