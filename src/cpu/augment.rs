@@ -217,32 +217,68 @@ fn warp_rows(
                     idx[x] = [ya + xa, ya + xb, yb + xa, yb + xb];
                 }
                 let d = src.data;
-                for x in 0..w {
-                    let [ia, ib, ic, id] = idx[x];
-                    let (fx, fy) = (fxs[x], fys[x]);
+                let (cr, cg, cb) = (&mut cr[..w], &mut cg[..w], &mut cb[..w]);
+                for ((((ix, (&fx, &fy)), r), g), b) in idx
+                    .iter()
+                    .zip(fxs.iter().zip(fys.iter()))
+                    .zip(cr.iter_mut())
+                    .zip(cg.iter_mut())
+                    .zip(cb.iter_mut())
+                {
+                    let [ia, ib, ic, id] = *ix;
+                    let (ta, tb, tc, td) = (
+                        &d[ia..ia + 3],
+                        &d[ib..ib + 3],
+                        &d[ic..ic + 3],
+                        &d[id..id + 3],
+                    );
                     let mut c = [0.0f32; 3];
                     for (k, ck) in c.iter_mut().enumerate() {
-                        let (a, b) = (d[ia + k] as f32, d[ib + k] as f32);
-                        let (cc, dd) = (d[ic + k] as f32, d[id + k] as f32);
+                        let (a, b) = (ta[k] as f32, tb[k] as f32);
+                        let (cc, dd) = (tc[k] as f32, td[k] as f32);
                         let left = a + (cc - a) * fy;
                         let right = b + (dd - b) * fy;
                         *ck = left + (right - left) * fx;
                     }
-                    (cr[x], cg[x], cb[x]) = (c[0], c[1], c[2]);
+                    (*r, *g, *b) = (c[0], c[1], c[2]);
                 }
                 for clip in clips {
                     let fill = clip.fill.map(|f| f * 255.0);
-                    for x in 0..w {
-                        let cv = super::sample::coverage(clip, pxs[x], py);
-                        cr[x] = cr[x] * cv + fill[0] * (1.0 - cv);
-                        cg[x] = cg[x] * cv + fill[1] * (1.0 - cv);
-                        cb[x] = cb[x] * cv + fill[2] * (1.0 - cv);
+                    let px_rgb = pxs
+                        .iter()
+                        .zip(cr.iter_mut())
+                        .zip(cg.iter_mut())
+                        .zip(cb.iter_mut());
+                    if clip.is_affine() && clip.r2[3] <= 0.5 {
+                        // `coverage` for a soft affine clip, inlined so the loop vectorises.
+                        for (((&px, r), g), b) in px_rgb {
+                            let u = clip.r0[0] * px + clip.r0[1] * py + clip.r0[2];
+                            let v = clip.r1[0] * px + clip.r1[1] * py + clip.r1[2];
+                            let cv = (u + 0.5).clamp(0.0, 1.0)
+                                * (clip.r0[3] + 0.5 - u).clamp(0.0, 1.0)
+                                * (v + 0.5).clamp(0.0, 1.0)
+                                * (clip.r1[3] + 0.5 - v).clamp(0.0, 1.0);
+                            *r = *r * cv + fill[0] * (1.0 - cv);
+                            *g = *g * cv + fill[1] * (1.0 - cv);
+                            *b = *b * cv + fill[2] * (1.0 - cv);
+                        }
+                    } else {
+                        for (((&px, r), g), b) in px_rgb {
+                            let cv = super::sample::coverage(clip, px, py);
+                            *r = *r * cv + fill[0] * (1.0 - cv);
+                            *g = *g * cv + fill[1] * (1.0 - cv);
+                            *b = *b * cv + fill[2] * (1.0 - cv);
+                        }
                     }
                 }
-                for x in 0..w {
-                    acc_r[x] += cr[x];
-                    acc_g[x] += cg[x];
-                    acc_b[x] += cb[x];
+                for (acc, c) in [
+                    (&mut **acc_r, &*cr),
+                    (&mut **acc_g, &*cg),
+                    (&mut **acc_b, &*cb),
+                ] {
+                    for (a, &v) in acc.iter_mut().zip(c) {
+                        *a += v;
+                    }
                 }
             }
         }
