@@ -153,7 +153,6 @@ impl Augmenter {
 
     /// Augments a batch of images of any sizes.
     pub fn augment(&self, images: &[RgbImage], key: BatchKey) -> Result<Batch> {
-        check_images(images)?;
         let indices = batch_indices(key.first_index, images.len())?;
         self.augment_indexed(images, key.seed, key.epoch, &indices)
     }

@@ -13,15 +13,23 @@ pub use sample::Src;
 
 /// Runs a batch: `out` is the whole tensor (u8 HWC or f32 CHW).
 pub fn run_batch(gl: &GpuGlobals, samples: &[GpuSample], srcs: &[Src], out: crate::TensorMut) {
-    let npx = (gl.out[0] * gl.out[1]) as usize;
+    let per = (gl.out[0] * gl.out[1]) as usize * 3;
     match out {
-        crate::TensorMut::U8(o) => o
-            .par_chunks_mut(npx * 3)
-            .zip(samples.par_iter().zip(srcs.par_iter()))
-            .for_each(|(o, (g, s))| augment_sample(gl, g, s, OutSlice::U8(o))),
-        crate::TensorMut::F32(o) => o
-            .par_chunks_mut(npx * 3)
-            .zip(samples.par_iter().zip(srcs.par_iter()))
-            .for_each(|(o, (g, s))| augment_sample(gl, g, s, OutSlice::F32(o))),
+        crate::TensorMut::U8(o) => run_samples(gl, samples, srcs, o, per, |o| OutSlice::U8(o)),
+        crate::TensorMut::F32(o) => run_samples(gl, samples, srcs, o, per, |o| OutSlice::F32(o)),
     }
+}
+
+/// One sample per chunk of `per` values of `out`, in parallel.
+fn run_samples<T: Send>(
+    gl: &GpuGlobals,
+    samples: &[GpuSample],
+    srcs: &[Src],
+    out: &mut [T],
+    per: usize,
+    slice: impl Fn(&mut [T]) -> OutSlice<'_> + Sync,
+) {
+    out.par_chunks_mut(per)
+        .zip(samples.par_iter().zip(srcs.par_iter()))
+        .for_each(|(o, (g, s))| augment_sample(gl, g, s, slice(o)));
 }

@@ -14,27 +14,20 @@ pub struct Src<'a> {
     pub height: u32,
 }
 
-#[inline(always)]
-fn load_px(s: &Src, x: f32, y: f32) -> [f32; 3] {
-    let xi = x.clamp(0.0, s.width as f32 - 1.0) as usize;
-    let yi = y.clamp(0.0, s.height as f32 - 1.0) as usize;
-    let o = (yi * s.width as usize + xi) * 3;
-    [s.data[o] as f32, s.data[o + 1] as f32, s.data[o + 2] as f32]
-}
-
-/// Values in [0, 255] at continuous source position (u, v).
+/// Values in [0, 255] at continuous source position (u, v). Nearest is the
+/// bilinear formula at floor(u) with weight 0, as in the shader.
 #[inline(always)]
 pub fn sample_at(g: &GpuSample, s: &Src, u: f32, v: f32) -> [f32; 3] {
-    if g.src[3] & 1 != 0 {
-        return load_px(s, u.floor(), v.floor());
-    }
-    let x = u - 0.5;
-    let y = v - 0.5;
+    let (x, y) = if g.src[3] & 1 != 0 {
+        (u.floor(), v.floor())
+    } else {
+        (u - 0.5, v - 0.5)
+    };
     let x0 = x.floor();
     let y0 = y.floor();
     let fx = x - x0;
     let fy = y - y0;
-    // load_px's clamps, computed once per axis.
+    // Taps clamp to the image edge.
     let (hx, hy) = (s.width as f32 - 1.0, s.height as f32 - 1.0);
     let (xa, xb) = (
         x0.clamp(0.0, hx) as i32 as usize * 3,
