@@ -22,13 +22,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
     }
     let npx = g.out.x * g.out.y;
     let p = oy * g.out.x + ox;
+    let fv = field_values(si, ox, oy);
     var c8: vec3<f32>;
     if (USE_SCRATCH) {
         c8 = unpack_rgb(scratch[si * npx + p]);
     } else {
-        c8 = warp_pixel(si, ox, oy);
+        c8 = warp_pixel(si, ox, oy, fv.geo);
     }
-    let c = run_program(si, c8 * INV_255, 0xffffffffu);
+    let c = run_program(si, c8 * INV_255, 0xffffffffu, fv.color);
     if (OUT_F32) {
         let n = (c - g.mean.xyz) / g.stdev.xyz;
         let o = si * 3u * npx + p;

@@ -26,14 +26,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     var x = li % w;
     var y = li / w;
     for (var p = li; p < npx; p += SWG) {
+        let fv = field_values(si, x, y);
         var c8: vec3<f32>;
         if (STATS_WARP) {
-            c8 = warp_pixel(si, x, y);
+            c8 = warp_pixel(si, x, y, fv.geo);
             scratch[si * npx + p] = pack_rgb(c8);
         } else {
             c8 = unpack_rgb(scratch[si * npx + p]);
         }
-        sum += gray(run_program(si, c8 * INV_255, slot));
+        sum += gray(run_program(si, c8 * INV_255, slot, fv.color));
         x += step_x;
         y += step_y;
         let wrap = x >= w;

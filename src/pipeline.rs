@@ -161,9 +161,19 @@ impl Pipeline {
                 }
             }
         }
+        if let Some(f) = self.ops.iter().position(|o| o.is_field()) {
+            if let Some(j) = self.ops[f + 1..].iter().position(|o| o.is_geometric()) {
+                let j = f + 1 + j;
+                return bad(format!(
+                    "{} (op #{j}) is geometric and comes after {} (op #{f}): a random-field op must be the last geometric op (and there can be only one)",
+                    self.ops[j].name(),
+                    self.ops[f].name()
+                ));
+            }
+        }
         let clips = self.ops.iter().filter(|o| o.may_fill()).count();
         if clips > MAX_CLIPS {
-            return bad(format!("{clips} ops that fill outside the image (affine, center_crop, random_crop); at most {MAX_CLIPS}"));
+            return bad(format!("{clips} ops that fill outside the image (affine, center_crop, random_crop, random_field, elastic); at most {MAX_CLIPS}"));
         }
         let steps: usize = self.ops.iter().map(|o| o.max_color_steps()).sum();
         if steps > MAX_PROG {

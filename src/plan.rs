@@ -34,6 +34,87 @@ pub mod code {
     pub const HUE: f32 = 4.0;
     /// grey in all channels
     pub const GRAYSCALE: f32 = 5.0;
+    /// brightness with the per-pixel factor max(0, 1 + brightness field)
+    pub const FIELD_BRIGHTNESS: f32 = 6.0;
+    /// contrast with the per-pixel factor max(0, 1 + contrast field); z = stat slot
+    pub const FIELD_CONTRAST: f32 = 7.0;
+    /// saturation with the per-pixel factor max(0, 1 + saturation field)
+    pub const FIELD_SATURATION: f32 = 8.0;
+    /// hue shift by the hue field
+    pub const FIELD_HUE: f32 = 9.0;
+}
+
+/// Field kinds, in kernel order (bit k of `GpuField::grid[2]`).
+pub mod kind {
+    /// Horizontal displacement.
+    pub const DX: usize = 0;
+    /// Vertical displacement.
+    pub const DY: usize = 1;
+    /// Rotation (radians in the kernel).
+    pub const ROTATION: usize = 2;
+    /// Log-scale.
+    pub const LOG_SCALE: usize = 3;
+    /// First colour kind (brightness, contrast, saturation, hue follow).
+    pub const BRIGHTNESS: usize = 4;
+    /// Kinds that move pixels.
+    pub const GEOMETRIC: u32 = 0b1111;
+    /// Kinds that rotate or scale (need the canvas centre).
+    pub const ROTATE_SCALE: u32 = 0b1100;
+    /// Kinds that change colour.
+    pub const COLOR: u32 = 0b1111_0000;
+}
+
+/// Lattice nodes per axis on either side of a point that a field sums over
+/// (8 nodes: Gaussian weights down to exp(-8) of the peak).
+pub const FIELD_TAPS: u32 = 8;
+
+/// A sample's random fields (`shaders/common/field.wgsl`): white noise on a
+/// lattice of spacing l, weighted by a Gaussian of std l at each pixel.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct GpuField {
+    /// Lattice columns, lattice rows, kind mask (bit k: kind k active; 0: no field), unused.
+    pub grid: [u32; 4],
+    /// Noise key (2 words), then the offsets (floats into the field buffer) of
+    /// the sample's noise lattice and of its row sums; set per chunk.
+    pub key: [u32; 4],
+    /// Amplitudes of dx, dy (pixels), rotation (radians), log-scale.
+    pub geo: [f32; 4],
+    /// Amplitudes of brightness, contrast, saturation, hue.
+    pub color: [f32; 4],
+    /// 1 / l, canvas centre x and y, unused.
+    pub shape: [f32; 4],
+}
+
+const _: () = assert!(std::mem::size_of::<GpuField>() == 80);
+
+impl GpuField {
+    /// Active kinds.
+    pub fn mask(&self) -> u32 {
+        self.grid[2]
+    }
+    /// Lattice columns and rows.
+    pub fn lattice(&self) -> (usize, usize) {
+        (self.grid[0] as usize, self.grid[1] as usize)
+    }
+    /// Floats of noise lattice and of row sums for an output `h` rows high.
+    pub fn buffer_floats(&self, h: u32) -> (u64, u64) {
+        let n = self.mask().count_ones() as u64;
+        let (kx, ky) = (self.grid[0] as u64, self.grid[1] as u64);
+        (n * kx * ky, n * kx * h as u64)
+    }
+    /// The amplitude of kind `k` as the kernels use it.
+    pub fn amplitude(&self, k: usize) -> f32 {
+        if k < 4 {
+            self.geo[k]
+        } else {
+            self.color[k - 4]
+        }
+    }
+    /// The compact slot of kind `k` among the active kinds.
+    pub fn slot(&self, k: usize) -> u32 {
+        (self.mask() & ((1u32 << k) - 1)).count_ones()
+    }
 }
 
 /// A clip stage: where an op's input canvas ends, and the fill beyond it.
@@ -72,6 +153,8 @@ pub struct GpuSample {
     pub clips: [GpuClip; MAX_CLIPS],
     /// Colour program: x = op code, y = parameter, z = stat slot.
     pub prog: [[f32; 4]; MAX_PROG],
+    /// Random fields (none when the kind mask is 0).
+    pub field: GpuField,
 }
 
 const _: () = assert!(std::mem::size_of::<GpuClip>() == 64);
@@ -98,7 +181,7 @@ impl GpuSample {
         &self.clips[..self.counts[3] as usize]
     }
 }
-const _: () = assert!(std::mem::size_of::<GpuSample>() == 464);
+const _: () = assert!(std::mem::size_of::<GpuSample>() == 544);
 
 /// Values the whole batch shares. Keep in sync with `Globals` in `shaders/common/params.wgsl`.
 #[repr(C)]
@@ -283,6 +366,7 @@ pub fn plan_sample(
     let mut nearest = false;
     let mut prog: Vec<[f32; 4]> = Vec::new();
     let mut n_stats = 0u32;
+    let mut field = GpuField::default();
     for (op, d) in pipeline.ops.iter().zip(drawn) {
         check_box(index, op, d)?;
         match (op, d) {
@@ -442,6 +526,62 @@ pub fn plan_sample(
                     prog.push([code::GRAYSCALE, 0.0, 0.0, 0.0]);
                 }
             }
+            (Op::RandomField { amp, fill, .. }, Drawn::RandomField { applied, l, seed })
+                if *applied =>
+            {
+                let a = amp.by_kind();
+                let a = [a[0], a[1], a[2].to_radians(), a[3], a[4], a[5], a[6], a[7]];
+                field_stage(
+                    index,
+                    op,
+                    *l,
+                    *seed,
+                    a,
+                    *fill,
+                    out,
+                    &mut cw,
+                    &mut ch,
+                    &mut stages,
+                    &mut field,
+                )?;
+                for k in kind::BRIGHTNESS..8 {
+                    if a[k] > 0.0 {
+                        let c = code::FIELD_BRIGHTNESS + (k - kind::BRIGHTNESS) as f32;
+                        let slot = if k == kind::BRIGHTNESS + 1 {
+                            n_stats += 1;
+                            (n_stats - 1) as f32
+                        } else {
+                            0.0
+                        };
+                        prog.push([c, 0.0, slot, 0.0]);
+                    }
+                }
+            }
+            (
+                Op::Elastic {
+                    alpha, sigma, fill, ..
+                },
+                Drawn::Elastic { applied, seed },
+            ) if *applied => {
+                let [ax, ay] =
+                    crate::ops::elastic_amplitudes(*alpha, *sigma, out.width, out.height);
+                let a = [ax, ay, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+                field_stage(
+                    index,
+                    op,
+                    *sigma,
+                    *seed,
+                    a,
+                    *fill,
+                    out,
+                    &mut cw,
+                    &mut ch,
+                    &mut stages,
+                    &mut field,
+                )?;
+            }
+            (Op::RandomField { .. }, Drawn::RandomField { .. })
+            | (Op::Elastic { .. }, Drawn::Elastic { .. }) => {}
             (Op::Normalize { .. }, Drawn::Normalize {}) => {}
             (op, d) => {
                 return Err(Error::InvalidArgument(format!(
@@ -526,7 +666,80 @@ pub fn plan_sample(
     for (slot, p) in g.prog.iter_mut().zip(prog) {
         *slot = p;
     }
+    g.field = field;
     Ok(g)
+}
+
+/// Adds a random-field op: the canvas is brought to the output size (the
+/// field lives on the output grid), a clip stage bounds the canvas (fill
+/// beyond it), and the field's lattice and amplitudes are set. Kinds with a
+/// zero amplitude are off; with all off, the op changes nothing.
+#[allow(clippy::too_many_arguments)]
+fn field_stage(
+    index: usize,
+    op: &Op,
+    l: f64,
+    seed: u64,
+    amp: [f64; 8],
+    fill: [f64; 3],
+    out: Size,
+    cw: &mut f64,
+    ch: &mut f64,
+    stages: &mut Vec<Stage>,
+    field: &mut GpuField,
+) -> Result<()> {
+    let longest = out.width.max(out.height) as f64;
+    if !(l.is_finite() && l >= crate::ops::MIN_LENGTH_SCALE && l <= 100.0 * longest) {
+        return Err(op_err(index, op, format!(
+            "length scale {l} must be in [{}, {}] pixels (100 times the {}x{} output; a longer field is constant: use affine)",
+            crate::ops::MIN_LENGTH_SCALE,
+            100.0 * longest,
+            out.width,
+            out.height
+        )));
+    }
+    if let Some(a) = amp.iter().find(|a| !a.is_finite() || **a < 0.0) {
+        return Err(op_err(
+            index,
+            op,
+            format!("field amplitudes must be finite and >= 0, got {a}"),
+        ));
+    }
+    let mask = amp
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| **a > 0.0)
+        .fold(0u32, |m, (k, _)| m | 1 << k);
+    if mask == 0 {
+        return Ok(());
+    }
+    let (w, h) = (out.width as f64, out.height as f64);
+    if *cw != w || *ch != h {
+        stages.push(Stage {
+            map: M3::scale_translate(*cw / w, *ch / h, 0.0, 0.0),
+            clip: None,
+        });
+        (*cw, *ch) = (w, h);
+    }
+    if mask & kind::GEOMETRIC != 0 {
+        stages.push(Stage {
+            map: M3::identity(),
+            clip: Some((w, h, fill, false)),
+        });
+    }
+    let inv_l = (1.0 / l) as f32;
+    // Lattice node k sits at (k - 4) * l. A pixel at t = (x + 0.5) / l + 4 sums
+    // nodes floor(t) - 3 ..= floor(t) + 4, so ceil(n / l) + 9 nodes cover an
+    // axis of n pixels; one more absorbs rounding.
+    let nodes = |n: f64| (n as f32 * inv_l).ceil() as u32 + FIELD_TAPS + 2;
+    *field = GpuField {
+        grid: [nodes(w), nodes(h), mask, 0],
+        key: [seed as u32, (seed >> 32) as u32, 0, 0],
+        geo: [amp[0] as f32, amp[1] as f32, amp[2] as f32, amp[3] as f32],
+        color: [amp[4] as f32, amp[5] as f32, amp[6] as f32, amp[7] as f32],
+        shape: [inv_l, (w / 2.0) as f32, (h / 2.0) as f32, 0.0],
+    };
+    Ok(())
 }
 
 /// The size and format every sample of the pipeline comes out in.

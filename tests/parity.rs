@@ -70,6 +70,14 @@ op_parity! {
     op_padded_crop_then_downscale: "size = 16\n[[ops]]\nop = \"random_crop\"\nsize = 60\npadding = [9, 3, 5, 12]\npad_if_needed = true\nfill = [250, 20, 90]";
     op_padded_crop_then_upscale: "size = 90\n[[ops]]\nop = \"random_crop\"\nsize = 30\npadding = 6\npad_if_needed = true\nfill = 200\n[[ops]]\nop = \"vertical_flip\"";
     op_two_hue_steps_and_grayscale: "size = 24\n[[ops]]\nop = \"color_jitter\"\nhue = 0.3\nsaturation = 0.5\n[[ops]]\nop = \"grayscale\"\np = 0.3\n[[ops]]\nop = \"color_jitter\"\nhue = 0.4\nbrightness = 0.3\ncontrast = 0.6";
+    op_field_dx_dy: "size = 40\n[[ops]]\nop = \"random_field\"\nl = [3, 12]\ndx = 4\ndy = 2.5\nfill = [20, 200, 90]";
+    op_field_rotation_scale: "size = [36, 44]\n[[ops]]\nop = \"random_field\"\nl = 8\nrotation = 20\nlog_scale = 0.2";
+    op_field_all_kinds: "size = 32\n[[ops]]\nop = \"random_resized_crop\"\n[[ops]]\nop = \"random_field\"\nl = 6\ndx = 2\ndy = 2\nrotation = 5\nlog_scale = 0.05\nbrightness = 0.3\ncontrast = 0.3\nsaturation = 0.4\nhue = 0.1\n[[ops]]\nop = \"color_jitter\"\ncontrast = 0.4";
+    op_field_brightness: "size = 30\n[[ops]]\nop = \"random_field\"\nl = [0.5, 2]\nbrightness = 0.5";
+    op_field_contrast_saturation_f32: "size = 30\nformat = \"f32_chw\"\n[[ops]]\nop = \"random_field\"\nl = 20\ncontrast = 0.5\nsaturation = 0.5\n[[ops]]\nop = \"normalize\"";
+    op_field_hue: "size = 30\n[[ops]]\nop = \"random_field\"\nl = 5\nhue = 0.2\np = 0.7";
+    op_elastic: "size = 48\n[[ops]]\nop = \"resize\"\nsize = [56, 56]\n[[ops]]\nop = \"elastic\"\nalpha = 200\nsigma = 3";
+    op_elastic_downscale: "size = 24\n[[ops]]\nop = \"elastic\"\nalpha = [80, 30]\nsigma = 2\nfill = 255";
     op_chain_crop_then_affine_fill: "size = 40\n[[ops]]\nop = \"center_crop\"\nsize = 60\n[[ops]]\nop = \"affine\"\ndegrees = 30\nfill = [255, 0, 0]\n[[ops]]\nop = \"random_crop\"\nsize = 36\npadding = 2";
 }
 

@@ -2,7 +2,7 @@
 //! Rust have the sizes Rust gives them (drift fails here, not on a GPU).
 
 use gpu_augment::gpu::{kernel_source, KERNELS};
-use gpu_augment::plan::{GpuClip, GpuGlobals, GpuSample};
+use gpu_augment::plan::{GpuClip, GpuField, GpuGlobals, GpuSample};
 
 fn module(name: &str) -> naga::Module {
     let src = kernel_source(name);
@@ -49,6 +49,11 @@ fn shared_struct_sizes_match_rust() {
             struct_size(&m, "Clip") as usize,
             std::mem::size_of::<GpuClip>(),
             "{name}: Clip"
+        );
+        assert_eq!(
+            struct_size(&m, "Field") as usize,
+            std::mem::size_of::<GpuField>(),
+            "{name}: Field"
         );
         assert_eq!(
             struct_size(&m, "Globals") as usize,

@@ -6,6 +6,9 @@ const CODE_CONTRAST: f32 = 2.0;
 const CODE_SATURATION: f32 = 3.0;
 const CODE_HUE: f32 = 4.0;
 const CODE_GRAYSCALE: f32 = 5.0;
+const CODE_FIELD_BRIGHTNESS: f32 = 6.0;
+const CODE_FIELD_CONTRAST: f32 = 7.0;
+const CODE_FIELD_HUE: f32 = 9.0;
 const INV_255: f32 = 0.003921568627450980;
 
 fn gray(c: vec3<f32>) -> f32 {
@@ -68,8 +71,14 @@ fn adjust_hue(c: vec3<f32>, shift: f32) -> vec3<f32> {
 
 // One brightness / contrast / saturation / grayscale step: a blend with a
 // target of 0, the mean, or the pixel's grey (grayscale: factor 0), values
-// identical to the CPU twin's separate formulas; branch-free.
-fn blend_step(si: u32, c: vec3<f32>, step: vec4<f32>) -> vec3<f32> {
+// identical to the CPU twin's separate formulas; branch-free. A field step
+// (codes 6..8) is the plain step with the factor max(0, 1 + field value).
+fn blend_step(si: u32, c: vec3<f32>, step_in: vec4<f32>, cf: vec4<f32>) -> vec3<f32> {
+    var step = step_in;
+    if ((FIELD_KINDS & 0x70u) != 0u && step.x >= CODE_FIELD_BRIGHTNESS) {
+        let fi = u32(step.x - CODE_FIELD_BRIGHTNESS);
+        step = vec4<f32>(step.x - 5.0, max(0.0, 1.0 + cf[fi]), step.z, 0.0);
+    }
     let code = step.x;
     let is_contrast = code == CODE_CONTRAST;
     let is_gray = code == CODE_GRAYSCALE;
@@ -79,12 +88,13 @@ fn blend_step(si: u32, c: vec3<f32>, step: vec4<f32>) -> vec3<f32> {
 }
 
 // Runs the sample's colour program on c (in [0, 1]); stops before the contrast
-// step whose stat slot is `stop_slot` (pass 0xffffffff to run it all).
+// step whose stat slot is `stop_slot` (pass 0xffffffff to run it all). `cf`
+// holds the pixel's colour fields (field_values).
 // The program runs as segments: the blend steps up to a hue step, then that
 // hue step, HUE_STEPS times, then the remaining blends. On a device that runs
 // both sides of every branch, hue is then evaluated HUE_STEPS times per pixel
 // rather than once per step.
-fn run_program(si: u32, c_in: vec3<f32>, stop_slot: u32) -> vec3<f32> {
+fn run_program(si: u32, c_in: vec3<f32>, stop_slot: u32, cf: vec4<f32>) -> vec3<f32> {
     var c = c_in;
     let n = samples[si].counts.x;
     var k = 0u;
@@ -94,17 +104,18 @@ fn run_program(si: u32, c_in: vec3<f32>, stop_slot: u32) -> vec3<f32> {
                 break;
             }
             let step = samples[si].prog[k];
-            if (step.x == CODE_HUE) {
+            if (step.x == CODE_HUE || step.x == CODE_FIELD_HUE) {
                 break;
             }
-            if (step.x == CODE_CONTRAST && u32(step.z) == stop_slot) {
+            if ((step.x == CODE_CONTRAST || step.x == CODE_FIELD_CONTRAST) && u32(step.z) == stop_slot) {
                 return c;
             }
-            c = blend_step(si, c, step);
+            c = blend_step(si, c, step, cf);
             k++;
         }
         if (seg < HUE_STEPS && k < n) {
-            c = adjust_hue(c, samples[si].prog[k].y);
+            let hs = samples[si].prog[k];
+            c = adjust_hue(c, select(hs.y, cf.w, hs.x == CODE_FIELD_HUE));
             k++;
         }
     }

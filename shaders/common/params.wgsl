@@ -1,5 +1,5 @@
 // Per-sample and per-batch parameters.
-// Keep in sync with src/plan.rs (GpuClip, GpuSample, GpuGlobals); tests/wgsl.rs checks the sizes.
+// Keep in sync with src/plan.rs (GpuClip, GpuField, GpuSample, GpuGlobals); tests/wgsl.rs checks the sizes.
 
 // Features a batch may use, fixed per compute pipeline (the host compiles one
 // variant per combination it meets). A CPU-emulated device such as lavapipe
@@ -10,6 +10,7 @@ override MAY_NEAREST: bool = false;   // some sample samples nearest
 override MAY_CLIP: bool = false;      // some sample has clip stages
 override MAY_PROJECTIVE: bool = false; // some map is projective (else w = 1 exactly)
 override HUE_STEPS: u32 = 0u;         // most hue steps in one sample's program
+override FIELD_KINDS: u32 = 0u;       // random-field kinds some sample uses (bit k: kind k)
 
 const MAX_CLIPS: u32 = 4u;
 const MAX_PROG: u32 = 8u;
@@ -22,6 +23,14 @@ struct Clip {
     fill: vec4<f32>, // RGB in [0, 1]
 }
 
+struct Field {
+    grid: vec4<u32>,   // lattice columns, lattice rows, kind mask (0: no field), unused
+    key: vec4<u32>,    // noise key (2 words), noise offset, row-sum offset (floats into field_buf)
+    geo: vec4<f32>,    // amplitudes: dx, dy (pixels), rotation (radians), log-scale
+    color: vec4<f32>,  // amplitudes: brightness, contrast, saturation, hue
+    shape: vec4<f32>,  // 1 / l, canvas centre x, y, unused
+}
+
 struct Sample {
     src: vec4<u32>,    // offset (pixels), width, height, flags (bit 0: nearest)
     counts: vec4<u32>, // program length, supersample x, supersample y, clip count
@@ -30,6 +39,7 @@ struct Sample {
     m2: vec4<f32>,
     clips: array<Clip, 4>,
     prog: array<vec4<f32>, 8>, // x: op code, y: parameter, z: stat slot
+    field: Field,
 }
 
 struct Globals {
@@ -45,3 +55,4 @@ struct Globals {
 @group(0) @binding(3) var<storage, read_write> scratch: array<u32>;
 @group(0) @binding(4) var<storage, read_write> stats: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out_buf: array<u32>;
+@group(0) @binding(6) var<storage, read_write> field_buf: array<f32>;

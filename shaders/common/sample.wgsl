@@ -58,8 +58,11 @@ fn coverage(c: Clip, px: f32, py: f32) -> f32 {
 }
 
 // The warped pixel at output pixel (ox, oy), rounded to u8 values (as f32).
+// `geo` holds the pixel's displacement, rotation and log-scale fields
+// (field_values): with fields, each tap point p moves to
+// c + exp(s) R(theta) (p - c) + t before the map and the clip stages.
 // The sample is read from storage field by field (never copied whole).
-fn warp_pixel(si: u32, ox: u32, oy: u32) -> vec3<f32> {
+fn warp_pixel(si: u32, ox: u32, oy: u32, geo: vec4<f32>) -> vec3<f32> {
     let src = samples[si].src;
     let counts = samples[si].counts;
     let m0 = samples[si].m0;
@@ -67,11 +70,37 @@ fn warp_pixel(si: u32, ox: u32, oy: u32) -> vec3<f32> {
     let m2 = samples[si].m2;
     let nx = counts.y;
     let ny = counts.z;
+    var moved = false;
+    var turned = false;
+    var cs = 1.0;
+    var sn = 0.0;
+    var cen = vec2<f32>(0.0);
+    if ((FIELD_KINDS & 15u) != 0u) {
+        let fmask = samples[si].field.grid.z;
+        moved = (fmask & 15u) != 0u;
+        if ((FIELD_KINDS & 12u) != 0u) {
+            turned = (fmask & 12u) != 0u;
+            let s = exp(geo.w);
+            cs = cos(geo.z) * s;
+            sn = sin(geo.z) * s;
+            cen = samples[si].field.shape.yz;
+        }
+    }
     var acc = vec3<f32>(0.0);
     for (var j = 0u; j < ny; j++) {
         for (var i = 0u; i < nx; i++) {
-            let px = f32(ox) + (f32(i) + 0.5) / f32(nx);
-            let py = f32(oy) + (f32(j) + 0.5) / f32(ny);
+            var px = f32(ox) + (f32(i) + 0.5) / f32(nx);
+            var py = f32(oy) + (f32(j) + 0.5) / f32(ny);
+            if ((FIELD_KINDS & 15u) != 0u && moved) {
+                if ((FIELD_KINDS & 12u) != 0u && turned) {
+                    let ddx = px - cen.x;
+                    let ddy = py - cen.y;
+                    px = cen.x + (cs * ddx - sn * ddy);
+                    py = cen.y + (sn * ddx + cs * ddy);
+                }
+                px = px + geo.x;
+                py = py + geo.y;
+            }
             var u = m0.x * px + m0.y * py + m0.z;
             var v = m1.x * px + m1.y * py + m1.z;
             if (MAY_PROJECTIVE) {

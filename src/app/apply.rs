@@ -3,7 +3,7 @@
 
 use crate::engine::{Augmenter, Batch};
 use crate::error::{Error, Result};
-use crate::ops::{ColorStep, Drawn, Interpolation, Op, ResizeTo, Size};
+use crate::ops::{ColorStep, Drawn, FieldAmps, Interpolation, Op, ResizeTo, Size};
 use crate::pipeline::{OutputFormat, Pipeline};
 use crate::RgbImage;
 use std::collections::BTreeMap;
@@ -24,6 +24,8 @@ pub const APPLY_OPS: &[(&str, &str)] = &[
     ("hue", "factor (-0.5..0.5)"),
     ("color_jitter", "brightness, contrast, saturation, hue, order (e.g. hue,brightness)"),
     ("grayscale", "-"),
+    ("random_field", "l (pixels), dx, dy (pixels), rotation (degrees), log_scale, brightness, contrast, saturation, hue (amplitudes), fill, seed"),
+    ("elastic", "alpha (or alpha_x,alpha_y), sigma, fill, seed"),
     ("normalize", "mean (r,g,b), std (r,g,b); writes f32 .npy"),
 ];
 
@@ -102,6 +104,26 @@ impl Sets {
             [s] if ok(*s) => Ok(Some(Size::square(*s as u32))),
             [h, w] if ok(*h) && ok(*w) => Ok(Some(Size::new(*h as u32, *w as u32))),
             _ => Err(self.err(key, "expected a size in [1, 65535] or height,width")),
+        }
+    }
+    /// A number in [lo, hi].
+    fn num_in(&mut self, key: &str, default: f64, lo: f64, hi: f64) -> Result<f64> {
+        let x = self.num(key, default)?;
+        if !(lo..=hi).contains(&x) {
+            return Err(self.err(key, format!("must be in [{lo}, {hi}], got {x}")));
+        }
+        Ok(x)
+    }
+    /// The field noise seed (an unsigned 64-bit integer, as in params.jsonl).
+    fn seed(&mut self) -> Result<u64> {
+        match self.take("seed") {
+            None => Ok(0),
+            Some(v) => v.trim().parse::<u64>().map_err(|_| {
+                self.err(
+                    "seed",
+                    format!("expected an unsigned 64-bit integer, got {v:?}"),
+                )
+            }),
         }
     }
     fn interpolation(&mut self) -> Result<Interpolation> {
@@ -354,6 +376,63 @@ pub fn explicit_op(
             Drawn::Grayscale { applied: true },
             same,
         ),
+        "random_field" => {
+            use crate::ops::{MAX_LENGTH_SCALE, MIN_LENGTH_SCALE};
+            let l = s.num_in("l", 16.0, MIN_LENGTH_SCALE, MAX_LENGTH_SCALE)?;
+            let amp = FieldAmps {
+                dx: s.num_in("dx", 0.0, 0.0, 1e4)?,
+                dy: s.num_in("dy", 0.0, 0.0, 1e4)?,
+                rotation: s.num_in("rotation", 0.0, 0.0, 360.0)?,
+                log_scale: s.num_in("log_scale", 0.0, 0.0, 5.0)?,
+                brightness: s.num_in("brightness", 0.0, 0.0, 10.0)?,
+                contrast: s.num_in("contrast", 0.0, 0.0, 10.0)?,
+                saturation: s.num_in("saturation", 0.0, 0.0, 10.0)?,
+                hue: s.num_in("hue", 0.0, 0.0, 0.5)?,
+            };
+            let fill = s.triple("fill", [0.0; 3])?;
+            let seed = s.seed()?;
+            (
+                Op::RandomField {
+                    l: [l, l],
+                    amp,
+                    fill,
+                    p: 1.0,
+                },
+                Drawn::RandomField {
+                    applied: true,
+                    l,
+                    seed,
+                },
+                same,
+            )
+        }
+        "elastic" => {
+            let alpha = s.pair("alpha", [50.0, 50.0])?;
+            if alpha.iter().any(|a| *a < 0.0) {
+                return Err(s.err("alpha", format!("must be >= 0, got {alpha:?}")));
+            }
+            let sigma = s.num_in(
+                "sigma",
+                5.0,
+                crate::ops::MIN_LENGTH_SCALE,
+                crate::ops::MAX_LENGTH_SCALE,
+            )?;
+            let fill = s.triple("fill", [0.0; 3])?;
+            let seed = s.seed()?;
+            (
+                Op::Elastic {
+                    alpha,
+                    sigma,
+                    fill,
+                    p: 1.0,
+                },
+                Drawn::Elastic {
+                    applied: true,
+                    seed,
+                },
+                same,
+            )
+        }
         "normalize" => {
             let mean = s.triple("mean", [0.485, 0.456, 0.406])?;
             let std = s.triple("std", [0.229, 0.224, 0.225])?;

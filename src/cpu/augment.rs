@@ -8,9 +8,10 @@
 //! computed with the same operations in the same order as the shader.
 
 use super::color::{adjust_hue, blend1, gray, INV_255};
+use super::field::{render, FieldScratch};
 use super::sample::Src;
 use super::stats::lane_mean;
-use crate::plan::{code, GpuGlobals, GpuSample};
+use crate::plan::{code, kind, GpuGlobals, GpuSample};
 use std::cell::RefCell;
 
 /// One sample's part of the output tensor.
@@ -30,6 +31,10 @@ struct Scratch {
     rowbufs: Vec<Vec<f32>>,
     cols: Vec<Tap>,
     rows: Vec<Tap>,
+    fields: [Vec<f32>; 8],
+    field_scratch: FieldScratch,
+    cs: Vec<f32>,
+    sn: Vec<f32>,
 }
 
 thread_local! {
@@ -56,6 +61,10 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
         rowbufs,
         cols,
         rows,
+        fields,
+        field_scratch,
+        cs,
+        sn,
     } = s;
     r.resize(npx, 0.0);
     gg.resize(npx, 0.0);
@@ -63,6 +72,12 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
     let (r, gg, b) = (&mut r[..npx], &mut gg[..npx], &mut b[..npx]);
     // The warped image (u8 values, as the GPU keeps in scratch) goes straight
     // to planar [0, 1] floats: q as f32 * INV_255, as the shader unpacks it.
+    let mask = g.field.mask();
+    if mask != 0 {
+        render(&g.field, w, h, fields, field_scratch);
+    } else {
+        fields.iter_mut().for_each(Vec::clear);
+    }
     if is_axis_aligned(g) {
         warp_separable(
             g,
@@ -75,11 +90,72 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
             rows,
         );
     } else {
-        warp_rows(g, src, w, h, [&mut *r, &mut *gg, &mut *b], rowbufs);
+        let field = (mask & kind::GEOMETRIC != 0).then(|| {
+            let rs = (mask & kind::ROTATE_SCALE != 0).then(|| {
+                // As the shader: s = exp(log-scale); (cos, sin)(theta) * s.
+                let plane = |k: usize| (!fields[k].is_empty()).then_some(&fields[k]);
+                cs.clear();
+                sn.clear();
+                for p in 0..npx {
+                    let th = plane(kind::ROTATION).map_or(0.0, |f| f[p]);
+                    let sc = plane(kind::LOG_SCALE).map_or(0.0, |f| f[p]).exp();
+                    cs.push(th.cos() * sc);
+                    sn.push(th.sin() * sc);
+                }
+                (&cs[..], &sn[..])
+            });
+            let plane = |k: usize| (!fields[k].is_empty()).then_some(&fields[k][..]);
+            FieldGeo {
+                dx: plane(kind::DX),
+                dy: plane(kind::DY),
+                rs,
+                cen: (g.field.shape[1], g.field.shape[2]),
+            }
+        });
+        warp_rows(
+            g,
+            src,
+            w,
+            h,
+            [&mut *r, &mut *gg, &mut *b],
+            rowbufs,
+            field.as_ref(),
+        );
     }
     for step in &g.prog[..g.counts[0] as usize] {
         let (op, f) = (step[0], step[1]);
-        if op == code::BRIGHTNESS || op == code::CONTRAST {
+        if op >= code::FIELD_BRIGHTNESS {
+            // A field step: the plain step with a per-pixel factor (hue: shift).
+            let fv = &fields[kind::BRIGHTNESS + (op - code::FIELD_BRIGHTNESS) as usize];
+            let factor = |p: usize| (1.0 + fv[p]).max(0.0);
+            if op == code::FIELD_BRIGHTNESS || op == code::FIELD_CONTRAST {
+                let m = if op == code::FIELD_CONTRAST {
+                    lane_mean(r, gg, b)
+                } else {
+                    0.0
+                };
+                for plane in [&mut *r, &mut *gg, &mut *b] {
+                    for (p, x) in plane.iter_mut().enumerate() {
+                        *x = blend1(*x, m, factor(p));
+                    }
+                }
+            } else if op == code::FIELD_SATURATION {
+                for p in 0..npx {
+                    let gr = gray([r[p], gg[p], b[p]]);
+                    let fp = factor(p);
+                    r[p] = blend1(r[p], gr, fp);
+                    gg[p] = blend1(gg[p], gr, fp);
+                    b[p] = blend1(b[p], gr, fp);
+                }
+            } else if op == code::FIELD_HUE {
+                for p in 0..npx {
+                    let c = adjust_hue([r[p], gg[p], b[p]], fv[p]);
+                    r[p] = c[0];
+                    gg[p] = c[1];
+                    b[p] = c[2];
+                }
+            }
+        } else if op == code::BRIGHTNESS || op == code::CONTRAST {
             let m = if op == code::CONTRAST {
                 lane_mean(r, gg, b)
             } else {
@@ -145,10 +221,22 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
     }
 }
 
+/// The per-pixel geometry of a sample's random fields (planes of the output size).
+pub(crate) struct FieldGeo<'a> {
+    /// Displacement planes (None: that kind is off, a displacement of 0).
+    dx: Option<&'a [f32]>,
+    dy: Option<&'a [f32]>,
+    /// cos(theta) exp(s) and sin(theta) exp(s) per pixel, with rotation or scale fields.
+    rs: Option<(&'a [f32], &'a [f32])>,
+    /// Canvas centre.
+    cen: (f32, f32),
+}
+
 /// `warp_pixel` for every pixel, a row at a time: per tap, the coordinates,
 /// weights and clip coverages of the whole row are computed in vectorisable
 /// loops, then the texels are gathered. Per pixel the values and their order
-/// (row tap, column tap, clip stages in order) are those of `warp_pixel`.
+/// (row tap, column tap, field transform, clip stages in order) are those of
+/// `warp_pixel`.
 #[inline(always)]
 fn warp_rows(
     g: &GpuSample,
@@ -157,6 +245,7 @@ fn warp_rows(
     h: usize,
     mut planes: [&mut [f32]; 3],
     bufs: &mut Vec<Vec<f32>>,
+    field: Option<&FieldGeo>,
 ) {
     let (nx, ny) = (g.counts[1], g.counts[2]);
     let affine = g.is_affine();
@@ -164,11 +253,11 @@ fn warp_rows(
     let clips = g.active_clips();
     let (hx, hy) = (src.width as f32 - 1.0, src.height as f32 - 1.0);
     let row_bytes = src.width as usize * 3;
-    bufs.resize_with(bufs.len().max(11), Vec::new);
+    bufs.resize_with(bufs.len().max(12), Vec::new);
     for b in bufs.iter_mut() {
         b.resize(w, 0.0);
     }
-    let [acc_r, acc_g, acc_b, us, vs, fxs, fys, pxs, cr, cg, cb] = &mut bufs[..11] else {
+    let [acc_r, acc_g, acc_b, us, vs, fxs, fys, pxs, pys, cr, cg, cb] = &mut bufs[..12] else {
         return;
     };
     let mut idx = vec![[0usize; 4]; w];
@@ -177,21 +266,49 @@ fn warp_rows(
         acc_r.fill(0.0);
         acc_g.fill(0.0);
         acc_b.fill(0.0);
+        let row = oy * w..(oy + 1) * w;
         for j in 0..ny {
             let py = oy as f32 + (j as f32 + 0.5) / ny as f32;
             for i in 0..nx {
                 let off = (i as f32 + 0.5) / nx as f32;
-                for (x, ((u, v), px)) in us
+                for (x, (px, qy)) in pxs.iter_mut().zip(pys.iter_mut()).enumerate() {
+                    *px = x as f32 + off;
+                    *qy = py;
+                }
+                if let Some(f) = field {
+                    if let Some((cs, sn)) = f.rs {
+                        let (cx, cy) = f.cen;
+                        for (((px, qy), &c), &s) in pxs
+                            .iter_mut()
+                            .zip(pys.iter_mut())
+                            .zip(&cs[row.clone()])
+                            .zip(&sn[row.clone()])
+                        {
+                            let (ddx, ddy) = (*px - cx, *qy - cy);
+                            *px = cx + (c * ddx - s * ddy);
+                            *qy = cy + (s * ddx + c * ddy);
+                        }
+                    }
+                    if let Some(dx) = f.dx {
+                        for (px, &d) in pxs.iter_mut().zip(&dx[row.clone()]) {
+                            *px += d;
+                        }
+                    }
+                    if let Some(dy) = f.dy {
+                        for (qy, &d) in pys.iter_mut().zip(&dy[row.clone()]) {
+                            *qy += d;
+                        }
+                    }
+                }
+                for ((u, v), (&px, &qy)) in us
                     .iter_mut()
                     .zip(vs.iter_mut())
-                    .zip(pxs.iter_mut())
-                    .enumerate()
+                    .zip(pxs.iter().zip(pys.iter()))
                 {
-                    *px = x as f32 + off;
-                    *u = g.m0[0] * *px + g.m0[1] * py + g.m0[2];
-                    *v = g.m1[0] * *px + g.m1[1] * py + g.m1[2];
+                    *u = g.m0[0] * px + g.m0[1] * qy + g.m0[2];
+                    *v = g.m1[0] * px + g.m1[1] * qy + g.m1[2];
                     if !affine {
-                        let ww = g.m2[0] * *px + g.m2[1] * py + g.m2[2];
+                        let ww = g.m2[0] * px + g.m2[1] * qy + g.m2[2];
                         *u /= ww;
                         *v /= ww;
                     }
@@ -246,12 +363,13 @@ fn warp_rows(
                     let fill = clip.fill.map(|f| f * 255.0);
                     let px_rgb = pxs
                         .iter()
+                        .zip(pys.iter())
                         .zip(cr.iter_mut())
                         .zip(cg.iter_mut())
                         .zip(cb.iter_mut());
                     if clip.is_affine() && clip.r2[3] <= 0.5 {
                         // `coverage` for a soft affine clip, inlined so the loop vectorises.
-                        for (((&px, r), g), b) in px_rgb {
+                        for ((((&px, &py), r), g), b) in px_rgb {
                             let u = clip.r0[0] * px + clip.r0[1] * py + clip.r0[2];
                             let v = clip.r1[0] * px + clip.r1[1] * py + clip.r1[2];
                             let cv = (u + 0.5).clamp(0.0, 1.0)
@@ -263,7 +381,7 @@ fn warp_rows(
                             *b = *b * cv + fill[2] * (1.0 - cv);
                         }
                     } else {
-                        for (((&px, r), g), b) in px_rgb {
+                        for ((((&px, &py), r), g), b) in px_rgb {
                             let cv = super::sample::coverage(clip, px, py);
                             *r = *r * cv + fill[0] * (1.0 - cv);
                             *g = *g * cv + fill[1] * (1.0 - cv);
@@ -283,7 +401,6 @@ fn warp_rows(
             }
         }
         let [r, gg, b] = &mut planes;
-        let row = oy * w..(oy + 1) * w;
         for (dst, acc) in [
             (&mut r[row.clone()], &*acc_r),
             (&mut gg[row.clone()], &*acc_g),
@@ -299,7 +416,8 @@ fn warp_rows(
 /// A map that scales and translates only, with no clip stages and bilinear
 /// taps: rows and columns interpolate independently (supersampled or not).
 fn is_axis_aligned(g: &GpuSample) -> bool {
-    g.m0[1] == 0.0
+    g.field.mask() & kind::GEOMETRIC == 0
+        && g.m0[1] == 0.0
         && g.m1[0] == 0.0
         && g.is_affine()
         && g.src[3] & 1 == 0

@@ -3,6 +3,7 @@
 
 pub mod augment;
 pub mod color;
+pub mod field;
 pub mod sample;
 pub mod stats;
 

@@ -13,7 +13,7 @@ pub use shaders::{kernel_source, KERNELS};
 
 use crate::cpu::Src;
 use crate::error::{Error, Result};
-use crate::plan::{GpuGlobals, GpuSample, MAX_STATS};
+use crate::plan::{code, GpuGlobals, GpuSample, MAX_STATS};
 use std::sync::{Arc, Mutex};
 
 /// What `info` prints about an adapter.
@@ -74,16 +74,19 @@ struct Buffers {
     src: Option<wgpu::Buffer>,
     scratch: Option<wgpu::Buffer>,
     stats: Option<wgpu::Buffer>,
+    field: Option<wgpu::Buffer>,
     out: Option<wgpu::Buffer>,
     readback: Option<wgpu::Buffer>,
     pack: Vec<u32>,
 }
 
-/// The compiled kernels of one feature set: the main pass, and the reduction
-/// pass in its warping (pass 0) and scratch-reading (later passes) forms.
+/// The compiled kernels of one feature set: the main pass, the reduction
+/// pass in its warping (pass 0) and scratch-reading (later passes) forms, and
+/// the field pass's noise and row-sum kernels.
 struct Kernels {
     main: wgpu::ComputePipeline,
     stats: Option<(wgpu::ComputePipeline, wgpu::ComputePipeline)>,
+    field: Option<(wgpu::ComputePipeline, wgpu::ComputePipeline)>,
 }
 
 /// The code paths a batch needs. The kernels are compiled per combination
@@ -97,6 +100,7 @@ struct Features {
     may_clip: bool,
     may_projective: bool,
     hue_steps: u32,
+    field_kinds: u32,
 }
 
 impl Features {
@@ -115,11 +119,12 @@ impl Features {
                 .map(|s| {
                     s.prog[..s.counts[0] as usize]
                         .iter()
-                        .filter(|p| p[0] == crate::plan::code::HUE)
+                        .filter(|p| p[0] == code::HUE || p[0] == code::FIELD_HUE)
                         .count() as u32
                 })
                 .max()
                 .unwrap_or(0),
+            field_kinds: samples.iter().fold(0, |m, s| m | s.field.mask()),
         }
     }
 
@@ -132,6 +137,7 @@ impl Features {
             ("MAY_CLIP", b(self.may_clip)),
             ("MAY_PROJECTIVE", b(self.may_projective)),
             ("HUE_STEPS", self.hue_steps as f64),
+            ("FIELD_KINDS", self.field_kinds as f64),
         ]
     }
 }
@@ -149,6 +155,7 @@ pub struct GpuContext {
     pipeline_layout: wgpu::PipelineLayout,
     main_module: wgpu::ShaderModule,
     stats_module: wgpu::ShaderModule,
+    field_module: wgpu::ShaderModule,
     /// Compiled (main, stats) pipelines per feature set (see `Features`).
     variants: Mutex<std::collections::HashMap<Features, Arc<Kernels>>>,
     bufs: Mutex<Buffers>,
@@ -210,7 +217,7 @@ impl GpuContext {
         required.max_storage_buffer_binding_size = alimits.max_storage_buffer_binding_size;
         required.max_buffer_size = alimits.max_buffer_size;
         required.max_storage_buffers_per_shader_stage =
-            required.max_storage_buffers_per_shader_stage.max(5);
+            required.max_storage_buffers_per_shader_stage.max(6);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("gpu-augment"),
             required_features: wgpu::Features::empty(),
@@ -268,6 +275,7 @@ impl GpuContext {
                 storage(3, false),
                 storage(4, false),
                 storage(5, false),
+                storage(6, false),
             ],
         });
         let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -284,6 +292,7 @@ impl GpuContext {
         };
         let main_module = module("augment");
         let stats_module = module("stats");
+        let field_module = module("field");
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!("shader compilation failed: {e}")));
         }
@@ -302,6 +311,7 @@ impl GpuContext {
             pipeline_layout: pl,
             main_module,
             stats_module,
+            field_module,
             variants: Mutex::default(),
             bufs: Mutex::new(Buffers {
                 globals,
@@ -309,6 +319,7 @@ impl GpuContext {
                 src: None,
                 scratch: None,
                 stats: None,
+                field: None,
                 out: None,
                 readback: None,
                 pack: Vec::new(),
@@ -342,19 +353,23 @@ impl GpuContext {
         let mut scratch_c = constants.clone();
         scratch_c.push(("STATS_WARP", 0.0));
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let make_at =
+            |name: &str, module: &wgpu::ShaderModule, entry: &str, constants: &[(&str, f64)]| {
+                self.device
+                    .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                        label: Some(name),
+                        layout: Some(&self.pipeline_layout),
+                        module,
+                        entry_point: Some(entry),
+                        compilation_options: wgpu::PipelineCompilationOptions {
+                            constants,
+                            ..Default::default()
+                        },
+                        cache: None,
+                    })
+            };
         let make = |name: &str, module: &wgpu::ShaderModule, constants: &[(&str, f64)]| {
-            self.device
-                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(name),
-                    layout: Some(&self.pipeline_layout),
-                    module,
-                    entry_point: Some("main"),
-                    compilation_options: wgpu::PipelineCompilationOptions {
-                        constants,
-                        ..Default::default()
-                    },
-                    cache: None,
-                })
+            make_at(name, module, "main", constants)
         };
         // The reduction pipelines exist only for batches that need statistics.
         let stats = f.use_scratch.then(|| {
@@ -363,9 +378,17 @@ impl GpuContext {
                 make("stats-scratch", &self.stats_module, &scratch_c),
             )
         });
+        // The field kernels exist only for batches with random fields.
+        let field = (f.field_kinds != 0).then(|| {
+            (
+                make_at("field-noise", &self.field_module, "noise", &constants),
+                make_at("field-rows", &self.field_module, "rows", &constants),
+            )
+        });
         let pair = Arc::new(Kernels {
             main: make("augment", &self.main_module, &constants),
             stats,
+            field,
         });
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!(
@@ -404,16 +427,20 @@ impl GpuContext {
         // Split into chunks whose every binding fits.
         let mut chunks: Vec<std::ops::Range<usize>> = Vec::new();
         let (mut start, mut src_sum, mut n) = (0usize, 0u64, 0u64);
+        let mut field_sum = 0u64;
         for (i, s) in srcs.iter().enumerate() {
             let sb = s.width as u64 * s.height as u64 * 4;
-            let fits = |src: u64, n: u64| {
+            let (noise, rows) = samples[i].field.buffer_floats(gl.out[1]);
+            let fb = (noise + rows) * 4;
+            let fits = |src: u64, n: u64, field: u64| {
                 src <= limit
+                    && field <= limit
                     && n * out_per <= limit
                     && n * scratch_per <= limit
                     && n * std::mem::size_of::<GpuSample>() as u64 <= limit
                     && n <= self.limits.max_workgroups_per_dim as u64
             };
-            if !fits(sb, 1) {
+            if !fits(sb, 1, fb) {
                 return Err(Error::InvalidImage {
                     index: i,
                     message: format!(
@@ -424,11 +451,12 @@ impl GpuContext {
                     ),
                 });
             }
-            if n > 0 && !fits(src_sum + sb, n + 1) {
+            if n > 0 && !fits(src_sum + sb, n + 1, field_sum + fb) {
                 chunks.push(start..i);
-                (start, src_sum, n) = (i, 0, 0);
+                (start, src_sum, n, field_sum) = (i, 0, 0, 0);
             }
             src_sum += sb;
+            field_sum += fb;
             n += 1;
         }
         if n > 0 {
@@ -501,6 +529,19 @@ impl GpuContext {
         if bufs.pack.is_empty() {
             bufs.pack.push(0);
         }
+        // Each sample's noise lattice and row sums in the field buffer.
+        let mut field_floats = 0u64;
+        let (mut max_kx, mut max_ky) = (0u32, 0u32);
+        for t in table.iter_mut() {
+            let (noise, rows) = t.field.buffer_floats(gl.out[1]);
+            t.field.key[2] = field_floats as u32;
+            t.field.key[3] = (field_floats + noise) as u32;
+            field_floats += noise + rows;
+            if t.field.mask() != 0 {
+                max_kx = max_kx.max(t.field.grid[0]);
+                max_ky = max_ky.max(t.field.grid[1]);
+            }
+        }
         let out_bytes = n * out_per;
         grow(
             dev,
@@ -532,6 +573,13 @@ impl GpuContext {
         );
         grow(
             dev,
+            &mut bufs.field,
+            field_floats * 4,
+            wgpu::BufferUsages::STORAGE,
+            "field",
+        );
+        grow(
+            dev,
             &mut bufs.out,
             out_bytes,
             wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
@@ -549,11 +597,12 @@ impl GpuContext {
                 "out of memory allocating batch buffers: {e}"
             )));
         }
-        let (Some(sb), Some(srcb), Some(scb), Some(stb), Some(ob), Some(rb)) = (
+        let (Some(sb), Some(srcb), Some(scb), Some(stb), Some(fb), Some(ob), Some(rb)) = (
             &bufs.samples,
             &bufs.src,
             &bufs.scratch,
             &bufs.stats,
+            &bufs.field,
             &bufs.out,
             &bufs.readback,
         ) else {
@@ -608,6 +657,10 @@ impl GpuContext {
                     binding: 5,
                     resource: entire(ob),
                 },
+                wgpu::BindGroupEntry {
+                    binding: 6,
+                    resource: entire(fb),
+                },
             ],
         });
         let maxd = self.limits.max_workgroups_per_dim as u64;
@@ -625,6 +678,15 @@ impl GpuContext {
                 label: Some("augment"),
                 timestamp_writes: None,
             });
+            if let Some((noise, rows)) = &kernels.field {
+                // Lattice noise, then the row sums: 16x16 tiles, z = sample.
+                pass.set_bind_group(0, &bg, &[0]);
+                pass.set_pipeline(noise);
+                pass.dispatch_workgroups(max_kx.div_ceil(16), max_ky.div_ceil(16), n as u32);
+                pass.set_pipeline(rows);
+                pass.dispatch_workgroups(max_kx.div_ceil(16), gl.out[1].div_ceil(16), n as u32);
+                dispatches += 2;
+            }
             for k in 0..stat_slots {
                 let Some((warp, scratch)) = &kernels.stats else {
                     return Err(Error::Gpu("reduction pipelines missing".into()));

@@ -6,7 +6,7 @@ mod sample;
 
 pub(crate) use parse::describe as describe_value;
 pub(crate) use parse::parse_size as parse_size_value;
-pub use parse::{op_names, parse_op};
+pub use parse::{op_names, parse_op, MAX_LENGTH_SCALE, MIN_LENGTH_SCALE};
 pub use sample::draw_op;
 pub use sample::resize_target as resize_output;
 
@@ -143,6 +143,38 @@ pub enum Op {
         /// Probability.
         p: f64,
     },
+    /// Gaussian random fields (SEMANTICS.md, "Random fields"): per-pixel
+    /// translation, rotation, log-scale and colour factors, each an independent
+    /// field of length scale `l` and the given amplitude (std). Must be the
+    /// last geometric op; it works on the output canvas (a canvas of another
+    /// size is first resized to the output size). Pixels moved in from outside
+    /// the canvas are bilinear taps of `fill`. The colour fields run as colour
+    /// steps at the op's place in the chain, in the order brightness,
+    /// contrast, saturation, hue, with factors max(0, 1 + F(p)) and hue shift F(p).
+    RandomField {
+        /// Length scale range in pixels (drawn per sample; equal ends for a fixed one).
+        l: [f64; 2],
+        /// Amplitudes (field std).
+        amp: FieldAmps,
+        /// Fill colour, 0..255.
+        fill: [f64; 3],
+        /// Probability of applying.
+        p: f64,
+    },
+    /// torchvision's ElasticTransform: a translation field only, whose
+    /// displacement has the standard deviation torchvision's blurred uniform
+    /// noise gives for `alpha` and `sigma` (see `elastic_amplitudes`);
+    /// length scale `sigma`.
+    Elastic {
+        /// Displacement scale, x and y (torchvision's alpha).
+        alpha: [f64; 2],
+        /// Smoothing std in pixels (the field's length scale).
+        sigma: f64,
+        /// Fill colour, 0..255.
+        fill: [f64; 3],
+        /// Probability of applying.
+        p: f64,
+    },
     /// (x - mean) / std on [0, 1] values; must be the last op, f32 output only.
     Normalize {
         /// Per-channel mean.
@@ -165,6 +197,8 @@ impl Op {
             Op::Affine { .. } => "affine",
             Op::ColorJitter { .. } => "color_jitter",
             Op::Grayscale { .. } => "grayscale",
+            Op::RandomField { .. } => "random_field",
+            Op::Elastic { .. } => "elastic",
             Op::Normalize { .. } => "normalize",
         }
     }
@@ -180,14 +214,25 @@ impl Op {
                 | Op::HorizontalFlip { .. }
                 | Op::VerticalFlip { .. }
                 | Op::Affine { .. }
+                | Op::RandomField { .. }
+                | Op::Elastic { .. }
         )
+    }
+
+    /// Whether the op is a random-field op (at most one per pipeline, the last geometric op).
+    pub fn is_field(&self) -> bool {
+        matches!(self, Op::RandomField { .. } | Op::Elastic { .. })
     }
 
     /// Whether the op may show pixels outside its input (a fill), needing a clip stage.
     pub fn may_fill(&self) -> bool {
         matches!(
             self,
-            Op::Affine { .. } | Op::CenterCrop { .. } | Op::RandomCrop { .. }
+            Op::Affine { .. }
+                | Op::CenterCrop { .. }
+                | Op::RandomCrop { .. }
+                | Op::RandomField { .. }
+                | Op::Elastic { .. }
         )
     }
 
@@ -210,6 +255,10 @@ impl Op {
             .filter(|b| **b)
             .count(),
             Op::Grayscale { .. } => 1,
+            Op::RandomField { amp, .. } => [amp.brightness, amp.contrast, amp.saturation, amp.hue]
+                .iter()
+                .filter(|a| **a > 0.0)
+                .count(),
             _ => 0,
         }
     }
@@ -220,9 +269,73 @@ impl Op {
             Op::ColorJitter {
                 contrast: Some(_), ..
             } => 1,
+            Op::RandomField { amp, .. } if amp.contrast > 0.0 => 1,
             _ => 0,
         }
     }
+}
+
+/// The amplitudes (standard deviations) of `random_field`'s fields; 0 turns a field off.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct FieldAmps {
+    /// Horizontal displacement, pixels.
+    pub dx: f64,
+    /// Vertical displacement, pixels.
+    pub dy: f64,
+    /// Rotation about the canvas centre, degrees.
+    pub rotation: f64,
+    /// Natural log of the scale about the canvas centre.
+    pub log_scale: f64,
+    /// Brightness factor offset (factor 1 + F).
+    pub brightness: f64,
+    /// Contrast factor offset.
+    pub contrast: f64,
+    /// Saturation factor offset.
+    pub saturation: f64,
+    /// Hue shift, turns.
+    pub hue: f64,
+}
+
+impl FieldAmps {
+    /// The amplitudes in kernel order: dx, dy, rotation, log-scale, brightness,
+    /// contrast, saturation, hue (field kinds 0..8).
+    pub fn by_kind(&self) -> [f64; 8] {
+        [
+            self.dx,
+            self.dy,
+            self.rotation,
+            self.log_scale,
+            self.brightness,
+            self.contrast,
+            self.saturation,
+            self.hue,
+        ]
+    }
+}
+
+/// The displacement std (x, y) in pixels that torchvision's ElasticTransform
+/// gives on a `w` x `h` image: uniform(-1, 1) noise (std 1/sqrt(3)) blurred by
+/// its discrete Gaussian kernel (size int(8 sigma + 1), made odd), scaled by
+/// alpha / size[0] (x) and alpha / size[1] (y) in grid units of w / 2 and h / 2
+/// pixels. Border effects of its reflect padding are ignored.
+pub fn elastic_amplitudes(alpha: [f64; 2], sigma: f64, w: u32, h: u32) -> [f64; 2] {
+    let mut k = (8.0 * sigma + 1.0) as i64;
+    if k % 2 == 0 {
+        k += 1;
+    }
+    let half = (k - 1) as f64 / 2.0;
+    let g: Vec<f64> = (0..k)
+        .map(|i| (-0.5 * ((i as f64 - half) / sigma).powi(2)).exp())
+        .collect();
+    let sum: f64 = g.iter().sum();
+    let sum_sq: f64 = g.iter().map(|x| (x / sum) * (x / sum)).sum();
+    // 2-D kernel: sum of squares is sum_sq^2, so the blurred std is sum_sq / sqrt(3).
+    let std = sum_sq / 3f64.sqrt();
+    let (wf, hf) = (w as f64, h as f64);
+    [
+        std * alpha[0] / hf * wf / 2.0,
+        std * alpha[1] / wf * hf / 2.0,
+    ]
 }
 
 /// The colour adjustments color_jitter draws, named as in the parameter record.
@@ -339,6 +452,23 @@ pub enum Drawn {
     Grayscale {
         /// Applied?
         applied: bool,
+    },
+    /// The field's length scale and the seed of its noise (`apply --op
+    /// random_field --set seed=...` renders the same field).
+    RandomField {
+        /// Applied?
+        applied: bool,
+        /// Length scale, pixels.
+        l: f64,
+        /// Noise seed.
+        seed: u64,
+    },
+    /// The seed of the displacement noise.
+    Elastic {
+        /// Applied?
+        applied: bool,
+        /// Noise seed.
+        seed: u64,
     },
     /// Normalisation (no random parameters).
     Normalize {},

@@ -1,7 +1,14 @@
 //! Pipeline-file parsing of ops: every key checked, every value range-checked,
 //! and every error names the op, the key and what is allowed.
 
-use super::{Interpolation, Op, ResizeTo, Size};
+use super::{FieldAmps, Interpolation, Op, ResizeTo, Size};
+
+/// Smallest field length scale, pixels: below it the lattice the field is
+/// generated on would be finer than half a pixel.
+pub const MIN_LENGTH_SCALE: f64 = 0.5;
+/// Largest field length scale a pipeline file may give, pixels (a field far
+/// larger than any image is constant: use `affine`).
+pub const MAX_LENGTH_SCALE: f64 = 1e5;
 use crate::error::{Error, Result};
 use toml::Value;
 
@@ -17,6 +24,8 @@ pub fn op_names() -> &'static [&'static str] {
         "affine",
         "color_jitter",
         "grayscale",
+        "random_field",
+        "elastic",
         "normalize",
     ]
 }
@@ -40,6 +49,20 @@ fn allowed_keys(op: &str) -> &'static [&'static str] {
         ],
         "color_jitter" => &["brightness", "contrast", "saturation", "hue", "p"],
         "normalize" => &["mean", "std"],
+        "random_field" => &[
+            "l",
+            "dx",
+            "dy",
+            "rotation",
+            "log_scale",
+            "brightness",
+            "contrast",
+            "saturation",
+            "hue",
+            "fill",
+            "p",
+        ],
+        "elastic" => &["alpha", "sigma", "fill", "p"],
         _ => &[],
     }
 }
@@ -452,6 +475,57 @@ pub fn parse_op(index: usize, table: &toml::Table) -> Result<Op> {
             hue: c.hue()?,
             p: c.p(1.0)?,
         },
+        "random_field" => {
+            let l = match table.get("l") {
+                None => {
+                    return Err(c.err(
+                        "l",
+                        "missing: the length scale in pixels, a number or [min, max]",
+                    ))
+                }
+                Some(v) => match c.numbers("l", v)?.as_slice() {
+                    [x] => c.check_range("l", [*x, *x], MIN_LENGTH_SCALE, MAX_LENGTH_SCALE)?,
+                    [lo, hi] => {
+                        c.check_range("l", [*lo, *hi], MIN_LENGTH_SCALE, MAX_LENGTH_SCALE)?
+                    }
+                    _ => return Err(c.err("l", "expected a number or [min, max]")),
+                },
+            };
+            Op::RandomField {
+                l,
+                amp: FieldAmps {
+                    dx: c.f64_in("dx", 0.0, 0.0, 1e4)?,
+                    dy: c.f64_in("dy", 0.0, 0.0, 1e4)?,
+                    rotation: c.f64_in("rotation", 0.0, 0.0, 360.0)?,
+                    log_scale: c.f64_in("log_scale", 0.0, 0.0, 5.0)?,
+                    brightness: c.f64_in("brightness", 0.0, 0.0, 10.0)?,
+                    contrast: c.f64_in("contrast", 0.0, 0.0, 10.0)?,
+                    saturation: c.f64_in("saturation", 0.0, 0.0, 10.0)?,
+                    hue: c.f64_in("hue", 0.0, 0.0, 0.5)?,
+                },
+                fill: c.triple("fill", [0.0; 3], 0.0, 255.0)?,
+                p: c.p(1.0)?,
+            }
+        }
+        "elastic" => {
+            let alpha = match table.get("alpha") {
+                None => [50.0, 50.0],
+                Some(v) => match c.numbers("alpha", v)?.as_slice() {
+                    [a] => c.check_range("alpha", [*a, *a], 0.0, 1e6)?,
+                    [ax, ay] => {
+                        c.check_range("alpha", [ax.min(*ay), ax.max(*ay)], 0.0, 1e6)?;
+                        [*ax, *ay]
+                    }
+                    _ => return Err(c.err("alpha", "expected a number or [alpha_x, alpha_y]")),
+                },
+            };
+            Op::Elastic {
+                alpha,
+                sigma: c.f64_in("sigma", 5.0, MIN_LENGTH_SCALE, MAX_LENGTH_SCALE)?,
+                fill: c.triple("fill", [0.0; 3], 0.0, 255.0)?,
+                p: c.p(1.0)?,
+            }
+        }
         "normalize" => {
             let mean = c.triple("mean", [0.485, 0.456, 0.406], -1e6, 1e6)?;
             let std = c.triple("std", [0.229, 0.224, 0.225], -1e6, 1e6)?;

@@ -243,6 +243,19 @@ pub fn draw_op(op: &Op, rng: &mut impl Rng, w: u32, h: u32) -> Drawn {
         Op::Grayscale { p } => Drawn::Grayscale {
             applied: rng.random::<f64>() < *p,
         },
+        Op::RandomField { l, p, .. } => {
+            let applied = rng.random::<f64>() < *p;
+            let l = uniform(rng, l[0], l[1]);
+            Drawn::RandomField {
+                applied,
+                l,
+                seed: rng.random(),
+            }
+        }
+        Op::Elastic { p, .. } => Drawn::Elastic {
+            applied: rng.random::<f64>() < *p,
+            seed: rng.random(),
+        },
         Op::Normalize { .. } => Drawn::Normalize {},
     }
 }
