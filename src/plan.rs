@@ -544,10 +544,10 @@ pub fn plan_sample(
                     &mut stages,
                     &mut field,
                 )?;
-                for k in kind::BRIGHTNESS..8 {
-                    if a[k] > 0.0 {
-                        let c = code::FIELD_BRIGHTNESS + (k - kind::BRIGHTNESS) as f32;
-                        let slot = if k == kind::BRIGHTNESS + 1 {
+                for (j, amp) in a[kind::BRIGHTNESS..].iter().enumerate() {
+                    if *amp > 0.0 {
+                        let c = code::FIELD_BRIGHTNESS + j as f32;
+                        let slot = if c == code::FIELD_CONTRAST {
                             n_stats += 1;
                             (n_stats - 1) as f32
                         } else {
