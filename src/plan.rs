@@ -76,7 +76,7 @@ pub struct GpuField {
     /// Lattice columns, lattice rows, kind mask (bit k: kind k active; 0: no field), unused.
     pub grid: [u32; 4],
     /// Noise key (2 words), then the offsets (floats into the field buffer) of
-    /// the sample's noise lattice and of its row sums; set per chunk.
+    /// the sample's noise lattice and of its column sums; set per chunk.
     pub key: [u32; 4],
     /// Amplitudes of dx, dy (pixels), rotation (radians), log-scale.
     pub geo: [f32; 4],
@@ -97,11 +97,11 @@ impl GpuField {
     pub fn lattice(&self) -> (usize, usize) {
         (self.grid[0] as usize, self.grid[1] as usize)
     }
-    /// Floats of noise lattice and of row sums for an output `h` rows high.
-    pub fn buffer_floats(&self, h: u32) -> (u64, u64) {
+    /// Floats of noise lattice and of column sums for an output `w` columns wide.
+    pub fn buffer_floats(&self, w: u32) -> (u64, u64) {
         let n = self.mask().count_ones() as u64;
         let (kx, ky) = (self.grid[0] as u64, self.grid[1] as u64);
-        (n * kx * ky, n * kx * h as u64)
+        (n * kx * ky, n * ky * w as u64)
     }
     /// The amplitude of kind `k` as the kernels use it.
     pub fn amplitude(&self, k: usize) -> f32 {

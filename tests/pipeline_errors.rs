@@ -411,3 +411,78 @@ fn explicit_parameters_must_match_the_ops() {
         .expect_err("two records for one image");
     assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
 }
+
+#[test]
+fn random_field_parameters_are_checked() {
+    assert_refused(
+        &one_op("random_field", "dx = 3"),
+        &["op #0", "random_field", "`l`", "missing"],
+    );
+    assert_refused(
+        &one_op("random_field", "l = 0\ndx = 3"),
+        &["random_field", "`l`", "[0.5, 100000]", "0"],
+    );
+    assert_refused(
+        &one_op("random_field", "l = [-4, 8]\ndx = 3"),
+        &["random_field", "`l`", "-4"],
+    );
+    assert_refused(
+        &one_op("random_field", "l = 8\ndx = nan"),
+        &["random_field", "`dx`", "finite", "NaN"],
+    );
+    assert_refused(
+        &one_op("random_field", "l = 8\nrotation = -5"),
+        &["random_field", "`rotation`", "[0, 360]", "-5"],
+    );
+    assert_refused(
+        &one_op("random_field", "l = 8\nhue = 0.7"),
+        &["random_field", "`hue`", "[0, 0.5]", "0.7"],
+    );
+    assert_refused(
+        &one_op("random_field", "l = 8\nscale = 0.1"),
+        &["random_field", "`scale`", "log_scale"],
+    );
+    assert_refused(
+        &one_op("elastic", "sigma = 0"),
+        &["elastic", "`sigma`", "[0.5, 100000]"],
+    );
+    assert_refused(
+        &one_op("elastic", "alpha = [10, -1]"),
+        &["elastic", "`alpha`", "-1"],
+    );
+}
+
+#[test]
+fn random_field_must_be_the_last_geometric_op() {
+    assert_refused(
+        "size = 32\n[[ops]]\nop = \"random_field\"\nl = 8\ndx = 2\n[[ops]]\nop = \"horizontal_flip\"",
+        &["horizontal_flip (op #1)", "random_field (op #0)", "last geometric op"],
+    );
+    assert_refused(
+        "size = 32\n[[ops]]\nop = \"elastic\"\n[[ops]]\nop = \"random_field\"\nl = 8\ndx = 2",
+        &["random_field (op #1)", "elastic (op #0)", "only one"],
+    );
+    // Colour ops may follow.
+    Pipeline::from_toml(
+        "size = 32\n[[ops]]\nop = \"elastic\"\n[[ops]]\nop = \"color_jitter\"\nbrightness = 0.2",
+    )
+    .expect("colour after a field is fine");
+}
+
+#[test]
+fn length_scale_far_beyond_the_image_is_an_error_naming_the_limit() {
+    let p = Pipeline::from_toml("size = 32\n[[ops]]\nop = \"random_field\"\nl = 5000\ndx = 2")
+        .expect("parses: the limit depends on the output size");
+    let aug = Augmenter::new(p, Backend::Cpu).expect("augmenter");
+    let e = aug
+        .augment(&[RgbImage::new(40, 30)], BatchKey::default())
+        .expect_err("l = 5000 on a 32x32 output");
+    let msg = e.to_string();
+    assert!(
+        matches!(e, Error::OpFailed { index: 0, ref op, .. } if op == "random_field"),
+        "{e:?}"
+    );
+    for part in ["5000", "3200", "32x32", "affine"] {
+        assert!(msg.contains(part), "message lacks {part:?}: {msg}");
+    }
+}

@@ -4,8 +4,9 @@
 // by a Gaussian of std l, times amplitude / sqrt(pi): unit variance up to a
 // ripple of 2 exp(-pi^2) = 1e-4, correlation exp(-d^2 / (4 l^2)), and a cost
 // per pixel that does not depend on l. Separable: the field pass sums each
-// lattice column along y into row sums (shaders/field.wgsl); a pixel sums
-// its row's 8 nearest row sums along x (field_values).
+// lattice row along x into column sums, one per output column
+// (shaders/field.wgsl); a pixel sums the 8 column sums of its column nearest
+// its row, along y (field_values: adjacent pixels read adjacent words).
 // CPU twin: src/cpu/field.rs.
 
 const FIELD_TAPS: u32 = 8u;
@@ -65,21 +66,22 @@ fn field_values(si: u32, ox: u32, oy: u32) -> FieldValues {
     if (FIELD_KINDS != 0u) {
         let mask = samples[si].field.grid.z;
         if (mask != 0u) {
-            let kx = samples[si].field.grid.x;
-            let rows = samples[si].field.key.w;
-            let t = lattice_coord(ox, samples[si].field.shape.x);
-            let k0 = u32(floor(t)) - 3u;
+            let ky = samples[si].field.grid.y;
+            let cols = samples[si].field.key.w;
+            let t = lattice_coord(oy, samples[si].field.shape.x);
+            let m0 = u32(floor(t)) - 3u;
             var w: array<f32, 8>;
-            for (var i = 0u; i < FIELD_TAPS; i++) {
-                w[i] = field_weight(t, k0 + i);
+            for (var j = 0u; j < FIELD_TAPS; j++) {
+                w[j] = field_weight(t, m0 + j);
             }
+            let wd = g.out.x;
             for (var kind = 0u; kind < 8u; kind++) {
                 if (((FIELD_KINDS >> kind) & 1u) != 0u && ((mask >> kind) & 1u) != 0u) {
                     let slot = countOneBits(mask & ((1u << kind) - 1u));
-                    let base = rows + (slot * g.out.y + oy) * kx + k0;
+                    let base = cols + (slot * ky + m0) * wd + ox;
                     var acc = 0.0;
-                    for (var i = 0u; i < FIELD_TAPS; i++) {
-                        acc += field_buf[base + i] * w[i];
+                    for (var j = 0u; j < FIELD_TAPS; j++) {
+                        acc += field_buf[base + j * wd] * w[j];
                     }
                     v[kind] = acc;
                 }

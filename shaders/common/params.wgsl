@@ -25,7 +25,7 @@ struct Clip {
 
 struct Field {
     grid: vec4<u32>,   // lattice columns, lattice rows, kind mask (0: no field), unused
-    key: vec4<u32>,    // noise key (2 words), noise offset, row-sum offset (floats into field_buf)
+    key: vec4<u32>,    // noise key (2 words), noise offset, column-sum offset (floats into field_buf)
     geo: vec4<f32>,    // amplitudes: dx, dy (pixels), rotation (radians), log-scale
     color: vec4<f32>,  // amplitudes: brightness, contrast, saturation, hue
     shape: vec4<f32>,  // 1 / l, canvas centre x, y, unused

@@ -9,6 +9,7 @@
 
 use super::color::{adjust_hue, blend1, gray, INV_255};
 use super::field::{render, FieldScratch};
+use super::gather::{bilinear, pack_rgba, Taps};
 use super::sample::Src;
 use super::stats::lane_mean;
 use crate::plan::{code, kind, GpuGlobals, GpuSample};
@@ -35,6 +36,8 @@ struct Scratch {
     field_scratch: FieldScratch,
     cs: Vec<f32>,
     sn: Vec<f32>,
+    taps: Taps,
+    words: Vec<u32>,
 }
 
 thread_local! {
@@ -65,6 +68,8 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
         field_scratch,
         cs,
         sn,
+        taps,
+        words,
     } = s;
     r.resize(npx, 0.0);
     gg.resize(npx, 0.0);
@@ -119,6 +124,7 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
             h,
             [&mut *r, &mut *gg, &mut *b],
             rowbufs,
+            (taps, words),
             field.as_ref(),
         );
     }
@@ -126,8 +132,8 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
         let (op, f) = (step[0], step[1]);
         if op >= code::FIELD_BRIGHTNESS {
             // A field step: the plain step with a per-pixel factor (hue: shift).
-            let fv = &fields[kind::BRIGHTNESS + (op - code::FIELD_BRIGHTNESS) as usize];
-            let factor = |p: usize| (1.0 + fv[p]).max(0.0);
+            // Zipped loops (no indexing) so they vectorise.
+            let fv = &fields[kind::BRIGHTNESS + (op - code::FIELD_BRIGHTNESS) as usize][..npx];
             if op == code::FIELD_BRIGHTNESS || op == code::FIELD_CONTRAST {
                 let m = if op == code::FIELD_CONTRAST {
                     lane_mean(r, gg, b)
@@ -135,24 +141,21 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
                     0.0
                 };
                 for plane in [&mut *r, &mut *gg, &mut *b] {
-                    for (p, x) in plane.iter_mut().enumerate() {
-                        *x = blend1(*x, m, factor(p));
+                    for (x, &f) in plane.iter_mut().zip(fv) {
+                        *x = blend1(*x, m, (1.0 + f).max(0.0));
                     }
                 }
             } else if op == code::FIELD_SATURATION {
-                for p in 0..npx {
-                    let gr = gray([r[p], gg[p], b[p]]);
-                    let fp = factor(p);
-                    r[p] = blend1(r[p], gr, fp);
-                    gg[p] = blend1(gg[p], gr, fp);
-                    b[p] = blend1(b[p], gr, fp);
+                for (((r, g), b), &f) in r.iter_mut().zip(gg.iter_mut()).zip(b.iter_mut()).zip(fv) {
+                    let gr = gray([*r, *g, *b]);
+                    let fp = (1.0 + f).max(0.0);
+                    *r = blend1(*r, gr, fp);
+                    *g = blend1(*g, gr, fp);
+                    *b = blend1(*b, gr, fp);
                 }
             } else if op == code::FIELD_HUE {
-                for p in 0..npx {
-                    let c = adjust_hue([r[p], gg[p], b[p]], fv[p]);
-                    r[p] = c[0];
-                    gg[p] = c[1];
-                    b[p] = c[2];
+                for (((r, g), b), &f) in r.iter_mut().zip(gg.iter_mut()).zip(b.iter_mut()).zip(fv) {
+                    [*r, *g, *b] = adjust_hue([*r, *g, *b], f);
                 }
             }
         } else if op == code::BRIGHTNESS || op == code::CONTRAST {
@@ -221,6 +224,24 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
     }
 }
 
+/// The shader's `clamp(floor(v + 0.5), 0, 255)`: a warped value rounded to u8 (as f32).
+#[inline(always)]
+fn round_u8(v: f32) -> f32 {
+    (v + 0.5).floor().clamp(0.0, 255.0)
+}
+
+/// `v` clamped to [0, hi] as an index: the shader's `u32(clamp(v, 0, hi))`.
+/// `max` returns 0 for NaN, so the clamped value is always finite and the
+/// unchecked conversion (one instruction, where `as` adds saturation fix-ups
+/// to every lane) is sound.
+#[inline(always)]
+fn clamp_index(v: f32, hi: f32) -> u32 {
+    let c = v.max(0.0).min(hi);
+    debug_assert!(c.is_finite() && (0.0..=hi).contains(&c));
+    // SAFETY: c is finite and in [0, hi] with hi < 2^31 (an image side).
+    unsafe { c.to_int_unchecked::<i32>() as u32 }
+}
+
 /// The per-pixel geometry of a sample's random fields (planes of the output size).
 pub(crate) struct FieldGeo<'a> {
     /// Displacement planes (None: that kind is off, a displacement of 0).
@@ -245,6 +266,7 @@ fn warp_rows(
     h: usize,
     mut planes: [&mut [f32]; 3],
     bufs: &mut Vec<Vec<f32>>,
+    gather: (&mut Taps, &mut Vec<u32>),
     field: Option<&FieldGeo>,
 ) {
     let (nx, ny) = (g.counts[1], g.counts[2]);
@@ -252,7 +274,6 @@ fn warp_rows(
     let nearest = g.src[3] & 1 != 0;
     let clips = g.active_clips();
     let (hx, hy) = (src.width as f32 - 1.0, src.height as f32 - 1.0);
-    let row_bytes = src.width as usize * 3;
     bufs.resize_with(bufs.len().max(12), Vec::new);
     for b in bufs.iter_mut() {
         b.resize(w, 0.0);
@@ -260,8 +281,13 @@ fn warp_rows(
     let [acc_r, acc_g, acc_b, us, vs, fxs, fys, pxs, pys, cr, cg, cb] = &mut bufs[..12] else {
         return;
     };
-    let mut idx = vec![[0usize; 4]; w];
+    let (taps, words) = gather;
+    taps.resize(w);
+    pack_rgba(src.data, words);
+    let sw = src.width;
     let n = (nx * ny) as f32;
+    // Column numbers as f32 (an i32 cast vectorises; usize does not).
+    let colf: Vec<f32> = (0..w as i32).map(|x| x as f32).collect();
     for oy in 0..h {
         acc_r.fill(0.0);
         acc_g.fill(0.0);
@@ -271,8 +297,8 @@ fn warp_rows(
             let py = oy as f32 + (j as f32 + 0.5) / ny as f32;
             for i in 0..nx {
                 let off = (i as f32 + 0.5) / nx as f32;
-                for (x, (px, qy)) in pxs.iter_mut().zip(pys.iter_mut()).enumerate() {
-                    *px = x as f32 + off;
+                for ((px, qy), &xf) in pxs.iter_mut().zip(pys.iter_mut()).zip(&colf) {
+                    *px = xf + off;
                     *qy = py;
                 }
                 if let Some(f) = field {
@@ -300,24 +326,30 @@ fn warp_rows(
                         }
                     }
                 }
-                for ((u, v), (&px, &qy)) in us
+                let uv = us
                     .iter_mut()
                     .zip(vs.iter_mut())
-                    .zip(pxs.iter().zip(pys.iter()))
-                {
-                    *u = g.m0[0] * px + g.m0[1] * qy + g.m0[2];
-                    *v = g.m1[0] * px + g.m1[1] * qy + g.m1[2];
-                    if !affine {
+                    .zip(pxs.iter().zip(pys.iter()));
+                if affine {
+                    // w = 1 exactly: no divide (as the shader without MAY_PROJECTIVE).
+                    for ((u, v), (&px, &qy)) in uv {
+                        *u = g.m0[0] * px + g.m0[1] * qy + g.m0[2];
+                        *v = g.m1[0] * px + g.m1[1] * qy + g.m1[2];
+                    }
+                } else {
+                    for ((u, v), (&px, &qy)) in uv {
                         let ww = g.m2[0] * px + g.m2[1] * qy + g.m2[2];
-                        *u /= ww;
-                        *v /= ww;
+                        *u = (g.m0[0] * px + g.m0[1] * qy + g.m0[2]) / ww;
+                        *v = (g.m1[0] * px + g.m1[1] * qy + g.m1[2]) / ww;
                     }
                 }
-                for (x, ((u, v), (fx, fy))) in us
+                for (((((u, v), (fx, fy)), ta), tb), (tc, td)) in us
                     .iter()
                     .zip(vs.iter())
                     .zip(fxs.iter_mut().zip(fys.iter_mut()))
-                    .enumerate()
+                    .zip(taps.a.iter_mut())
+                    .zip(taps.b.iter_mut())
+                    .zip(taps.c.iter_mut().zip(taps.d.iter_mut()))
                 {
                     let (xx, yy) = if nearest {
                         (u.floor(), v.floor())
@@ -327,38 +359,14 @@ fn warp_rows(
                     let (x0, y0) = (xx.floor(), yy.floor());
                     *fx = xx - x0;
                     *fy = yy - y0;
-                    let xa = x0.clamp(0.0, hx) as i32 as usize * 3;
-                    let xb = (x0 + 1.0).clamp(0.0, hx) as i32 as usize * 3;
-                    let ya = y0.clamp(0.0, hy) as i32 as usize * row_bytes;
-                    let yb = (y0 + 1.0).clamp(0.0, hy) as i32 as usize * row_bytes;
-                    idx[x] = [ya + xa, ya + xb, yb + xa, yb + xb];
+                    let xa = clamp_index(x0, hx);
+                    let xb = clamp_index(x0 + 1.0, hx);
+                    let ya = clamp_index(y0, hy) * sw;
+                    let yb = clamp_index(y0 + 1.0, hy) * sw;
+                    (*ta, *tb, *tc, *td) = (ya + xa, ya + xb, yb + xa, yb + xb);
                 }
-                let d = src.data;
                 let (cr, cg, cb) = (&mut cr[..w], &mut cg[..w], &mut cb[..w]);
-                for ((((ix, (&fx, &fy)), r), g), b) in idx
-                    .iter()
-                    .zip(fxs.iter().zip(fys.iter()))
-                    .zip(cr.iter_mut())
-                    .zip(cg.iter_mut())
-                    .zip(cb.iter_mut())
-                {
-                    let [ia, ib, ic, id] = *ix;
-                    let (ta, tb, tc, td) = (
-                        &d[ia..ia + 3],
-                        &d[ib..ib + 3],
-                        &d[ic..ic + 3],
-                        &d[id..id + 3],
-                    );
-                    let mut c = [0.0f32; 3];
-                    for (k, ck) in c.iter_mut().enumerate() {
-                        let (a, b) = (ta[k] as f32, tb[k] as f32);
-                        let (cc, dd) = (tc[k] as f32, td[k] as f32);
-                        let left = a + (cc - a) * fy;
-                        let right = b + (dd - b) * fy;
-                        *ck = left + (right - left) * fx;
-                    }
-                    (*r, *g, *b) = (c[0], c[1], c[2]);
-                }
+                bilinear(words, taps, fxs, fys, [&mut *cr, &mut *cg, &mut *cb], w);
                 for clip in clips {
                     let fill = clip.fill.map(|f| f * 255.0);
                     let px_rgb = pxs
@@ -407,7 +415,7 @@ fn warp_rows(
             (&mut b[row], &*acc_b),
         ] {
             for (d, &a) in dst.iter_mut().zip(acc) {
-                *d = (a / n + 0.5) as u8 as f32 * INV_255;
+                *d = round_u8(a / n) * INV_255;
             }
         }
     }
@@ -531,9 +539,9 @@ fn warp_separable(
                         *ck = *ck * cov + f * 255.0 * (1.0 - cov);
                     }
                 }
-                *r = (c[0] + 0.5) as u8 as f32 * INV_255;
-                *g = (c[1] + 0.5) as u8 as f32 * INV_255;
-                *b = (c[2] + 0.5) as u8 as f32 * INV_255;
+                *r = round_u8(c[0]) * INV_255;
+                *g = round_u8(c[1]) * INV_255;
+                *b = round_u8(c[2]) * INV_255;
             }
         }
         return;
@@ -613,9 +621,9 @@ fn warp_separable(
             .zip(&mut b[row])
         {
             // floor(acc / n + 0.5) clamped to [0, 255]: the cast truncates a non-negative value.
-            *r = (a[0] / n + 0.5) as u8 as f32 * INV_255;
-            *g = (a[1] / n + 0.5) as u8 as f32 * INV_255;
-            *b = (a[2] / n + 0.5) as u8 as f32 * INV_255;
+            *r = round_u8(a[0] / n) * INV_255;
+            *g = round_u8(a[1] / n) * INV_255;
+            *b = round_u8(a[2] / n) * INV_255;
         }
     }
 }

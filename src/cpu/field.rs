@@ -1,9 +1,10 @@
 //! CPU twin of `shaders/common/field.wgsl` and `shaders/field.wgsl`: the same
 //! lattice noise (integer hash, so identical bits), the same Gaussian weights,
-//! and per pixel the same sums in the same order. Where the shader sums a
-//! pixel's 8 nearest row sums, this file adds each lattice column's row sum
-//! to the contiguous run of pixels it reaches (ascending columns, so every
-//! pixel still adds its terms in the shader's order), which vectorises.
+//! and per pixel the same sums in the same order. Where the `cols` kernel
+//! sums 8 lattice nodes per output column, this file adds each lattice
+//! node to the contiguous run of columns it reaches (ascending nodes, so
+//! every column still adds its terms in the shader's order); the pixel sums
+//! along y run over whole rows. Both vectorise.
 
 use crate::plan::{GpuField, FIELD_TAPS};
 
@@ -71,7 +72,7 @@ fn axis_weights(n: usize, inv_l: f32) -> (Vec<u32>, Vec<[f32; 8]>) {
 #[derive(Default)]
 pub struct FieldScratch {
     noise: Vec<f32>,
-    rows: Vec<f32>,
+    cols: Vec<f32>,
     span_w: Vec<f32>,
 }
 
@@ -115,33 +116,31 @@ pub fn render(f: &GpuField, w: usize, h: usize, planes: &mut [Vec<f32>; 8], s: &
         s.noise.clear();
         s.noise
             .extend((0..(kx * ky) as u32).map(|n| lattice_noise(base, n)));
-        // Row sums along y: rows[y][k], as the `rows` kernel.
+        // Column sums along x: cols[m][x], as the `cols` kernel, one lattice
+        // column at a time over the run of pixels it reaches.
         let scale = f.amplitude(kind) * INV_SQRT_PI;
-        s.rows.clear();
-        s.rows.resize(h * kx, 0.0);
-        for (y, (&m0, ws)) in m0y.iter().zip(&wy).enumerate() {
-            let acc = &mut s.rows[y * kx..(y + 1) * kx];
-            for (i, &wi) in ws.iter().enumerate() {
-                let line = &s.noise[(m0 as usize + i) * kx..(m0 as usize + i + 1) * kx];
-                for (a, &nv) in acc.iter_mut().zip(line) {
-                    *a += nv * wi;
+        s.cols.clear();
+        s.cols.resize(ky * w, 0.0);
+        for (acc, line) in s.cols.chunks_exact_mut(w).zip(s.noise.chunks_exact(kx)) {
+            for (&nk, &(x0, x1, off)) in line.iter().zip(&spans) {
+                if x0 >= x1 {
+                    continue;
+                }
+                for (a, &wk) in acc[x0..x1].iter_mut().zip(&s.span_w[off..off + x1 - x0]) {
+                    *a += nk * wk;
                 }
             }
             for a in acc.iter_mut() {
                 *a *= scale;
             }
         }
-        // Pixels along x, one lattice column at a time.
+        // Pixels: the 8 nearest column sums along y, whole rows at a time.
         plane.resize(w * h, 0.0);
-        for (y, out) in plane.chunks_exact_mut(w).enumerate() {
-            let r = &s.rows[y * kx..(y + 1) * kx];
-            for (k, &(x0, x1, off)) in spans.iter().enumerate() {
-                if x0 >= x1 {
-                    continue;
-                }
-                let rk = r[k];
-                for (o, &wk) in out[x0..x1].iter_mut().zip(&s.span_w[off..off + x1 - x0]) {
-                    *o += rk * wk;
+        for (out, (&m0, ws)) in plane.chunks_exact_mut(w).zip(m0y.iter().zip(&wy)) {
+            for (j, &wj) in ws.iter().enumerate() {
+                let c = &s.cols[(m0 as usize + j) * w..(m0 as usize + j + 1) * w];
+                for (o, &cv) in out.iter_mut().zip(c) {
+                    *o += cv * wj;
                 }
             }
         }

@@ -4,6 +4,7 @@
 pub mod augment;
 pub mod color;
 pub mod field;
+pub mod gather;
 pub mod sample;
 pub mod stats;
 

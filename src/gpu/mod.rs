@@ -382,7 +382,7 @@ impl GpuContext {
         let field = (f.field_kinds != 0).then(|| {
             (
                 make_at("field-noise", &self.field_module, "noise", &constants),
-                make_at("field-rows", &self.field_module, "rows", &constants),
+                make_at("field-cols", &self.field_module, "cols", &constants),
             )
         });
         let pair = Arc::new(Kernels {
@@ -430,8 +430,8 @@ impl GpuContext {
         let mut field_sum = 0u64;
         for (i, s) in srcs.iter().enumerate() {
             let sb = s.width as u64 * s.height as u64 * 4;
-            let (noise, rows) = samples[i].field.buffer_floats(gl.out[1]);
-            let fb = (noise + rows) * 4;
+            let (noise, cols) = samples[i].field.buffer_floats(gl.out[0]);
+            let fb = (noise + cols) * 4;
             let fits = |src: u64, n: u64, field: u64| {
                 src <= limit
                     && field <= limit
@@ -533,10 +533,10 @@ impl GpuContext {
         let mut field_floats = 0u64;
         let (mut max_kx, mut max_ky) = (0u32, 0u32);
         for t in table.iter_mut() {
-            let (noise, rows) = t.field.buffer_floats(gl.out[1]);
+            let (noise, cols) = t.field.buffer_floats(gl.out[0]);
             t.field.key[2] = field_floats as u32;
             t.field.key[3] = (field_floats + noise) as u32;
-            field_floats += noise + rows;
+            field_floats += noise + cols;
             if t.field.mask() != 0 {
                 max_kx = max_kx.max(t.field.grid[0]);
                 max_ky = max_ky.max(t.field.grid[1]);
@@ -678,13 +678,13 @@ impl GpuContext {
                 label: Some("augment"),
                 timestamp_writes: None,
             });
-            if let Some((noise, rows)) = &kernels.field {
-                // Lattice noise, then the row sums: 16x16 tiles, z = sample.
+            if let Some((noise, cols)) = &kernels.field {
+                // Lattice noise, then the column sums: 16x16 tiles, z = sample.
                 pass.set_bind_group(0, &bg, &[0]);
                 pass.set_pipeline(noise);
                 pass.dispatch_workgroups(max_kx.div_ceil(16), max_ky.div_ceil(16), n as u32);
-                pass.set_pipeline(rows);
-                pass.dispatch_workgroups(max_kx.div_ceil(16), gl.out[1].div_ceil(16), n as u32);
+                pass.set_pipeline(cols);
+                pass.dispatch_workgroups(gl.out[0].div_ceil(16), max_ky.div_ceil(16), n as u32);
                 dispatches += 2;
             }
             for k in 0..stat_slots {

@@ -110,11 +110,7 @@ impl Ctx<'_> {
         let Some(v) = self.table.get(key) else {
             return Ok(default);
         };
-        let x = match v {
-            Value::Integer(i) => *i as f64,
-            Value::Float(f) => *f,
-            _ => self.number(key, v)?,
-        };
+        let x = self.number(key, v)?;
         if !(x >= lo && x <= hi) {
             return Err(self.err(key, format!("must be in [{lo}, {hi}], got {x}")));
         }
