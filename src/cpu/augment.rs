@@ -258,6 +258,7 @@ pub(crate) struct FieldGeo<'a> {
 /// loops, then the texels are gathered. Per pixel the values and their order
 /// (row tap, column tap, field transform, clip stages in order) are those of
 /// `warp_pixel`.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn warp_rows(
     g: &GpuSample,
