@@ -11,6 +11,7 @@ fn pipelines(c: &mut Criterion) {
     let root = env!("CARGO_MANIFEST_DIR");
     let photos: Vec<_> = (0..64).map(|i| synthetic_image(i, 500, 375)).collect();
     let tiny: Vec<_> = (0..64).map(|i| synthetic_image(i, 32, 32)).collect();
+    let square: Vec<_> = (0..64).map(|i| synthetic_image(i, 224, 224)).collect();
     let mut group = c.benchmark_group("pipelines");
     group
         .sample_size(10)
@@ -24,13 +25,36 @@ fn pipelines(c: &mut Criterion) {
         Ok(_) => vec![Backend::Cpu, Backend::Gpu],
         Err(_) => vec![Backend::Cpu],
     };
-    for name in ["imagenet_train", "color_jitter", "affine", "cifar_train"] {
+    let mut cases: Vec<(String, Pipeline)> = [
+        "imagenet_train",
+        "color_jitter",
+        "affine",
+        "cifar_train",
+        "elastic",
+        "random_field_ssl",
+    ]
+    .iter()
+    .map(|name| {
         let p = Pipeline::from_file(format!("{root}/examples/pipelines/{name}.toml"))
             .expect("pipeline file");
-        let images = if name == "cifar_train" {
-            &tiny
-        } else {
-            &photos
+        (name.to_string(), p)
+    })
+    .collect();
+    // The cost of a field must not grow with its length scale.
+    for l in [4, 16, 64] {
+        let text = format!("size = 224\n[[ops]]\nop = \"random_field\"\nl = {l}\ndx = 3\ndy = 3");
+        cases.push((
+            format!("field_l{l}"),
+            Pipeline::from_toml(&text).expect("pipeline"),
+        ));
+    }
+    for (name, p) in cases {
+        // CIFAR on 32x32 sources; elastic and the fields on 224x224 (the
+        // warp alone, as other libraries' elastic figures); the rest on photos.
+        let images = match name.as_str() {
+            "cifar_train" => &tiny,
+            "elastic" | "field_l4" | "field_l16" | "field_l64" => &square,
+            _ => &photos,
         };
         for &backend in &backends {
             let aug = Augmenter::new(p.clone(), backend).expect("augmenter");

@@ -125,6 +125,10 @@ fn real_main() -> Result<()> {
             println!("backend: {}", s.backend);
             println!("contact sheet: {}", s.contact_sheet.display());
             println!(
+                "random fields of increasing strength: {}",
+                s.field_strip.display()
+            );
+            println!(
                 "imagenet_train (224, f32 CHW) over {} images of 500x375: {:.0} images/s",
                 s.images, s.images_per_sec
             );

@@ -20,6 +20,7 @@ fn pipelines() -> Vec<(&'static str, Pipeline)> {
     vec![
         ("imagenet_train", example("imagenet_train")),
         ("affine", example("affine")),
+        ("random_field_ssl", example("random_field_ssl")),
     ]
 }
 

@@ -13,12 +13,16 @@ use std::path::{Path, PathBuf};
 
 /// The ImageNet training pipeline shipped in examples/pipelines/.
 pub const IMAGENET_TRAIN: &str = include_str!("../../examples/pipelines/imagenet_train.toml");
+/// The self-supervised random-field pipeline shipped in examples/pipelines/.
+pub const RANDOM_FIELD_SSL: &str = include_str!("../../examples/pipelines/random_field_ssl.toml");
 
 /// What the demo produced.
 #[derive(Debug)]
 pub struct DemoSummary {
     /// The contact sheet.
     pub contact_sheet: PathBuf,
+    /// Random fields of increasing strength on one image.
+    pub field_strip: PathBuf,
     /// Backend and adapter.
     pub backend: String,
     /// Images per second of the f32 pipeline over the throughput set.
@@ -66,7 +70,8 @@ pub fn run_demo(out_dir: &Path, backend: Backend) -> Result<DemoSummary> {
     let views = 5u32;
     let title = 28;
     let sheet_w = PAD + (views + 1) * (CELL + PAD);
-    let sheet_h = title + sources.len() as u32 * (CELL + LABEL + PAD) + PAD;
+    // One row per source, then a row of random-field views of source 0.
+    let sheet_h = title + (sources.len() as u32 + 1) * (CELL + LABEL + PAD) + PAD;
     let mut sheet = RgbImage::from_pixel(sheet_w, sheet_h, Rgb([245, 245, 245]));
     draw_text(
         &mut sheet,
@@ -121,15 +126,72 @@ pub fn run_demo(out_dir: &Path, backend: Backend) -> Result<DemoSummary> {
             );
         }
     }
+    // The random-field row: views of source 0 through random_field_ssl.
+    let field_aug = Augmenter::new(viewable(&Pipeline::from_toml(RANDOM_FIELD_SSL)?), backend)?;
+    let y = title + sources.len() as u32 * (CELL + LABEL + PAD);
+    draw_text(
+        &mut sheet,
+        PAD,
+        y + 6,
+        "random_field_ssl",
+        1,
+        Rgb([0, 0, 0]),
+    );
+    draw_text(
+        &mut sheet,
+        PAD,
+        y + 20,
+        "(same source as",
+        1,
+        Rgb([0, 0, 0]),
+    );
+    draw_text(
+        &mut sheet,
+        PAD,
+        y + 32,
+        " the first row)",
+        1,
+        Rgb([0, 0, 0]),
+    );
+    let first = std::slice::from_ref(&sources[0]);
+    for v in 0..views {
+        let batch = field_aug.augment(first, BatchKey::new(11, v as u64, 0))?;
+        let x = PAD + (v + 1) * (CELL + PAD);
+        imageops::replace(
+            &mut sheet,
+            &cell(&batch, 0, field_aug.pipeline())?,
+            x as i64,
+            y as i64,
+        );
+        let l = batch.records[0].ops.iter().find_map(|d| match d {
+            crate::ops::Drawn::RandomField {
+                applied: true, l, ..
+            } => Some(*l),
+            _ => None,
+        });
+        let label = match l {
+            Some(l) => format!("epoch {v} l={l:.0}"),
+            None => format!("epoch {v}"),
+        };
+        draw_text(&mut sheet, x, y + CELL + 6, &label, 1, Rgb([0, 0, 0]));
+    }
+    let save = |img: &RgbImage, name: &str| -> Result<PathBuf> {
+        let path = out_dir.join(name);
+        img.save(&path).map_err(|e| Error::Io {
+            path: path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        Ok(path)
+    };
     std::fs::create_dir_all(out_dir).map_err(|e| Error::Io {
         path: out_dir.to_path_buf(),
         source: e,
     })?;
-    let path = out_dir.join("contact_sheet.png");
-    sheet.save(&path).map_err(|e| Error::Io {
-        path: path.clone(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
+    let path = save(&sheet, "contact_sheet.png")?;
+    let field_strip = save(
+        &field_strength_strip(&sources[2], backend)?,
+        "random_fields.png",
+    )?;
 
     // Throughput of the real (f32, normalised) pipeline.
     let aug = Augmenter::new(pipeline, backend)?;
@@ -139,8 +201,61 @@ pub fn run_demo(out_dir: &Path, backend: Backend) -> Result<DemoSummary> {
     let result = super::bench::bench(&aug, &set, 64, 3)?;
     Ok(DemoSummary {
         contact_sheet: path,
+        field_strip,
         backend: aug.backend_name(),
         images_per_sec: result.images_per_sec,
         images: set.len(),
     })
+}
+
+/// Sample `i` of a u8 batch as an image.
+fn cell(batch: &crate::Batch, i: usize, p: &Pipeline) -> Result<RgbImage> {
+    let px = batch.sample_u8(i).unwrap_or_default().to_vec();
+    RgbImage::from_raw(p.size.width, p.size.height, px)
+        .ok_or_else(|| Error::InvalidArgument("view has the wrong size".into()))
+}
+
+/// One image under the same random fields (one seed, l = 24) at amplitudes
+/// 0, 1, 2, 4 and 8 times a mild base: the README's picture.
+pub fn field_strength_strip(src: &RgbImage, backend: Backend) -> Result<RgbImage> {
+    let gains = [0.0, 1.0, 2.0, 4.0, 8.0];
+    let mut strip = RgbImage::from_pixel(
+        PAD + gains.len() as u32 * (CELL + PAD),
+        CELL + LABEL + PAD,
+        Rgb([245, 245, 245]),
+    );
+    for (i, k) in gains.iter().enumerate() {
+        let p = Pipeline::from_toml(&format!(
+            "size = {CELL}\n[[ops]]\nop = \"random_field\"\nl = 24\ndx = {}\ndy = {}\nrotation = {}\nlog_scale = {}\nbrightness = {}\nhue = {}",
+            1.5 * k,
+            1.5 * k,
+            2.0 * k,
+            0.02 * k,
+            0.05 * k,
+            0.01 * k
+        ))?;
+        let aug = Augmenter::new(p, backend)?;
+        let drawn = vec![vec![crate::ops::Drawn::RandomField {
+            applied: true,
+            l: 24.0,
+            seed: 2023,
+        }]];
+        let batch = aug.augment_drawn(std::slice::from_ref(src), &drawn, &[0])?;
+        let x = PAD + i as u32 * (CELL + PAD);
+        imageops::replace(
+            &mut strip,
+            &cell(&batch, 0, aug.pipeline())?,
+            x as i64,
+            PAD as i64,
+        );
+        draw_text(
+            &mut strip,
+            x,
+            PAD + CELL + 6,
+            &format!("amplitude x{k}"),
+            1,
+            Rgb([0, 0, 0]),
+        );
+    }
+    Ok(strip)
 }
