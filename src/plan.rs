@@ -189,7 +189,9 @@ const _: () = assert!(std::mem::size_of::<GpuSample>() == 544);
 pub struct GpuGlobals {
     /// Output width, height, samples in this dispatch, format (0 u8 HWC, 1 f32 CHW).
     pub out: [u32; 4],
-    /// Stat slot this pass reduces, stat slots in the pipeline, two unused words.
+    /// Stat slot this pass reduces, stat slots in the pipeline, the field kinds
+    /// the pipeline can draw (so the field pass runs for every batch of a
+    /// pipeline with fields, whatever the draws), one unused word.
     pub pass: [u32; 4],
     /// Normalisation mean (0 when none).
     pub mean: [f32; 4],
@@ -742,6 +744,23 @@ fn field_stage(
     Ok(())
 }
 
+/// The field kinds (bit k: kind k) any sample of the pipeline can draw.
+pub fn field_kinds(pipeline: &Pipeline) -> u32 {
+    let bits = |a: [f64; 8]| {
+        a.iter()
+            .enumerate()
+            .filter(|(_, x)| **x > 0.0)
+            .fold(0u32, |m, (k, _)| m | 1 << k)
+    };
+    pipeline.ops.iter().fold(0, |m, op| {
+        m | match op {
+            Op::RandomField { amp, .. } => bits(amp.by_kind()),
+            Op::Elastic { alpha, .. } => bits([alpha[0], alpha[1], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
+            _ => 0,
+        }
+    })
+}
+
 /// The size and format every sample of the pipeline comes out in.
 pub fn globals(pipeline: &Pipeline, n_samples: u32, pass: u32) -> GpuGlobals {
     let (mean, std) = pipeline.normalization();
@@ -755,7 +774,7 @@ pub fn globals(pipeline: &Pipeline, n_samples: u32, pass: u32) -> GpuGlobals {
                 OutputFormat::F32Chw => 1,
             },
         ],
-        pass: [pass, pipeline.stat_slots() as u32, 0, 0],
+        pass: [pass, pipeline.stat_slots() as u32, field_kinds(pipeline), 0],
         mean: [mean[0] as f32, mean[1] as f32, mean[2] as f32, 0.0],
         std: [std[0] as f32, std[1] as f32, std[2] as f32, 1.0],
     }

@@ -290,6 +290,13 @@ fn field_pass_adds_a_fixed_number_of_dispatches() {
         );
         assert_eq!(b.gpu_stats.map(|s| s.submits), Some(1));
     }
+    // A draw where no sample has its field on still runs the same passes.
+    let never = pipeline("size = 40\n[[ops]]\nop = \"random_field\"\nl = 4\ndx = 3\np = 0.0");
+    let aug = Augmenter::with_gpu(never, gpu().expect("gpu")).expect("gpu augmenter");
+    let b = aug
+        .augment(&[synthetic_image(0, 40, 40)], BatchKey::new(0, 0, 0))
+        .expect("batch");
+    assert_eq!(dispatches(&b), 3, "no field drawn: same dispatches");
 }
 
 #[test]

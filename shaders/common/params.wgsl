@@ -44,7 +44,7 @@ struct Sample {
 
 struct Globals {
     out: vec4<u32>,   // width, height, samples, format (0: u8 HWC, 1: f32 CHW)
-    stage: vec4<u32>, // stat slot of this pass, stat slots in the pipeline, unused, unused
+    stage: vec4<u32>, // stat slot of this pass, stat slots in the pipeline, field kinds of the pipeline, unused
     mean: vec4<f32>,
     stdev: vec4<f32>,
 }

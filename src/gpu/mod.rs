@@ -124,7 +124,9 @@ impl Features {
                 })
                 .max()
                 .unwrap_or(0),
-            field_kinds: samples.iter().fold(0, |m, s| m | s.field.mask()),
+            // The pipeline's kinds, not the draws': the field pass (and its
+            // 2 dispatches) runs for every batch of a pipeline with fields.
+            field_kinds: gl.pass[2] | samples.iter().fold(0, |m, s| m | s.field.mask()),
         }
     }
 
