@@ -256,3 +256,61 @@ fn info_lists_adapters_or_says_none() {
         "{s}"
     );
 }
+
+#[test]
+fn apply_renders_the_field_a_run_drew() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    gpu_augment::app::synth::synthetic_image(5, 48, 48)
+        .save(input.join("a.png"))
+        .unwrap();
+    let pipeline = tmp.path().join("field.toml");
+    std::fs::write(
+        &pipeline,
+        "size = 48\n[[ops]]\nop = \"random_field\"\nl = [4, 20]\ndx = 3\ndy = 2\nhue = 0.05\nfill = 9",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let o = bin()
+        .args(["run", "--backend", "cpu", "--seed", "42", "--input"])
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .arg("--pipeline")
+        .arg(&pipeline)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let params = std::fs::read_to_string(out.join("params.jsonl")).unwrap();
+    let rec: serde_json::Value = serde_json::from_str(params.lines().next().unwrap()).unwrap();
+    let drawn = &rec["ops"][0];
+    assert_eq!(drawn["op"], "random_field");
+    let (l, seed) = (
+        drawn["l"].as_f64().unwrap(),
+        drawn["seed"].as_u64().unwrap(),
+    );
+    let apply = |seed: u64, name: &str| {
+        let path = tmp.path().join(name);
+        let o = bin()
+            .args(["apply", "--backend", "cpu", "--op", "random_field"])
+            .args(["--set", &format!("l={l}"), "--set", "dx=3", "--set", "dy=2"])
+            .args(["--set", "hue=0.05", "--set", "fill=9"])
+            .args(["--set", &format!("seed={seed}")])
+            .arg(input.join("a.png"))
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        image::open(&path).unwrap().to_rgb8()
+    };
+    let ran = image::open(out.join("a.png")).unwrap().to_rgb8();
+    assert!(
+        apply(seed, "same.png") == ran,
+        "apply with the recorded seed differs from the run"
+    );
+    assert!(
+        apply(seed ^ 1, "other.png") != ran,
+        "another seed gave the same field"
+    );
+}
