@@ -3,6 +3,7 @@
 
 pub mod augment;
 pub mod color;
+pub mod mix;
 pub mod sample;
 pub mod stats;
 
