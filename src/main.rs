@@ -39,7 +39,7 @@ enum Command {
         /// Epoch.
         #[arg(long, default_value_t = 0)]
         epoch: u64,
-        /// Images per batch.
+        /// Images per batch (mixing ops pair samples within a batch).
         #[arg(long, default_value_t = 64)]
         batch_size: usize,
     },
