@@ -283,7 +283,8 @@ fn mixup_lambda_follows_beta_alpha_alpha() {
     let n = 4000;
     let ids: Vec<(u64, u32)> = (0..n).map(|i| (i as u64, 0)).collect();
     let threshold = 1.63 / (n as f64).sqrt();
-    let cdfs: [(f64, fn(f64) -> f64); 3] = [
+    type Cdf = fn(f64) -> f64;
+    let cdfs: [(f64, Cdf); 3] = [
         (1.0, |x| x),
         (0.5, |x| 2.0 / std::f64::consts::PI * x.sqrt().asin()),
         (2.0, |x| 3.0 * x * x - 2.0 * x * x * x),
