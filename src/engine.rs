@@ -333,12 +333,15 @@ impl Augmenter {
             Engine::Cpu => {
                 cpu::run_batch(&gl, &samples, &srcs, tensor_mut(&mut data));
                 if let Some(gm) = &gmix {
-                    // Mixing reads partners after their augmentation: a second tensor.
-                    let augmented = std::mem::replace(&mut data, new_tensor());
                     let mg = GpuMixGlobals {
                         out: [gl.out[0], gl.out[1], n as u32, gl.out[3]],
                     };
-                    cpu::mix::run_mix(&mg, gm, &augmented, tensor_mut(&mut data));
+                    // In place along the partner cycles; partners given
+                    // explicitly that are no permutation need a second tensor.
+                    if !cpu::mix::run_mix_in_place(&mg, gm, tensor_mut(&mut data)) {
+                        let augmented = std::mem::replace(&mut data, new_tensor());
+                        cpu::mix::run_mix(&mg, gm, &augmented, tensor_mut(&mut data));
+                    }
                 }
                 None
             }

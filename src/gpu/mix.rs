@@ -197,6 +197,13 @@ impl MixKernel {
 
 /// Mixes a whole read-back tensor on the host with the CPU twin (split batches).
 pub(crate) fn mix_on_host(gl: &GpuMixGlobals, mixes: &[GpuMix], out: &mut TensorMut) {
+    let view = match out {
+        TensorMut::U8(o) => TensorMut::U8(o),
+        TensorMut::F32(o) => TensorMut::F32(o),
+    };
+    if crate::cpu::mix::run_mix_in_place(gl, mixes, view) {
+        return;
+    }
     match out {
         TensorMut::U8(o) => {
             let a = Tensor::U8(o.to_vec());
