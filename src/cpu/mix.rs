@@ -183,6 +183,7 @@ fn mix_u8(w: usize, h: usize, m: &GpuMix, o: &mut [u8], b: &[u8]) {
                 // max/min never give NaN (f32::max returns the non-NaN
                 // operand), and truncating a value in [0, 255] is the
                 // shader's floor; a saturating `as` would not vectorise.
+                #[allow(clippy::manual_clamp)] // clamp keeps NaN; max/min do not
                 let x = (*o as f32 * l + b as f32 * r + 0.5).max(0.0).min(255.0);
                 // SAFETY: x is finite and in [0, 255], so it fits an i32.
                 *o = unsafe { x.to_int_unchecked::<i32>() } as u8;
