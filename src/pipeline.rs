@@ -114,7 +114,7 @@ impl Pipeline {
             if !["size", "format", "ops", "views"].contains(&key.as_str()) {
                 return Err(key_err(
                     key,
-                    "unknown key (allowed: size, format, views, ops)".into(),
+                    "unknown key (allowed: size, format, ops, views)".into(),
                 ));
             }
         }
