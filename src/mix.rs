@@ -542,12 +542,16 @@ impl Mix {
 
     /// One draw: the mixer (when there is a choice), then its parameters.
     fn draw_one(&self, rng: &mut impl Rng, size: Size) -> (MixKind, f64, Option<Region>) {
+        // No mixer (a Mix built by hand and never validated): no mixing.
+        let Some((last, _)) = self.mixers.last() else {
+            return (MixKind::Mixup, 1.0, None);
+        };
         let mixer = if self.mixers.len() == 1 {
-            &self.mixers[0].0
+            last
         } else {
             let u: f64 = rng.random();
             let mut acc = 0.0;
-            let mut pick = &self.mixers[self.mixers.len() - 1].0;
+            let mut pick = last;
             for (m, p) in &self.mixers {
                 acc += p;
                 if u < acc {
