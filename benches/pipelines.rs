@@ -2,9 +2,14 @@
 //! per-sample random parameters, 500x375 sources (32x32 for CIFAR).
 //! `cargo bench --bench pipelines`; the README table comes from
 //! `gpu-augment bench` runs of the same pipelines (see README).
+//! The `mixing` group times the mixing pass alone (CPU, in place, as the CPU
+//! backend runs it) on a batch of 64 already augmented 224x224 samples.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use gpu_augment::{app::synth::synthetic_image, Augmenter, Backend, BatchKey, Pipeline};
+use gpu_augment::mix::{plan_mix, GpuMixGlobals};
+use gpu_augment::{
+    app::synth::synthetic_image, Augmenter, Backend, BatchKey, Pipeline, Tensor, TensorMut,
+};
 use std::time::Duration;
 
 fn pipelines(c: &mut Criterion) {
@@ -32,6 +37,8 @@ fn pipelines(c: &mut Criterion) {
         "cifar_train",
         "elastic",
         "random_field_ssl",
+        "mixup",
+        "cutmix",
     ]
     .iter()
     .map(|name| {
@@ -71,5 +78,55 @@ fn pipelines(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pipelines);
+/// The mixing pass alone: draw the batch's partners and lambdas, then mix in
+/// place (f32 CHW as the shipped pipelines, and u8 HWC).
+fn mixing(c: &mut Criterion) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let photos: Vec<_> = (0..64).map(|i| synthetic_image(i, 500, 375)).collect();
+    let mut group = c.benchmark_group("mixing");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(4))
+        .warm_up_time(Duration::from_secs(1));
+    group.throughput(Throughput::Elements(64));
+    for name in ["mixup", "cutmix"] {
+        for u8_out in [false, true] {
+            let mut p = Pipeline::from_file(format!("{root}/examples/pipelines/{name}.toml"))
+                .expect("pipeline file");
+            if u8_out {
+                p.ops.pop(); // normalize
+                p.format = gpu_augment::OutputFormat::U8Hwc;
+            }
+            let aug = Augmenter::new(p.clone(), Backend::Cpu).expect("augmenter");
+            let mut plain = p.clone();
+            plain.mix = None;
+            let mut data = Augmenter::new(plain, Backend::Cpu)
+                .expect("augmenter")
+                .augment(&photos, BatchKey::new(1, 0, 0))
+                .expect("batch")
+                .data;
+            let indices: Vec<u64> = (0..64).collect();
+            let mg = GpuMixGlobals {
+                out: [p.size.width, p.size.height, 64, !u8_out as u32],
+            };
+            let mut epoch = 0;
+            let fmt = if u8_out { "u8" } else { "f32" };
+            group.bench_function(format!("{name}-pass/{fmt}/cpu"), |b| {
+                b.iter(|| {
+                    epoch += 1;
+                    let records = aug.draw_mix(1, epoch, &indices).expect("mixing op");
+                    let gm = plan_mix(&records, p.size);
+                    let view = match &mut data {
+                        Tensor::U8(v) => TensorMut::U8(v),
+                        Tensor::F32(v) => TensorMut::F32(v),
+                    };
+                    assert!(gpu_augment::cpu::mix::run_mix_in_place(&mg, &gm, view));
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, pipelines, mixing);
 criterion_main!(benches);

@@ -5,6 +5,10 @@ use crate::cpu::{self, Src};
 use crate::error::{Error, Result};
 use crate::gpu::{BatchStats, GpuContext};
 use crate::key::BatchKey;
+use crate::mix::GpuMixGlobals;
+use crate::mix::{
+    check_records, label_rows, output_labels, plan_mix, Labels, MixRecord, SoftLabels,
+};
 use crate::ops::Drawn;
 use crate::pipeline::{OutputFormat, Pipeline, SampleRecord};
 use crate::plan::{globals, plan_sample, GpuSample};
@@ -59,6 +63,9 @@ pub struct Batch {
     pub records: Vec<SampleRecord>,
     /// GPU counters (dispatches, submits, bytes), `None` on the CPU.
     pub gpu_stats: Option<BatchStats>,
+    /// The output samples' soft labels (N x num_classes, rows summing to 1),
+    /// when labels were given.
+    pub labels: Option<SoftLabels>,
 }
 
 impl Batch {
@@ -138,23 +145,69 @@ impl Augmenter {
         }
     }
 
-    /// Draws every sample's parameters: sample `i` has global index `key.first_index + i`.
+    /// Draws every output sample's parameters: source `i` has global index
+    /// `key.first_index + i`; with `views = k` its views are outputs
+    /// `i * k .. i * k + k` (image-major), view `v` keyed on `v`.
     pub fn draw(&self, images: &[RgbImage], key: BatchKey) -> Result<Vec<Vec<Drawn>>> {
         let indices = batch_indices(key.first_index, images.len())?;
-        Ok(images
-            .iter()
-            .zip(indices)
-            .map(|(im, i)| {
-                self.pipeline
-                    .draw(key.seed, key.epoch, i, 0, im.width(), im.height())
-            })
-            .collect())
+        Ok(self.draw_indexed(images, key.seed, key.epoch, &indices))
     }
 
-    /// Augments a batch of images of any sizes.
+    fn draw_indexed(
+        &self,
+        images: &[RgbImage],
+        seed: u64,
+        epoch: u64,
+        indices: &[u64],
+    ) -> Vec<Vec<Drawn>> {
+        let views = self.pipeline.views;
+        images
+            .iter()
+            .zip(indices)
+            .flat_map(|(im, &i)| {
+                (0..views).map(move |v| {
+                    self.pipeline
+                        .draw(seed, epoch, i, v, im.width(), im.height())
+                })
+            })
+            .collect()
+    }
+
+    /// Draws the mixing records of a batch whose sources have global indices
+    /// `indices` (None when the pipeline does not mix). The partners are a
+    /// random cycle keyed on the whole batch; lambdas and boxes are keyed on
+    /// each output sample's (index, view), or on the batch with `per_batch`.
+    pub fn draw_mix(&self, seed: u64, epoch: u64, indices: &[u64]) -> Option<Vec<MixRecord>> {
+        let mix = self.pipeline.mix.as_ref()?;
+        let ids: Vec<(u64, u32)> = indices
+            .iter()
+            .flat_map(|&i| (0..self.pipeline.views).map(move |v| (i, v)))
+            .collect();
+        Some(mix.draw(
+            seed,
+            epoch,
+            self.pipeline.ops.len() as u32,
+            &ids,
+            self.pipeline.size,
+        ))
+    }
+
+    /// Augments a batch of images of any sizes (mixing it when the pipeline
+    /// has a mixing op; no labels).
     pub fn augment(&self, images: &[RgbImage], key: BatchKey) -> Result<Batch> {
+        self.augment_labeled(images, None, key)
+    }
+
+    /// Augments a batch with its labels (one per source image): `Batch::labels`
+    /// holds every output sample's soft label, mixed as the images are.
+    pub fn augment_labeled(
+        &self,
+        images: &[RgbImage],
+        labels: Option<&Labels>,
+        key: BatchKey,
+    ) -> Result<Batch> {
         let indices = batch_indices(key.first_index, images.len())?;
-        self.augment_indexed(images, key.seed, key.epoch, &indices)
+        self.augment_indexed_labeled(images, labels, key.seed, key.epoch, &indices)
     }
 
     /// Augments images whose global sample indices are given one by one (for
@@ -162,6 +215,18 @@ impl Augmenter {
     pub fn augment_indexed(
         &self,
         images: &[RgbImage],
+        seed: u64,
+        epoch: u64,
+        indices: &[u64],
+    ) -> Result<Batch> {
+        self.augment_indexed_labeled(images, None, seed, epoch, indices)
+    }
+
+    /// `augment_indexed` with labels (see `augment_labeled`).
+    pub fn augment_indexed_labeled(
+        &self,
+        images: &[RgbImage],
+        labels: Option<&Labels>,
         seed: u64,
         epoch: u64,
         indices: &[u64],
@@ -174,85 +239,145 @@ impl Augmenter {
                 indices.len()
             )));
         }
-        let drawn: Vec<Vec<Drawn>> = images
-            .iter()
-            .zip(indices)
-            .map(|(im, &i)| {
-                self.pipeline
-                    .draw(seed, epoch, i, 0, im.width(), im.height())
-            })
-            .collect();
-        self.augment_drawn(images, &drawn, indices)
+        let drawn = self.draw_indexed(images, seed, epoch, indices);
+        let mix = self.draw_mix(seed, epoch, indices);
+        self.augment_explicit(images, &drawn, indices, mix.as_deref(), labels)
     }
 
     /// Augments a batch with parameters given explicitly (one `Vec<Drawn>` per
-    /// image, one `Drawn` per op), e.g. from `apply` or a saved parameter record.
+    /// output sample, one `Drawn` per op), e.g. from `apply` or a saved
+    /// parameter record. No mixing: see `augment_explicit`.
     pub fn augment_drawn(
         &self,
         images: &[RgbImage],
         drawn: &[Vec<Drawn>],
         indices: &[u64],
     ) -> Result<Batch> {
+        self.augment_explicit(images, drawn, indices, None, None)
+    }
+
+    /// The general form: per-sample parameters `drawn` (one per output sample:
+    /// `images.len() * views`, image-major), one global index per image, the
+    /// mixing records (one per output sample; `None`: no mixing) and labels.
+    pub fn augment_explicit(
+        &self,
+        images: &[RgbImage],
+        drawn: &[Vec<Drawn>],
+        indices: &[u64],
+        mix: Option<&[MixRecord]>,
+        labels: Option<&Labels>,
+    ) -> Result<Batch> {
         check_images(images)?;
-        if drawn.len() != images.len() || indices.len() != images.len() {
+        let k = self.pipeline.views.max(1) as usize;
+        let n = images.len() * k;
+        if drawn.len() != n || indices.len() != images.len() {
             return Err(Error::InvalidArgument(format!(
-                "{} images but {} parameter sets and {} indices",
+                "{} images of {k} view(s) but {} parameter sets and {} indices",
                 images.len(),
                 drawn.len(),
                 indices.len()
             )));
         }
-        let samples: Vec<GpuSample> = images
+        let size = self.pipeline.size;
+        if let Some(m) = mix {
+            check_records(m, n, size)?;
+        }
+        let label_rows = match labels {
+            Some(l) => {
+                let (nc, rows) = label_rows(l, images.len())?;
+                if let Some(m) = &self.pipeline.mix {
+                    if m.num_classes != nc {
+                        return Err(Error::InvalidArgument(format!(
+                            "labels have {nc} classes but op #{} `{}` has num_classes = {}",
+                            self.pipeline.ops.len(),
+                            m.name(),
+                            m.num_classes
+                        )));
+                    }
+                }
+                Some((nc, rows))
+            }
+            None => None,
+        };
+        let samples: Vec<GpuSample> = drawn
             .iter()
-            .zip(drawn)
             .enumerate()
-            .map(|(i, (im, d))| plan_sample(&self.pipeline, d, im.width(), im.height(), i))
+            .map(|(o, d)| {
+                let im = &images[o / k];
+                plan_sample(&self.pipeline, d, im.width(), im.height(), o / k)
+            })
             .collect::<Result<_>>()?;
-        let srcs: Vec<Src> = images
-            .iter()
-            .map(|im| Src {
-                data: im.as_raw(),
-                width: im.width(),
-                height: im.height(),
+        let srcs: Vec<Src> = (0..n)
+            .map(|o| {
+                let im = &images[o / k];
+                Src {
+                    data: im.as_raw(),
+                    width: im.width(),
+                    height: im.height(),
+                }
             })
             .collect();
-        let gl = globals(&self.pipeline, images.len() as u32, 0);
-        let (h, w) = (
-            self.pipeline.size.height as usize,
-            self.pipeline.size.width as usize,
-        );
-        let n = images.len();
-        let (mut data, shape) = match self.pipeline.format {
-            OutputFormat::U8Hwc => (Tensor::U8(vec![0; n * h * w * 3]), [n, h, w, 3]),
-            OutputFormat::F32Chw => (Tensor::F32(vec![0.0; n * h * w * 3]), [n, 3, h, w]),
+        let gl = globals(&self.pipeline, n as u32, 0);
+        let gmix = mix.map(|m| plan_mix(m, size));
+        let (h, w) = (size.height as usize, size.width as usize);
+        let new_tensor = || match self.pipeline.format {
+            OutputFormat::U8Hwc => Tensor::U8(vec![0; n * h * w * 3]),
+            OutputFormat::F32Chw => Tensor::F32(vec![0.0; n * h * w * 3]),
         };
-        let view = match &mut data {
-            Tensor::U8(v) => TensorMut::U8(v),
-            Tensor::F32(v) => TensorMut::F32(v),
+        let shape = match self.pipeline.format {
+            OutputFormat::U8Hwc => [n, h, w, 3],
+            OutputFormat::F32Chw => [n, 3, h, w],
         };
+        let mut data = new_tensor();
         let gpu_stats = match &self.engine {
             Engine::Cpu => {
-                cpu::run_batch(&gl, &samples, &srcs, view);
+                cpu::run_batch(&gl, &samples, &srcs, tensor_mut(&mut data));
+                if let Some(gm) = &gmix {
+                    let mg = GpuMixGlobals {
+                        out: [gl.out[0], gl.out[1], n as u32, gl.out[3]],
+                    };
+                    // In place along the partner cycles; partners given
+                    // explicitly that are no permutation need a second tensor.
+                    if !cpu::mix::run_mix_in_place(&mg, gm, tensor_mut(&mut data)) {
+                        let augmented = std::mem::replace(&mut data, new_tensor());
+                        cpu::mix::run_mix(&mg, gm, &augmented, tensor_mut(&mut data));
+                    }
+                }
                 None
             }
-            Engine::Gpu(g) => Some(g.run_batch(&gl, &samples, &srcs, view)?),
+            Engine::Gpu(g) => {
+                Some(g.run_batch(&gl, &samples, &srcs, tensor_mut(&mut data), gmix.as_deref())?)
+            }
         };
-        let records = images
+        let records = drawn
             .iter()
-            .zip(drawn)
-            .zip(indices)
-            .map(|((im, d), &index)| SampleRecord {
-                index,
-                source_size: [im.width(), im.height()],
-                ops: d.clone(),
+            .enumerate()
+            .map(|(o, d)| {
+                let im = &images[o / k];
+                SampleRecord {
+                    index: indices[o / k],
+                    view: (o % k) as u32,
+                    source_size: [im.width(), im.height()],
+                    ops: d.clone(),
+                    mix: mix.map(|m| m[o].clone()),
+                }
             })
             .collect();
+        let labels = label_rows.map(|(nc, rows)| output_labels(nc, &rows, k, mix));
         Ok(Batch {
             data,
             shape,
             records,
             gpu_stats,
+            labels,
         })
+    }
+}
+
+fn tensor_mut(t: &mut Tensor) -> TensorMut<'_> {
+    match t {
+        Tensor::U8(v) => TensorMut::U8(v),
+        Tensor::F32(v) => TensorMut::F32(v),
     }
 }
 

@@ -7,6 +7,7 @@ mod engine;
 mod error;
 pub mod gpu;
 pub mod key;
+pub mod mix;
 pub mod ops;
 pub mod pipeline;
 pub mod plan;
@@ -14,6 +15,7 @@ pub mod plan;
 pub use engine::{load_image, to_rgb, Augmenter, Backend, Batch, Tensor};
 pub use error::{Error, Result};
 pub use key::BatchKey;
+pub use mix::{Labels, Mix, MixRecord, Mixer, SoftLabels};
 pub use ops::{ColorStep, Drawn, Interpolation, Op, ResizeTo, Size};
 pub use pipeline::{OutputFormat, Pipeline, SampleRecord};
 

@@ -39,7 +39,7 @@ enum Command {
         /// Epoch.
         #[arg(long, default_value_t = 0)]
         epoch: u64,
-        /// Images per batch.
+        /// Images per batch (mixing ops pair samples within a batch).
         #[arg(long, default_value_t = 64)]
         batch_size: usize,
     },
@@ -82,6 +82,10 @@ enum Command {
         /// Use the images this many times over (a bigger set per pass).
         #[arg(long, default_value_t = 1)]
         replicate: usize,
+        /// Time the pipeline's mixing step alone (the CPU mixing pass on
+        /// batches augmented beforehand) instead of the whole pipeline.
+        #[arg(long)]
+        mix_only: bool,
     },
     /// Adapters found, the one chosen, its limits.
     Info,
@@ -190,6 +194,7 @@ fn real_main() -> Result<()> {
             threads,
             repeats,
             replicate,
+            mix_only,
         }) => {
             let p = Pipeline::from_file(&pipeline)?;
             let files = app::files::find_images(&input)?;
@@ -213,7 +218,11 @@ fn real_main() -> Result<()> {
                 .context("building the thread pool")?;
             let (aug, r) = pool.install(|| -> Result<_> {
                 let aug = Augmenter::new(p.clone(), backend)?;
-                let r = app::bench::bench(&aug, &images, batch_size, repeats)?;
+                let r = if mix_only {
+                    app::bench::bench_mixing(&aug, &images, batch_size, repeats)?
+                } else {
+                    app::bench::bench(&aug, &images, batch_size, repeats)?
+                };
                 Ok((aug, r))
             })?;
             println!("| pipeline | backend | threads | batch | images | median s | images/s | dispatches/batch |");
@@ -224,7 +233,11 @@ fn real_main() -> Result<()> {
                     .file_stem()
                     .map(|s| s.to_string_lossy().to_string())
                     .unwrap_or_default(),
-                aug.backend_name(),
+                if mix_only {
+                    "cpu (mixing pass alone)".to_string()
+                } else {
+                    aug.backend_name()
+                },
                 pool.current_num_threads(),
                 batch_size,
                 r.images,

@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::key::op_rng;
+use crate::mix::{mix_names, Mix, MixRecord, MAX_VIEWS};
 use crate::ops::{self, draw_op, Drawn, Op, Size};
 use crate::plan::{canvas_after, MAX_CLIPS, MAX_PROG, MAX_STATS};
 use serde::Serialize;
@@ -23,14 +24,22 @@ pub enum OutputFormat {
 /// position; colour ops run after all geometry, in their listed order. If the
 /// geometry leaves a canvas of another size than `size`, a final resize to
 /// `size` is applied.
+///
+/// `views` augments each source image that many times, independently
+/// (SimCLR / BYOL style); `mix` mixes the augmented batch (MixUp, CutMix,
+/// ResizeMix) after every per-sample op, making soft labels.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pipeline {
     /// Output size of every sample.
     pub size: Size,
     /// Output layout and type.
     pub format: OutputFormat,
-    /// The ops in order.
+    /// The per-sample ops in order.
     pub ops: Vec<Op>,
+    /// Views per source image (1 to 1024; default 1).
+    pub views: u32,
+    /// The mixing step over the batch, after every per-sample op.
+    pub mix: Option<Mix>,
 }
 
 /// The parameters one sample drew: what `params.jsonl` holds.
@@ -38,10 +47,15 @@ pub struct Pipeline {
 pub struct SampleRecord {
     /// Global sample index.
     pub index: u64,
+    /// Which view of the source image (0 without `views`).
+    pub view: u32,
     /// Source width and height.
     pub source_size: [u32; 2],
     /// One entry per op, in pipeline order.
     pub ops: Vec<Drawn>,
+    /// How the sample was mixed with its partner (pipelines with a mixing op).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mix: Option<MixRecord>,
 }
 
 impl Pipeline {
@@ -51,7 +65,23 @@ impl Pipeline {
             size,
             format,
             ops: Vec::new(),
+            views: 1,
+            mix: None,
         }
+    }
+
+    /// Sets the mixing step, then checks the whole pipeline.
+    pub fn with_mix(mut self, mix: Mix) -> Result<Self> {
+        self.mix = Some(mix);
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// Sets the number of views per source image, then checks the whole pipeline.
+    pub fn with_views(mut self, views: u32) -> Result<Self> {
+        self.views = views;
+        self.validate()?;
+        Ok(self)
     }
 
     /// Appends an op, then checks the whole pipeline.
@@ -81,10 +111,10 @@ impl Pipeline {
             message,
         };
         for key in table.keys() {
-            if !["size", "format", "ops"].contains(&key.as_str()) {
+            if !["size", "format", "ops", "views"].contains(&key.as_str()) {
                 return Err(key_err(
                     key,
-                    "unknown key (allowed: size, format, ops)".into(),
+                    "unknown key (allowed: size, format, ops, views)".into(),
                 ));
             }
         }
@@ -111,7 +141,21 @@ impl Pipeline {
                 ));
             }
         };
+        let views = match table.get("views") {
+            None => 1,
+            Some(toml::Value::Integer(k)) if *k >= 1 && *k <= MAX_VIEWS as i64 => *k as u32,
+            Some(other) => {
+                return Err(key_err(
+                    "views",
+                    format!(
+                        "expected an integer in [1, {MAX_VIEWS}], got {}",
+                        crate::ops::describe_value(other)
+                    ),
+                ))
+            }
+        };
         let mut ops = Vec::new();
+        let mut mix: Option<(usize, Mix)> = None;
         match table.get("ops") {
             None => {}
             Some(toml::Value::Array(items)) => {
@@ -119,7 +163,26 @@ impl Pipeline {
                     let t = item.as_table().ok_or_else(|| {
                         key_err("ops", format!("entry {i} is not a table (use [[ops]])"))
                     })?;
-                    ops.push(ops::parse_op(i, t)?);
+                    let name = t.get("op").and_then(toml::Value::as_str).unwrap_or("");
+                    // Mixing ops work on the whole batch: one, after every per-sample op.
+                    if let Some((j, m)) = &mix {
+                        return Err(Error::InvalidPipeline(format!(
+                            "op #{i} `{name}` comes after the mixing op #{j} `{}`: mixing runs on the augmented batch, so it must be the last op (and only one; use mix_one_of to choose between mixers)",
+                            m.name()
+                        )));
+                    }
+                    if mix_names().contains(&name) {
+                        mix = Some((i, Mix::parse(i, t)?));
+                        continue;
+                    }
+                    ops.push(ops::parse_op(i, t).map_err(|e| match e {
+                        Error::UnknownOp { index, name, known } => Error::UnknownOp {
+                            index,
+                            name,
+                            known: format!("{known}, {}", mix_names().join(", ")),
+                        },
+                        other => other,
+                    })?);
                 }
             }
             Some(_) => {
@@ -129,7 +192,13 @@ impl Pipeline {
                 ))
             }
         }
-        let p = Self { size, format, ops };
+        let p = Self {
+            size,
+            format,
+            ops,
+            views,
+            mix: mix.map(|(_, m)| m),
+        };
         p.validate()?;
         Ok(p)
     }
@@ -142,6 +211,15 @@ impl Pipeline {
                 "output size {}x{} is empty",
                 self.size.width, self.size.height
             ));
+        }
+        if self.views == 0 || self.views > MAX_VIEWS {
+            return bad(format!(
+                "views = {}: must be in [1, {MAX_VIEWS}]",
+                self.views
+            ));
+        }
+        if let Some(m) = &self.mix {
+            m.validate(self.ops.len())?;
         }
         if self.size.width as u64 * self.size.height as u64 > 65535 * 256 {
             return bad(format!(

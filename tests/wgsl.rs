@@ -62,3 +62,29 @@ fn shared_struct_sizes_match_rust() {
         );
     }
 }
+
+#[test]
+fn mix_kernel_validates_and_its_structs_match_rust() {
+    use gpu_augment::gpu::MIX_KERNEL;
+    use gpu_augment::mix::{GpuMix, GpuMixGlobals};
+    let m = naga::front::wgsl::parse_str(MIX_KERNEL)
+        .unwrap_or_else(|e| panic!("mix.wgsl: {}", e.emit_to_string(MIX_KERNEL)));
+    let mut v = naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::default(),
+    );
+    if let Err(e) = v.validate(&m) {
+        panic!(
+            "mix.wgsl does not validate: {}",
+            e.emit_to_string(MIX_KERNEL)
+        );
+    }
+    assert_eq!(
+        struct_size(&m, "MixSample") as usize,
+        std::mem::size_of::<GpuMix>()
+    );
+    assert_eq!(
+        struct_size(&m, "MixGlobals") as usize,
+        std::mem::size_of::<GpuMixGlobals>()
+    );
+}

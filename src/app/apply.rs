@@ -471,6 +471,8 @@ pub fn explicit_op(
         size,
         format,
         ops: vec![op],
+        views: 1,
+        mix: None,
     };
     pipeline.validate()?;
     Ok((pipeline, drawn))

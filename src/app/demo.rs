@@ -43,6 +43,8 @@ fn viewable(p: &Pipeline) -> Pipeline {
         size: p.size,
         format: OutputFormat::U8Hwc,
         ops,
+        views: 1,
+        mix: None,
     }
 }
 

@@ -3,6 +3,7 @@
 use super::files::{decode_all, find_images, write_npy, write_png};
 use crate::engine::{Augmenter, Tensor};
 use crate::error::{Error, Result};
+use crate::mix::Labels;
 use crate::pipeline::SampleRecord;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -28,10 +29,61 @@ struct Line<'a> {
     record: &'a SampleRecord,
 }
 
+#[derive(Serialize)]
+struct LabelLine<'a> {
+    file: String,
+    index: u64,
+    view: u32,
+    label: &'a [f32],
+}
+
+/// Class labels from an ImageFolder layout (`DIR/class_name/image.png`):
+/// sorted class names and each file's class index. `None` when some file is
+/// not inside a class folder.
+pub fn folder_classes(files: &[(PathBuf, PathBuf)]) -> Option<(Vec<String>, Vec<u32>)> {
+    let class_of = |rel: &Path| -> Option<String> {
+        let mut parts = rel.components();
+        let first = parts.next()?;
+        parts.next()?;
+        Some(first.as_os_str().to_string_lossy().into_owned())
+    };
+    let names: Vec<String> = files
+        .iter()
+        .map(|(_, rel)| class_of(rel))
+        .collect::<Option<_>>()?;
+    let mut classes = names.clone();
+    classes.sort();
+    classes.dedup();
+    let ids = names
+        .iter()
+        .map(|n| classes.binary_search(n).map(|i| i as u32).ok())
+        .collect::<Option<_>>()?;
+    Some((classes, ids))
+}
+
+/// The output file of source `rel`, view `view` of `views`.
+fn output_name(rel: &Path, view: u32, views: u32, ext: &str) -> PathBuf {
+    if views <= 1 {
+        return rel.with_extension(ext);
+    }
+    let stem = rel
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    rel.with_file_name(format!("{stem}_v{view}.{ext}"))
+}
+
 /// Augments every image under `input` into `out` (same relative names; .png
-/// for u8 output, .npy for f32), writing `params.jsonl`. Sample indices are the
-/// files' positions in sorted order, so results do not depend on batch size or
-/// on which other files failed.
+/// for u8 output, .npy for f32; with `views = k`, `NAME_v0.png` ...
+/// `NAME_v{k-1}.png`), writing `params.jsonl`. Sample indices are the files'
+/// positions in sorted order, so per-sample results do not depend on batch
+/// size or on which other files failed; mixing pairs samples within a batch of
+/// `batch_size` files.
+///
+/// When every image sits in a class folder (`DIR/class_name/image.png`, the
+/// ImageFolder layout, classes in sorted order), the class is its label:
+/// `labels.jsonl` gets each output's soft label and `classes.txt` the class
+/// names. A pipeline with a mixing op needs that layout.
 pub fn run_folder(
     aug: &Augmenter,
     input: &Path,
@@ -49,7 +101,40 @@ pub fn run_folder(
             source: e,
         }
     };
+    let views = aug.pipeline().views.max(1);
+    let classes = folder_classes(&files);
+    let num_classes = match (&aug.pipeline().mix, &classes) {
+        (Some(m), None) => {
+            return Err(Error::InvalidArgument(format!(
+                "op `{}` mixes labels, but {} is not in the ImageFolder layout (every image in DIR/class_name/)",
+                m.name(),
+                input.display()
+            )))
+        }
+        (Some(m), Some((names, _))) if names.len() > m.num_classes => {
+            return Err(Error::InvalidArgument(format!(
+                "{} class folders in {} but op `{}` has num_classes = {}",
+                names.len(),
+                input.display(),
+                m.name(),
+                m.num_classes
+            )))
+        }
+        (Some(m), Some(_)) => m.num_classes,
+        (None, Some((names, _))) => names.len(),
+        (None, None) => 0,
+    };
     std::fs::create_dir_all(out).map_err(io(out))?;
+    let mut label_out = match &classes {
+        Some((names, _)) => {
+            let names_path = out.join("classes.txt");
+            std::fs::write(&names_path, names.join("\n") + "\n").map_err(io(&names_path))?;
+            let path = out.join("labels.jsonl");
+            let f = std::fs::File::create(&path).map_err(io(&path))?;
+            Some((path, std::io::BufWriter::new(f)))
+        }
+        None => None,
+    };
     let params_path = out.join("params.jsonl");
     let mut params =
         std::io::BufWriter::new(std::fs::File::create(&params_path).map_err(io(&params_path))?);
@@ -91,16 +176,26 @@ pub fn run_folder(
             continue;
         }
         let indices: Vec<u64> = kept.iter().map(|&i| (base + i) as u64).collect();
-        let batch = aug.augment_indexed(&images, seed, epoch, &indices)?;
-        let outs: Vec<(usize, PathBuf)> = kept
-            .iter()
-            .enumerate()
-            .map(|(j, &i)| {
-                let ext = match batch.data {
-                    Tensor::U8(_) => "png",
-                    Tensor::F32(_) => "npy",
-                };
-                (j, out.join(&chunk[i].1).with_extension(ext))
+        let class_ids: Option<Vec<u32>> = classes
+            .as_ref()
+            .map(|(_, ids)| kept.iter().map(|&i| ids[base + i]).collect());
+        let labels = class_ids.as_ref().map(|c| Labels::Classes {
+            classes: c,
+            num_classes,
+        });
+        let batch = aug.augment_indexed_labeled(&images, labels.as_ref(), seed, epoch, &indices)?;
+        let ext = match batch.data {
+            Tensor::U8(_) => "png",
+            Tensor::F32(_) => "npy",
+        };
+        // Output sample j of the batch is view j % views of kept source j / views.
+        let outs: Vec<(usize, PathBuf)> = (0..kept.len() * views as usize)
+            .map(|j| {
+                let rel = &chunk[kept[j / views as usize]].1;
+                (
+                    j,
+                    out.join(output_name(rel, (j % views as usize) as u32, views, ext)),
+                )
             })
             .collect();
         let results: Vec<Result<()>> = outs
@@ -127,11 +222,23 @@ pub fn run_folder(
         for ((j, path), r) in outs.iter().zip(results) {
             match r {
                 Ok(()) => {
-                    let rel = chunk[kept[*j]].1.to_string_lossy().replace('\\', "/");
-                    let line = Line {
-                        file: rel,
-                        record: &batch.records[*j],
-                    };
+                    let rel = chunk[kept[*j / views as usize]]
+                        .1
+                        .to_string_lossy()
+                        .replace('\\', "/");
+                    let record = &batch.records[*j];
+                    if let (Some((path, w)), Some(l)) = (&mut label_out, &batch.labels) {
+                        let line = LabelLine {
+                            file: rel.clone(),
+                            index: record.index,
+                            view: record.view,
+                            label: l.row(*j).unwrap_or_default(),
+                        };
+                        let text = serde_json::to_string(&line)
+                            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+                        writeln!(w, "{text}").map_err(io(path))?;
+                    }
+                    let line = Line { file: rel, record };
                     let text = serde_json::to_string(&line)
                         .map_err(|e| Error::InvalidArgument(e.to_string()))?;
                     writeln!(params, "{text}").map_err(io(&params_path))?;
@@ -146,6 +253,9 @@ pub fn run_folder(
         bar.inc(kept.len() as u64);
     }
     params.flush().map_err(io(&params_path))?;
+    if let Some((path, w)) = &mut label_out {
+        w.flush().map_err(io(path))?;
+    }
     bar.finish_and_clear();
     summary.seconds = start.elapsed().as_secs_f64();
     Ok(summary)

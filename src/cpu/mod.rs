@@ -5,6 +5,7 @@ pub mod augment;
 pub mod color;
 pub mod field;
 pub mod gather;
+pub mod mix;
 pub mod sample;
 pub mod stats;
 

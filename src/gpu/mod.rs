@@ -7,12 +7,14 @@
 //! pipeline, whatever the batch size or the draws), one copy to the readback
 //! buffer, one submit.
 
+mod mix;
 mod shaders;
 
-pub use shaders::{kernel_source, KERNELS};
+pub use shaders::{kernel_source, KERNELS, MIX as MIX_KERNEL};
 
 use crate::cpu::Src;
 use crate::error::{Error, Result};
+use crate::mix::{GpuMix, GpuMixGlobals};
 use crate::plan::{code, GpuGlobals, GpuSample, MAX_STATS};
 use std::sync::{Arc, Mutex};
 
@@ -78,6 +80,7 @@ struct Buffers {
     out: Option<wgpu::Buffer>,
     readback: Option<wgpu::Buffer>,
     pack: Vec<u32>,
+    mix: mix::MixBuffers,
 }
 
 /// The compiled kernels of one feature set: the main pass, the reduction
@@ -158,6 +161,7 @@ pub struct GpuContext {
     main_module: wgpu::ShaderModule,
     stats_module: wgpu::ShaderModule,
     field_module: wgpu::ShaderModule,
+    mix: mix::MixKernel,
     /// Compiled (main, stats) pipelines per feature set (see `Features`).
     variants: Mutex<std::collections::HashMap<Features, Arc<Kernels>>>,
     bufs: Mutex<Buffers>,
@@ -179,7 +183,7 @@ pub struct BatchStats {
     pub bytes_down: u64,
 }
 
-fn grow(
+pub(crate) fn grow(
     device: &wgpu::Device,
     slot: &mut Option<wgpu::Buffer>,
     size: u64,
@@ -295,6 +299,7 @@ impl GpuContext {
         let main_module = module("augment");
         let stats_module = module("stats");
         let field_module = module("field");
+        let mix = mix::MixKernel::new(&device);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!("shader compilation failed: {e}")));
         }
@@ -314,6 +319,7 @@ impl GpuContext {
             main_module,
             stats_module,
             field_module,
+            mix,
             variants: Mutex::default(),
             bufs: Mutex::new(Buffers {
                 globals,
@@ -325,6 +331,7 @@ impl GpuContext {
                 out: None,
                 readback: None,
                 pack: Vec::new(),
+                mix: mix::MixBuffers::default(),
             }),
             errors,
         })
@@ -411,12 +418,16 @@ impl GpuContext {
     }
 
     /// Runs a batch. `out` is the whole output tensor (u8 HWC bytes or f32 CHW).
+    /// With `mixes` (one per sample), the mixing pass follows the main pass:
+    /// on the GPU in the same submit when the batch fits one chunk, else on
+    /// the host once every chunk is back (see `mix.rs`).
     pub fn run_batch(
         &self,
         gl: &GpuGlobals,
         samples: &[GpuSample],
         srcs: &[Src],
         mut out: crate::TensorMut,
+        mixes: Option<&[GpuMix]>,
     ) -> Result<BatchStats> {
         let npx = (gl.out[0] as u64) * (gl.out[1] as u64);
         let f32_out = gl.out[3] == 1;
@@ -470,6 +481,10 @@ impl GpuContext {
             .lock()
             .map_err(|_| Error::Gpu("a previous batch panicked".into()))?;
         let mut done = 0usize;
+        let split = chunks.len() > 1;
+        let mix_gl = GpuMixGlobals {
+            out: [gl.out[0], gl.out[1], samples.len() as u32, gl.out[3]],
+        };
         for range in chunks {
             let cn = range.len();
             let cs = self.run_chunk(
@@ -479,6 +494,7 @@ impl GpuContext {
                 &srcs[range],
                 out_per,
                 scratch_per,
+                mixes.filter(|_| !split).map(|m| (&mix_gl, m)),
             )?;
             self.read_back(
                 &bufs,
@@ -496,9 +512,13 @@ impl GpuContext {
             stats.bytes_down += bytes as u64;
             stats.chunks += 1;
         }
+        if let (true, Some(m)) = (split, mixes) {
+            mix::mix_on_host(&mix_gl, m, &mut out);
+        }
         Ok(stats)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn run_chunk(
         &self,
         bufs: &mut Buffers,
@@ -507,6 +527,7 @@ impl GpuContext {
         srcs: &[Src],
         out_per: u64,
         scratch_per: u64,
+        mix: Option<(&GpuMixGlobals, &[GpuMix])>,
     ) -> Result<BatchStats> {
         let dev = &self.device;
         let n = samples.len() as u64;
@@ -671,6 +692,15 @@ impl GpuContext {
             (x as u32, groups.div_ceil(x).max(1) as u32)
         };
         let kernels = self.pipelines(Features::of(gl, samples))?;
+        let mix_pass = match mix {
+            Some((mg, m)) => {
+                Some(
+                    self.mix
+                        .prepare(dev, &self.queue, &mut bufs.mix, ob, mg, m, out_bytes)?,
+                )
+            }
+            None => None,
+        };
         let mut enc = dev.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("augment"),
         });
@@ -704,8 +734,16 @@ impl GpuContext {
             // 16x16 tiles of each sample; z: the sample.
             pass.dispatch_workgroups(gl.out[0].div_ceil(16), gl.out[1].div_ceil(16), n as u32);
             dispatches += 1;
+            if let Some((m, _)) = &mix_pass {
+                m.encode(&mut pass);
+                dispatches += 1;
+            }
         }
-        enc.copy_buffer_to_buffer(ob, 0, rb, 0, out_bytes);
+        let copy_from = match (&mix_pass, bufs.mix.out()) {
+            (Some(_), Some(mixed)) => mixed,
+            _ => ob,
+        };
+        enc.copy_buffer_to_buffer(copy_from, 0, rb, 0, out_bytes);
         q.submit([enc.finish()]);
         Ok(BatchStats {
             dispatches,
@@ -713,7 +751,8 @@ impl GpuContext {
             chunks: 1,
             bytes_up: g_all.len() as u64
                 + (table.len() * std::mem::size_of::<GpuSample>()) as u64
-                + bufs.pack.len() as u64 * 4,
+                + bufs.pack.len() as u64 * 4
+                + mix_pass.as_ref().map_or(0, |(_, b)| *b),
             bytes_down: out_bytes,
         })
     }

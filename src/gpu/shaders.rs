@@ -13,6 +13,9 @@ pub const KERNELS: &[(&str, &str)] = &[
     ("field", include_str!("../../shaders/field.wgsl")),
 ];
 
+/// The mixing kernel: standalone (its own bindings, none of the shared pieces).
+pub const MIX: &str = include_str!("../../shaders/mix.wgsl");
+
 /// The full source of a kernel (shared pieces first). Empty for an unknown name.
 pub fn kernel_source(name: &str) -> String {
     KERNELS
