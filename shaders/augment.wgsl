@@ -1,6 +1,6 @@
 // The main pass: per output pixel one gather through the sample's inverse map
-// (or a read of the warped image the stats pass left in scratch), the colour
-// program, then the output conversion.
+// and the colour program (or, after segment passes, the image they left in
+// scratch and the program's last segment), then the output conversion.
 //
 // Grid: workgroup (x, y, z) is a 16x16 tile of sample z, so everything read
 // from the sample record is uniform across the workgroup and the pixel's
@@ -23,13 +23,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
     let npx = g.out.x * g.out.y;
     let p = oy * g.out.x + ox;
     let fv = field_values(si, ox, oy);
-    var c8: vec3<f32>;
+    // Without barriers: warp, then the whole program (segment 0). With them,
+    // the segment passes left the image at the last barrier's input in scratch.
+    var c: vec3<f32>;
+    var seg = 0u;
+    let in_half = (g.stage.y + 1u) % 2u;
     if (USE_SCRATCH) {
-        c8 = unpack_rgb(scratch[si * npx + p]);
+        seg = g.stage.y;
+        c = load_img(in_half, si, ox, oy);
     } else {
-        c8 = warp_pixel(si, ox, oy, fv.geo);
+        c = warp_pixel(si, ox, oy, fv.geo) * INV_255;
     }
-    let c = run_program(si, c8 * INV_255, 0xffffffffu, fv.color);
+    c = run_segment(si, c, seg, Px(ox, oy, fv.color, in_half));
     if (OUT_F32) {
         let n = (c - g.mean.xyz) / g.stdev.xyz;
         let o = si * 3u * npx + p;

@@ -1,13 +1,33 @@
-// The reduction pass for ops that need statistics of the current image
-// (contrast's mean grey). One workgroup per sample. Pass 0 also warps the
-// image into scratch, so the main pass does no second gather.
-// CPU twin: src/cpu/stats.rs.
+// The segment pass, for pipelines with barrier steps (steps that need the
+// whole image at their input: contrast's mean grey, autocontrast's range,
+// equalize's histogram, sharpness' and blur's neighbours). Pass j runs
+// segment j of each sample's colour program over the whole image, writes the
+// result to scratch (the half j % 2), and reduces the statistics the next
+// barrier needs. One workgroup per sample; pass 0 warps, later passes read
+// the other half of scratch.
+// CPU twin: the barrier steps in src/cpu/augment.rs and src/cpu/stats.rs.
 
 const SWG: u32 = 256u;
-// Pass 0 warps (and fills scratch); later passes read scratch. A separate
-// pipeline each, so neither pays for the other's path.
+// Pass 0 warps; later passes read scratch. A separate pipeline each, so
+// neither pays for the other's path.
 override STATS_WARP: bool = true;
 var<workgroup> partial: array<f32, 256>;
+var<workgroup> part_min: array<vec3<f32>, 256>;
+var<workgroup> part_max: array<vec3<f32>, 256>;
+var<workgroup> hist: array<atomic<u32>, 768>;
+
+// The code of the barrier step that starts segment `seg + 1`, or 0.
+fn next_barrier(si: u32, seg: u32) -> u32 {
+    let n = samples[si].counts.x;
+    for (var k = 0u; k < n; k++) {
+        let step = samples[si].prog[k];
+        let op = u32(step.x);
+        if (is_barrier(op) && u32(step.z) == seg) {
+            return op;
+        }
+    }
+    return 0u;
+}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -16,25 +36,52 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     if (si >= g.out.z) {
         return;
     }
-    let slot = g.stage.x;
+    let seg = g.stage.x;
     let npx = g.out.x * g.out.y;
+    let next = next_barrier(si, seg);
+    let want_mean = next == 2u || next == 7u;
+    let want_range = uses(OP_AUTOCONTRAST) && next == OP_AUTOCONTRAST;
+    let want_hist = uses(OP_EQUALIZE) && next == OP_EQUALIZE;
+    if (uses(OP_EQUALIZE)) {
+        for (var i = li; i < 768u; i += SWG) {
+            atomicStore(&hist[i], 0u);
+        }
+        workgroupBarrier();
+    }
     var sum = 0.0;
+    var mn = vec3<f32>(3.0e38);
+    var mx = vec3<f32>(-3.0e38);
     // Pixel p = li + 256 k at (x, y), stepped without a division per pixel.
     let w = g.out.x;
     let step_y = SWG / w;
     let step_x = SWG % w;
     var x = li % w;
     var y = li / w;
+    let out_half = seg % 2u;
+    let in_half = (seg + 1u) % 2u;
     for (var p = li; p < npx; p += SWG) {
         let fv = field_values(si, x, y);
-        var c8: vec3<f32>;
+        var c: vec3<f32>;
         if (STATS_WARP) {
-            c8 = warp_pixel(si, x, y, fv.geo);
-            scratch[si * npx + p] = pack_rgb(c8);
+            c = warp_pixel(si, x, y, fv.geo) * INV_255;
         } else {
-            c8 = unpack_rgb(scratch[si * npx + p]);
+            c = load_img(in_half, si, x, y);
         }
-        sum += gray(run_program(si, c8 * INV_255, slot, fv.color));
+        c = run_segment(si, c, seg, Px(x, y, fv.color, in_half));
+        store_img(out_half, si, x, y, c);
+        if (want_mean) {
+            sum += gray(c);
+        }
+        if (uses(OP_AUTOCONTRAST)) {
+            mn = min(mn, c);
+            mx = max(mx, c);
+        }
+        if (want_hist) {
+            let q = quantize(c);
+            atomicAdd(&hist[q.x], 1u);
+            atomicAdd(&hist[256u + q.y], 1u);
+            atomicAdd(&hist[512u + q.z], 1u);
+        }
         x += step_x;
         y += step_y;
         let wrap = x >= w;
@@ -42,14 +89,49 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         y = select(y, y + 1u, wrap);
     }
     partial[li] = sum;
+    part_min[li] = mn;
+    part_max[li] = mx;
     workgroupBarrier();
     for (var half = SWG / 2u; half > 0u; half /= 2u) {
         if (li < half) {
             partial[li] += partial[li + half];
+            part_min[li] = min(part_min[li], part_min[li + half]);
+            part_max[li] = max(part_max[li], part_max[li + half]);
         }
         workgroupBarrier();
     }
+    let b = stat_base(si, seg);
     if (li == 0u) {
-        stats[si * MAX_STATS + slot] = partial[0] / f32(npx);
+        stats[b] = partial[0] / f32(npx);
+        if (want_range) {
+            stats[b + 1u] = part_min[0].x;
+            stats[b + 2u] = part_min[0].y;
+            stats[b + 3u] = part_min[0].z;
+            stats[b + 4u] = part_max[0].x;
+            stats[b + 5u] = part_max[0].y;
+            stats[b + 6u] = part_max[0].z;
+        }
+    }
+    // torchvision's equalize LUT, one thread per channel.
+    if (want_hist && li < 3u) {
+        let base = li * 256u;
+        var total = 0u;
+        var last = 0u;
+        for (var i = 0u; i < 256u; i++) {
+            let v = atomicLoad(&hist[base + i]);
+            total += v;
+            if (v > 0u) {
+                last = v;
+            }
+        }
+        let step = (total - last) / 255u;
+        stats[b + 7u + li] = select(0.0, 1.0, step != 0u);
+        let st = max(step, 1u);
+        var cum = 0u;
+        stats[b + 12u + base] = 0.0;
+        for (var i = 0u; i < 255u; i++) {
+            cum += atomicLoad(&hist[base + i]);
+            stats[b + 12u + base + i + 1u] = f32(min((cum + step / 2u) / st, 255u));
+        }
     }
 }

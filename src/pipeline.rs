@@ -286,7 +286,13 @@ impl Pipeline {
         let mut drawn = Vec::with_capacity(self.ops.len());
         for (pos, op) in self.ops.iter().enumerate() {
             let mut rng = op_rng(seed, epoch, index, view, pos as u32);
-            let d = draw_op(op, &mut rng, cw, ch);
+            // Erasing works on the output canvas, whatever the geometry before it.
+            let d = match op {
+                Op::RandomErasing { .. } => {
+                    draw_op(op, &mut rng, self.size.width, self.size.height)
+                }
+                _ => draw_op(op, &mut rng, cw, ch),
+            };
             (cw, ch) = canvas_after(op, &d, self.size, cw, ch);
             drawn.push(d);
         }

@@ -14,9 +14,13 @@ use bytemuck::{Pod, Zeroable};
 /// Most clip stages (ops that fill outside their input) per sample.
 pub const MAX_CLIPS: usize = 4;
 /// Most colour-program steps per sample.
-pub const MAX_PROG: usize = 8;
-/// Most image statistics (reductions) per sample.
-pub const MAX_STATS: usize = 4;
+pub const MAX_PROG: usize = 16;
+/// Most barrier steps per sample: steps that need the whole image at their
+/// input (statistics or neighbours), each one more pass over the batch.
+pub const MAX_STATS: usize = 16;
+/// Floats per barrier slot in the statistics buffer: mean grey, per-channel
+/// min and max, per-channel "equalise" flags, then three 256-entry LUTs.
+pub const STAT_STRIDE: usize = 780;
 /// Most supersampling taps per axis when downscaling.
 pub const MAX_SUPERSAMPLE: u32 = 8;
 
@@ -42,6 +46,39 @@ pub mod code {
     pub const FIELD_SATURATION: f32 = 8.0;
     /// hue shift by the hue field
     pub const FIELD_HUE: f32 = 9.0;
+    /// 1 - x
+    pub const INVERT: f32 = 10.0;
+    /// 1 - x where 255 x >= y (threshold on the 0..255 scale)
+    pub const SOLARIZE: f32 = 11.0;
+    /// keep the top y bits of the value rounded to u8
+    pub const POSTERIZE: f32 = 12.0;
+    /// w * x^y, clamped
+    pub const GAMMA: f32 = 13.0;
+    /// x + y * noise, clamped; w = noise key (bits)
+    pub const NOISE: f32 = 14.0;
+    /// per-channel stretch to [0, 1]; barrier (z = slot)
+    pub const AUTOCONTRAST: f32 = 15.0;
+    /// per-channel histogram equalisation; barrier (z = slot)
+    pub const EQUALIZE: f32 = 16.0;
+    /// blend with the 3x3 smoothed image, factor y; barrier (z = slot)
+    pub const SHARPNESS: f32 = 17.0;
+    /// horizontal Gaussian, sigma y, half-width w; barrier (z = slot)
+    pub const BLUR_H: f32 = 18.0;
+    /// vertical Gaussian, sigma y, half-width w; barrier (z = slot)
+    pub const BLUR_V: f32 = 19.0;
+    /// the sample's erasing box; w = key of random values (bits)
+    pub const ERASE: f32 = 20.0;
+
+    /// Whether a step needs the whole image at its input (a pass boundary).
+    pub fn is_barrier(c: f32) -> bool {
+        c == CONTRAST
+            || c == FIELD_CONTRAST
+            || c == AUTOCONTRAST
+            || c == EQUALIZE
+            || c == SHARPNESS
+            || c == BLUR_H
+            || c == BLUR_V
+    }
 }
 
 /// Field kinds, in kernel order (bit k of `GpuField::grid[2]`).
@@ -155,6 +192,10 @@ pub struct GpuSample {
     pub prog: [[f32; 4]; MAX_PROG],
     /// Random fields (none when the kind mask is 0).
     pub field: GpuField,
+    /// The erasing box on the output canvas: left, top, right, bottom (exclusive).
+    pub erase: [f32; 4],
+    /// The erasing value (RGB in [0, 1]); w = 1 for random values.
+    pub erase_value: [f32; 4],
 }
 
 const _: () = assert!(std::mem::size_of::<GpuClip>() == 64);
@@ -181,7 +222,7 @@ impl GpuSample {
         &self.clips[..self.counts[3] as usize]
     }
 }
-const _: () = assert!(std::mem::size_of::<GpuSample>() == 544);
+const _: () = assert!(std::mem::size_of::<GpuSample>() == 704);
 
 /// Values the whole batch shares. Keep in sync with `Globals` in `shaders/common/params.wgsl`.
 #[repr(C)]
@@ -369,6 +410,7 @@ pub fn plan_sample(
     let mut prog: Vec<[f32; 4]> = Vec::new();
     let mut n_stats = 0u32;
     let mut field = GpuField::default();
+    let mut erase: Option<([f32; 4], [f32; 4])> = None;
     for (op, d) in pipeline.ops.iter().zip(drawn) {
         check_box(index, op, d)?;
         match (op, d) {
@@ -528,6 +570,163 @@ pub fn plan_sample(
                     prog.push([code::GRAYSCALE, 0.0, 0.0, 0.0]);
                 }
             }
+            (Op::Invert { .. }, Drawn::Invert { applied: true }) => {
+                prog.push([code::INVERT, 0.0, 0.0, 0.0]);
+            }
+            (Op::Solarize { threshold, .. }, Drawn::Solarize { applied: true }) => {
+                prog.push([code::SOLARIZE, *threshold as f32, 0.0, 0.0]);
+            }
+            (Op::Posterize { bits, .. }, Drawn::Posterize { applied: true }) => {
+                prog.push([code::POSTERIZE, *bits as f32, 0.0, 0.0]);
+            }
+            (Op::Autocontrast { .. }, Drawn::Autocontrast { applied: true }) => {
+                prog.push(barrier(code::AUTOCONTRAST, 0.0, 0.0, &mut n_stats));
+            }
+            (Op::Equalize { .. }, Drawn::Equalize { applied: true }) => {
+                prog.push(barrier(code::EQUALIZE, 0.0, 0.0, &mut n_stats));
+            }
+            (Op::Sharpness { factor, .. }, Drawn::Sharpness { applied: true }) => {
+                prog.push(barrier(code::SHARPNESS, *factor as f32, 0.0, &mut n_stats));
+            }
+            (
+                Op::GaussianBlur { kernel_size, .. },
+                Drawn::GaussianBlur {
+                    applied: true,
+                    sigma,
+                },
+            ) => {
+                if !(sigma.is_finite() && *sigma > 0.0) {
+                    return Err(op_err(index, op, format!("sigma must be > 0, got {sigma}")));
+                }
+                let half = (kernel_size / 2) as f32;
+                prog.push(barrier(code::BLUR_H, *sigma as f32, half, &mut n_stats));
+                prog.push(barrier(code::BLUR_V, *sigma as f32, half, &mut n_stats));
+            }
+            (
+                Op::GaussianNoise { sigma, .. },
+                Drawn::GaussianNoise {
+                    applied: true,
+                    seed,
+                },
+            ) => {
+                prog.push([code::NOISE, *sigma as f32, 0.0, key_bits(*seed)]);
+            }
+            (
+                Op::Gamma { gain, .. },
+                Drawn::Gamma {
+                    applied: true,
+                    gamma,
+                },
+            ) => {
+                if !(gamma.is_finite() && *gamma > 0.0) {
+                    return Err(op_err(index, op, format!("gamma must be > 0, got {gamma}")));
+                }
+                prog.push([code::GAMMA, *gamma as f32, 0.0, *gain as f32]);
+            }
+            (
+                Op::RandomErasing { value, .. },
+                Drawn::RandomErasing {
+                    applied: true,
+                    top,
+                    left,
+                    height,
+                    width,
+                    seed,
+                },
+            ) => {
+                if erase.is_some() {
+                    return Err(op_err(
+                        index,
+                        op,
+                        "at most one random_erasing per sample".into(),
+                    ));
+                }
+                erase = Some((
+                    [
+                        *left as f32,
+                        *top as f32,
+                        (*left + *width) as f32,
+                        (*top + *height) as f32,
+                    ],
+                    match value {
+                        Some(v) => [
+                            (v[0] / 255.0) as f32,
+                            (v[1] / 255.0) as f32,
+                            (v[2] / 255.0) as f32,
+                            0.0,
+                        ],
+                        None => [0.0, 0.0, 0.0, 1.0],
+                    },
+                ));
+                prog.push([code::ERASE, 0.0, 0.0, key_bits(*seed)]);
+            }
+            (
+                Op::Perspective {
+                    interpolation,
+                    fill,
+                    ..
+                },
+                Drawn::Perspective {
+                    applied: true,
+                    endpoints,
+                },
+            ) => {
+                let start = [
+                    [0.0, 0.0],
+                    [cw - 1.0, 0.0],
+                    [cw - 1.0, ch - 1.0],
+                    [0.0, ch - 1.0],
+                ];
+                let end = endpoints.map(|[x, y]| [x as f64, y as f64]);
+                let map = perspective_map(&start, &end).ok_or_else(|| {
+                    op_err(
+                        index,
+                        op,
+                        format!("corners {endpoints:?} do not define a perspective"),
+                    )
+                })?;
+                let hard = *interpolation == Interpolation::Nearest;
+                stages.push(Stage {
+                    map,
+                    clip: Some((cw, ch, *fill, hard)),
+                });
+                nearest |= hard;
+            }
+            (
+                Op::Policy {
+                    interpolation,
+                    fill,
+                    ..
+                },
+                Drawn::Policy { steps },
+            ) => {
+                for st in steps {
+                    policy_step(
+                        index,
+                        op,
+                        st,
+                        *interpolation,
+                        *fill,
+                        cw,
+                        ch,
+                        &mut stages,
+                        &mut nearest,
+                        &mut prog,
+                        &mut n_stats,
+                    )?;
+                }
+            }
+            (Op::Invert { .. }, Drawn::Invert { .. })
+            | (Op::Solarize { .. }, Drawn::Solarize { .. })
+            | (Op::Posterize { .. }, Drawn::Posterize { .. })
+            | (Op::Autocontrast { .. }, Drawn::Autocontrast { .. })
+            | (Op::Equalize { .. }, Drawn::Equalize { .. })
+            | (Op::Sharpness { .. }, Drawn::Sharpness { .. })
+            | (Op::GaussianBlur { .. }, Drawn::GaussianBlur { .. })
+            | (Op::GaussianNoise { .. }, Drawn::GaussianNoise { .. })
+            | (Op::Gamma { .. }, Drawn::Gamma { .. })
+            | (Op::RandomErasing { .. }, Drawn::RandomErasing { .. })
+            | (Op::Perspective { .. }, Drawn::Perspective { .. }) => {}
             (Op::RandomField { amp, fill, .. }, Drawn::RandomField { applied, l, seed })
                 if *applied =>
             {
@@ -669,7 +868,110 @@ pub fn plan_sample(
         *slot = p;
     }
     g.field = field;
+    if let Some((b, v)) = erase {
+        g.erase = b;
+        g.erase_value = v;
+    }
     Ok(g)
+}
+
+/// A barrier step with its stat slot (the next free one) in z.
+fn barrier(code: f32, y: f32, w: f32, n_stats: &mut u32) -> [f32; 4] {
+    *n_stats += 1;
+    [code, y, (*n_stats - 1) as f32, w]
+}
+
+/// A 32-bit noise key carried in a program step's f32 lane (bit pattern).
+fn key_bits(seed: u64) -> f32 {
+    f32::from_bits((seed ^ (seed >> 32)) as u32)
+}
+
+/// torchvision's `_get_perspective_coeffs`: the projective map taking each
+/// `end` point to its `start` point (output to input), by solving the 8x8
+/// system (Gaussian elimination with partial pivoting, f64).
+fn perspective_map(start: &[[f64; 2]; 4], end: &[[f64; 2]; 4]) -> Option<M3> {
+    let mut a = [[0.0f64; 9]; 8];
+    for i in 0..4 {
+        let ([x, y], [u, v]) = (end[i], start[i]);
+        a[2 * i] = [x, y, 1.0, 0.0, 0.0, 0.0, -u * x, -u * y, u];
+        a[2 * i + 1] = [0.0, 0.0, 0.0, x, y, 1.0, -v * x, -v * y, v];
+    }
+    for col in 0..8 {
+        let piv = (col..8).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[piv][col].abs() < 1e-12 {
+            return None;
+        }
+        a.swap(col, piv);
+        for r in 0..8 {
+            if r != col {
+                let f = a[r][col] / a[col][col];
+                for c in col..9 {
+                    a[r][c] -= f * a[col][c];
+                }
+            }
+        }
+    }
+    let x: Vec<f64> = (0..8).map(|i| a[i][8] / a[i][i]).collect();
+    Some(M3([
+        [x[0], x[1], x[2]],
+        [x[3], x[4], x[5]],
+        [x[6], x[7], 1.0],
+    ]))
+}
+
+/// One op a sample drew from a policy: geometric ops become map stages (with
+/// a clip stage of the policy's fill), the others colour steps.
+#[allow(clippy::too_many_arguments)]
+fn policy_step(
+    index: usize,
+    op: &Op,
+    st: &crate::ops::PolicyStep,
+    interpolation: Interpolation,
+    fill: [f64; 3],
+    cw: f64,
+    ch: f64,
+    stages: &mut Vec<Stage>,
+    nearest: &mut bool,
+    prog: &mut Vec<[f32; 4]>,
+    n_stats: &mut u32,
+) -> Result<()> {
+    use crate::ops::PolicyOp as P;
+    let m = st.magnitude;
+    if !m.is_finite() {
+        return Err(op_err(
+            index,
+            op,
+            format!("magnitude of {:?} is {m}", st.op),
+        ));
+    }
+    let hard = interpolation == Interpolation::Nearest;
+    let centre = (cw / 2.0, ch / 2.0);
+    let mut affine = |center: (f64, f64), angle: f64, translate: [f64; 2], shear: [f64; 2]| {
+        stages.push(Stage {
+            map: inverse_affine(center, angle, translate, 1.0, shear),
+            clip: Some((cw, ch, fill, hard)),
+        });
+        *nearest |= hard;
+    };
+    match st.op {
+        P::Identity => {}
+        P::ShearX => affine((0.0, 0.0), 0.0, [0.0, 0.0], [m.atan().to_degrees(), 0.0]),
+        P::ShearY => affine((0.0, 0.0), 0.0, [0.0, 0.0], [0.0, m.atan().to_degrees()]),
+        P::TranslateX => affine(centre, 0.0, [m.trunc(), 0.0], [0.0, 0.0]),
+        P::TranslateY => affine(centre, 0.0, [0.0, m.trunc()], [0.0, 0.0]),
+        // F.rotate turns counter-clockwise; the affine angle is clockwise.
+        P::Rotate => affine(centre, -m, [0.0, 0.0], [0.0, 0.0]),
+        P::Brightness => prog.push([code::BRIGHTNESS, (1.0 + m) as f32, 0.0, 0.0]),
+        P::Color => prog.push([code::SATURATION, (1.0 + m) as f32, 0.0, 0.0]),
+        P::Contrast => prog.push(barrier(code::CONTRAST, (1.0 + m) as f32, 0.0, n_stats)),
+        P::Sharpness => prog.push(barrier(code::SHARPNESS, (1.0 + m) as f32, 0.0, n_stats)),
+        P::Posterize => prog.push([code::POSTERIZE, m.trunc().clamp(1.0, 8.0) as f32, 0.0, 0.0]),
+        P::Solarize => prog.push([code::SOLARIZE, (255.0 * m) as f32, 0.0, 0.0]),
+        P::AutoContrast => prog.push(barrier(code::AUTOCONTRAST, 0.0, 0.0, n_stats)),
+        P::Equalize => prog.push(barrier(code::EQUALIZE, 0.0, 0.0, n_stats)),
+        P::Invert => prog.push([code::INVERT, 0.0, 0.0, 0.0]),
+    }
+    Ok(())
 }
 
 /// Adds a random-field op: the canvas is brought to the output size (the

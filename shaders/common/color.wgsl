@@ -82,40 +82,212 @@ fn blend_step(si: u32, c: vec3<f32>, step_in: vec4<f32>, cf: vec4<f32>) -> vec3<
     let code = step.x;
     let is_contrast = code == CODE_CONTRAST;
     let is_gray = code == CODE_GRAYSCALE;
-    let target_ = select(0.0, stats[si * MAX_STATS + u32(step.z)], is_contrast)
+    let target_ = select(0.0, stats[stat_base(si, u32(step.z))], is_contrast)
         + select(0.0, gray(c), code == CODE_SATURATION || is_gray);
     return blend(c, vec3<f32>(target_), select(step.y, 0.0, is_gray));
 }
 
-// Runs the sample's colour program on c (in [0, 1]); stops before the contrast
-// step whose stat slot is `stop_slot` (pass 0xffffffff to run it all). `cf`
-// holds the pixel's colour fields (field_values).
-// The program runs as segments: the blend steps up to a hue step, then that
-// hue step, HUE_STEPS times, then the remaining blends. On a device that runs
-// both sides of every branch, hue is then evaluated HUE_STEPS times per pixel
-// rather than once per step.
-fn run_program(si: u32, c_in: vec3<f32>, stop_slot: u32, cf: vec4<f32>) -> vec3<f32> {
+// Op codes beyond the blends (src/plan.rs, `code`).
+const OP_INVERT: u32 = 10u;
+const OP_SOLARIZE: u32 = 11u;
+const OP_POSTERIZE: u32 = 12u;
+const OP_GAMMA: u32 = 13u;
+const OP_NOISE: u32 = 14u;
+const OP_AUTOCONTRAST: u32 = 15u;
+const OP_EQUALIZE: u32 = 16u;
+const OP_SHARPNESS: u32 = 17u;
+const OP_BLUR_H: u32 = 18u;
+const OP_BLUR_V: u32 = 19u;
+const OP_ERASE: u32 = 20u;
+
+fn uses(op: u32) -> bool {
+    return ((OPS >> op) & 1u) != 0u;
+}
+
+// Steps that need the whole image at their input: each starts a segment.
+fn is_barrier(op: u32) -> bool {
+    return op == 2u || op == 7u || (op >= OP_AUTOCONTRAST && op <= OP_BLUR_V);
+}
+
+// Where barrier slot `slot` of sample si keeps its statistics.
+fn stat_base(si: u32, slot: u32) -> u32 {
+    return (si * MAX_STATS + slot) * STAT_STRIDE;
+}
+
+// The value rounded to u8, per channel.
+fn quantize(c: vec3<f32>) -> vec3<u32> {
+    return vec3<u32>(clamp(floor(clamp(c, vec3<f32>(0.0), vec3<f32>(1.0)) * 255.0 + 0.5), vec3<f32>(0.0), vec3<f32>(255.0)));
+}
+
+// Variance-1 noise for value `i` of a key: the centred sum of four 16-bit uniforms.
+fn value_noise(key: u32, i: u32) -> f32 {
+    let u = hash32(key ^ hash32(i));
+    let v = hash32(u ^ 0x9e3779b9u);
+    let s = (u & 0xffffu) + (u >> 16u) + (v & 0xffffu) + (v >> 16u);
+    return (f32(s) - 131070.0) * NOISE_SCALE;
+}
+
+// A uniform value in [0, 1) for value `i` of a key (24 bits).
+fn value_uniform(key: u32, i: u32) -> f32 {
+    return f32(hash32(key ^ hash32(i)) >> 8u) * (1.0 / 16777216.0);
+}
+
+// Reflect padding (torchvision's "reflect": the edge is not repeated).
+fn reflect(i: i32, n: i32) -> i32 {
+    if (n <= 1) {
+        return 0;
+    }
+    let period = 2 * (n - 1);
+    var k = abs(i) % period;
+    if (k >= n) {
+        k = period - k;
+    }
+    return k;
+}
+
+// The pixel a step runs at: its position, its colour fields, and the half of
+// scratch that holds the image at the input of the step's segment.
+struct Px {
+    x: u32,
+    y: u32,
+    cf: vec4<f32>,
+    src_half: u32,
+}
+
+fn apply_step(si: u32, c: vec3<f32>, step: vec4<f32>, px: Px) -> vec3<f32> {
+    let op = u32(step.x);
+    var r = c;
+    if (op <= 8u) {
+        r = blend_step(si, c, step, px.cf);
+    }
+    let w = g.out.x;
+    let h = g.out.y;
+    if (uses(OP_INVERT) && op == OP_INVERT) {
+        r = 1.0 - c;
+    }
+    if (uses(OP_SOLARIZE) && op == OP_SOLARIZE) {
+        r = select(c, 1.0 - c, c * 255.0 >= vec3<f32>(step.y));
+    }
+    if (uses(OP_POSTERIZE) && op == OP_POSTERIZE) {
+        let mask = (0xffu << (8u - u32(step.y))) & 0xffu;
+        r = vec3<f32>(quantize(c) & vec3<u32>(mask)) * INV_255;
+    }
+    if (uses(OP_GAMMA) && op == OP_GAMMA) {
+        let pw = pow(max(c, vec3<f32>(1e-30)), vec3<f32>(step.y));
+        r = clamp(step.w * select(pw, vec3<f32>(0.0), c <= vec3<f32>(0.0)), vec3<f32>(0.0), vec3<f32>(1.0));
+    }
+    if (uses(OP_NOISE) && op == OP_NOISE) {
+        let key = bitcast<u32>(step.w);
+        let i = (px.y * w + px.x) * 3u;
+        let nz = vec3<f32>(value_noise(key, i), value_noise(key, i + 1u), value_noise(key, i + 2u));
+        r = clamp(c + step.y * nz, vec3<f32>(0.0), vec3<f32>(1.0));
+    }
+    if (uses(OP_AUTOCONTRAST) && op == OP_AUTOCONTRAST) {
+        let b = stat_base(si, u32(step.z));
+        let mn = vec3<f32>(stats[b + 1u], stats[b + 2u], stats[b + 3u]);
+        let mx = vec3<f32>(stats[b + 4u], stats[b + 5u], stats[b + 6u]);
+        let eq = mx == mn;
+        let scale = select(1.0 / (mx - mn), vec3<f32>(1.0), eq);
+        let lo = select(mn, vec3<f32>(0.0), eq);
+        r = clamp((c - lo) * scale, vec3<f32>(0.0), vec3<f32>(1.0));
+    }
+    if (uses(OP_EQUALIZE) && op == OP_EQUALIZE) {
+        let b = stat_base(si, u32(step.z));
+        let q = quantize(c);
+        for (var ch = 0u; ch < 3u; ch++) {
+            if (stats[b + 7u + ch] > 0.5) {
+                r[ch] = stats[b + 12u + ch * 256u + q[ch]] * INV_255;
+            }
+        }
+    }
+    if (uses(OP_SHARPNESS) && op == OP_SHARPNESS) {
+        if (w > 2u && h > 2u && px.x > 0u && px.y > 0u && px.x + 1u < w && px.y + 1u < h) {
+            var s = vec3<f32>(0.0);
+            for (var dy = 0u; dy < 3u; dy++) {
+                for (var dx = 0u; dx < 3u; dx++) {
+                    if (dx != 1u || dy != 1u) {
+                        s += load_img(px.src_half, si, px.x + dx - 1u, px.y + dy - 1u);
+                    }
+                }
+            }
+            let blurred = s * (1.0 / 13.0) + c * (5.0 / 13.0);
+            r = clamp(c + (1.0 - step.y) * (blurred - c), vec3<f32>(0.0), vec3<f32>(1.0));
+        }
+    }
+    if ((uses(OP_BLUR_H) && op == OP_BLUR_H) || (uses(OP_BLUR_V) && op == OP_BLUR_V)) {
+        let half = i32(step.w);
+        let horizontal = op == OP_BLUR_H;
+        var acc = vec3<f32>(0.0);
+        var norm = 0.0;
+        for (var i = -half; i <= half; i++) {
+            let t = f32(i) / step.y;
+            let wt = exp(-0.5 * t * t);
+            var sx = i32(px.x);
+            var sy = i32(px.y);
+            if (horizontal) {
+                sx = reflect(sx + i, i32(w));
+            } else {
+                sy = reflect(sy + i, i32(h));
+            }
+            acc += wt * load_img(px.src_half, si, u32(sx), u32(sy));
+            norm += wt;
+        }
+        r = acc / norm;
+    }
+    if (uses(OP_ERASE) && op == OP_ERASE) {
+        let e = samples[si].erase;
+        let fx = f32(px.x);
+        let fy = f32(px.y);
+        if (fx >= e.x && fx < e.z && fy >= e.y && fy < e.w) {
+            let v = samples[si].erase_value;
+            if (v.w > 0.5) {
+                let key = bitcast<u32>(step.w);
+                let i = (px.y * w + px.x) * 3u;
+                r = vec3<f32>(value_uniform(key, i), value_uniform(key, i + 1u), value_uniform(key, i + 2u));
+            } else {
+                r = v.xyz;
+            }
+        }
+    }
+    return r;
+}
+
+// Runs segment `seg` of the sample's colour program on c (in [0, 1]): the
+// steps from its seg-th barrier up to the next barrier (segment 0: from the
+// start). Hue steps run in the outer loop, HUE_STEPS times at most, so a
+// device that runs both sides of every branch evaluates hue HUE_STEPS times
+// per pixel rather than once per step.
+fn run_segment(si: u32, c_in: vec3<f32>, seg: u32, px: Px) -> vec3<f32> {
     var c = c_in;
     let n = samples[si].counts.x;
     var k = 0u;
-    for (var seg = 0u; seg <= HUE_STEPS; seg++) {
+    var b = 0u;
+    for (var hs = 0u; hs <= HUE_STEPS; hs++) {
         loop {
             if (k >= n) {
                 break;
             }
             let step = samples[si].prog[k];
-            if (step.x == CODE_HUE || step.x == CODE_FIELD_HUE) {
-                break;
+            let op = u32(step.x);
+            if (is_barrier(op)) {
+                b = u32(step.z) + 1u;
             }
-            if ((step.x == CODE_CONTRAST || step.x == CODE_FIELD_CONTRAST) && u32(step.z) == stop_slot) {
+            if (b > seg) {
                 return c;
             }
-            c = blend_step(si, c, step, cf);
+            if (op == 4u || op == 9u) {
+                break;
+            }
+            if (b == seg) {
+                c = apply_step(si, c, step, px);
+            }
             k++;
         }
-        if (seg < HUE_STEPS && k < n) {
-            let hs = samples[si].prog[k];
-            c = adjust_hue(c, select(hs.y, cf.w, hs.x == CODE_FIELD_HUE));
+        if (hs < HUE_STEPS && k < n) {
+            let hstep = samples[si].prog[k];
+            if (b == seg) {
+                c = adjust_hue(c, select(hstep.y, px.cf.w, hstep.x == CODE_FIELD_HUE));
+            }
             k++;
         }
     }

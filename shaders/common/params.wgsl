@@ -11,10 +11,12 @@ override MAY_CLIP: bool = false;      // some sample has clip stages
 override MAY_PROJECTIVE: bool = false; // some map is projective (else w = 1 exactly)
 override HUE_STEPS: u32 = 0u;         // most hue steps in one sample's program
 override FIELD_KINDS: u32 = 0u;       // random-field kinds some sample uses (bit k: kind k)
+override OPS: u32 = 0u;               // colour-program op codes some sample uses (bit c: code c)
 
 const MAX_CLIPS: u32 = 4u;
-const MAX_PROG: u32 = 8u;
-const MAX_STATS: u32 = 4u;
+const MAX_PROG: u32 = 16u;
+const MAX_STATS: u32 = 16u;   // barrier slots per sample
+const STAT_STRIDE: u32 = 780u; // floats per slot: mean, min rgb, max rgb, equalise flags rgb, pad, 3 x 256 LUT
 
 struct Clip {
     r0: vec4<f32>,   // map row 0, .w = canvas width
@@ -38,13 +40,15 @@ struct Sample {
     m1: vec4<f32>,
     m2: vec4<f32>,
     clips: array<Clip, 4>,
-    prog: array<vec4<f32>, 8>, // x: op code, y: parameter, z: stat slot
+    prog: array<vec4<f32>, 16>, // x: op code, y: parameter, z: barrier slot, w: parameter or key bits
     field: Field,
+    erase: vec4<f32>,       // erasing box: left, top, right, bottom (exclusive)
+    erase_value: vec4<f32>, // RGB in [0, 1]; w = 1: random values
 }
 
 struct Globals {
     out: vec4<u32>,   // width, height, samples, format (0: u8 HWC, 1: f32 CHW)
-    stage: vec4<u32>, // stat slot of this pass, stat slots in the pipeline, field kinds of the pipeline, unused
+    stage: vec4<u32>, // segment of this pass, barrier passes in the pipeline, field kinds of the pipeline, unused
     mean: vec4<f32>,
     stdev: vec4<f32>,
 }
@@ -52,7 +56,25 @@ struct Globals {
 @group(0) @binding(0) var<uniform> g: Globals;
 @group(0) @binding(1) var<storage, read> samples: array<Sample>;
 @group(0) @binding(2) var<storage, read> src_px: array<u32>;
-@group(0) @binding(3) var<storage, read_write> scratch: array<u32>;
+@group(0) @binding(3) var<storage, read_write> scratch: array<u32>; // two halves of f32 RGB images
 @group(0) @binding(4) var<storage, read_write> stats: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out_buf: array<u32>;
 @group(0) @binding(6) var<storage, read_write> field_buf: array<f32>;
+
+// Scratch holds each sample's image at a segment boundary, f32 RGB, in two
+// halves (a pass reads one and writes the other).
+fn img_index(half: u32, si: u32, x: u32, y: u32) -> u32 {
+    return ((half * g.out.z + si) * (g.out.x * g.out.y) + y * g.out.x + x) * 3u;
+}
+
+fn load_img(half: u32, si: u32, x: u32, y: u32) -> vec3<f32> {
+    let i = img_index(half, si, x, y);
+    return vec3<f32>(bitcast<f32>(scratch[i]), bitcast<f32>(scratch[i + 1u]), bitcast<f32>(scratch[i + 2u]));
+}
+
+fn store_img(half: u32, si: u32, x: u32, y: u32, c: vec3<f32>) {
+    let i = img_index(half, si, x, y);
+    scratch[i] = bitcast<u32>(c.x);
+    scratch[i + 1u] = bitcast<u32>(c.y);
+    scratch[i + 2u] = bitcast<u32>(c.z);
+}

@@ -7,7 +7,7 @@
 //! of the GPU's reduction), then convert to the output format. Every value is
 //! computed with the same operations in the same order as the shader.
 
-use super::color::{adjust_hue, blend1, gray, INV_255};
+use super::color::{adjust_hue, blend1, gray, planar_step, INV_255};
 use super::field::{render, FieldScratch};
 use super::gather::{bilinear, pack_rgba, Taps};
 use super::sample::Src;
@@ -38,6 +38,7 @@ struct Scratch {
     sn: Vec<f32>,
     taps: Taps,
     words: Vec<u32>,
+    tmp: Vec<f32>,
 }
 
 thread_local! {
@@ -70,6 +71,7 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
         sn,
         taps,
         words,
+        tmp,
     } = s;
     r.resize(npx, 0.0);
     gg.resize(npx, 0.0);
@@ -130,7 +132,16 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
     }
     for step in &g.prog[..g.counts[0] as usize] {
         let (op, f) = (step[0], step[1]);
-        if op >= code::FIELD_BRIGHTNESS {
+        if op >= code::INVERT {
+            planar_step(
+                step,
+                (g.erase, g.erase_value),
+                [&mut *r, &mut *gg, &mut *b],
+                w,
+                h,
+                tmp,
+            );
+        } else if op >= code::FIELD_BRIGHTNESS {
             // A field step: the plain step with a per-pixel factor (hue: shift).
             // Zipped loops (no indexing) so they vectorise.
             let fv = &fields[kind::BRIGHTNESS + (op - code::FIELD_BRIGHTNESS) as usize][..npx];

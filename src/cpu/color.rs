@@ -88,3 +88,207 @@ pub fn adjust_hue(c: [f32; 3], shift: f32) -> [f32; 3] {
     hsv[0] = h - h.floor();
     hsv_to_rgb(hsv)
 }
+
+/// The value rounded to u8, as `quantize` in the shader.
+#[inline(always)]
+pub fn quantize(x: f32) -> u32 {
+    (x.clamp(0.0, 1.0) * 255.0 + 0.5).floor().clamp(0.0, 255.0) as u32
+}
+
+/// Variance-1 noise for value `i` of a key (`value_noise` in the shader).
+#[inline(always)]
+pub fn value_noise(key: u32, i: u32) -> f32 {
+    use super::field::{hash32, NOISE_SCALE};
+    let u = hash32(key ^ hash32(i));
+    let v = hash32(u ^ 0x9e37_79b9);
+    let s = (u & 0xffff) + (u >> 16) + (v & 0xffff) + (v >> 16);
+    (s as f32 - 131_070.0) * NOISE_SCALE
+}
+
+/// A uniform value in [0, 1) for value `i` of a key (`value_uniform`).
+#[inline(always)]
+pub fn value_uniform(key: u32, i: u32) -> f32 {
+    use super::field::hash32;
+    (hash32(key ^ hash32(i)) >> 8) as f32 * (1.0 / 16_777_216.0)
+}
+
+/// torchvision's reflect padding (`reflect` in the shader).
+#[inline(always)]
+pub fn reflect(i: i32, n: i32) -> i32 {
+    if n <= 1 {
+        return 0;
+    }
+    let period = 2 * (n - 1);
+    let k = i.abs() % period;
+    if k >= n {
+        period - k
+    } else {
+        k
+    }
+}
+
+/// torchvision's equalize lookup tables from per-channel histograms: per
+/// channel, whether to equalise (step != 0) and the 256-entry table.
+pub fn equalize_luts(hist: &[[u32; 256]; 3]) -> [(bool, [f32; 256]); 3] {
+    hist.map(|hc| {
+        let total: u32 = hc.iter().sum();
+        let last = hc.iter().rev().find(|&&v| v > 0).copied().unwrap_or(0);
+        let step = (total - last) / 255;
+        let st = step.max(1);
+        let mut lut = [0.0f32; 256];
+        let mut cum = 0u32;
+        for i in 0..255 {
+            cum += hc[i];
+            lut[i + 1] = ((cum + step / 2) / st).min(255) as f32;
+        }
+        (step != 0, lut)
+    })
+}
+
+/// Op codes 10..=20 on planar [0, 1] images of `w` x `h`: the arithmetic of
+/// `apply_step` in `shaders/common/color.wgsl`, a whole plane at a time. The
+/// barrier steps among them (autocontrast, equalize, sharpness, blurs) see
+/// the whole image as it is at that step, which on the GPU the segment pass
+/// materialised. `tmp` holds a copy for the stencils.
+pub fn planar_step(
+    step: &[f32; 4],
+    erase: ([f32; 4], [f32; 4]),
+    planes: [&mut [f32]; 3],
+    w: usize,
+    h: usize,
+    tmp: &mut Vec<f32>,
+) {
+    use crate::plan::code;
+    let (op, y, param_w) = (step[0], step[1], step[3]);
+    let [r, g, b] = planes;
+    if op == code::INVERT {
+        for plane in [r, g, b] {
+            plane.iter_mut().for_each(|x| *x = 1.0 - *x);
+        }
+    } else if op == code::SOLARIZE {
+        for plane in [r, g, b] {
+            plane
+                .iter_mut()
+                .for_each(|x| *x = if *x * 255.0 >= y { 1.0 - *x } else { *x });
+        }
+    } else if op == code::POSTERIZE {
+        let mask = (0xffu32 << (8 - y as u32)) & 0xff;
+        for plane in [r, g, b] {
+            plane
+                .iter_mut()
+                .for_each(|x| *x = (quantize(*x) & mask) as f32 * INV_255);
+        }
+    } else if op == code::GAMMA {
+        for plane in [r, g, b] {
+            plane.iter_mut().for_each(|x| {
+                let pw = if *x <= 0.0 { 0.0 } else { x.max(1e-30).powf(y) };
+                *x = (param_w * pw).clamp(0.0, 1.0);
+            });
+        }
+    } else if op == code::NOISE {
+        let key = param_w.to_bits();
+        for (ch, plane) in [r, g, b].into_iter().enumerate() {
+            for (p, x) in plane.iter_mut().enumerate() {
+                let n = value_noise(key, p as u32 * 3 + ch as u32);
+                *x = (*x + y * n).clamp(0.0, 1.0);
+            }
+        }
+    } else if op == code::AUTOCONTRAST {
+        for plane in [r, g, b] {
+            let mn = plane.iter().fold(f32::MAX, |a, &v| a.min(v));
+            let mx = plane.iter().fold(f32::MIN, |a, &v| a.max(v));
+            let eq = mx == mn;
+            let scale = if eq { 1.0 } else { 1.0 / (mx - mn) };
+            let lo = if eq { 0.0 } else { mn };
+            plane
+                .iter_mut()
+                .for_each(|x| *x = ((*x - lo) * scale).clamp(0.0, 1.0));
+        }
+    } else if op == code::EQUALIZE {
+        let mut hist = [[0u32; 256]; 3];
+        for (hc, plane) in hist.iter_mut().zip([&*r, &*g, &*b]) {
+            for &x in plane.iter() {
+                hc[quantize(x) as usize] += 1;
+            }
+        }
+        for ((ok, lut), plane) in equalize_luts(&hist).iter().zip([r, g, b]) {
+            if *ok {
+                plane
+                    .iter_mut()
+                    .for_each(|x| *x = lut[quantize(*x) as usize] * INV_255);
+            }
+        }
+    } else if op == code::SHARPNESS {
+        if w <= 2 || h <= 2 {
+            return;
+        }
+        for plane in [r, g, b] {
+            tmp.clear();
+            tmp.extend_from_slice(plane);
+            for yy in 1..h - 1 {
+                for xx in 1..w - 1 {
+                    let c = tmp[yy * w + xx];
+                    let mut s = 0.0f32;
+                    for dy in 0..3 {
+                        for dx in 0..3 {
+                            if dx != 1 || dy != 1 {
+                                s += tmp[(yy + dy - 1) * w + xx + dx - 1];
+                            }
+                        }
+                    }
+                    let blurred = s * (1.0 / 13.0) + c * (5.0 / 13.0);
+                    plane[yy * w + xx] = (c + (1.0 - y) * (blurred - c)).clamp(0.0, 1.0);
+                }
+            }
+        }
+    } else if op == code::BLUR_H || op == code::BLUR_V {
+        let half = param_w as i32;
+        let wts: Vec<f32> = (-half..=half)
+            .map(|i| {
+                let t = i as f32 / y;
+                (-0.5 * t * t).exp()
+            })
+            .collect();
+        let horizontal = op == code::BLUR_H;
+        for plane in [r, g, b] {
+            tmp.clear();
+            tmp.extend_from_slice(plane);
+            for yy in 0..h {
+                for xx in 0..w {
+                    let (mut acc, mut norm) = (0.0f32, 0.0f32);
+                    for (i, &wt) in (-half..=half).zip(&wts) {
+                        let (sx, sy) = if horizontal {
+                            (reflect(xx as i32 + i, w as i32) as usize, yy)
+                        } else {
+                            (xx, reflect(yy as i32 + i, h as i32) as usize)
+                        };
+                        acc += wt * tmp[sy * w + sx];
+                        norm += wt;
+                    }
+                    plane[yy * w + xx] = acc / norm;
+                }
+            }
+        }
+    } else if op == code::ERASE {
+        let (e, v) = erase;
+        let key = param_w.to_bits();
+        for (ch, plane) in [r, g, b].into_iter().enumerate() {
+            for yy in 0..h {
+                let fy = yy as f32;
+                if !(fy >= e[1] && fy < e[3]) {
+                    continue;
+                }
+                for xx in 0..w {
+                    let fx = xx as f32;
+                    if fx >= e[0] && fx < e[2] {
+                        plane[yy * w + xx] = if v[3] > 0.5 {
+                            value_uniform(key, (yy * w + xx) as u32 * 3 + ch as u32)
+                        } else {
+                            v[ch]
+                        };
+                    }
+                }
+            }
+        }
+    }
+}

@@ -15,7 +15,7 @@ pub use shaders::{kernel_source, KERNELS, MIX as MIX_KERNEL};
 use crate::cpu::Src;
 use crate::error::{Error, Result};
 use crate::mix::{GpuMix, GpuMixGlobals};
-use crate::plan::{code, GpuGlobals, GpuSample, MAX_STATS};
+use crate::plan::{code, GpuGlobals, GpuSample, MAX_STATS, STAT_STRIDE};
 use std::sync::{Arc, Mutex};
 
 /// What `info` prints about an adapter.
@@ -104,6 +104,7 @@ struct Features {
     may_projective: bool,
     hue_steps: u32,
     field_kinds: u32,
+    ops: u32,
 }
 
 impl Features {
@@ -130,6 +131,11 @@ impl Features {
             // The pipeline's kinds, not the draws': the field pass (and its
             // 2 dispatches) runs for every batch of a pipeline with fields.
             field_kinds: gl.pass[2] | samples.iter().fold(0, |m, s| m | s.field.mask()),
+            ops: samples.iter().fold(0, |m, s| {
+                s.prog[..s.counts[0] as usize]
+                    .iter()
+                    .fold(m, |m, p| m | 1u32.checked_shl(p[0] as u32).unwrap_or(0))
+            }),
         }
     }
 
@@ -143,6 +149,7 @@ impl Features {
             ("MAY_PROJECTIVE", b(self.may_projective)),
             ("HUE_STEPS", self.hue_steps as f64),
             ("FIELD_KINDS", self.field_kinds as f64),
+            ("OPS", self.ops as f64),
         ]
     }
 }
@@ -435,7 +442,8 @@ impl GpuContext {
         let out_per = if f32_out { npx * 12 } else { npx * 4 };
         let tensor_per = if f32_out { npx * 12 } else { npx * 3 };
         let stat_slots = gl.pass[1] as u64;
-        let scratch_per = if stat_slots > 0 { npx * 4 } else { 0 };
+        // Two halves of f32 RGB images (segment passes read one, write the other).
+        let scratch_per = if stat_slots > 0 { npx * 24 } else { 0 };
         let limit = self.limits.max_storage_binding.min(self.limits.max_buffer);
         // Split into chunks whose every binding fits.
         let mut chunks: Vec<std::ops::Range<usize>> = Vec::new();
@@ -451,6 +459,7 @@ impl GpuContext {
                     && n * out_per <= limit
                     && n * scratch_per <= limit
                     && n * std::mem::size_of::<GpuSample>() as u64 <= limit
+                    && n * (MAX_STATS * STAT_STRIDE * 4) as u64 <= limit
                     && n <= self.limits.max_workgroups_per_dim as u64
             };
             if !fits(sb, 1, fb) {
@@ -590,7 +599,7 @@ impl GpuContext {
         grow(
             dev,
             &mut bufs.stats,
-            n * MAX_STATS as u64 * 4,
+            n * (MAX_STATS * STAT_STRIDE) as u64 * 4,
             wgpu::BufferUsages::STORAGE,
             "stats",
         );

@@ -2,6 +2,7 @@
 //! parameters. Defined once here and shared by both backends.
 
 mod parse;
+pub mod policy;
 mod sample;
 
 pub(crate) use parse::describe as describe_value;
@@ -175,6 +176,106 @@ pub enum Op {
         /// Probability of applying.
         p: f64,
     },
+    /// torchvision's RandomInvert: 1 - x.
+    Invert {
+        /// Probability.
+        p: f64,
+    },
+    /// torchvision's RandomSolarize: values >= threshold (0..255 scale) are inverted.
+    Solarize {
+        /// Threshold, 0..255.
+        threshold: f64,
+        /// Probability.
+        p: f64,
+    },
+    /// torchvision's RandomPosterize on u8 values: keep the top `bits` bits
+    /// (the value rounded to u8 first).
+    Posterize {
+        /// Bits kept, 1..8.
+        bits: u32,
+        /// Probability.
+        p: f64,
+    },
+    /// torchvision's RandomAutocontrast: each channel stretched to [0, 1].
+    Autocontrast {
+        /// Probability.
+        p: f64,
+    },
+    /// torchvision's RandomEqualize: per-channel histogram equalisation of the
+    /// image rounded to u8 (torchvision's lookup table).
+    Equalize {
+        /// Probability.
+        p: f64,
+    },
+    /// torchvision's RandomAdjustSharpness: blend with the 3x3 smoothed image
+    /// (border pixels unchanged).
+    Sharpness {
+        /// Sharpness factor (0: smoothed, 1: unchanged, 2: sharpened).
+        factor: f64,
+        /// Probability.
+        p: f64,
+    },
+    /// torchvision's GaussianBlur: a separable Gaussian of the given odd
+    /// kernel size, sigma drawn per sample, reflect padding.
+    GaussianBlur {
+        /// Kernel size (odd).
+        kernel_size: u32,
+        /// Sigma range.
+        sigma: [f64; 2],
+        /// Probability.
+        p: f64,
+    },
+    /// torchvision's GaussianNoise (clipped): x + N(0, sigma) per value, with
+    /// the noise from the counter-based hash (a centred sum of four uniforms,
+    /// variance sigma^2; its tails end at 3.46 sigma).
+    GaussianNoise {
+        /// Standard deviation on [0, 1] values.
+        sigma: f64,
+        /// Probability.
+        p: f64,
+    },
+    /// Gamma correction gain * x^gamma, gamma drawn per sample.
+    Gamma {
+        /// Gamma range (> 0).
+        gamma: [f64; 2],
+        /// Gain.
+        gain: f64,
+        /// Probability.
+        p: f64,
+    },
+    /// torchvision's RandomErasing on the output canvas: a box of area fraction
+    /// in `scale` and aspect ratio in `ratio` takes `value` (0..255), or
+    /// uniform per-value noise in [0, 1] when `value` is None ("random").
+    RandomErasing {
+        /// Probability.
+        p: f64,
+        /// Area fraction range.
+        scale: [f64; 2],
+        /// Aspect ratio range.
+        ratio: [f64; 2],
+        /// Fill value 0..255, or None for random noise.
+        value: Option<[f64; 3]>,
+    },
+    /// torchvision's RandomPerspective.
+    Perspective {
+        /// Distortion scale in [0, 1].
+        distortion: f64,
+        /// Probability.
+        p: f64,
+        /// Sampling.
+        interpolation: Interpolation,
+        /// Fill colour, 0..255.
+        fill: [f64; 3],
+    },
+    /// An auto-augment policy: every sample draws its own ops and magnitudes.
+    Policy {
+        /// Which policy.
+        kind: PolicyKind,
+        /// Sampling of the geometric ops.
+        interpolation: Interpolation,
+        /// Fill colour of the geometric ops, 0..255.
+        fill: [f64; 3],
+    },
     /// (x - mean) / std on [0, 1] values; must be the last op, f32 output only.
     Normalize {
         /// Per-channel mean.
@@ -199,6 +300,18 @@ impl Op {
             Op::Grayscale { .. } => "grayscale",
             Op::RandomField { .. } => "random_field",
             Op::Elastic { .. } => "elastic",
+            Op::Invert { .. } => "invert",
+            Op::Solarize { .. } => "solarize",
+            Op::Posterize { .. } => "posterize",
+            Op::Autocontrast { .. } => "autocontrast",
+            Op::Equalize { .. } => "equalize",
+            Op::Sharpness { .. } => "sharpness",
+            Op::GaussianBlur { .. } => "gaussian_blur",
+            Op::GaussianNoise { .. } => "gaussian_noise",
+            Op::Gamma { .. } => "gamma",
+            Op::RandomErasing { .. } => "random_erasing",
+            Op::Perspective { .. } => "perspective",
+            Op::Policy { kind, .. } => kind.name(),
             Op::Normalize { .. } => "normalize",
         }
     }
@@ -216,6 +329,8 @@ impl Op {
                 | Op::Affine { .. }
                 | Op::RandomField { .. }
                 | Op::Elastic { .. }
+                | Op::Perspective { .. }
+                | Op::Policy { .. }
         )
     }
 
@@ -233,6 +348,8 @@ impl Op {
                 | Op::RandomCrop { .. }
                 | Op::RandomField { .. }
                 | Op::Elastic { .. }
+                | Op::Perspective { .. }
+                | Op::Policy { .. }
         )
     }
 
@@ -254,7 +371,18 @@ impl Op {
             .iter()
             .filter(|b| **b)
             .count(),
-            Op::Grayscale { .. } => 1,
+            Op::Grayscale { .. }
+            | Op::Invert { .. }
+            | Op::Solarize { .. }
+            | Op::Posterize { .. }
+            | Op::Autocontrast { .. }
+            | Op::Equalize { .. }
+            | Op::Sharpness { .. }
+            | Op::GaussianNoise { .. }
+            | Op::Gamma { .. }
+            | Op::RandomErasing { .. } => 1,
+            Op::GaussianBlur { .. } => 2,
+            Op::Policy { kind, .. } => kind.max_ops(),
             Op::RandomField { amp, .. } => [amp.brightness, amp.contrast, amp.saturation, amp.hue]
                 .iter()
                 .filter(|a| **a > 0.0)
@@ -270,9 +398,99 @@ impl Op {
                 contrast: Some(_), ..
             } => 1,
             Op::RandomField { amp, .. } if amp.contrast > 0.0 => 1,
+            Op::Autocontrast { .. } | Op::Equalize { .. } | Op::Sharpness { .. } => 1,
+            // Horizontal, then vertical: each reads the neighbours of its input.
+            Op::GaussianBlur { .. } => 2,
+            Op::Policy { kind, .. } => kind.max_ops(),
             _ => 0,
         }
     }
+}
+
+/// The auto-augment policies (torchvision v2's, op chosen per sample).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyKind {
+    /// RandAugment: `num_ops` ops drawn uniformly (with replacement) from 14,
+    /// each at magnitude bin `magnitude` of `num_bins`.
+    RandAugment {
+        /// Ops per sample, 1..14.
+        num_ops: u32,
+        /// Magnitude bin, 0..num_bins-1.
+        magnitude: u32,
+        /// Magnitude bins, >= 2.
+        num_bins: u32,
+    },
+    /// TrivialAugmentWide: one op, with a uniformly drawn magnitude bin.
+    TrivialAugmentWide {
+        /// Magnitude bins, >= 2.
+        num_bins: u32,
+    },
+    /// AutoAugment's ImageNet policy: one of 25 sub-policies of two ops.
+    AutoAugmentImagenet,
+}
+
+impl PolicyKind {
+    /// The op name in pipeline files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            PolicyKind::RandAugment { .. } => "rand_augment",
+            PolicyKind::TrivialAugmentWide { .. } => "trivial_augment_wide",
+            PolicyKind::AutoAugmentImagenet => "auto_augment",
+        }
+    }
+    /// The most ops a sample can draw.
+    pub fn max_ops(&self) -> usize {
+        match self {
+            PolicyKind::RandAugment { num_ops, .. } => *num_ops as usize,
+            PolicyKind::TrivialAugmentWide { .. } => 1,
+            PolicyKind::AutoAugmentImagenet => 2,
+        }
+    }
+}
+
+/// The ops the policies choose from (torchvision's names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum PolicyOp {
+    /// No change.
+    Identity,
+    /// Shear along x by atan(m) about the top-left corner.
+    ShearX,
+    /// Shear along y.
+    ShearY,
+    /// Translate along x by int(m) pixels.
+    TranslateX,
+    /// Translate along y.
+    TranslateY,
+    /// Rotate counter-clockwise by m degrees about the centre.
+    Rotate,
+    /// Brightness factor 1 + m.
+    Brightness,
+    /// Saturation factor 1 + m.
+    Color,
+    /// Contrast factor 1 + m.
+    Contrast,
+    /// Sharpness factor 1 + m.
+    Sharpness,
+    /// Keep int(m) bits.
+    Posterize,
+    /// Invert values >= 255 m.
+    Solarize,
+    /// Stretch each channel to [0, 1].
+    AutoContrast,
+    /// Histogram equalisation.
+    Equalize,
+    /// 1 - x.
+    Invert,
+}
+
+/// One op a sample drew from a policy.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct PolicyStep {
+    /// The op.
+    pub op: PolicyOp,
+    /// Its signed magnitude (0 for ops without one).
+    pub magnitude: f64,
 }
 
 /// The amplitudes (standard deviations) of `random_field`'s fields; 0 turns a field off.
@@ -469,6 +687,84 @@ pub enum Drawn {
         applied: bool,
         /// Noise seed.
         seed: u64,
+    },
+    /// Applied or not.
+    Invert {
+        /// Applied?
+        applied: bool,
+    },
+    /// Applied or not.
+    Solarize {
+        /// Applied?
+        applied: bool,
+    },
+    /// Applied or not.
+    Posterize {
+        /// Applied?
+        applied: bool,
+    },
+    /// Applied or not.
+    Autocontrast {
+        /// Applied?
+        applied: bool,
+    },
+    /// Applied or not.
+    Equalize {
+        /// Applied?
+        applied: bool,
+    },
+    /// Applied or not.
+    Sharpness {
+        /// Applied?
+        applied: bool,
+    },
+    /// The drawn sigma.
+    GaussianBlur {
+        /// Applied?
+        applied: bool,
+        /// Sigma.
+        sigma: f64,
+    },
+    /// The noise seed.
+    GaussianNoise {
+        /// Applied?
+        applied: bool,
+        /// Noise seed.
+        seed: u64,
+    },
+    /// The drawn gamma.
+    Gamma {
+        /// Applied?
+        applied: bool,
+        /// Gamma.
+        gamma: f64,
+    },
+    /// The erased box on the output canvas (and the seed of random values).
+    RandomErasing {
+        /// Applied?
+        applied: bool,
+        /// Top row.
+        top: i64,
+        /// Left column.
+        left: i64,
+        /// Rows.
+        height: i64,
+        /// Columns.
+        width: i64,
+        /// Seed of random values.
+        seed: u64,
+    },
+    /// Where the corners go: top-left, top-right, bottom-right, bottom-left.
+    Perspective {
+        /// Applied?
+        applied: bool,
+        /// The corners' new positions (x, y).
+        endpoints: [[i64; 2]; 4],
+    },
+    /// The ops a sample drew from a policy, in order.
+    Policy {
+        /// The ops and magnitudes.
+        steps: Vec<PolicyStep>,
     },
     /// Normalisation (no random parameters).
     Normalize {},

@@ -1,7 +1,7 @@
 //! Pipeline-file parsing of ops: every key checked, every value range-checked,
 //! and every error names the op, the key and what is allowed.
 
-use super::{FieldAmps, Interpolation, Op, ResizeTo, Size};
+use super::{FieldAmps, Interpolation, Op, PolicyKind, ResizeTo, Size};
 
 /// Smallest field length scale, pixels: below it the lattice the field is
 /// generated on would be finer than half a pixel.
@@ -26,6 +26,20 @@ pub fn op_names() -> &'static [&'static str] {
         "grayscale",
         "random_field",
         "elastic",
+        "invert",
+        "solarize",
+        "posterize",
+        "autocontrast",
+        "equalize",
+        "sharpness",
+        "gaussian_blur",
+        "gaussian_noise",
+        "gamma",
+        "random_erasing",
+        "perspective",
+        "rand_augment",
+        "trivial_augment_wide",
+        "auto_augment",
         "normalize",
     ]
 }
@@ -63,6 +77,18 @@ fn allowed_keys(op: &str) -> &'static [&'static str] {
             "p",
         ],
         "elastic" => &["alpha", "sigma", "fill", "p"],
+        "invert" | "autocontrast" | "equalize" => &["p"],
+        "solarize" => &["threshold", "p"],
+        "posterize" => &["bits", "p"],
+        "sharpness" => &["factor", "p"],
+        "gaussian_blur" => &["kernel_size", "sigma", "p"],
+        "gaussian_noise" => &["sigma", "p"],
+        "gamma" => &["gamma", "gain", "p"],
+        "random_erasing" => &["p", "scale", "ratio", "value"],
+        "perspective" => &["distortion", "p", "interpolation", "fill"],
+        "rand_augment" => &["num_ops", "magnitude", "num_bins", "interpolation", "fill"],
+        "trivial_augment_wide" => &["num_bins", "interpolation", "fill"],
+        "auto_augment" => &["policy", "interpolation", "fill"],
         _ => &[],
     }
 }
@@ -219,6 +245,27 @@ impl Ctx<'_> {
                     describe(other)
                 ),
             )),
+        }
+    }
+
+    /// An integer in [lo, hi].
+    pub fn int_in(&self, key: &str, default: u32, lo: u32, hi: u32) -> Result<u32> {
+        let x = self.f64_in(key, default as f64, lo as f64, hi as f64)?;
+        if x.fract() != 0.0 {
+            return Err(self.err(key, format!("must be an integer, got {x}")));
+        }
+        Ok(x as u32)
+    }
+
+    /// A number or [min, max] range within [lo, hi]; `default` when absent.
+    pub fn num_or_range(&self, key: &str, default: [f64; 2], lo: f64, hi: f64) -> Result<[f64; 2]> {
+        match self.table.get(key) {
+            None => Ok(default),
+            Some(v) => match self.numbers(key, v)?.as_slice() {
+                [x] => self.check_range(key, [*x, *x], lo, hi),
+                [a, b] => self.check_range(key, [*a, *b], lo, hi),
+                _ => Err(self.err(key, "expected a number or [min, max]")),
+            },
         }
     }
 
@@ -520,6 +567,118 @@ pub fn parse_op(index: usize, table: &toml::Table) -> Result<Op> {
                 sigma: c.f64_in("sigma", 5.0, MIN_LENGTH_SCALE, MAX_LENGTH_SCALE)?,
                 fill: c.triple("fill", [0.0; 3], 0.0, 255.0)?,
                 p: c.p(1.0)?,
+            }
+        }
+        "invert" => Op::Invert { p: c.p(0.5)? },
+        "autocontrast" => Op::Autocontrast { p: c.p(0.5)? },
+        "equalize" => Op::Equalize { p: c.p(0.5)? },
+        "solarize" => Op::Solarize {
+            threshold: c.f64_in("threshold", 128.0, 0.0, 255.0)?,
+            p: c.p(0.5)?,
+        },
+        "posterize" => Op::Posterize {
+            bits: c.int_in("bits", 4, 1, 8)?,
+            p: c.p(0.5)?,
+        },
+        "sharpness" => {
+            if !table.contains_key("factor") {
+                return Err(c.err(
+                    "factor",
+                    "missing: the sharpness factor (0 blurs, 1 keeps, 2 sharpens)",
+                ));
+            }
+            Op::Sharpness {
+                factor: c.f64_in("factor", 1.0, 0.0, 100.0)?,
+                p: c.p(0.5)?,
+            }
+        }
+        "gaussian_blur" => {
+            let k = match table.get("kernel_size") {
+                None => return Err(c.err("kernel_size", "missing: an odd positive integer")),
+                Some(_) => c.int_in("kernel_size", 0, 1, 255)?,
+            };
+            if k % 2 == 0 {
+                return Err(c.err("kernel_size", format!("must be odd, got {k}")));
+            }
+            let sigma = c.num_or_range("sigma", [0.1, 2.0], f64::MIN, 1e4)?;
+            if sigma[0] <= 0.0 {
+                return Err(c.err("sigma", format!("must be > 0, got {}", sigma[0])));
+            }
+            Op::GaussianBlur {
+                kernel_size: k,
+                sigma,
+                p: c.p(1.0)?,
+            }
+        }
+        "gaussian_noise" => Op::GaussianNoise {
+            sigma: c.f64_in("sigma", 0.1, 0.0, 10.0)?,
+            p: c.p(1.0)?,
+        },
+        "gamma" => {
+            let gamma = c.num_or_range("gamma", [0.8, 1.2], f64::MIN, 100.0)?;
+            if gamma[0] <= 0.0 {
+                return Err(c.err("gamma", format!("must be > 0, got {}", gamma[0])));
+            }
+            Op::Gamma {
+                gamma,
+                gain: c.f64_in("gain", 1.0, 0.0, 100.0)?,
+                p: c.p(1.0)?,
+            }
+        }
+        "random_erasing" => {
+            let scale = c.range("scale", 0.0, 1.0)?.unwrap_or([0.02, 0.33]);
+            let ratio = c.range("ratio", 1e-6, 1e6)?.unwrap_or([0.3, 3.3]);
+            let value = match table.get("value") {
+                Some(Value::String(v)) if v == "random" => None,
+                Some(Value::String(v)) => {
+                    return Err(c.err(
+                        "value",
+                        format!("expected 0..255, [r, g, b] or \"random\", got {v:?}"),
+                    ))
+                }
+                _ => Some(c.triple("value", [0.0; 3], 0.0, 255.0)?),
+            };
+            Op::RandomErasing {
+                p: c.p(0.5)?,
+                scale,
+                ratio,
+                value,
+            }
+        }
+        "perspective" => Op::Perspective {
+            distortion: c.f64_in("distortion", 0.5, 0.0, 1.0)?,
+            p: c.p(0.5)?,
+            interpolation: c.interpolation(Interpolation::Bilinear)?,
+            fill: c.triple("fill", [0.0; 3], 0.0, 255.0)?,
+        },
+        "rand_augment" | "trivial_augment_wide" | "auto_augment" => {
+            let kind = match name {
+                "rand_augment" => {
+                    let num_bins = c.int_in("num_bins", 31, 2, 1000)?;
+                    PolicyKind::RandAugment {
+                        num_ops: c.int_in("num_ops", 2, 1, 14)?,
+                        magnitude: c.int_in("magnitude", 9, 0, num_bins - 1)?,
+                        num_bins,
+                    }
+                }
+                "trivial_augment_wide" => PolicyKind::TrivialAugmentWide {
+                    num_bins: c.int_in("num_bins", 31, 2, 1000)?,
+                },
+                _ => match table.get("policy") {
+                    None => PolicyKind::AutoAugmentImagenet,
+                    Some(Value::String(s)) if s == "imagenet" => PolicyKind::AutoAugmentImagenet,
+                    Some(other) => {
+                        return Err(c.err(
+                            "policy",
+                            format!("only \"imagenet\" is available, got {}", describe(other)),
+                        ))
+                    }
+                },
+            };
+            Op::Policy {
+                kind,
+                interpolation: c.interpolation(Interpolation::Nearest)?,
+                fill: c.triple("fill", [128.0; 3], 0.0, 255.0)?,
             }
         }
         "normalize" => {

@@ -256,6 +256,98 @@ pub fn draw_op(op: &Op, rng: &mut impl Rng, w: u32, h: u32) -> Drawn {
             applied: rng.random::<f64>() < *p,
             seed: rng.random(),
         },
+        Op::Invert { p } => Drawn::Invert {
+            applied: rng.random::<f64>() < *p,
+        },
+        Op::Solarize { p, .. } => Drawn::Solarize {
+            applied: rng.random::<f64>() < *p,
+        },
+        Op::Posterize { p, .. } => Drawn::Posterize {
+            applied: rng.random::<f64>() < *p,
+        },
+        Op::Autocontrast { p } => Drawn::Autocontrast {
+            applied: rng.random::<f64>() < *p,
+        },
+        Op::Equalize { p } => Drawn::Equalize {
+            applied: rng.random::<f64>() < *p,
+        },
+        Op::Sharpness { p, .. } => Drawn::Sharpness {
+            applied: rng.random::<f64>() < *p,
+        },
+        Op::GaussianBlur { sigma, p, .. } => {
+            let applied = rng.random::<f64>() < *p;
+            Drawn::GaussianBlur {
+                applied,
+                sigma: uniform(rng, sigma[0], sigma[1]),
+            }
+        }
+        Op::GaussianNoise { p, .. } => Drawn::GaussianNoise {
+            applied: rng.random::<f64>() < *p,
+            seed: rng.random(),
+        },
+        Op::Gamma { gamma, p, .. } => {
+            let applied = rng.random::<f64>() < *p;
+            Drawn::Gamma {
+                applied,
+                gamma: uniform(rng, gamma[0], gamma[1]),
+            }
+        }
+        Op::RandomErasing {
+            p, scale, ratio, ..
+        } => {
+            // torchvision's RandomErasing.get_params; `w` x `h` is the output canvas.
+            let applied = rng.random::<f64>() < *p;
+            let seed: u64 = rng.random();
+            let area = wf * hf;
+            let log_ratio = [ratio[0].ln(), ratio[1].ln()];
+            for _ in 0..10 {
+                let erase_area = area * uniform(rng, scale[0], scale[1]);
+                let aspect = uniform(rng, log_ratio[0], log_ratio[1]).exp();
+                let eh = pyround((erase_area * aspect).sqrt());
+                let ew = pyround((erase_area / aspect).sqrt());
+                if !(eh < h as i64 && ew < w as i64) {
+                    continue;
+                }
+                let top = randint(rng, 0, h as i64 - eh);
+                let left = randint(rng, 0, w as i64 - ew);
+                return Drawn::RandomErasing {
+                    applied,
+                    top,
+                    left,
+                    height: eh,
+                    width: ew,
+                    seed,
+                };
+            }
+            // No box fits: torchvision returns the image unchanged.
+            Drawn::RandomErasing {
+                applied: false,
+                top: 0,
+                left: 0,
+                height: 0,
+                width: 0,
+                seed,
+            }
+        }
+        Op::Perspective { distortion, p, .. } => {
+            // torchvision's RandomPerspective.get_params (randint's high is exclusive).
+            let applied = rng.random::<f64>() < *p;
+            let (wi, hi) = (w as i64, h as i64);
+            let bw = (distortion * (wi / 2) as f64) as i64 + 1;
+            let bh = (distortion * (hi / 2) as f64) as i64 + 1;
+            let r = |rng: &mut _, lo: i64, hi: i64| randint(rng, lo, hi - 1);
+            let tl = [r(rng, 0, bw), r(rng, 0, bh)];
+            let tr = [r(rng, wi - bw, wi), r(rng, 0, bh)];
+            let br = [r(rng, wi - bw, wi), r(rng, hi - bh, hi)];
+            let bl = [r(rng, 0, bw), r(rng, hi - bh, hi)];
+            Drawn::Perspective {
+                applied,
+                endpoints: [tl, tr, br, bl],
+            }
+        }
+        Op::Policy { kind, .. } => Drawn::Policy {
+            steps: super::policy::draw(kind, rng, w, h),
+        },
         Op::Normalize { .. } => Drawn::Normalize {},
     }
 }

@@ -1,0 +1,160 @@
+//! The auto-augment policies, as torchvision v2 defines them: the op spaces,
+//! the magnitude of each bin, and the drawing of a sample's ops.
+
+use super::{PolicyKind, PolicyOp, PolicyStep};
+use rand::Rng;
+
+/// RandAugment's and TrivialAugmentWide's 14 ops, in torchvision's order.
+pub const RAND_AUGMENT_OPS: [PolicyOp; 14] = [
+    PolicyOp::Identity,
+    PolicyOp::ShearX,
+    PolicyOp::ShearY,
+    PolicyOp::TranslateX,
+    PolicyOp::TranslateY,
+    PolicyOp::Rotate,
+    PolicyOp::Brightness,
+    PolicyOp::Color,
+    PolicyOp::Contrast,
+    PolicyOp::Sharpness,
+    PolicyOp::Posterize,
+    PolicyOp::Solarize,
+    PolicyOp::AutoContrast,
+    PolicyOp::Equalize,
+];
+
+/// torchvision's AutoAugmentPolicy.IMAGENET: 25 sub-policies of two
+/// (op, probability, magnitude bin of 10).
+#[rustfmt::skip]
+pub const IMAGENET_POLICY: [[(PolicyOp, f64, Option<u32>); 2]; 25] = {
+    use PolicyOp::*;
+    [
+        [(Posterize, 0.4, Some(8)), (Rotate, 0.6, Some(9))],
+        [(Solarize, 0.6, Some(5)), (AutoContrast, 0.6, None)],
+        [(Equalize, 0.8, None), (Equalize, 0.6, None)],
+        [(Posterize, 0.6, Some(7)), (Posterize, 0.6, Some(6))],
+        [(Equalize, 0.4, None), (Solarize, 0.2, Some(4))],
+        [(Equalize, 0.4, None), (Rotate, 0.8, Some(8))],
+        [(Solarize, 0.6, Some(3)), (Equalize, 0.6, None)],
+        [(Posterize, 0.8, Some(5)), (Equalize, 1.0, None)],
+        [(Rotate, 0.2, Some(3)), (Solarize, 0.6, Some(8))],
+        [(Equalize, 0.6, None), (Posterize, 0.4, Some(6))],
+        [(Rotate, 0.8, Some(8)), (Color, 0.4, Some(0))],
+        [(Rotate, 0.4, Some(9)), (Equalize, 0.6, None)],
+        [(Equalize, 0.0, None), (Equalize, 0.8, None)],
+        [(Invert, 0.6, None), (Equalize, 1.0, None)],
+        [(Color, 0.6, Some(4)), (Contrast, 1.0, Some(8))],
+        [(Rotate, 0.8, Some(8)), (Color, 1.0, Some(2))],
+        [(Color, 0.8, Some(8)), (Solarize, 0.8, Some(7))],
+        [(Sharpness, 0.4, Some(7)), (Invert, 0.6, None)],
+        [(ShearX, 0.6, Some(5)), (Equalize, 1.0, None)],
+        [(Color, 0.4, Some(0)), (Equalize, 0.6, None)],
+        [(Equalize, 0.4, None), (Solarize, 0.2, Some(4))],
+        [(Solarize, 0.6, Some(5)), (AutoContrast, 0.6, None)],
+        [(Invert, 0.6, None), (Equalize, 1.0, None)],
+        [(Color, 0.6, Some(4)), (Contrast, 1.0, Some(8))],
+        [(Equalize, 0.8, None), (Equalize, 0.6, None)],
+    ]
+};
+
+/// Which magnitude table an op uses.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Space {
+    /// RandAugment's and AutoAugment's ranges.
+    Standard,
+    /// TrivialAugmentWide's wider ranges.
+    Wide,
+}
+
+/// torch.linspace(lo, hi, n)[i] in f64.
+fn linspace(lo: f64, hi: f64, n: u32, i: u32) -> f64 {
+    if n <= 1 {
+        return lo;
+    }
+    lo + (hi - lo) * i as f64 / (n - 1) as f64
+}
+
+/// The magnitude of bin `bin` of `bins` for `op` on a `w` x `h` image, and
+/// whether the op's sign is random. None: the op has no magnitude.
+pub fn magnitude(
+    op: PolicyOp,
+    space: Space,
+    bins: u32,
+    bin: u32,
+    w: u32,
+    h: u32,
+) -> Option<(f64, bool)> {
+    use PolicyOp::*;
+    let wide = space == Space::Wide;
+    let lin = |hi: f64| linspace(0.0, hi, bins, bin);
+    Some(match op {
+        Identity | AutoContrast | Equalize | Invert => return None,
+        ShearX | ShearY => (lin(if wide { 0.99 } else { 0.3 }), true),
+        TranslateX => (
+            lin(if wide { 32.0 } else { 150.0 / 331.0 * w as f64 }),
+            true,
+        ),
+        TranslateY => (
+            lin(if wide { 32.0 } else { 150.0 / 331.0 * h as f64 }),
+            true,
+        ),
+        Rotate => (lin(if wide { 135.0 } else { 30.0 }), true),
+        Brightness | Color | Contrast | Sharpness => (lin(if wide { 0.99 } else { 0.9 }), true),
+        Posterize => {
+            // (8 - arange(bins) / ((bins - 1) / k)).round().int(), k = 4 (6 wide), in f32 as torch.
+            let k = if wide { 6.0f32 } else { 4.0 };
+            let v = 8.0f32 - bin as f32 / ((bins - 1) as f32 / k);
+            (v.round_ties_even() as f64, false)
+        }
+        Solarize => (linspace(1.0, 0.0, bins, bin), false),
+    })
+}
+
+/// Draws the ops of one sample from the policy on a `w` x `h` canvas.
+pub fn draw(kind: &PolicyKind, rng: &mut impl Rng, w: u32, h: u32) -> Vec<PolicyStep> {
+    let signed = |rng: &mut dyn rand::RngCore, m: Option<(f64, bool)>| match m {
+        None => 0.0,
+        Some((v, true)) if rng.random::<f64>() <= 0.5 => -v,
+        Some((v, _)) => v,
+    };
+    match *kind {
+        PolicyKind::RandAugment {
+            num_ops,
+            magnitude: bin,
+            num_bins,
+        } => (0..num_ops)
+            .map(|_| {
+                let op = RAND_AUGMENT_OPS[rng.random_range(0..RAND_AUGMENT_OPS.len())];
+                let m = magnitude(op, Space::Standard, num_bins, bin, w, h);
+                PolicyStep {
+                    op,
+                    magnitude: signed(rng, m),
+                }
+            })
+            .collect(),
+        PolicyKind::TrivialAugmentWide { num_bins } => {
+            let op = RAND_AUGMENT_OPS[rng.random_range(0..RAND_AUGMENT_OPS.len())];
+            let bin = rng.random_range(0..num_bins);
+            let m = magnitude(op, Space::Wide, num_bins, bin, w, h);
+            vec![PolicyStep {
+                op,
+                magnitude: signed(rng, m),
+            }]
+        }
+        PolicyKind::AutoAugmentImagenet => {
+            let sub = IMAGENET_POLICY[rng.random_range(0..IMAGENET_POLICY.len())];
+            let mut steps = Vec::new();
+            for (op, prob, bin) in sub {
+                // torchvision: `if not torch.rand(()) <= p: continue`.
+                if rng.random::<f64>() > prob {
+                    continue;
+                }
+                let m = bin.and_then(|b| magnitude(op, Space::Standard, 10, b, w, h));
+                steps.push(PolicyStep {
+                    op,
+                    magnitude: signed(rng, m),
+                });
+            }
+            steps
+        }
+    }
+}
