@@ -678,19 +678,16 @@ pub fn plan_sample(
                     [0.0, ch - 1.0],
                 ];
                 let end = endpoints.map(|[x, y]| [x as f64, y as f64]);
-                let map = perspective_map(&start, &end).ok_or_else(|| {
-                    op_err(
-                        index,
-                        op,
-                        format!("corners {endpoints:?} do not define a perspective"),
-                    )
-                })?;
-                let hard = *interpolation == Interpolation::Nearest;
-                stages.push(Stage {
-                    map,
-                    clip: Some((cw, ch, *fill, hard)),
-                });
-                nearest |= hard;
+                // Corners that define no perspective (a 1-pixel side makes them
+                // coincide) leave the image unchanged.
+                if let Some(map) = perspective_map(&start, &end) {
+                    let hard = *interpolation == Interpolation::Nearest;
+                    stages.push(Stage {
+                        map,
+                        clip: Some((cw, ch, *fill, hard)),
+                    });
+                    nearest |= hard;
+                }
             }
             (
                 Op::Policy {

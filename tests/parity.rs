@@ -78,6 +78,22 @@ op_parity! {
     op_field_hue: "size = 30\n[[ops]]\nop = \"random_field\"\nl = 5\nhue = 0.2\np = 0.7";
     op_elastic: "size = 48\n[[ops]]\nop = \"resize\"\nsize = [56, 56]\n[[ops]]\nop = \"elastic\"\nalpha = 200\nsigma = 3";
     op_elastic_downscale: "size = 24\n[[ops]]\nop = \"elastic\"\nalpha = [80, 30]\nsigma = 2\nfill = 255";
+    op_invert: "size = 32\n[[ops]]\nop = \"invert\"";
+    op_solarize: "size = 32\n[[ops]]\nop = \"solarize\"\nthreshold = 100\np = 0.7";
+    op_posterize: "size = 32\n[[ops]]\nop = \"color_jitter\"\nbrightness = 0.5\n[[ops]]\nop = \"posterize\"\nbits = 3\np = 1.0";
+    op_autocontrast: "size = 32\n[[ops]]\nop = \"color_jitter\"\ncontrast = 0.6\n[[ops]]\nop = \"autocontrast\"\np = 1.0";
+    op_equalize: "size = [40, 30]\n[[ops]]\nop = \"random_resized_crop\"\n[[ops]]\nop = \"equalize\"\np = 1.0";
+    op_sharpness: "size = 33\n[[ops]]\nop = \"sharpness\"\nfactor = 3\np = 1.0\n[[ops]]\nop = \"color_jitter\"\nhue = 0.2";
+    op_gaussian_blur: "size = 40\n[[ops]]\nop = \"gaussian_blur\"\nkernel_size = 9\nsigma = [0.5, 3]";
+    op_gaussian_noise_f32: "size = 24\nformat = \"f32_chw\"\n[[ops]]\nop = \"gaussian_noise\"\nsigma = 0.2\n[[ops]]\nop = \"normalize\"";
+    op_gamma: "size = 32\n[[ops]]\nop = \"gamma\"\ngamma = [0.5, 2.0]\ngain = 1.1";
+    op_random_erasing: "size = 40\n[[ops]]\nop = \"random_erasing\"\np = 1.0\nvalue = [10, 200, 30]";
+    op_random_erasing_random: "size = 40\n[[ops]]\nop = \"random_erasing\"\np = 1.0\nvalue = \"random\"";
+    op_perspective: "size = 48\n[[ops]]\nop = \"perspective\"\ndistortion = 0.6\np = 1.0\nfill = [0, 90, 250]";
+    op_rand_augment: "size = 40\n[[ops]]\nop = \"rand_augment\"\nnum_ops = 3\nmagnitude = 12";
+    op_trivial_augment_wide: "size = 40\n[[ops]]\nop = \"trivial_augment_wide\"\ninterpolation = \"bilinear\"";
+    op_auto_augment: "size = 40\n[[ops]]\nop = \"auto_augment\"";
+    op_barriers_chain: "size = 30\n[[ops]]\nop = \"equalize\"\np = 1.0\n[[ops]]\nop = \"sharpness\"\nfactor = 0.2\np = 1.0\n[[ops]]\nop = \"color_jitter\"\ncontrast = 0.5\n[[ops]]\nop = \"gaussian_blur\"\nkernel_size = 5\n[[ops]]\nop = \"autocontrast\"\np = 1.0";
     op_chain_crop_then_affine_fill: "size = 40\n[[ops]]\nop = \"center_crop\"\nsize = 60\n[[ops]]\nop = \"affine\"\ndegrees = 30\nfill = [255, 0, 0]\n[[ops]]\nop = \"random_crop\"\nsize = 36\npadding = 2";
 }
 
