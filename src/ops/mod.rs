@@ -420,11 +420,15 @@ pub enum PolicyKind {
         magnitude: u32,
         /// Magnitude bins, >= 2.
         num_bins: u32,
+        /// The ops drawn from (bit i: `policy::RAND_AUGMENT_OPS[i]`; all 14 by default).
+        ops: u16,
     },
     /// TrivialAugmentWide: one op, with a uniformly drawn magnitude bin.
     TrivialAugmentWide {
         /// Magnitude bins, >= 2.
         num_bins: u32,
+        /// The ops drawn from (bit i: `policy::RAND_AUGMENT_OPS[i]`).
+        ops: u16,
     },
     /// AutoAugment's ImageNet policy: one of 25 sub-policies of two ops.
     AutoAugmentImagenet,
@@ -450,7 +454,7 @@ impl PolicyKind {
 }
 
 /// The ops the policies choose from (torchvision's names).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum PolicyOp {
     /// No change.
     Identity,

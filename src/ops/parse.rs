@@ -86,8 +86,15 @@ fn allowed_keys(op: &str) -> &'static [&'static str] {
         "gamma" => &["gamma", "gain", "p"],
         "random_erasing" => &["p", "scale", "ratio", "value"],
         "perspective" => &["distortion", "p", "interpolation", "fill"],
-        "rand_augment" => &["num_ops", "magnitude", "num_bins", "interpolation", "fill"],
-        "trivial_augment_wide" => &["num_bins", "interpolation", "fill"],
+        "rand_augment" => &[
+            "num_ops",
+            "magnitude",
+            "num_bins",
+            "ops",
+            "interpolation",
+            "fill",
+        ],
+        "trivial_augment_wide" => &["num_bins", "ops", "interpolation", "fill"],
         "auto_augment" => &["policy", "interpolation", "fill"],
         _ => &[],
     }
@@ -652,6 +659,40 @@ pub fn parse_op(index: usize, table: &toml::Table) -> Result<Op> {
             fill: c.triple("fill", [0.0; 3], 0.0, 255.0)?,
         },
         "rand_augment" | "trivial_augment_wide" | "auto_augment" => {
+            // The op space: torchvision's names, all 14 by default.
+            let ops = match table.get("ops") {
+                None => super::policy::ALL_OPS,
+                Some(Value::Array(items)) if !items.is_empty() => {
+                    let mut bits = 0u16;
+                    for item in items {
+                        let name = item.as_str().unwrap_or("");
+                        bits |= super::policy::op_bit(name).ok_or_else(|| {
+                            c.err(
+                                "ops",
+                                format!(
+                                    "unknown op {} (known: {})",
+                                    describe(item),
+                                    super::policy::RAND_AUGMENT_OPS
+                                        .iter()
+                                        .map(|o| format!("{o:?}"))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                ),
+                            )
+                        })?;
+                    }
+                    bits
+                }
+                Some(other) => {
+                    return Err(c.err(
+                        "ops",
+                        format!(
+                            "expected a non-empty list of op names, got {}",
+                            describe(other)
+                        ),
+                    ))
+                }
+            };
             let kind = match name {
                 "rand_augment" => {
                     let num_bins = c.int_in("num_bins", 31, 2, 1000)?;
@@ -659,10 +700,12 @@ pub fn parse_op(index: usize, table: &toml::Table) -> Result<Op> {
                         num_ops: c.int_in("num_ops", 2, 1, 14)?,
                         magnitude: c.int_in("magnitude", 9, 0, num_bins - 1)?,
                         num_bins,
+                        ops,
                     }
                 }
                 "trivial_augment_wide" => PolicyKind::TrivialAugmentWide {
                     num_bins: c.int_in("num_bins", 31, 2, 1000)?,
+                    ops,
                 },
                 _ => match table.get("policy") {
                     None => PolicyKind::AutoAugmentImagenet,

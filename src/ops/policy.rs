@@ -109,6 +109,31 @@ pub fn magnitude(
     })
 }
 
+/// All 14 ops of `RAND_AUGMENT_OPS`.
+pub const ALL_OPS: u16 = (1 << 14) - 1;
+
+/// An op drawn uniformly from the set bits of `ops`.
+fn pick(rng: &mut impl Rng, ops: u16) -> PolicyOp {
+    let set: Vec<PolicyOp> = RAND_AUGMENT_OPS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| (ops >> i) & 1 == 1)
+        .map(|(_, op)| *op)
+        .collect();
+    if set.is_empty() {
+        return PolicyOp::Identity;
+    }
+    set[rng.random_range(0..set.len())]
+}
+
+/// The op-set bit of a torchvision op name, or None.
+pub fn op_bit(name: &str) -> Option<u16> {
+    RAND_AUGMENT_OPS
+        .iter()
+        .position(|op| format!("{op:?}") == name)
+        .map(|i| 1 << i)
+}
+
 /// Draws the ops of one sample from the policy on a `w` x `h` canvas.
 pub fn draw(kind: &PolicyKind, rng: &mut impl Rng, w: u32, h: u32) -> Vec<PolicyStep> {
     let signed = |rng: &mut dyn rand::RngCore, m: Option<(f64, bool)>| match m {
@@ -121,9 +146,10 @@ pub fn draw(kind: &PolicyKind, rng: &mut impl Rng, w: u32, h: u32) -> Vec<Policy
             num_ops,
             magnitude: bin,
             num_bins,
+            ops,
         } => (0..num_ops)
             .map(|_| {
-                let op = RAND_AUGMENT_OPS[rng.random_range(0..RAND_AUGMENT_OPS.len())];
+                let op = pick(rng, ops);
                 let m = magnitude(op, Space::Standard, num_bins, bin, w, h);
                 PolicyStep {
                     op,
@@ -131,8 +157,8 @@ pub fn draw(kind: &PolicyKind, rng: &mut impl Rng, w: u32, h: u32) -> Vec<Policy
                 }
             })
             .collect(),
-        PolicyKind::TrivialAugmentWide { num_bins } => {
-            let op = RAND_AUGMENT_OPS[rng.random_range(0..RAND_AUGMENT_OPS.len())];
+        PolicyKind::TrivialAugmentWide { num_bins, ops } => {
+            let op = pick(rng, ops);
             let bin = rng.random_range(0..num_bins);
             let m = magnitude(op, Space::Wide, num_bins, bin, w, h);
             vec![PolicyStep {
