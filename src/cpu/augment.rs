@@ -7,7 +7,7 @@
 //! of the GPU's reduction), then convert to the output format. Every value is
 //! computed with the same operations in the same order as the shader.
 
-use super::color::{adjust_hue, blend1, gray, planar_step, INV_255};
+use super::color::{adjust_hue, blend1, gray, planar_step, quantize, INV_255};
 use super::field::{render, FieldScratch};
 use super::gather::{bilinear, pack_rgba, Taps};
 use super::sample::Src;
@@ -212,7 +212,7 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
             let (qg, qb) = rest.split_at_mut(npx);
             for (dst, src) in [(&mut *qr, &*r), (&mut *qg, &*gg), (&mut *qb, &*b)] {
                 for (d, x) in dst.iter_mut().zip(src) {
-                    *d = (x.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+                    *d = quantize(*x) as u8;
                 }
             }
             for (px, ((a, bb), c)) in o
@@ -400,6 +400,18 @@ fn warp_rows(
                             *g = *g * cv + fill[1] * (1.0 - cv);
                             *b = *b * cv + fill[2] * (1.0 - cv);
                         }
+                    } else if clip.is_affine() {
+                        // `coverage` for a hard affine clip, branch-free so it vectorises.
+                        for ((((&px, &py), r), g), b) in px_rgb {
+                            let u = clip.r0[0] * px + clip.r0[1] * py + clip.r0[2];
+                            let v = clip.r1[0] * px + clip.r1[1] * py + clip.r1[2];
+                            let inside =
+                                (u >= 0.0) & (u < clip.r0[3]) & (v >= 0.0) & (v < clip.r1[3]);
+                            let cv = inside as u32 as f32;
+                            *r = *r * cv + fill[0] * (1.0 - cv);
+                            *g = *g * cv + fill[1] * (1.0 - cv);
+                            *b = *b * cv + fill[2] * (1.0 - cv);
+                        }
                     } else {
                         for ((((&px, &py), r), g), b) in px_rgb {
                             let cv = super::sample::coverage(clip, px, py);
@@ -515,9 +527,28 @@ fn warp_separable(
         // apply the clip stages and rounding as the general path does.
         let sw = src.width as usize * 3;
         let [r, g, b] = &mut planes;
+        // Columns that step one texel at a time (identity, integer crops):
+        // a contiguous run of the source row.
+        let run = cols
+            .first()
+            .map(|c0| c0.i0)
+            .filter(|&x0| cols.iter().enumerate().all(|(x, c)| c.i0 == x0 + x));
         for (oy, t) in rows.iter().enumerate() {
             let line = &src.data[t.i0 * sw..(t.i0 + 1) * sw];
             let row = oy * w..(oy + 1) * w;
+            if let (Some(x0), true) = (run, clips.is_empty()) {
+                let texels = line[x0 * 3..(x0 + w) * 3].chunks_exact(3);
+                for (((px, r), g), b) in texels
+                    .zip(&mut r[row.clone()])
+                    .zip(&mut g[row.clone()])
+                    .zip(&mut b[row])
+                {
+                    *r = px[0] as f32 * INV_255;
+                    *g = px[1] as f32 * INV_255;
+                    *b = px[2] as f32 * INV_255;
+                }
+                continue;
+            }
             let dst = cols
                 .iter()
                 .zip(&mut r[row.clone()])

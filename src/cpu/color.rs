@@ -92,7 +92,12 @@ pub fn adjust_hue(c: [f32; 3], shift: f32) -> [f32; 3] {
 /// The value rounded to u8, as `quantize` in the shader.
 #[inline(always)]
 pub fn quantize(x: f32) -> u32 {
-    (x.clamp(0.0, 1.0) * 255.0 + 0.5).floor().clamp(0.0, 255.0) as u32
+    // max/min map NaN to 0, so v is finite and in [0, 255]: the unchecked
+    // conversion (one instruction; `as` adds saturation fix-ups) is sound.
+    let v = (x.max(0.0).min(1.0) * 255.0 + 0.5).floor();
+    debug_assert!((0.0..=255.0).contains(&v));
+    // SAFETY: v is finite and in [0, 255].
+    unsafe { v.to_int_unchecked::<i32>() as u32 }
 }
 
 /// Variance-1 noise for value `i` of a key (`value_noise` in the shader).
@@ -150,6 +155,7 @@ pub fn equalize_luts(hist: &[[u32; 256]; 3]) -> [(bool, [f32; 256]); 3] {
 /// barrier steps among them (autocontrast, equalize, sharpness, blurs) see
 /// the whole image as it is at that step, which on the GPU the segment pass
 /// materialised. `tmp` holds a copy for the stencils.
+#[inline(always)]
 pub fn planar_step(
     step: &[f32; 4],
     erase: ([f32; 4], [f32; 4]),
@@ -226,18 +232,26 @@ pub fn planar_step(
             tmp.clear();
             tmp.extend_from_slice(plane);
             for yy in 1..h - 1 {
-                for xx in 1..w - 1 {
-                    let c = tmp[yy * w + xx];
-                    let mut s = 0.0f32;
-                    for dy in 0..3 {
-                        for dx in 0..3 {
-                            if dx != 1 || dy != 1 {
-                                s += tmp[(yy + dy - 1) * w + xx + dx - 1];
-                            }
-                        }
-                    }
+                // The 8 neighbours in the shader's order (row above, the two
+                // beside, row below; left to right), whole rows at a time.
+                let (up, mid, down) = (
+                    &tmp[(yy - 1) * w..yy * w],
+                    &tmp[yy * w..(yy + 1) * w],
+                    &tmp[(yy + 1) * w..(yy + 2) * w],
+                );
+                let out = &mut plane[yy * w + 1..(yy + 1) * w - 1];
+                for (i, o) in out.iter_mut().enumerate() {
+                    let s = up[i]
+                        + up[i + 1]
+                        + up[i + 2]
+                        + mid[i]
+                        + mid[i + 2]
+                        + down[i]
+                        + down[i + 1]
+                        + down[i + 2];
+                    let c = mid[i + 1];
                     let blurred = s * (1.0 / 13.0) + c * (5.0 / 13.0);
-                    plane[yy * w + xx] = (c + (1.0 - y) * (blurred - c)).clamp(0.0, 1.0);
+                    *o = (c + (1.0 - y) * (blurred - c)).clamp(0.0, 1.0);
                 }
             }
         }
