@@ -91,6 +91,7 @@ pub fn adjust_hue(c: [f32; 3], shift: f32) -> [f32; 3] {
 
 /// The value rounded to u8, as `quantize` in the shader.
 #[inline(always)]
+#[allow(clippy::manual_clamp)] // max/min, not clamp: NaN must map to 0, not stay NaN
 pub fn quantize(x: f32) -> u32 {
     // max/min map NaN to 0, so v is finite and in [0, 255]: the unchecked
     // conversion (one instruction; `as` adds saturation fix-ups) is sound.
