@@ -26,6 +26,17 @@ pub const APPLY_OPS: &[(&str, &str)] = &[
     ("grayscale", "-"),
     ("random_field", "l (pixels), dx, dy (pixels), rotation (degrees), log_scale, brightness, contrast, saturation, hue (amplitudes), fill, seed"),
     ("elastic", "alpha (or alpha_x,alpha_y), sigma, fill, seed"),
+    ("invert", "-"),
+    ("solarize", "threshold (0..255)"),
+    ("posterize", "bits (1..8)"),
+    ("autocontrast", "-"),
+    ("equalize", "-"),
+    ("sharpness", "factor"),
+    ("gaussian_blur", "kernel_size (odd), sigma"),
+    ("gaussian_noise", "sigma, seed"),
+    ("gamma", "gamma, gain"),
+    ("random_erasing", "top, left, height, width, value (r,g,b 0..255 or random), seed"),
+    ("perspective", "endpoints (8 numbers: top-left x,y, top-right, bottom-right, bottom-left), fill, interpolation"),
     ("normalize", "mean (r,g,b), std (r,g,b); writes f32 .npy"),
 ];
 
@@ -429,6 +440,155 @@ pub fn explicit_op(
                 Drawn::Elastic {
                     applied: true,
                     seed,
+                },
+                same,
+            )
+        }
+        "invert" => (Op::Invert { p: 1.0 }, Drawn::Invert { applied: true }, same),
+        "autocontrast" => (
+            Op::Autocontrast { p: 1.0 },
+            Drawn::Autocontrast { applied: true },
+            same,
+        ),
+        "equalize" => (
+            Op::Equalize { p: 1.0 },
+            Drawn::Equalize { applied: true },
+            same,
+        ),
+        "solarize" => (
+            Op::Solarize {
+                threshold: s.num_in("threshold", 128.0, 0.0, 255.0)?,
+                p: 1.0,
+            },
+            Drawn::Solarize { applied: true },
+            same,
+        ),
+        "posterize" => {
+            let bits = s.num_in("bits", 4.0, 1.0, 8.0)?;
+            if bits.fract() != 0.0 {
+                return Err(s.err("bits", format!("must be an integer, got {bits}")));
+            }
+            (
+                Op::Posterize {
+                    bits: bits as u32,
+                    p: 1.0,
+                },
+                Drawn::Posterize { applied: true },
+                same,
+            )
+        }
+        "sharpness" => (
+            Op::Sharpness {
+                factor: s.num_in("factor", 1.0, 0.0, 100.0)?,
+                p: 1.0,
+            },
+            Drawn::Sharpness { applied: true },
+            same,
+        ),
+        "gaussian_blur" => {
+            let k = s.int("kernel_size", None)?;
+            if !(1..=255).contains(&k) || k % 2 == 0 {
+                return Err(s.err(
+                    "kernel_size",
+                    format!("must be odd and in [1, 255], got {k}"),
+                ));
+            }
+            let sigma = s.num_in("sigma", 1.0, 1e-6, 1e4)?;
+            (
+                Op::GaussianBlur {
+                    kernel_size: k as u32,
+                    sigma: [sigma, sigma],
+                    p: 1.0,
+                },
+                Drawn::GaussianBlur {
+                    applied: true,
+                    sigma,
+                },
+                same,
+            )
+        }
+        "gaussian_noise" => {
+            let sigma = s.num_in("sigma", 0.1, 0.0, 10.0)?;
+            let seed = s.seed()?;
+            (
+                Op::GaussianNoise { sigma, p: 1.0 },
+                Drawn::GaussianNoise {
+                    applied: true,
+                    seed,
+                },
+                same,
+            )
+        }
+        "gamma" => {
+            let gamma = s.num_in("gamma", 1.0, 1e-6, 100.0)?;
+            (
+                Op::Gamma {
+                    gamma: [gamma, gamma],
+                    gain: s.num_in("gain", 1.0, 0.0, 100.0)?,
+                    p: 1.0,
+                },
+                Drawn::Gamma {
+                    applied: true,
+                    gamma,
+                },
+                same,
+            )
+        }
+        "random_erasing" => {
+            let top = s.int("top", Some(0))?;
+            let left = s.int("left", Some(0))?;
+            let height = s.int("height", Some(h as i64 / 2))?;
+            let width = s.int("width", Some(w as i64 / 2))?;
+            let value = match s.take("value").as_deref() {
+                Some("random") => None,
+                Some(v) => {
+                    s.map.insert("value".into(), v.to_string());
+                    Some(s.triple("value", [0.0; 3])?)
+                }
+                None => Some([0.0; 3]),
+            };
+            let seed = s.seed()?;
+            (
+                Op::RandomErasing {
+                    p: 1.0,
+                    scale: [0.0, 1.0],
+                    ratio: [1.0, 1.0],
+                    value,
+                },
+                Drawn::RandomErasing {
+                    applied: true,
+                    top,
+                    left,
+                    height,
+                    width,
+                    seed,
+                },
+                same,
+            )
+        }
+        "perspective" => {
+            let e = match s.nums("endpoints")?.as_deref() {
+                Some(v) if v.len() == 8 && v.iter().all(|x| x.fract() == 0.0 && x.abs() < 1e6) => {
+                    [[v[0], v[1]], [v[2], v[3]], [v[4], v[5]], [v[6], v[7]]].map(|[x, y]| [x as i64, y as i64])
+                }
+                _ => {
+                    return Err(s.err(
+                        "endpoints",
+                        "expected 8 integers: where the top-left, top-right, bottom-right and bottom-left corners go (x,y each)",
+                    ))
+                }
+            };
+            let fill = s.triple("fill", [0.0; 3])?;
+            (
+                Op::Perspective {
+                    distortion: 0.0,
+                    p: 1.0,
+                    interpolation: s.interpolation()?,
+                    fill,
+                },
+                Drawn::Perspective {
+                    applied: true,
+                    endpoints: e,
                 },
                 same,
             )

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 /// The ImageNet training pipeline shipped in examples/pipelines/.
 pub const IMAGENET_TRAIN: &str = include_str!("../../examples/pipelines/imagenet_train.toml");
+/// The RandAugment pipeline shipped in examples/pipelines/.
+pub const RANDAUGMENT: &str = include_str!("../../examples/pipelines/randaugment.toml");
 /// The self-supervised random-field pipeline shipped in examples/pipelines/.
 pub const RANDOM_FIELD_SSL: &str = include_str!("../../examples/pipelines/random_field_ssl.toml");
 
@@ -72,8 +74,8 @@ pub fn run_demo(out_dir: &Path, backend: Backend) -> Result<DemoSummary> {
     let views = 5u32;
     let title = 28;
     let sheet_w = PAD + (views + 1) * (CELL + PAD);
-    // One row per source, then a row of random-field views of source 0.
-    let sheet_h = title + (sources.len() as u32 + 1) * (CELL + LABEL + PAD) + PAD;
+    // One row per source, then rows of random-field and RandAugment views of source 0.
+    let sheet_h = title + (sources.len() as u32 + 2) * (CELL + LABEL + PAD) + PAD;
     let mut sheet = RgbImage::from_pixel(sheet_w, sheet_h, Rgb([245, 245, 245]));
     draw_text(
         &mut sheet,
@@ -176,6 +178,52 @@ pub fn run_demo(out_dir: &Path, backend: Backend) -> Result<DemoSummary> {
             None => format!("epoch {v}"),
         };
         draw_text(&mut sheet, x, y + CELL + 6, &label, 1, Rgb([0, 0, 0]));
+    }
+    // The RandAugment row: each view names the ops it drew.
+    let ra_aug = Augmenter::new(Pipeline::from_toml(RANDAUGMENT)?, backend)?;
+    let y = y + CELL + LABEL + PAD;
+    draw_text(&mut sheet, PAD, y + 6, "randaugment", 1, Rgb([0, 0, 0]));
+    draw_text(
+        &mut sheet,
+        PAD,
+        y + 20,
+        "(2 ops, magnitude 9)",
+        1,
+        Rgb([0, 0, 0]),
+    );
+    for v in 0..views {
+        let batch = ra_aug.augment(first, BatchKey::new(13, v as u64, 0))?;
+        let x = PAD + (v + 1) * (CELL + PAD);
+        imageops::replace(
+            &mut sheet,
+            &cell(&batch, 0, ra_aug.pipeline())?,
+            x as i64,
+            y as i64,
+        );
+        let names: Vec<String> = batch.records[0]
+            .ops
+            .iter()
+            .filter_map(|d| match d {
+                crate::ops::Drawn::Policy { steps } => Some(steps),
+                _ => None,
+            })
+            .flatten()
+            .map(|s| {
+                if s.magnitude == 0.0 {
+                    format!("{:?}", s.op)
+                } else {
+                    format!("{:?} {:.2}", s.op, s.magnitude)
+                }
+            })
+            .collect();
+        draw_text(
+            &mut sheet,
+            x,
+            y + CELL + 6,
+            &names.join(", "),
+            1,
+            Rgb([0, 0, 0]),
+        );
     }
     let save = |img: &RgbImage, name: &str| -> Result<PathBuf> {
         let path = out_dir.join(name);
