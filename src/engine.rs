@@ -9,7 +9,7 @@ use crate::mix::GpuMixGlobals;
 use crate::mix::{
     check_records, label_rows, output_labels, plan_mix, Labels, MixRecord, SoftLabels,
 };
-use crate::ops::Drawn;
+use crate::ops::{Drawn, Op, PolicyKind};
 use crate::pipeline::{OutputFormat, Pipeline, SampleRecord};
 use crate::plan::{globals, plan_sample, GpuSample};
 use crate::TensorMut;
@@ -299,24 +299,6 @@ impl Augmenter {
             }
             None => None,
         };
-        let samples: Vec<GpuSample> = drawn
-            .iter()
-            .enumerate()
-            .map(|(o, d)| {
-                let im = &images[o / k];
-                plan_sample(&self.pipeline, d, im.width(), im.height(), o / k)
-            })
-            .collect::<Result<_>>()?;
-        let srcs: Vec<Src> = (0..n)
-            .map(|o| {
-                let im = &images[o / k];
-                Src {
-                    data: im.as_raw(),
-                    width: im.width(),
-                    height: im.height(),
-                }
-            })
-            .collect();
         let gl = globals(&self.pipeline, n as u32, 0);
         let gmix = mix.map(|m| plan_mix(m, size));
         let (h, w) = (size.height as usize, size.width as usize);
@@ -329,24 +311,40 @@ impl Augmenter {
             OutputFormat::F32Chw => [n, 3, h, w],
         };
         let mut data = new_tensor();
-        let gpu_stats = match &self.engine {
-            Engine::Cpu => {
-                cpu::run_batch(&gl, &samples, &srcs, tensor_mut(&mut data));
-                if let Some(gm) = &gmix {
-                    let mg = GpuMixGlobals {
-                        out: [gl.out[0], gl.out[1], n as u32, gl.out[3]],
-                    };
-                    // In place along the partner cycles; partners given
-                    // explicitly that are no permutation need a second tensor.
-                    if !cpu::mix::run_mix_in_place(&mg, gm, tensor_mut(&mut data)) {
-                        let augmented = std::mem::replace(&mut data, new_tensor());
-                        cpu::mix::run_mix(&mg, gm, &augmented, tensor_mut(&mut data));
-                    }
-                }
-                None
+        let augmix = self
+            .pipeline
+            .ops
+            .iter()
+            .position(|o| matches!(o, Op::AugMix { .. }));
+        let gpu_stats = match augmix {
+            None => {
+                let samples: Vec<GpuSample> = drawn
+                    .iter()
+                    .enumerate()
+                    .map(|(o, d)| {
+                        let im = &images[o / k];
+                        plan_sample(&self.pipeline, d, im.width(), im.height(), o / k)
+                    })
+                    .collect::<Result<_>>()?;
+                let srcs: Vec<Src> = (0..n)
+                    .map(|o| {
+                        let im = &images[o / k];
+                        Src {
+                            data: im.as_raw(),
+                            width: im.width(),
+                            height: im.height(),
+                        }
+                    })
+                    .collect();
+                self.run(&gl, &samples, &srcs, &mut data, gmix.as_deref())?
             }
-            Engine::Gpu(g) => {
-                Some(g.run_batch(&gl, &samples, &srcs, tensor_mut(&mut data), gmix.as_deref())?)
+            Some(pos) => {
+                let stats = self.run_augmix(pos, images, drawn, k, &mut data)?;
+                // The batch mix follows AugMix's, on the host (both backends).
+                if let Some(gm) = &gmix {
+                    mix_on_host(&gl, gm, &mut data);
+                }
+                stats
             }
         };
         let records = drawn
@@ -371,6 +369,139 @@ impl Augmenter {
             gpu_stats,
             labels,
         })
+    }
+
+    /// Runs planned samples on the backend into `data`, with the batch mix.
+    fn run(
+        &self,
+        gl: &crate::plan::GpuGlobals,
+        samples: &[GpuSample],
+        srcs: &[Src],
+        data: &mut Tensor,
+        gmix: Option<&[crate::mix::GpuMix]>,
+    ) -> Result<Option<BatchStats>> {
+        Ok(match &self.engine {
+            Engine::Cpu => {
+                cpu::run_batch(gl, samples, srcs, tensor_mut(data));
+                if let Some(gm) = gmix {
+                    mix_on_host(gl, gm, data);
+                }
+                None
+            }
+            Engine::Gpu(g) => Some(g.run_batch(gl, samples, srcs, tensor_mut(data), gmix)?),
+        })
+    }
+
+    /// AugMix (op `pos`, the last before an optional normalize): every output
+    /// sample becomes (width + 1) internal samples, the ops before AugMix and
+    /// then each chain (the first: no chain), run as one f32 batch on the
+    /// backend; then the weighted mix and the output conversion on the host.
+    fn run_augmix(
+        &self,
+        pos: usize,
+        images: &[RgbImage],
+        drawn: &[Vec<Drawn>],
+        k: usize,
+        data: &mut Tensor,
+    ) -> Result<Option<BatchStats>> {
+        let Op::AugMix {
+            depth,
+            interpolation,
+            fill,
+            ..
+        } = &self.pipeline.ops[pos]
+        else {
+            return Err(Error::InvalidArgument(format!("op #{pos} is not augmix")));
+        };
+        let mut ops = self.pipeline.ops[..pos].to_vec();
+        ops.push(Op::Policy {
+            kind: PolicyKind::RandAugment {
+                num_ops: crate::ops::augmix_depth(*depth),
+                magnitude: 0,
+                num_bins: 2,
+                ops: crate::ops::policy::ALL_OPS,
+            },
+            interpolation: *interpolation,
+            fill: *fill,
+        });
+        let inner = Pipeline {
+            size: self.pipeline.size,
+            format: OutputFormat::F32Chw,
+            ops,
+            views: 1,
+            mix: None,
+        };
+        let mut samples = Vec::new();
+        let mut srcs = Vec::new();
+        let mut weights = Vec::new();
+        for (o, d) in drawn.iter().enumerate() {
+            let im = &images[o / k];
+            let Some(Drawn::AugMix {
+                original,
+                weights: w,
+                chains,
+            }) = d.get(pos)
+            else {
+                return Err(Error::InvalidArgument(format!(
+                    "sample {o}: drawn parameters of op #{pos} are not augmix's"
+                )));
+            };
+            if w.len() != chains.len() {
+                return Err(Error::InvalidArgument(format!(
+                    "sample {o}: augmix has {} weights for {} chains",
+                    w.len(),
+                    chains.len()
+                )));
+            }
+            let empty = Vec::new();
+            for steps in std::iter::once(&empty).chain(chains) {
+                let mut dj = d[..pos].to_vec();
+                dj.push(Drawn::Policy {
+                    steps: steps.clone(),
+                });
+                samples.push(plan_sample(&inner, &dj, im.width(), im.height(), o / k)?);
+                srcs.push(Src {
+                    data: im.as_raw(),
+                    width: im.width(),
+                    height: im.height(),
+                });
+            }
+            weights.push(cpu::augmix::AugMixWeights {
+                original: *original as f32,
+                chains: w.iter().map(|x| *x as f32).collect(),
+            });
+        }
+        let size = self.pipeline.size;
+        let (h, w) = (size.height as usize, size.width as usize);
+        let gl = globals(&inner, samples.len() as u32, 0);
+        let mut internal = Tensor::F32(vec![0.0; samples.len() * 3 * h * w]);
+        let stats = self.run(&gl, &samples, &srcs, &mut internal, None)?;
+        let Tensor::F32(internal) = internal else {
+            return Err(Error::InvalidArgument(
+                "augmix: f32 internal batch expected".into(),
+            ));
+        };
+        let (mean, std) = self.pipeline.normalization();
+        cpu::augmix::combine(
+            &internal,
+            &weights,
+            (w, h),
+            mean.map(|x| x as f32),
+            std.map(|x| x as f32),
+            tensor_mut(data),
+        );
+        Ok(stats)
+    }
+}
+
+/// The batch mix with the CPU twin (`gl` gives the size, format and sample
+/// count): in place along the partner cycles; partners given explicitly that
+/// are no permutation need a second tensor.
+fn mix_on_host(gl: &crate::plan::GpuGlobals, gm: &[crate::mix::GpuMix], data: &mut Tensor) {
+    let mg = GpuMixGlobals { out: gl.out };
+    if !cpu::mix::run_mix_in_place(&mg, gm, tensor_mut(data)) {
+        let augmented = data.clone();
+        cpu::mix::run_mix(&mg, gm, &augmented, tensor_mut(data));
     }
 }
 

@@ -239,6 +239,18 @@ impl Pipeline {
                 }
             }
         }
+        if let Some(a) = self.ops.iter().position(|o| matches!(o, Op::AugMix { .. })) {
+            if let Some(j) = self.ops[a + 1..]
+                .iter()
+                .position(|o| !matches!(o, Op::Normalize { .. }))
+            {
+                return bad(format!(
+                    "{} (op #{}) comes after augmix (op #{a}): augmix must be the last op (only normalize may follow)",
+                    self.ops[a + 1 + j].name(),
+                    a + 1 + j
+                ));
+            }
+        }
         if let Some(f) = self.ops.iter().position(|o| o.is_field()) {
             if let Some(j) = self.ops[f + 1..].iter().position(|o| o.is_geometric()) {
                 let j = f + 1 + j;

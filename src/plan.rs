@@ -963,7 +963,7 @@ fn policy_step(
         P::Color => prog.push([code::SATURATION, (1.0 + m) as f32, 0.0, 0.0]),
         P::Contrast => prog.push(barrier(code::CONTRAST, (1.0 + m) as f32, 0.0, n_stats)),
         P::Sharpness => prog.push(barrier(code::SHARPNESS, (1.0 + m) as f32, 0.0, n_stats)),
-        P::Posterize => prog.push([code::POSTERIZE, m.trunc().clamp(1.0, 8.0) as f32, 0.0, 0.0]),
+        P::Posterize => prog.push([code::POSTERIZE, m.trunc().clamp(0.0, 8.0) as f32, 0.0, 0.0]),
         P::Solarize => prog.push([code::SOLARIZE, (255.0 * m) as f32, 0.0, 0.0]),
         P::AutoContrast => prog.push(barrier(code::AUTOCONTRAST, 0.0, 0.0, n_stats)),
         P::Equalize => prog.push(barrier(code::EQUALIZE, 0.0, 0.0, n_stats)),

@@ -94,6 +94,8 @@ op_parity! {
     op_trivial_augment_wide: "size = 40\n[[ops]]\nop = \"trivial_augment_wide\"\ninterpolation = \"bilinear\"";
     op_auto_augment: "size = 40\n[[ops]]\nop = \"auto_augment\"";
     op_barriers_chain: "size = 30\n[[ops]]\nop = \"equalize\"\np = 1.0\n[[ops]]\nop = \"sharpness\"\nfactor = 0.2\np = 1.0\n[[ops]]\nop = \"color_jitter\"\ncontrast = 0.5\n[[ops]]\nop = \"gaussian_blur\"\nkernel_size = 5\n[[ops]]\nop = \"autocontrast\"\np = 1.0";
+    op_augmix: "size = 36\n[[ops]]\nop = \"random_resized_crop\"\n[[ops]]\nop = \"augmix\"";
+    op_augmix_f32_deep: "size = 30\nformat = \"f32_chw\"\n[[ops]]\nop = \"augmix\"\nseverity = 10\nwidth = 4\ndepth = 3\nalpha = 0.5\n[[ops]]\nop = \"normalize\"";
     op_chain_crop_then_affine_fill: "size = 40\n[[ops]]\nop = \"center_crop\"\nsize = 60\n[[ops]]\nop = \"affine\"\ndegrees = 30\nfill = [255, 0, 0]\n[[ops]]\nop = \"random_crop\"\nsize = 36\npadding = 2";
 }
 

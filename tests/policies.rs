@@ -250,6 +250,19 @@ fn bad_policy_and_op_parameters_are_clear_errors() {
         &["`value`", "random"],
     );
     refused(&op("op = \"gamma\"\ngamma = 0"), &["`gamma`", "> 0"]);
+    refused(
+        &op("op = \"augmix\"\nalpha = 0"),
+        &["augmix", "`alpha`", "> 0"],
+    );
+    refused(
+        &op("op = \"augmix\"\nseverity = 11"),
+        &["`severity`", "[1, 10]"],
+    );
+    refused(&op("op = \"augmix\"\ndepth = 5"), &["`depth`", "-1"]);
+    refused(
+        &op("op = \"augmix\"\n[[ops]]\nop = \"invert\""),
+        &["invert (op #1)", "augmix (op #0)", "last op"],
+    );
 }
 
 #[test]
@@ -262,4 +275,67 @@ fn restricted_op_sets_draw_only_their_ops() {
             "{s:?}"
         );
     }
+}
+
+#[test]
+fn augmix_mixes_the_original_and_its_chains_with_the_drawn_weights() {
+    use gpu_augment::ops::PolicyStep;
+    let img = RgbImage::from_fn(20, 10, |x, y| {
+        image::Rgb([(x * 12) as u8, (y * 25) as u8, 200])
+    });
+    let p = pipeline("size = [10, 20]\n[[ops]]\nop = \"augmix\"\nwidth = 2");
+    let step = |op| PolicyStep { op, magnitude: 0.0 };
+    let drawn = vec![vec![Drawn::AugMix {
+        original: 0.25,
+        weights: vec![0.5, 0.25],
+        chains: vec![vec![step(PolicyOp::Invert)], vec![step(PolicyOp::Identity)]],
+    }]];
+    let mut backends = vec![Augmenter::new(p.clone(), gpu_augment::Backend::Cpu).expect("cpu")];
+    if let Some(g) = gpu() {
+        backends.push(Augmenter::with_gpu(p, g).expect("gpu"));
+    }
+    for aug in backends {
+        let b = aug
+            .augment_drawn(std::slice::from_ref(&img), &drawn, &[0])
+            .expect("batch");
+        let got = b.sample_u8(0).expect("u8");
+        for (g, &x) in got.iter().zip(img.as_raw()) {
+            // 0.25 x + 0.5 (255 - x) + 0.25 x = 127.5 (x cancels), rounded half up.
+            let want = 0.5 * x as f64 + 0.5 * (255.0 - x as f64);
+            assert!((*g as f64 - want).abs() <= 0.5 + 1e-3, "{} vs {want}", g);
+        }
+    }
+}
+
+#[test]
+fn augmix_weights_sum_to_one_and_follow_beta() {
+    let p = pipeline("size = 32\n[[ops]]\nop = \"augmix\"\nwidth = 3");
+    let mut originals = Vec::new();
+    for i in 0..4000 {
+        let Drawn::AugMix {
+            original,
+            weights,
+            chains,
+        } = &p.draw(5, 0, i, 0, 32, 32)[0]
+        else {
+            panic!()
+        };
+        let total = original + weights.iter().sum::<f64>();
+        assert!((total - 1.0).abs() < 1e-9, "weights sum to {total}");
+        assert_eq!(chains.len(), 3);
+        assert!(chains.iter().all(|c| (1..=3).contains(&c.len())));
+        originals.push(*original);
+    }
+    // Beta(1, 1) is uniform: mean 1/2, variance 1/12.
+    let n = originals.len() as f64;
+    let mean = originals.iter().sum::<f64>() / n;
+    let var = originals
+        .iter()
+        .map(|x| (x - mean) * (x - mean))
+        .sum::<f64>()
+        / n;
+    assert!(
+        (mean - 0.5).abs() < 0.02 && (var - 1.0 / 12.0).abs() < 0.01,
+        "mean {mean}, var {var}"
+    );
 }

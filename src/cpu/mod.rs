@@ -2,6 +2,7 @@
 //! `shaders/`), parallel over samples with rayon.
 
 pub mod augment;
+pub mod augmix;
 pub mod color;
 pub mod field;
 pub mod gather;

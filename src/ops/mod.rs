@@ -276,6 +276,27 @@ pub enum Op {
         /// Fill colour of the geometric ops, 0..255.
         fill: [f64; 3],
     },
+    /// torchvision's AugMix: `width` chains of 1-3 (or `depth`) ops from the
+    /// AugMix op space at a magnitude bin below `severity`, mixed with
+    /// Dirichlet(alpha) weights, then mixed with the image as it was before
+    /// the op with a Beta(alpha, alpha) weight. Last op (only `normalize` may
+    /// follow).
+    AugMix {
+        /// Magnitude bins drawn from: 0..severity of 10 (1..10).
+        severity: u32,
+        /// Chains (1..8).
+        width: u32,
+        /// Ops per chain (1..3), or 0 for a random 1..3 per chain.
+        depth: u32,
+        /// Dirichlet and Beta parameter (> 0).
+        alpha: f64,
+        /// The 13-op space (true) or the 9 geometric and histogram ops.
+        all_ops: bool,
+        /// Sampling of the geometric ops.
+        interpolation: Interpolation,
+        /// Fill colour of the geometric ops, 0..255.
+        fill: [f64; 3],
+    },
     /// (x - mean) / std on [0, 1] values; must be the last op, f32 output only.
     Normalize {
         /// Per-channel mean.
@@ -312,6 +333,7 @@ impl Op {
             Op::RandomErasing { .. } => "random_erasing",
             Op::Perspective { .. } => "perspective",
             Op::Policy { kind, .. } => kind.name(),
+            Op::AugMix { .. } => "augmix",
             Op::Normalize { .. } => "normalize",
         }
     }
@@ -331,6 +353,7 @@ impl Op {
                 | Op::Elastic { .. }
                 | Op::Perspective { .. }
                 | Op::Policy { .. }
+                | Op::AugMix { .. }
         )
     }
 
@@ -383,6 +406,7 @@ impl Op {
             | Op::RandomErasing { .. } => 1,
             Op::GaussianBlur { .. } => 2,
             Op::Policy { kind, .. } => kind.max_ops(),
+            Op::AugMix { depth, .. } => augmix_depth(*depth) as usize,
             Op::RandomField { amp, .. } => [amp.brightness, amp.contrast, amp.saturation, amp.hue]
                 .iter()
                 .filter(|a| **a > 0.0)
@@ -402,8 +426,18 @@ impl Op {
             // Horizontal, then vertical: each reads the neighbours of its input.
             Op::GaussianBlur { .. } => 2,
             Op::Policy { kind, .. } => kind.max_ops(),
+            Op::AugMix { depth, .. } => augmix_depth(*depth) as usize,
             _ => 0,
         }
+    }
+}
+
+/// The most ops an AugMix chain can draw (depth 0: a random 1..3).
+pub fn augmix_depth(depth: u32) -> u32 {
+    if depth == 0 {
+        3
+    } else {
+        depth
     }
 }
 
@@ -769,6 +803,15 @@ pub enum Drawn {
     Policy {
         /// The ops and magnitudes.
         steps: Vec<PolicyStep>,
+    },
+    /// AugMix's weights and chains.
+    AugMix {
+        /// Weight of the image before the op (Beta(alpha, alpha)).
+        original: f64,
+        /// Weight of each chain (Dirichlet(alpha) times 1 - original).
+        weights: Vec<f64>,
+        /// The ops of each chain, in order.
+        chains: Vec<Vec<PolicyStep>>,
     },
     /// Normalisation (no random parameters).
     Normalize {},

@@ -40,6 +40,7 @@ pub fn op_names() -> &'static [&'static str] {
         "rand_augment",
         "trivial_augment_wide",
         "auto_augment",
+        "augmix",
         "normalize",
     ]
 }
@@ -96,6 +97,15 @@ fn allowed_keys(op: &str) -> &'static [&'static str] {
         ],
         "trivial_augment_wide" => &["num_bins", "ops", "interpolation", "fill"],
         "auto_augment" => &["policy", "interpolation", "fill"],
+        "augmix" => &[
+            "severity",
+            "width",
+            "depth",
+            "alpha",
+            "all_ops",
+            "interpolation",
+            "fill",
+        ],
         _ => &[],
     }
 }
@@ -721,6 +731,30 @@ pub fn parse_op(index: usize, table: &toml::Table) -> Result<Op> {
             Op::Policy {
                 kind,
                 interpolation: c.interpolation(Interpolation::Nearest)?,
+                fill: c.triple("fill", [128.0; 3], 0.0, 255.0)?,
+            }
+        }
+        "augmix" => {
+            let alpha = c.f64_in("alpha", 1.0, f64::MIN, 1e4)?;
+            if alpha <= 0.0 {
+                return Err(c.err("alpha", format!("must be > 0, got {alpha}")));
+            }
+            Op::AugMix {
+                severity: c.int_in("severity", 3, 1, 10)?,
+                width: c.int_in("width", 3, 1, 8)?,
+                depth: match table.get("depth") {
+                    None => 0,
+                    Some(Value::Integer(-1)) => 0,
+                    Some(_) => c.int_in("depth", 0, 1, 3).map_err(|_| {
+                        c.err(
+                            "depth",
+                            "expected -1 (a random 1..3 per chain) or 1, 2 or 3",
+                        )
+                    })?,
+                },
+                alpha,
+                all_ops: c.bool("all_ops", true)?,
+                interpolation: c.interpolation(Interpolation::Bilinear)?,
                 fill: c.triple("fill", [128.0; 3], 0.0, 255.0)?,
             }
         }

@@ -56,6 +56,24 @@ pub const IMAGENET_POLICY: [[(PolicyOp, f64, Option<u32>); 2]; 25] = {
     ]
 };
 
+/// AugMix's op space: the 9 of `_PARTIAL_AUGMENTATION_SPACE`, then the 4
+/// colour factors `all_ops` adds (torchvision's order).
+pub const AUGMIX_OPS: [PolicyOp; 13] = [
+    PolicyOp::ShearX,
+    PolicyOp::ShearY,
+    PolicyOp::TranslateX,
+    PolicyOp::TranslateY,
+    PolicyOp::Rotate,
+    PolicyOp::Posterize,
+    PolicyOp::Solarize,
+    PolicyOp::AutoContrast,
+    PolicyOp::Equalize,
+    PolicyOp::Brightness,
+    PolicyOp::Color,
+    PolicyOp::Contrast,
+    PolicyOp::Sharpness,
+];
+
 /// Which magnitude table an op uses.
 #[derive(Clone, Copy, PartialEq)]
 pub enum Space {
@@ -63,6 +81,8 @@ pub enum Space {
     Standard,
     /// TrivialAugmentWide's wider ranges.
     Wide,
+    /// AugMix's: translations up to a third of the side, posterize 4..0 bits.
+    AugMix,
 }
 
 /// torch.linspace(lo, hi, n)[i] in f64.
@@ -100,9 +120,11 @@ pub fn magnitude(
         Rotate => (lin(if wide { 135.0 } else { 30.0 }), true),
         Brightness | Color | Contrast | Sharpness => (lin(if wide { 0.99 } else { 0.9 }), true),
         Posterize => {
-            // (8 - arange(bins) / ((bins - 1) / k)).round().int(), k = 4 (6 wide), in f32 as torch.
+            // (top - arange(bins) / ((bins - 1) / k)).round().int(), top 8 (AugMix 4),
+            // k = 4 (6 wide), in f32 as torch.
             let k = if wide { 6.0f32 } else { 4.0 };
-            let v = 8.0f32 - bin as f32 / ((bins - 1) as f32 / k);
+            let top = if space == Space::AugMix { 4.0f32 } else { 8.0 };
+            let v = top - bin as f32 / ((bins - 1) as f32 / k);
             (v.round_ties_even() as f64, false)
         }
         Solarize => (linspace(1.0, 0.0, bins, bin), false),
@@ -183,4 +205,66 @@ pub fn draw(kind: &PolicyKind, rng: &mut impl Rng, w: u32, h: u32) -> Vec<Policy
             steps
         }
     }
+}
+
+/// Gamma(alpha, 1) variates normalised: a Dirichlet(alpha, ..., alpha) draw.
+fn dirichlet(rng: &mut impl Rng, alpha: f64, n: usize) -> Vec<f64> {
+    use rand_distr::{Distribution, Gamma};
+    // alpha > 0 is checked when the pipeline is read.
+    let g = Gamma::new(alpha, 1.0).unwrap_or_else(|_| Gamma::new(1.0, 1.0).expect("Gamma(1, 1)"));
+    let v: Vec<f64> = (0..n).map(|_| g.sample(rng)).collect();
+    let sum: f64 = v.iter().sum();
+    if sum > 0.0 {
+        v.iter().map(|x| x / sum).collect()
+    } else {
+        vec![1.0 / n as f64; n]
+    }
+}
+
+/// Draws AugMix's weights and chains (torchvision's AugMix.forward) for a
+/// `w` x `h` canvas: (weight of the original, chain weights, chains).
+#[allow(clippy::too_many_arguments)]
+pub fn draw_augmix(
+    rng: &mut impl Rng,
+    severity: u32,
+    width: u32,
+    depth: u32,
+    alpha: f64,
+    all_ops: bool,
+    w: u32,
+    h: u32,
+) -> (f64, Vec<f64>, Vec<Vec<PolicyStep>>) {
+    let m = dirichlet(rng, alpha, 2);
+    let weights: Vec<f64> = dirichlet(rng, alpha, width as usize)
+        .into_iter()
+        .map(|x| x * m[1])
+        .collect();
+    let space = if all_ops {
+        &AUGMIX_OPS[..]
+    } else {
+        &AUGMIX_OPS[..9]
+    };
+    let chains = (0..width)
+        .map(|_| {
+            let d = if depth > 0 {
+                depth
+            } else {
+                rng.random_range(1..4)
+            };
+            (0..d)
+                .map(|_| {
+                    let op = space[rng.random_range(0..space.len())];
+                    let bin = rng.random_range(0..severity.max(1));
+                    let mag = magnitude(op, Space::AugMix, 10, bin, w, h);
+                    let magnitude = match mag {
+                        None => 0.0,
+                        Some((v, true)) if rng.random::<f64>() <= 0.5 => -v,
+                        Some((v, _)) => v,
+                    };
+                    PolicyStep { op, magnitude }
+                })
+                .collect()
+        })
+        .collect();
+    (m[0], weights, chains)
 }

@@ -345,6 +345,22 @@ pub fn draw_op(op: &Op, rng: &mut impl Rng, w: u32, h: u32) -> Drawn {
                 endpoints: [tl, tr, br, bl],
             }
         }
+        Op::AugMix {
+            severity,
+            width,
+            depth,
+            alpha,
+            all_ops,
+            ..
+        } => {
+            let (original, weights, chains) =
+                super::policy::draw_augmix(rng, *severity, *width, *depth, *alpha, *all_ops, w, h);
+            Drawn::AugMix {
+                original,
+                weights,
+                chains,
+            }
+        }
         Op::Policy { kind, .. } => Drawn::Policy {
             steps: super::policy::draw(kind, rng, w, h),
         },

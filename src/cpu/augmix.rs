@@ -1,0 +1,73 @@
+//! AugMix's final mix: each output is `original * x_0 + sum_j w_j * x_j` of
+//! its (width + 1) internal images (f32 CHW in [0, 1]: the image before the
+//! op, then each chain), accumulated in that order in f32, then written as
+//! the pipeline's output (u8 HWC rounded half up, or f32 CHW normalised).
+//! Both backends run the chains as one batch; this mix runs on the host.
+
+use crate::TensorMut;
+use rayon::prelude::*;
+
+/// The weights of one output: the original's, then each chain's.
+pub struct AugMixWeights {
+    /// Weight of the image before the op.
+    pub original: f32,
+    /// Weight of each chain.
+    pub chains: Vec<f32>,
+}
+
+/// Mixes `internal` (outputs x (width + 1) images of `3 * h * w` floats) into `out`.
+pub fn combine(
+    internal: &[f32],
+    weights: &[AugMixWeights],
+    (w, h): (usize, usize),
+    mean: [f32; 3],
+    std: [f32; 3],
+    out: TensorMut,
+) {
+    let per = 3 * w * h;
+    let mix_one = |o: usize, acc: &mut Vec<f32>| {
+        let wt = &weights[o];
+        let parts = wt.chains.len() + 1;
+        let base = &internal[o * parts * per..(o + 1) * parts * per];
+        acc.clear();
+        acc.extend(base[..per].iter().map(|&x| wt.original * x));
+        for (j, &cw) in wt.chains.iter().enumerate() {
+            let img = &base[(j + 1) * per..(j + 2) * per];
+            for (a, &x) in acc.iter_mut().zip(img) {
+                *a += cw * x;
+            }
+        }
+    };
+    match out {
+        TensorMut::F32(o) => {
+            o.par_chunks_mut(per)
+                .enumerate()
+                .for_each_init(Vec::new, |acc, (i, dst)| {
+                    mix_one(i, acc);
+                    for (c, (plane, src)) in
+                        dst.chunks_mut(w * h).zip(acc.chunks(w * h)).enumerate()
+                    {
+                        for (d, &x) in plane.iter_mut().zip(src) {
+                            *d = (x - mean[c]) / std[c];
+                        }
+                    }
+                })
+        }
+        TensorMut::U8(o) => {
+            o.par_chunks_mut(per)
+                .enumerate()
+                .for_each_init(Vec::new, |acc, (i, dst)| {
+                    mix_one(i, acc);
+                    let (r, rest) = acc.split_at(w * h);
+                    let (g, b) = rest.split_at(w * h);
+                    for (((px, &r), &g), &b) in dst.chunks_exact_mut(3).zip(r).zip(g).zip(b) {
+                        px.copy_from_slice(&[
+                            super::color::quantize(r) as u8,
+                            super::color::quantize(g) as u8,
+                            super::color::quantize(b) as u8,
+                        ]);
+                    }
+                })
+        }
+    }
+}
