@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{gpu, test_images};
+use common::{backends, gpu, test_images};
 use gpu_augment::app::synth::synthetic_image;
 use gpu_augment::{Augmenter, Backend, Batch, BatchKey, Pipeline, RgbImage, Tensor};
 
@@ -29,21 +29,6 @@ fn pipelines() -> Vec<(&'static str, Pipeline)> {
             },
         ),
     ]
-}
-
-/// The CPU always; the GPU when an adapter exists (a panic under CI=true when none does).
-fn backends(p: &Pipeline) -> Vec<(&'static str, Augmenter)> {
-    let mut v = vec![(
-        "cpu",
-        Augmenter::new(p.clone(), Backend::Cpu).expect("cpu augmenter"),
-    )];
-    if let Some(g) = gpu() {
-        v.push((
-            "gpu",
-            Augmenter::with_gpu(p.clone(), g).expect("gpu augmenter"),
-        ));
-    }
-    v
 }
 
 /// Sample `i` as raw bytes, whatever the output format.

@@ -5,26 +5,11 @@
 
 mod common;
 
-use common::gpu;
-use gpu_augment::{Augmenter, Backend, BatchKey, Drawn, Pipeline, RgbImage, Tensor};
+use common::backends;
+use gpu_augment::{BatchKey, Drawn, Pipeline, RgbImage, Tensor};
 
 fn pipeline(text: &str) -> Pipeline {
     Pipeline::from_toml(text).unwrap_or_else(|e| panic!("{text}: {e}"))
-}
-
-/// The CPU always; the GPU when an adapter exists (a panic under CI=true when none does).
-fn backends(p: &Pipeline) -> Vec<(&'static str, Augmenter)> {
-    let mut v = vec![(
-        "cpu",
-        Augmenter::new(p.clone(), Backend::Cpu).expect("cpu augmenter"),
-    )];
-    if let Some(g) = gpu() {
-        v.push((
-            "gpu",
-            Augmenter::with_gpu(p.clone(), g).expect("gpu augmenter"),
-        ));
-    }
-    v
 }
 
 /// Runs a one-image u8 pipeline of the image's size on both backends; returns the outputs.

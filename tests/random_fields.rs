@@ -7,28 +7,13 @@
 
 mod common;
 
-use common::{assert_close, gpu};
+use common::{assert_close, backends, gpu};
 use gpu_augment::app::synth::synthetic_image;
 use gpu_augment::cpu::field::{render, FieldScratch};
-use gpu_augment::{Augmenter, Backend, Batch, BatchKey, Drawn, Pipeline, RgbImage, Tensor};
+use gpu_augment::{Augmenter, Batch, BatchKey, Drawn, Pipeline, RgbImage, Tensor};
 
 fn pipeline(text: &str) -> Pipeline {
     Pipeline::from_toml(text).unwrap_or_else(|e| panic!("{text}: {e}"))
-}
-
-/// The CPU always; the GPU when an adapter exists (a panic under CI=true when none does).
-fn backends(p: &Pipeline) -> Vec<(&'static str, Augmenter)> {
-    let mut v = vec![(
-        "cpu",
-        Augmenter::new(p.clone(), Backend::Cpu).expect("cpu augmenter"),
-    )];
-    if let Some(g) = gpu() {
-        v.push((
-            "gpu",
-            Augmenter::with_gpu(p.clone(), g).expect("gpu augmenter"),
-        ));
-    }
-    v
 }
 
 const SIDE: usize = 128;

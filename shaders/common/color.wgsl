@@ -119,14 +119,6 @@ fn quantize(c: vec3<f32>) -> vec3<u32> {
     return vec3<u32>(clamp(floor(clamp(c, vec3<f32>(0.0), vec3<f32>(1.0)) * 255.0 + 0.5), vec3<f32>(0.0), vec3<f32>(255.0)));
 }
 
-// Variance-1 noise for value `i` of a key: the centred sum of four 16-bit uniforms.
-fn value_noise(key: u32, i: u32) -> f32 {
-    let u = hash32(key ^ hash32(i));
-    let v = hash32(u ^ 0x9e3779b9u);
-    let s = (u & 0xffffu) + (u >> 16u) + (v & 0xffffu) + (v >> 16u);
-    return (f32(s) - 131070.0) * NOISE_SCALE;
-}
-
 // A uniform value in [0, 1) for value `i` of a key (24 bits).
 fn value_uniform(key: u32, i: u32) -> f32 {
     return f32(hash32(key ^ hash32(i)) >> 8u) * (1.0 / 16777216.0);
@@ -179,7 +171,8 @@ fn apply_step(si: u32, c: vec3<f32>, step: vec4<f32>, px: Px) -> vec3<f32> {
     if (uses(OP_NOISE) && op == OP_NOISE) {
         let key = bitcast<u32>(step.w);
         let i = (px.y * w + px.x) * 3u;
-        let nz = vec3<f32>(value_noise(key, i), value_noise(key, i + 1u), value_noise(key, i + 2u));
+        // The fields' counter-based noise (field.wgsl), keyed by the step.
+        let nz = vec3<f32>(lattice_noise(key, i), lattice_noise(key, i + 1u), lattice_noise(key, i + 2u));
         r = clamp(c + step.y * nz, vec3<f32>(0.0), vec3<f32>(1.0));
     }
     if (uses(OP_AUTOCONTRAST) && op == OP_AUTOCONTRAST) {

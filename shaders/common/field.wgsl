@@ -30,8 +30,9 @@ fn field_base(key: vec4<u32>, kind: u32) -> u32 {
     return hash32(key.x ^ hash32(key.y ^ hash32(kind)));
 }
 
-// White noise of variance 1 at lattice node n: the centred sum of four 16-bit
-// uniforms (Irwin-Hall; integer arithmetic, so both backends agree exactly).
+// White noise of variance 1 at lattice node n (or value n of a key): the
+// centred sum of four 16-bit uniforms (Irwin-Hall; integer arithmetic, so
+// both backends agree exactly). gaussian_noise uses it too.
 fn lattice_noise(base: u32, n: u32) -> f32 {
     let u = hash32(base ^ hash32(n));
     let v = hash32(u ^ 0x9e3779b9u);

@@ -44,16 +44,7 @@ pub fn bench(
     for r in 0..repeats.max(1) {
         seconds.push(pass(r as u64 + 1)?);
     }
-    let mut sorted = seconds.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2];
-    Ok(BenchResult {
-        images: images.len(),
-        seconds,
-        median,
-        images_per_sec: images.len() as f64 / median.max(1e-12),
-        dispatches_per_batch: dispatches,
-    })
+    Ok(summarise(images.len(), seconds, dispatches))
 }
 
 /// Times the mixing step alone, as the CPU backend runs it: every batch is
@@ -123,14 +114,19 @@ pub fn bench_mixing(
     };
     pass(0);
     let seconds: Vec<f64> = (0..repeats.max(1)).map(|r| pass(r as u64 + 1)).collect();
+    Ok(summarise(images.len(), seconds, None))
+}
+
+/// The median pass of `seconds` over `images` images.
+fn summarise(images: usize, seconds: Vec<f64>, dispatches: Option<u32>) -> BenchResult {
     let mut sorted = seconds.clone();
     sorted.sort_by(f64::total_cmp);
     let median = sorted[sorted.len() / 2];
-    Ok(BenchResult {
-        images: images.len(),
+    BenchResult {
+        images,
         seconds,
         median,
-        images_per_sec: images.len() as f64 / median.max(1e-12),
-        dispatches_per_batch: None,
-    })
+        images_per_sec: images as f64 / median.max(1e-12),
+        dispatches_per_batch: dispatches,
+    }
 }

@@ -101,16 +101,6 @@ pub fn quantize(x: f32) -> u32 {
     unsafe { v.to_int_unchecked::<i32>() as u32 }
 }
 
-/// Variance-1 noise for value `i` of a key (`value_noise` in the shader).
-#[inline(always)]
-pub fn value_noise(key: u32, i: u32) -> f32 {
-    use super::field::{hash32, NOISE_SCALE};
-    let u = hash32(key ^ hash32(i));
-    let v = hash32(u ^ 0x9e37_79b9);
-    let s = (u & 0xffff) + (u >> 16) + (v & 0xffff) + (v >> 16);
-    (s as f32 - 131_070.0) * NOISE_SCALE
-}
-
 /// A uniform value in [0, 1) for value `i` of a key (`value_uniform`).
 #[inline(always)]
 pub fn value_uniform(key: u32, i: u32) -> f32 {
@@ -196,7 +186,7 @@ pub fn planar_step(
         let key = param_w.to_bits();
         for (ch, plane) in [r, g, b].into_iter().enumerate() {
             for (p, x) in plane.iter_mut().enumerate() {
-                let n = value_noise(key, p as u32 * 3 + ch as u32);
+                let n = super::field::lattice_noise(key, p as u32 * 3 + ch as u32);
                 *x = (*x + y * n).clamp(0.0, 1.0);
             }
         }

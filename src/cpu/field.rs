@@ -30,8 +30,8 @@ pub fn field_base(key: [u32; 4], kind: u32) -> u32 {
     hash32(key[0] ^ hash32(key[1] ^ hash32(kind)))
 }
 
-/// White noise of variance 1 at lattice node `n` (centred Irwin-Hall sum of
-/// four 16-bit uniforms).
+/// White noise of variance 1 at lattice node `n`, or value `n` of a key
+/// (centred Irwin-Hall sum of four 16-bit uniforms); gaussian_noise uses it too.
 #[inline(always)]
 pub fn lattice_noise(base: u32, n: u32) -> f32 {
     let u = hash32(base ^ hash32(n));

@@ -129,3 +129,20 @@ pub fn assert_close(name: &str, cpu: &Batch, gpu: &Batch, mean: [f32; 3], std: [
         );
     }
 }
+
+/// The CPU backend always, and the GPU one when an adapter exists (a panic
+/// under CI=true when none does), for `p`.
+pub fn backends(p: &gpu_augment::Pipeline) -> Vec<(&'static str, gpu_augment::Augmenter)> {
+    use gpu_augment::{Augmenter, Backend};
+    let mut v = vec![(
+        "cpu",
+        Augmenter::new(p.clone(), Backend::Cpu).expect("cpu augmenter"),
+    )];
+    if let Some(g) = gpu() {
+        v.push((
+            "gpu",
+            Augmenter::with_gpu(p.clone(), g).expect("gpu augmenter"),
+        ));
+    }
+    v
+}
