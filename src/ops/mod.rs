@@ -805,6 +805,7 @@ pub enum Drawn {
         steps: Vec<PolicyStep>,
     },
     /// AugMix's weights and chains.
+    #[serde(rename = "augmix")]
     AugMix {
         /// Weight of the image before the op (Beta(alpha, alpha)).
         original: f64,
