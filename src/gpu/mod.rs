@@ -80,6 +80,29 @@ struct Buffers {
     readback: Option<wgpu::Buffer>,
     pack: Vec<u32>,
     mix: mix::MixBuffers,
+    /// The submission whose results `readback` will hold (what `read_back` waits for).
+    submitted: Option<wgpu::SubmissionIndex>,
+}
+
+/// One set of batch buffers; grown on demand by `grow`.
+fn new_buffers(device: &wgpu::Device) -> Buffers {
+    Buffers {
+        globals: device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("globals"),
+            size: GLOBALS_STRIDE * (MAX_STATS as u64 + 1),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        }),
+        samples: None,
+        src: None,
+        scratch: None,
+        stats: None,
+        out: None,
+        readback: None,
+        pack: Vec::new(),
+        mix: mix::MixBuffers::default(),
+        submitted: None,
+    }
 }
 
 /// The compiled kernels of one feature set: the main pass, and the reduction
@@ -155,7 +178,11 @@ pub struct GpuContext {
     mix: mix::MixKernel,
     /// Compiled (main, stats) pipelines per feature set (see `Features`).
     variants: Mutex<std::collections::HashMap<Features, Arc<Kernels>>>,
-    bufs: Mutex<Buffers>,
+    /// Free buffer sets. A batch takes one (or makes one when all are in
+    /// use), so threads sharing the context run batches at once: one packs
+    /// and uploads while another's results are read back. The pool holds as
+    /// many sets as batches ever ran at once (one for a single caller).
+    bufs: Mutex<Vec<Buffers>>,
     errors: Arc<Mutex<Vec<String>>>,
 }
 
@@ -292,12 +319,7 @@ impl GpuContext {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!("shader compilation failed: {e}")));
         }
-        let globals = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("globals"),
-            size: GLOBALS_STRIDE * (MAX_STATS as u64 + 1),
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let first = new_buffers(&device);
         Ok(Self {
             device,
             queue,
@@ -309,17 +331,7 @@ impl GpuContext {
             stats_module,
             mix,
             variants: Mutex::default(),
-            bufs: Mutex::new(Buffers {
-                globals,
-                samples: None,
-                src: None,
-                scratch: None,
-                stats: None,
-                out: None,
-                readback: None,
-                pack: Vec::new(),
-                mix: mix::MixBuffers::default(),
-            }),
+            bufs: Mutex::new(vec![first]),
             errors,
         })
     }
@@ -445,20 +457,52 @@ impl GpuContext {
         if n > 0 {
             chunks.push(start..srcs.len());
         }
+        let pool_err = || Error::Gpu("a previous batch panicked".into());
+        let taken = self.bufs.lock().map_err(|_| pool_err())?.pop();
+        let mut bufs = match taken {
+            Some(b) => b,
+            None => new_buffers(&self.device),
+        };
+        let r = self.run_chunks(
+            &mut bufs,
+            gl,
+            samples,
+            srcs,
+            &mut out,
+            mixes,
+            &chunks,
+            [out_per, tensor_per, scratch_per],
+        );
+        // A set whose batch failed may be left mapped or half written: dropped.
+        if r.is_ok() {
+            self.bufs.lock().map_err(|_| pool_err())?.push(bufs);
+        }
+        r
+    }
+
+    /// The chunks of one batch, in order, on one buffer set.
+    #[allow(clippy::too_many_arguments)]
+    fn run_chunks(
+        &self,
+        bufs: &mut Buffers,
+        gl: &GpuGlobals,
+        samples: &[GpuSample],
+        srcs: &[Src],
+        out: &mut crate::TensorMut,
+        mixes: Option<&[GpuMix]>,
+        chunks: &[std::ops::Range<usize>],
+        [out_per, tensor_per, scratch_per]: [u64; 3],
+    ) -> Result<BatchStats> {
         let mut stats = BatchStats::default();
-        let mut bufs = self
-            .bufs
-            .lock()
-            .map_err(|_| Error::Gpu("a previous batch panicked".into()))?;
         let mut done = 0usize;
         let split = chunks.len() > 1;
         let mix_gl = GpuMixGlobals {
             out: [gl.out[0], gl.out[1], samples.len() as u32, gl.out[3]],
         };
-        for range in chunks {
+        for range in chunks.iter().cloned() {
             let cn = range.len();
             let cs = self.run_chunk(
-                &mut bufs,
+                bufs,
                 gl,
                 &samples[range.clone()],
                 &srcs[range],
@@ -466,14 +510,7 @@ impl GpuContext {
                 scratch_per,
                 mixes.filter(|_| !split).map(|m| (&mix_gl, m)),
             )?;
-            self.read_back(
-                &bufs,
-                cn,
-                out_per as usize,
-                tensor_per as usize,
-                &mut out,
-                done,
-            )?;
+            self.read_back(bufs, cn, out_per as usize, tensor_per as usize, out, done)?;
             let bytes = cn * tensor_per as usize;
             done += bytes;
             stats.dispatches += cs.dispatches;
@@ -483,7 +520,7 @@ impl GpuContext {
             stats.chunks += 1;
         }
         if let (true, Some(m)) = (split, mixes) {
-            mix::mix_on_host(&mix_gl, m, &mut out);
+            mix::mix_on_host(&mix_gl, m, out);
         }
         Ok(stats)
     }
@@ -680,15 +717,17 @@ impl GpuContext {
             _ => ob,
         };
         enc.copy_buffer_to_buffer(copy_from, 0, rb, 0, out_bytes);
-        q.submit([enc.finish()]);
+        let submitted = q.submit([enc.finish()]);
+        let up = g_all.len() as u64
+            + (table.len() * std::mem::size_of::<GpuSample>()) as u64
+            + bufs.pack.len() as u64 * 4
+            + mix_pass.as_ref().map_or(0, |(_, b)| *b);
+        bufs.submitted = Some(submitted);
         Ok(BatchStats {
             dispatches,
             submits: 1,
             chunks: 1,
-            bytes_up: g_all.len() as u64
-                + (table.len() * std::mem::size_of::<GpuSample>()) as u64
-                + bufs.pack.len() as u64 * 4
-                + mix_pass.as_ref().map_or(0, |(_, b)| *b),
+            bytes_up: up,
             bytes_down: out_bytes,
         })
     }
@@ -713,8 +752,12 @@ impl GpuContext {
         rb.map_async(wgpu::MapMode::Read, 0..map_bytes, move |r| {
             let _ = tx.send(r);
         });
+        // Wait for this set's own submission, not for other threads' later ones.
         self.device
-            .poll(wgpu::PollType::wait_indefinitely())
+            .poll(wgpu::PollType::Wait {
+                submission_index: bufs.submitted.clone(),
+                timeout: None,
+            })
             .map_err(|e| Error::Gpu(format!("waiting for the device: {e}")))?;
         if let Some(e) = self.take_error() {
             return Err(Error::Gpu(e));
