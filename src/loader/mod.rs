@@ -407,6 +407,9 @@ impl Loader {
             (None, _) => dataset.num_classes(),
         };
         let gpu = !gpus.is_empty();
+        // Start rayon's global pool from the caller's thread: started from a
+        // worker, its threads would inherit (on Linux) the worker's name.
+        let _ = rayon::current_num_threads();
         let engines = if gpu {
             gpus.into_iter()
                 .map(|g| Augmenter::with_gpu(pipeline.clone(), g).map(Arc::new))
