@@ -42,6 +42,16 @@ enum Command {
         /// Images per batch (mixing ops pair samples within a batch).
         #[arg(long, default_value_t = 64)]
         batch_size: usize,
+        /// I/N: write only shard I of N (files I, I+N, I+2N, ... in sorted
+        /// order), so N processes or machines share a folder.
+        #[arg(long, value_parser = parse_shard, default_value = "0/1")]
+        shard: (usize, usize),
+        /// GPU devices to spread batches over (several on one adapter when there is one).
+        #[arg(long, default_value_t = 1)]
+        devices: usize,
+        /// Decoding threads (default: all cores).
+        #[arg(long)]
+        decode_threads: Option<usize>,
     },
     /// Apply one op with explicit parameters (like torchvision's functional API).
     Apply {
@@ -106,6 +116,19 @@ enum Command {
     },
 }
 
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("expected I/N with 0 <= I < N, got {s:?}");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n) = (
+        i.trim().parse::<usize>().map_err(|_| bad())?,
+        n.trim().parse::<usize>().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
 fn parse_kv(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
@@ -141,17 +164,30 @@ fn real_main() -> Result<()> {
             seed,
             epoch,
             batch_size,
+            shard,
+            devices,
+            decode_threads,
         }) => {
             let p = Pipeline::from_file(&pipeline)?;
-            let aug = Augmenter::new(p, backend)?;
-            eprintln!("backend: {}", aug.backend_name());
-            let s = app::run::run_folder(&aug, &input, &out, seed, epoch, batch_size)?;
+            let opts = app::run::RunOptions {
+                backend,
+                seed,
+                epoch,
+                batch_size,
+                shard,
+                devices,
+                decode_threads,
+            };
+            let s = app::run::run_folder(p, &input, &out, &opts, |l| {
+                eprintln!("backend: {}", l.backend_name())
+            })?;
             println!(
-                "wrote {} images to {} in {:.2} s ({:.0} images/s); {} failed",
+                "wrote {} images to {} in {:.2} s ({:.0} images/s); {} already there; {} failed",
                 s.written,
                 out.display(),
                 s.seconds,
                 s.written as f64 / s.seconds.max(1e-9),
+                s.existing,
                 s.failed.len()
             );
             if !s.failed.is_empty() {

@@ -5,6 +5,7 @@ mod common;
 
 use gpu_augment::app::synth::synthetic_image;
 use gpu_augment::gpu::GpuContext;
+use gpu_augment::loader::ShardTail;
 use gpu_augment::{Backend, Dataset, Loader, LoaderBatch, LoaderOptions, Pipeline, Tensor};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -146,30 +147,50 @@ fn shards_cover_the_epoch_once_and_match_the_unsharded_run() {
         assert_eq!(seen, (0..24).collect::<Vec<_>>(), "world {world}");
     }
     // 24 over 5 ranks without drop_last: padded to 25 by wrapping (one item
-    // twice, every rank 5 items); with drop_last: 20 items, 4 per rank.
-    for (drop_last, per_rank, total_distinct) in [(false, 5, 24), (true, 4, 20)] {
+    // twice, every rank 5 items); with ShardTail::Drop: 20 items, 4 per rank.
+    for (tail, per_rank, total_distinct) in [(ShardTail::Pad, 5, 24), (ShardTail::Drop, 4, 20)] {
         let mut all = Vec::new();
         for rank in 0..5 {
             let opts = LoaderOptions {
                 rank,
                 world_size: 5,
-                drop_last,
+                shard_tail: tail,
+                drop_last: true,
                 ..cpu_opts(2)
             };
             let l = Loader::new(ds.clone(), pipeline(PLAIN), opts).unwrap();
             let order = l.order(3);
             assert_eq!(order.len(), per_rank);
-            // drop_last also drops each rank's short last batch (4 items, batches of 2: none).
+            // drop_last drops each rank's short last batch (5 items in batches of 2: one).
             let got: Vec<usize> = collect(&l, 3)
                 .iter()
                 .flat_map(|b| b.items.clone())
                 .collect();
-            assert_eq!(got, order, "rank {rank}, drop_last {drop_last}");
+            assert_eq!(got, order[..order.len() / 2 * 2], "rank {rank}, {tail:?}");
             all.extend(order);
         }
         assert_eq!(all.len(), per_rank * 5);
         assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), total_distinct);
     }
+    // Uneven: 24 over 5 ranks, every item exactly once (5, 5, 5, 5, 4).
+    let mut all = Vec::new();
+    for rank in 0..5 {
+        let opts = LoaderOptions {
+            rank,
+            world_size: 5,
+            shard_tail: ShardTail::Uneven,
+            ..cpu_opts(2)
+        };
+        let l = Loader::new(ds.clone(), pipeline(PLAIN), opts).unwrap();
+        let part = by_item(&collect(&l, 3));
+        assert_eq!(part.len(), if rank < 4 { 5 } else { 4 });
+        for (item, out) in part {
+            assert_eq!(&out, &reference[&item], "item {item}");
+            all.push(item);
+        }
+    }
+    all.sort();
+    assert_eq!(all, (0..24).collect::<Vec<_>>());
     // Another epoch: another permutation, other parameters.
     assert_ne!(whole.order(3), whole.order(4));
     let e4 = by_item(&collect(&whole, 4));

@@ -31,7 +31,7 @@
 mod sampler;
 mod workers;
 
-pub use sampler::{batches, epoch_order, shard};
+pub use sampler::{batches, epoch_order, shard, ShardTail};
 
 use crate::app::files::find_images;
 use crate::app::run::folder_classes;
@@ -158,12 +158,13 @@ pub struct LoaderOptions {
     /// A new permutation of the dataset every epoch, keyed on (seed, epoch).
     /// Default false (dataset order).
     pub shuffle: bool,
-    /// Drop the tail: the items that do not divide evenly among ranks (like
-    /// `DistributedSampler(drop_last=True)`) and each rank's last, short
-    /// batch (like `DataLoader(drop_last=True)`). Without it the epoch is
-    /// padded by wrapping round so every rank gets the same number of items,
-    /// and the last batch may be short. Default false.
+    /// Drop each rank's last batch when it is short, like
+    /// `DataLoader(drop_last=True)`. Default false.
     pub drop_last: bool,
+    /// The items that do not divide evenly among ranks: padded by wrapping
+    /// round (`DistributedSampler(drop_last=False)`, the default), dropped
+    /// (`drop_last=True`), or left uneven.
+    pub shard_tail: ShardTail,
     /// This process's rank in `[0, world_size)`. Default 0.
     pub rank: usize,
     /// Number of ranks sharing the epoch. Default 1.
@@ -192,6 +193,7 @@ impl Default for LoaderOptions {
             seed: 0,
             shuffle: false,
             drop_last: false,
+            shard_tail: ShardTail::Pad,
             rank: 0,
             world_size: 1,
             decode_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -474,7 +476,7 @@ impl Loader {
     pub fn order(&self, epoch: u64) -> Vec<usize> {
         let o = self.opts.clone();
         let all = epoch_order(self.dataset.len(), o.seed, epoch, o.shuffle);
-        shard(&all, o.rank, o.world_size, o.drop_last)
+        shard(&all, o.rank, o.world_size, o.shard_tail)
     }
 
     /// This rank's batches of `epoch` (dataset indices), before decoding.

@@ -24,21 +24,36 @@ pub fn epoch_order(n: usize, seed: u64, epoch: u64, shuffle: bool) -> Vec<usize>
     order
 }
 
-/// This rank's items, as `DistributedSampler(num_replicas=world, rank,
-/// drop_last)` takes them from `order`: without `drop_last` the order is
-/// padded by wrapping round to a multiple of `world` (so some items appear
-/// twice in the epoch); with it, the tail that does not divide evenly is
-/// dropped. Rank `r` then takes positions `r, r + world, r + 2 * world, ...`.
-pub fn shard(order: &[usize], rank: usize, world: usize, drop_last: bool) -> Vec<usize> {
+/// What sharding does with the items that do not divide evenly among ranks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ShardTail {
+    /// Pad the order by wrapping round to a multiple of the world size, so
+    /// every rank gets the same count and a few items appear twice in the
+    /// epoch: `DistributedSampler(drop_last=False)`, PyTorch's default.
+    #[default]
+    Pad,
+    /// Drop the tail, so every rank gets the same count and some items are
+    /// left out of the epoch: `DistributedSampler(drop_last=True)`.
+    Drop,
+    /// Neither: every item exactly once, the first `len % world` ranks one
+    /// item more (for offline processing; ranks of a training job that step
+    /// together need `Pad` or `Drop`).
+    Uneven,
+}
+
+/// This rank's items, as `DistributedSampler(num_replicas=world, rank)`
+/// takes them from `order` (the tail handled as `tail` says): rank `r` takes
+/// positions `r, r + world, r + 2 * world, ...` of the (padded) order.
+pub fn shard(order: &[usize], rank: usize, world: usize, tail: ShardTail) -> Vec<usize> {
     let world = world.max(1);
     let n = order.len();
-    if n == 0 {
+    if n == 0 || rank >= world {
         return Vec::new();
     }
-    let per_rank = if drop_last {
-        n / world
-    } else {
-        n.div_ceil(world)
+    let per_rank = match tail {
+        ShardTail::Drop => n / world,
+        ShardTail::Pad => n.div_ceil(world),
+        ShardTail::Uneven => (n - rank).div_ceil(world),
     };
     // Position p of the padded order is order[p % n] (padding wraps round).
     (0..per_rank)
@@ -79,17 +94,23 @@ mod tests {
         // pads to 12 with [0, 1]: rank 0 -> [0, 3, 6, 9], rank 1 -> [1, 4, 7, 0],
         // rank 2 -> [2, 5, 8, 1]; with drop_last: 9 items, [0, 3, 6], [1, 4, 7], [2, 5, 8].
         let order: Vec<usize> = (0..10).collect();
-        assert_eq!(shard(&order, 0, 3, false), vec![0, 3, 6, 9]);
-        assert_eq!(shard(&order, 1, 3, false), vec![1, 4, 7, 0]);
-        assert_eq!(shard(&order, 2, 3, false), vec![2, 5, 8, 1]);
-        assert_eq!(shard(&order, 0, 3, true), vec![0, 3, 6]);
-        assert_eq!(shard(&order, 2, 3, true), vec![2, 5, 8]);
+        use ShardTail::*;
+        assert_eq!(shard(&order, 0, 3, Pad), vec![0, 3, 6, 9]);
+        assert_eq!(shard(&order, 1, 3, Pad), vec![1, 4, 7, 0]);
+        assert_eq!(shard(&order, 2, 3, Pad), vec![2, 5, 8, 1]);
+        assert_eq!(shard(&order, 0, 3, Drop), vec![0, 3, 6]);
+        assert_eq!(shard(&order, 2, 3, Drop), vec![2, 5, 8]);
+        assert_eq!(shard(&order, 0, 3, Uneven), vec![0, 3, 6, 9]);
+        assert_eq!(shard(&order, 1, 3, Uneven), vec![1, 4, 7]);
+        assert_eq!(shard(&order, 2, 3, Uneven), vec![2, 5, 8]);
         // More ranks than items: padding wraps round more than once.
         let two = [7usize, 9];
-        assert_eq!(shard(&two, 4, 5, false), vec![7]);
-        assert_eq!(shard(&two, 3, 5, false), vec![9]);
-        assert!(shard(&two, 0, 5, true).is_empty());
-        assert_eq!(shard(&order, 0, 1, false), order);
+        assert_eq!(shard(&two, 4, 5, Pad), vec![7]);
+        assert_eq!(shard(&two, 3, 5, Pad), vec![9]);
+        assert!(shard(&two, 0, 5, Drop).is_empty());
+        assert!(shard(&two, 3, 5, Uneven).is_empty());
+        assert_eq!(shard(&two, 1, 5, Uneven), vec![9]);
+        assert_eq!(shard(&order, 0, 1, Pad), order);
     }
 
     #[test]
