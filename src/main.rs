@@ -96,6 +96,15 @@ enum Command {
         /// batches augmented beforehand) instead of the whole pipeline.
         #[arg(long)]
         mix_only: bool,
+        /// Time the loader end to end (decode + augment + readback,
+        /// overlapped) beside decoding alone and augmenting alone, with the
+        /// fraction of the time each stage is busy. --threads sets the decode
+        /// threads (and the CPU augment pool).
+        #[arg(long, conflicts_with = "mix_only")]
+        end_to_end: bool,
+        /// GPU devices for --end-to-end.
+        #[arg(long, default_value_t = 1)]
+        devices: usize,
     },
     /// Adapters found, the one chosen, its limits.
     Info,
@@ -227,8 +236,50 @@ fn real_main() -> Result<()> {
             repeats,
             replicate,
             mix_only,
+            end_to_end,
+            devices,
         }) => {
             let p = Pipeline::from_file(&pipeline)?;
+            if end_to_end {
+                let threads = threads
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+                let opts = gpu_augment::LoaderOptions {
+                    batch_size,
+                    backend,
+                    decode_threads: threads,
+                    augment_threads: Some(threads),
+                    devices,
+                    ..Default::default()
+                };
+                let r = app::bench::bench_end_to_end(p, &input, opts, replicate, repeats)?;
+                let name = pipeline
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                println!("| pipeline | backend | threads | batch | images | end-to-end images/s | decode alone | augment alone | decode busy | augment busy | consumer waits |");
+                println!("|---|---|---|---|---|---|---|---|---|---|---|");
+                println!(
+                    "| {name} | {} | {threads} | {batch_size} | {} | {:.0} | {:.0} | {:.0} | {:.0}% | {:.0}% | {:.0}% |",
+                    r.backend,
+                    r.images,
+                    r.images_per_sec,
+                    r.decode_alone_per_sec,
+                    r.augment_alone_per_sec,
+                    r.decode_busy * 100.0,
+                    r.augment_busy * 100.0,
+                    r.consumer_wait * 100.0
+                );
+                println!(
+                    "epochs (s): {}",
+                    r.seconds
+                        .iter()
+                        .map(|s| format!("{s:.3}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+                println!("images/s: {:.0}", r.images_per_sec);
+                return Ok(());
+            }
             let files = app::files::find_images(&input)?;
             if files.is_empty() {
                 bail!("no images under {}", input.display());
