@@ -406,3 +406,36 @@ fn two_devices_equal_one_and_the_cpu() {
         }
     }
 }
+
+#[test]
+fn an_augmentation_error_ends_the_epoch_with_an_error_not_a_hang() {
+    let tmp = tempfile::tempdir().unwrap();
+    image_folder(tmp.path(), 12);
+    // A 40x40 crop of images at most 42x34 without padding fails on some.
+    let text = "size = 40\n[[ops]]\nop = \"random_crop\"\nsize = 40";
+    let loader = Loader::new(
+        Dataset::folder(tmp.path()).unwrap(),
+        pipeline(text),
+        cpu_opts(4),
+    )
+    .unwrap();
+    let results: Vec<_> = loader.epoch(0).unwrap().collect();
+    let err = results
+        .iter()
+        .find_map(|r| r.as_ref().err())
+        .expect("an error");
+    assert!(err.to_string().contains("random_crop"), "{err}");
+    // The epoch ends at its first error.
+    assert!(results.last().unwrap().is_err());
+    // And the GPU backend says the same, when there is one.
+    if let Some(g) = common::gpu() {
+        let l = Loader::with_gpus(
+            Dataset::folder(tmp.path()).unwrap(),
+            pipeline(text),
+            cpu_opts(4),
+            vec![g],
+        )
+        .unwrap();
+        assert!(l.epoch(0).unwrap().any(|r| r.is_err()));
+    }
+}
