@@ -282,7 +282,7 @@ fn corrupt_files_are_skipped_and_counted() {
     for (k, b) in bad.iter().enumerate() {
         std::fs::write(
             b,
-            &std::fs::read(dir.join(format!("class0/img{:03}.png", 3 * k))).unwrap(),
+            std::fs::read(dir.join(format!("class0/img{:03}.png", 3 * k))).unwrap(),
         )
         .unwrap();
     }
