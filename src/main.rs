@@ -269,6 +269,14 @@ fn real_main() -> Result<()> {
                     r.augment_busy * 100.0,
                     r.consumer_wait * 100.0
                 );
+                if let Some([pack, device, readback]) = r.gpu_split {
+                    println!(
+                        "augment workers busy, split: pack + upload {:.0}%, waiting for the device {:.0}%, readback copy {:.0}%",
+                        pack * 100.0,
+                        device * 100.0,
+                        readback * 100.0
+                    );
+                }
                 println!(
                     "epochs (s): {}",
                     r.seconds

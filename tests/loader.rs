@@ -439,3 +439,37 @@ fn an_augmentation_error_ends_the_epoch_with_an_error_not_a_hang() {
         assert!(l.epoch(0).unwrap().any(|r| r.is_err()));
     }
 }
+
+#[test]
+fn threads_sharing_one_device_get_the_sequential_results() {
+    use gpu_augment::{Augmenter, BatchKey};
+    let Some(g) = common::gpu() else { return };
+    let aug = Augmenter::with_gpu(pipeline(PLAIN), g).unwrap();
+    let images: Vec<_> = (0..32u64)
+        .map(|i| synthetic_image(i, 30 + i as u32, 20 + (i % 4) as u32 * 9))
+        .collect();
+    let key = |k: usize| BatchKey::new(5, 0, (k * 4) as u64);
+    let seq: Vec<_> = images
+        .chunks(4)
+        .enumerate()
+        .map(|(k, c)| aug.augment(c, key(k)).unwrap())
+        .collect();
+    for round in 0..3 {
+        let par: Vec<_> = std::thread::scope(|s| {
+            let hs: Vec<_> = images
+                .chunks(4)
+                .enumerate()
+                .map(|(k, c)| {
+                    let aug = &aug;
+                    s.spawn(move || aug.augment(c, key(k)).unwrap())
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (k, (a, b)) in seq.iter().zip(&par).enumerate() {
+            assert_eq!(a.data, b.data, "batch {k}, round {round}");
+            let st = b.gpu_stats.unwrap();
+            assert!(st.pack_ns > 0 && st.device_ns > 0, "{st:?}");
+        }
+    }
+}

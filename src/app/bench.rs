@@ -160,6 +160,10 @@ pub struct EndToEnd {
     /// At the median epoch: the fraction of the wall time the consumer
     /// waited for the next batch.
     pub consumer_wait: f64,
+    /// GPU backend, at the median epoch: the augment workers' busy fractions
+    /// split into [pack and upload, waiting for the device, readback copy]
+    /// (each: seconds / (wall * workers)).
+    pub gpu_split: Option<[f64; 3]>,
 }
 
 /// Runs the loader over `input` for one warm-up epoch and `repeats` timed
@@ -196,6 +200,9 @@ pub fn bench_end_to_end(
             decode_busy_s: after.decode_busy_s - before.decode_busy_s,
             augment_busy_s: after.augment_busy_s - before.augment_busy_s,
             consumer_wait_s: after.consumer_wait_s - before.consumer_wait_s,
+            gpu_pack_s: after.gpu_pack_s - before.gpu_pack_s,
+            gpu_device_s: after.gpu_device_s - before.gpu_device_s,
+            gpu_readback_s: after.gpu_readback_s - before.gpu_readback_s,
             ..after
         };
         Ok((wall, delta, n))
@@ -242,5 +249,13 @@ pub fn bench_end_to_end(
         decode_busy: st.decode_busy_s / (wall * st.decode_threads.max(1) as f64),
         augment_busy: st.augment_busy_s / (wall * st.augment_workers.max(1) as f64),
         consumer_wait: st.consumer_wait_s / wall,
+        gpu_split: (loader.backend_kind() == "gpu").then(|| {
+            let w = wall * st.augment_workers.max(1) as f64;
+            [
+                st.gpu_pack_s / w,
+                st.gpu_device_s / w,
+                st.gpu_readback_s / w,
+            ]
+        }),
     })
 }

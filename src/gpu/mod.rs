@@ -186,7 +186,8 @@ pub struct GpuContext {
     errors: Arc<Mutex<Vec<String>>>,
 }
 
-/// Counters of the last batch, for tests and benchmarks.
+/// Counters of the last batch, for tests and benchmarks (host times in
+/// nanoseconds beside them).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BatchStats {
     /// Compute dispatches.
@@ -199,6 +200,14 @@ pub struct BatchStats {
     pub bytes_up: u64,
     /// Bytes read back.
     pub bytes_down: u64,
+    /// Host nanoseconds packing the sources, writing the buffers and
+    /// encoding the passes, up to the submit.
+    pub pack_ns: u64,
+    /// Host nanoseconds waiting for the device (compute and the copy to the
+    /// readback buffer, as far as the host sees them).
+    pub device_ns: u64,
+    /// Host nanoseconds copying the mapped results into the tensor.
+    pub readback_ns: u64,
 }
 
 pub(crate) fn grow(
@@ -510,7 +519,11 @@ impl GpuContext {
                 scratch_per,
                 mixes.filter(|_| !split).map(|m| (&mix_gl, m)),
             )?;
-            self.read_back(bufs, cn, out_per as usize, tensor_per as usize, out, done)?;
+            let [device_ns, readback_ns] =
+                self.read_back(bufs, cn, out_per as usize, tensor_per as usize, out, done)?;
+            stats.pack_ns += cs.pack_ns;
+            stats.device_ns += device_ns;
+            stats.readback_ns += readback_ns;
             let bytes = cn * tensor_per as usize;
             done += bytes;
             stats.dispatches += cs.dispatches;
@@ -536,6 +549,7 @@ impl GpuContext {
         scratch_per: u64,
         mix: Option<(&GpuMixGlobals, &[GpuMix])>,
     ) -> Result<BatchStats> {
+        let started = std::time::Instant::now();
         let dev = &self.device;
         let n = samples.len() as u64;
         let scope = dev.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
@@ -729,10 +743,13 @@ impl GpuContext {
             chunks: 1,
             bytes_up: up,
             bytes_down: out_bytes,
+            pack_ns: started.elapsed().as_nanos() as u64,
+            ..BatchStats::default()
         })
     }
 
     /// Copies `n` samples of `per` device bytes (of which `keep` are the sample's) into the tensor at byte `done`.
+    /// Returns the host nanoseconds spent waiting for the device and copying.
     fn read_back(
         &self,
         bufs: &Buffers,
@@ -741,7 +758,8 @@ impl GpuContext {
         keep: usize,
         out: &mut crate::TensorMut,
         done: usize,
-    ) -> Result<()> {
+    ) -> Result<[u64; 2]> {
+        let waiting = std::time::Instant::now();
         let bytes = n * per;
         let rb = bufs
             .readback
@@ -767,6 +785,8 @@ impl GpuContext {
             Ok(Err(e)) => return Err(Error::Gpu(format!("mapping results: {e}"))),
             Err(_) => return Err(Error::Gpu("device dropped the readback".into())),
         }
+        let device_ns = waiting.elapsed().as_nanos() as u64;
+        let copying = std::time::Instant::now();
         {
             let view = rb
                 .get_mapped_range(0..map_bytes)
@@ -779,7 +799,7 @@ impl GpuContext {
             }
         }
         rb.unmap();
-        Ok(())
+        Ok([device_ns, copying.elapsed().as_nanos() as u64])
     }
 }
 

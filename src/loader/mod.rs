@@ -238,6 +238,14 @@ pub struct LoaderStats {
     pub augment_busy_s: f64,
     /// Seconds the consumer spent waiting in `next()`.
     pub consumer_wait_s: f64,
+    /// GPU backend, part of `augment_busy_s`: packing sources, writing
+    /// buffers and encoding, up to the submit.
+    pub gpu_pack_s: f64,
+    /// GPU backend, part of `augment_busy_s`: waiting for the device
+    /// (compute and the copy to the readback buffer).
+    pub gpu_device_s: f64,
+    /// GPU backend, part of `augment_busy_s`: copying mapped results out.
+    pub gpu_readback_s: f64,
     /// Decode threads per epoch.
     pub decode_threads: usize,
     /// Augment workers per epoch.
@@ -252,6 +260,9 @@ pub(crate) struct Counters {
     decode_ns: AtomicU64,
     augment_ns: AtomicU64,
     wait_ns: AtomicU64,
+    gpu_pack_ns: AtomicU64,
+    gpu_device_ns: AtomicU64,
+    gpu_readback_ns: AtomicU64,
     skipped_files: Mutex<Vec<(PathBuf, String)>>,
 }
 
@@ -546,6 +557,9 @@ impl Loader {
             decode_busy_s: s(&c.decode_ns),
             augment_busy_s: s(&c.augment_ns),
             consumer_wait_s: s(&c.wait_ns),
+            gpu_pack_s: s(&c.gpu_pack_ns),
+            gpu_device_s: s(&c.gpu_device_ns),
+            gpu_readback_s: s(&c.gpu_readback_ns),
             decode_threads: self.opts.decode_threads,
             augment_workers: self.workers(),
         }

@@ -311,6 +311,15 @@ fn augment_loop(
             ))),
         };
         Counters::add_ns(&sh.counters.augment_ns, t);
+        if let Ok(Some(b)) = &r {
+            if let Some(g) = &b.batch.gpu_stats {
+                let c = &sh.counters;
+                c.gpu_pack_ns.fetch_add(g.pack_ns, Ordering::Relaxed);
+                c.gpu_device_ns.fetch_add(g.device_ns, Ordering::Relaxed);
+                c.gpu_readback_ns
+                    .fetch_add(g.readback_ns, Ordering::Relaxed);
+            }
+        }
         if tx.send((pos, r)).is_err() {
             return;
         }
