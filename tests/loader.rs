@@ -377,18 +377,38 @@ fn two_devices_equal_one_and_the_cpu() {
             vec![g.clone(), second],
         )
         .unwrap();
+        // The same through the option: one device per adapter, then more.
+        let opened = Loader::new(
+            ds.clone(),
+            pipeline(text),
+            LoaderOptions {
+                backend: Backend::Gpu,
+                devices: 3,
+                streams_per_device: 1,
+                ..opts.clone()
+            },
+        )
+        .unwrap();
+        assert!(
+            opened.backend_name().starts_with("3 x gpu"),
+            "{}",
+            opened.backend_name()
+        );
         assert!(
             two.backend_name().starts_with("2 x gpu"),
             "{}",
             two.backend_name()
         );
         let a = collect(&one, 1);
-        let b = collect(&two, 1);
         assert_eq!(a.len(), 7);
-        for (x, y) in a.iter().zip(&b) {
-            assert_eq!(x.items, y.items);
-            assert_eq!(x.batch.data, y.batch.data, "batch {}", x.index);
-            assert_eq!(x.batch.labels, y.batch.labels);
+        for other in [&two, &opened] {
+            let b = collect(other, 1);
+            assert_eq!(b.len(), 7);
+            for (x, y) in a.iter().zip(&b) {
+                assert_eq!(x.items, y.items);
+                assert_eq!(x.batch.data, y.batch.data, "batch {}", x.index);
+                assert_eq!(x.batch.labels, y.batch.labels);
+            }
         }
         // GPU against the CPU twin, within the parity tolerance.
         let cpu = collect(&Loader::new(ds.clone(), pipeline(text), opts).unwrap(), 1);

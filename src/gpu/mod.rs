@@ -244,6 +244,44 @@ impl GpuContext {
             ..Default::default()
         }))
         .map_err(|_| Error::NoAdapter)?;
+        Self::open(&adapter)
+    }
+
+    /// `n` devices for spreading batches over: one on each adapter of the
+    /// best kind present (discrete GPUs, else integrated, else virtual, else
+    /// software ones such as lavapipe; an adapter listed under two backends
+    /// counts once), then further devices on the same adapters in turn, so
+    /// `n` above the number of GPUs opens several devices per GPU.
+    pub fn open_many(n: usize) -> Result<Vec<Self>> {
+        let inst = instance();
+        let rank = |t: wgpu::DeviceType| match t {
+            wgpu::DeviceType::DiscreteGpu => 0,
+            wgpu::DeviceType::IntegratedGpu => 1,
+            wgpu::DeviceType::VirtualGpu => 2,
+            wgpu::DeviceType::Cpu => 3,
+            wgpu::DeviceType::Other => 4,
+        };
+        let mut adapters: Vec<(wgpu::Adapter, wgpu::AdapterInfo)> =
+            pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()))
+                .into_iter()
+                .map(|a| {
+                    let info = a.get_info();
+                    (a, info)
+                })
+                .collect();
+        let Some(best) = adapters.iter().map(|(_, i)| rank(i.device_type)).min() else {
+            return Err(Error::NoAdapter);
+        };
+        adapters.retain(|(_, i)| rank(i.device_type) == best);
+        let mut seen = std::collections::HashSet::new();
+        adapters.retain(|(_, i)| seen.insert((i.vendor, i.device, i.name.clone())));
+        (0..n.max(1))
+            .map(|k| Self::open(&adapters[k % adapters.len()].0))
+            .collect()
+    }
+
+    /// Opens a device on `adapter` and builds the engine's pipelines.
+    fn open(adapter: &wgpu::Adapter) -> Result<Self> {
         let info = adapter.get_info();
         let alimits = adapter.limits();
         let mut required = wgpu::Limits::default();

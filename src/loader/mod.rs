@@ -177,8 +177,9 @@ pub struct LoaderOptions {
     /// Batches in flight at most (decoding, augmenting or waiting for the
     /// consumer). Default 4.
     pub prefetch: usize,
-    /// GPU backend: devices to open (each `GpuContext::new()`; several on
-    /// one adapter when there is only one). Default 1.
+    /// GPU backend: devices to open. 1: `GpuContext::new()` (the
+    /// high-performance adapter); more: `GpuContext::open_many` (one per
+    /// GPU, then several per GPU). Default 1.
     pub devices: usize,
     /// GPU backend: workers per device, each with its own buffer set
     /// (2: double buffering). Default 2.
@@ -575,9 +576,13 @@ impl Loader {
 }
 
 fn open_devices(n: usize) -> Result<Vec<Arc<GpuContext>>> {
-    (0..n.max(1))
-        .map(|_| GpuContext::new().map(Arc::new))
-        .collect()
+    if n <= 1 {
+        return Ok(vec![Arc::new(GpuContext::new()?)]);
+    }
+    Ok(GpuContext::open_many(n)?
+        .into_iter()
+        .map(Arc::new)
+        .collect())
 }
 
 pub use workers::Epoch;
