@@ -53,7 +53,7 @@ pub fn shard(order: &[usize], rank: usize, world: usize, tail: ShardTail) -> Vec
     let per_rank = match tail {
         ShardTail::Drop => n / world,
         ShardTail::Pad => n.div_ceil(world),
-        ShardTail::Uneven => (n - rank).div_ceil(world),
+        ShardTail::Uneven => n.saturating_sub(rank).div_ceil(world),
     };
     // Position p of the padded order is order[p % n] (padding wraps round).
     (0..per_rank)
