@@ -334,3 +334,56 @@ fn run_shards_and_resumes_a_stopped_run() {
     let params = std::fs::read_to_string(full.join("params.jsonl")).unwrap();
     assert_eq!(params.lines().count(), 9, "7 lines, then 2 appended");
 }
+
+#[test]
+fn bench_end_to_end_prints_the_stages() {
+    let tmp = tempfile::tempdir().unwrap();
+    good_images(tmp.path(), 5);
+    let o = bin()
+        .args([
+            "bench",
+            "--end-to-end",
+            "--backend",
+            "cpu",
+            "--repeats",
+            "1",
+            "--batch-size",
+            "2",
+            "--threads",
+            "1",
+            "--input",
+        ])
+        .arg(tmp.path())
+        .arg("--pipeline")
+        .arg(pipelines().join("color_jitter.toml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains(
+            "| end-to-end images/s | decode alone | augment alone | decode busy | augment busy |"
+        ),
+        "{stdout}"
+    );
+    // The row: 5 images, three rates and three percentages.
+    let row = stdout.lines().nth(2).unwrap();
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    assert_eq!(cells[5], "5", "{row}");
+    for c in &cells[6..9] {
+        assert!(c.parse::<f64>().unwrap() > 0.0, "{row}");
+    }
+    for c in &cells[9..12] {
+        let pct: f64 = c.trim_end_matches('%').parse().unwrap();
+        assert!((0.0..=100.5).contains(&pct), "{row}");
+    }
+    let rate: f64 = stdout
+        .lines()
+        .last()
+        .unwrap()
+        .strip_prefix("images/s: ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(rate > 0.0);
+}

@@ -273,47 +273,48 @@ impl Counters {
     }
 }
 
-/// A rayon pool owned by the loader, whose threads are waited for on drop.
+/// A rayon pool owned by the loader, whose threads are joined on drop.
 struct OwnedPool {
     pool: Option<rayon::ThreadPool>,
-    alive: Arc<(Mutex<usize>, std::sync::Condvar)>,
+    threads: Arc<Mutex<Vec<std::thread::JoinHandle<()>>>>,
 }
 
 impl OwnedPool {
     fn new(threads: usize) -> Result<Self> {
-        let alive = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
-        let (up, down) = (alive.clone(), alive.clone());
+        let handles: Arc<Mutex<Vec<std::thread::JoinHandle<()>>>> = Arc::default();
+        let keep = handles.clone();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
-            .thread_name(|i| format!("ga-cpu-{i}"))
-            .start_handler(move |_| {
-                if let Ok(mut n) = up.0.lock() {
-                    *n += 1;
+            // Our own threads (rayon's would be detached), so drop can join them.
+            .spawn_handler(move |t| {
+                let h = std::thread::Builder::new()
+                    .name(format!("ga-cpu-{}", t.index()))
+                    .spawn(move || t.run())?;
+                if let Ok(mut v) = keep.lock() {
+                    v.push(h);
                 }
-            })
-            .exit_handler(move |_| {
-                if let Ok(mut n) = down.0.lock() {
-                    *n = n.saturating_sub(1);
-                    down.1.notify_all();
-                }
+                Ok(())
             })
             .build()
             .map_err(|e| Error::Loader(format!("cannot start the CPU thread pool: {e}")))?;
         Ok(Self {
             pool: Some(pool),
-            alive,
+            threads: handles,
         })
     }
 }
 
 impl Drop for OwnedPool {
     fn drop(&mut self) {
-        // rayon ends a dropped pool's threads without waiting: wait here (a
-        // bounded time) so dropping the loader leaves no thread behind.
+        // Dropping the pool tells its threads to end; then wait for them.
         self.pool = None;
-        let (lock, cv) = &*self.alive;
-        if let Ok(n) = lock.lock() {
-            let _ = cv.wait_timeout_while(n, std::time::Duration::from_secs(10), |n| *n > 0);
+        let handles = self
+            .threads
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default();
+        for h in handles {
+            let _ = h.join();
         }
     }
 }
