@@ -162,6 +162,10 @@ impl Features {
     }
 }
 
+/// The longest a chunk may keep the device busy before it counts as hung
+/// (a chunk is bounded by the storage-binding limit: seconds, even on lavapipe).
+const DEVICE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Bytes between the per-pass copies of the globals (dynamic uniform offsets).
 const GLOBALS_STRIDE: u64 = 256;
 
@@ -808,13 +812,20 @@ impl GpuContext {
         rb.map_async(wgpu::MapMode::Read, 0..map_bytes, move |r| {
             let _ = tx.send(r);
         });
-        // Wait for this set's own submission, not for other threads' later ones.
+        // Wait for this set's own submission, not for other threads' later
+        // ones; a device that never finishes (hung, lost without telling)
+        // becomes an error instead of a hang.
         self.device
             .poll(wgpu::PollType::Wait {
                 submission_index: bufs.submitted.clone(),
-                timeout: None,
+                timeout: Some(DEVICE_TIMEOUT),
             })
-            .map_err(|e| Error::Gpu(format!("waiting for the device: {e}")))?;
+            .map_err(|e| {
+                Error::Gpu(format!(
+                    "waiting for the device (at most {} s): {e}",
+                    DEVICE_TIMEOUT.as_secs()
+                ))
+            })?;
         if let Some(e) = self.take_error() {
             return Err(Error::Gpu(e));
         }
