@@ -98,6 +98,10 @@ pub enum Error {
     /// Labels or other batch inputs that do not match the images.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The loader's worker threads failed or stopped (a panic, a thread that
+    /// could not start).
+    #[error("loader: {0}")]
+    Loader(String),
     /// An I/O error while writing results.
     #[error("{path}: {source}")]
     Io {

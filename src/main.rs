@@ -42,6 +42,16 @@ enum Command {
         /// Images per batch (mixing ops pair samples within a batch).
         #[arg(long, default_value_t = 64)]
         batch_size: usize,
+        /// I/N: write only shard I of N (files I, I+N, I+2N, ... in sorted
+        /// order), so N processes or machines share a folder.
+        #[arg(long, value_parser = parse_shard, default_value = "0/1")]
+        shard: (usize, usize),
+        /// GPU devices to spread batches over (several on one adapter when there is one).
+        #[arg(long, default_value_t = 1)]
+        devices: usize,
+        /// Decoding threads (default: all cores).
+        #[arg(long)]
+        decode_threads: Option<usize>,
     },
     /// Apply one op with explicit parameters (like torchvision's functional API).
     Apply {
@@ -86,6 +96,15 @@ enum Command {
         /// batches augmented beforehand) instead of the whole pipeline.
         #[arg(long)]
         mix_only: bool,
+        /// Time the loader end to end (decode + augment + readback,
+        /// overlapped) beside decoding alone and augmenting alone, with the
+        /// fraction of the time each stage is busy. --threads sets the decode
+        /// threads (and the CPU augment pool).
+        #[arg(long, conflicts_with = "mix_only")]
+        end_to_end: bool,
+        /// GPU devices for --end-to-end.
+        #[arg(long, default_value_t = 1)]
+        devices: usize,
     },
     /// Adapters found, the one chosen, its limits.
     Info,
@@ -104,6 +123,19 @@ enum Command {
         #[arg(long, default_value = "jpg")]
         format: String,
     },
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("expected I/N with 0 <= I < N, got {s:?}");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n) = (
+        i.trim().parse::<usize>().map_err(|_| bad())?,
+        n.trim().parse::<usize>().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
@@ -145,17 +177,30 @@ fn real_main() -> Result<()> {
             seed,
             epoch,
             batch_size,
+            shard,
+            devices,
+            decode_threads,
         }) => {
             let p = Pipeline::from_file(&pipeline)?;
-            let aug = Augmenter::new(p, backend)?;
-            eprintln!("backend: {}", aug.backend_name());
-            let s = app::run::run_folder(&aug, &input, &out, seed, epoch, batch_size)?;
+            let opts = app::run::RunOptions {
+                backend,
+                seed,
+                epoch,
+                batch_size,
+                shard,
+                devices,
+                decode_threads,
+            };
+            let s = app::run::run_folder(p, &input, &out, &opts, |l| {
+                eprintln!("backend: {}", l.backend_name())
+            })?;
             println!(
-                "wrote {} images to {} in {:.2} s ({:.0} images/s); {} failed",
+                "wrote {} images to {} in {:.2} s ({:.0} images/s); {} already there; {} failed",
                 s.written,
                 out.display(),
                 s.seconds,
                 s.written as f64 / s.seconds.max(1e-9),
+                s.existing,
                 s.failed.len()
             );
             if !s.failed.is_empty() {
@@ -195,8 +240,58 @@ fn real_main() -> Result<()> {
             repeats,
             replicate,
             mix_only,
+            end_to_end,
+            devices,
         }) => {
             let p = Pipeline::from_file(&pipeline)?;
+            if end_to_end {
+                let threads = threads
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+                let opts = gpu_augment::LoaderOptions {
+                    batch_size,
+                    backend,
+                    decode_threads: threads,
+                    augment_threads: Some(threads),
+                    devices,
+                    ..Default::default()
+                };
+                let r = app::bench::bench_end_to_end(p, &input, opts, replicate, repeats)?;
+                let name = pipeline
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                println!("| pipeline | backend | threads | batch | images | end-to-end images/s | decode alone | augment alone | decode busy | augment busy | consumer waits |");
+                println!("|---|---|---|---|---|---|---|---|---|---|---|");
+                println!(
+                    "| {name} | {} | {threads} | {batch_size} | {} | {:.0} | {:.0} | {:.0} | {:.0}% | {:.0}% | {:.0}% |",
+                    r.backend,
+                    r.images,
+                    r.images_per_sec,
+                    r.decode_alone_per_sec,
+                    r.augment_alone_per_sec,
+                    r.decode_busy * 100.0,
+                    r.augment_busy * 100.0,
+                    r.consumer_wait * 100.0
+                );
+                if let Some([pack, device, readback]) = r.gpu_split {
+                    println!(
+                        "augment workers busy, split: pack + upload {:.0}%, waiting for the device {:.0}%, readback copy {:.0}%",
+                        pack * 100.0,
+                        device * 100.0,
+                        readback * 100.0
+                    );
+                }
+                println!(
+                    "epochs (s): {}",
+                    r.seconds
+                        .iter()
+                        .map(|s| format!("{s:.3}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+                println!("images/s: {:.0}", r.images_per_sec);
+                return Ok(());
+            }
             let files = app::files::find_images(&input)?;
             if files.is_empty() {
                 bail!("no images under {}", input.display());

@@ -314,3 +314,134 @@ fn apply_renders_the_field_a_run_drew() {
         "another seed gave the same field"
     );
 }
+
+fn run_cmd(input: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    bin()
+        .args([
+            "run",
+            "--backend",
+            "cpu",
+            "--batch-size",
+            "2",
+            "--seed",
+            "3",
+        ])
+        .args(extra)
+        .arg("--input")
+        .arg(input)
+        .arg("--out")
+        .arg(out)
+        .arg("--pipeline")
+        .arg(pipelines().join("affine.toml"))
+        .output()
+        .unwrap()
+}
+
+fn outputs(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut m = std::collections::BTreeMap::new();
+    for rel in [
+        "img0", "img2", "img4", "img6", "sub/img1", "sub/img3", "sub/img5",
+    ] {
+        let p = dir.join(format!("{rel}.png"));
+        if let Ok(b) = std::fs::read(&p) {
+            m.insert(rel.to_string(), b);
+        }
+    }
+    m
+}
+
+#[test]
+fn run_shards_and_resumes_a_stopped_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    good_images(&input, 7);
+    let full = tmp.path().join("full");
+    let o = run_cmd(&input, &full, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let reference = outputs(&full);
+    assert_eq!(reference.len(), 7);
+    // Two shards into one folder: every file once, the same bytes.
+    let sharded = tmp.path().join("sharded");
+    let mut lines = 0;
+    for s in ["0/2", "1/2"] {
+        let o = run_cmd(&input, &sharded, &["--shard", s]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let name = format!("params.{}-of-2.jsonl", &s[..1]);
+        lines += std::fs::read_to_string(sharded.join(name))
+            .unwrap()
+            .lines()
+            .count();
+    }
+    assert_eq!(lines, 7);
+    assert_eq!(outputs(&sharded), reference);
+    assert!(!run_cmd(&input, &sharded, &["--shard", "2/2"])
+        .status
+        .success());
+    // A stopped run: the first batch's outputs (img0, img2) missing. The
+    // re-run writes that batch only, identical, and keeps the rest.
+    std::fs::remove_file(full.join("img0.png")).unwrap();
+    std::fs::remove_file(full.join("img2.png")).unwrap();
+    let o = run_cmd(&input, &full, &[]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        stdout.contains("wrote 2 images") && stdout.contains("5 already there"),
+        "{stdout}"
+    );
+    assert_eq!(outputs(&full), reference);
+    let params = std::fs::read_to_string(full.join("params.jsonl")).unwrap();
+    assert_eq!(params.lines().count(), 9, "7 lines, then 2 appended");
+}
+
+#[test]
+fn bench_end_to_end_prints_the_stages() {
+    let tmp = tempfile::tempdir().unwrap();
+    good_images(tmp.path(), 5);
+    let o = bin()
+        .args([
+            "bench",
+            "--end-to-end",
+            "--backend",
+            "cpu",
+            "--repeats",
+            "1",
+            "--batch-size",
+            "2",
+            "--threads",
+            "1",
+            "--input",
+        ])
+        .arg(tmp.path())
+        .arg("--pipeline")
+        .arg(pipelines().join("color_jitter.toml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains(
+            "| end-to-end images/s | decode alone | augment alone | decode busy | augment busy |"
+        ),
+        "{stdout}"
+    );
+    // The row: 5 images, three rates and three percentages.
+    let row = stdout.lines().nth(2).unwrap();
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    assert_eq!(cells[5], "5", "{row}");
+    for c in &cells[6..9] {
+        assert!(c.parse::<f64>().unwrap() > 0.0, "{row}");
+    }
+    for c in &cells[9..12] {
+        let pct: f64 = c.trim_end_matches('%').parse().unwrap();
+        assert!((0.0..=100.5).contains(&pct), "{row}");
+    }
+    let rate: f64 = stdout
+        .lines()
+        .last()
+        .unwrap()
+        .strip_prefix("images/s: ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(rate > 0.0);
+}

@@ -130,3 +130,128 @@ fn summarise(images: usize, seconds: Vec<f64>, dispatches: Option<u32>) -> Bench
         dispatches_per_batch: dispatches,
     }
 }
+
+/// What `bench --end-to-end` measures: the loader over a folder (decode,
+/// augment, readback overlapped) beside each stage alone.
+#[derive(Clone, Debug)]
+pub struct EndToEnd {
+    /// The loader's backend.
+    pub backend: String,
+    /// Images per epoch (files that decoded).
+    pub images: usize,
+    /// Seconds of each timed epoch.
+    pub seconds: Vec<f64>,
+    /// Images per second end to end, at the median epoch.
+    pub images_per_sec: f64,
+    /// Images per second decoding alone (the same decode threads, nothing else running).
+    pub decode_alone_per_sec: f64,
+    /// Images per second augmenting alone (images decoded beforehand), as `bench`.
+    pub augment_alone_per_sec: f64,
+    /// At the median epoch: the fraction of the wall time the decode threads
+    /// were busy (busy seconds / (wall * threads)).
+    pub decode_busy: f64,
+    /// At the median epoch: the fraction of the wall time the augment
+    /// workers were busy (pack, upload, compute, readback).
+    pub augment_busy: f64,
+    /// At the median epoch: the fraction of the wall time the consumer
+    /// waited for the next batch.
+    pub consumer_wait: f64,
+    /// GPU backend, at the median epoch: the augment workers' busy fractions
+    /// split into [pack and upload, waiting for the device, readback copy]
+    /// (each: seconds / (wall * workers)).
+    pub gpu_split: Option<[f64; 3]>,
+}
+
+/// Runs the loader over `input` for one warm-up epoch and `repeats` timed
+/// epochs (each a new epoch: new parameters), with `threads` decode threads
+/// (and, on the CPU, an augment pool of `threads`); then times decoding alone
+/// and augmentation alone on the same images with the same threads.
+pub fn bench_end_to_end(
+    pipeline: crate::Pipeline,
+    input: &std::path::Path,
+    opts: crate::LoaderOptions,
+    replicate: usize,
+    repeats: usize,
+) -> Result<EndToEnd> {
+    use crate::{Dataset, Loader};
+    let files = super::files::find_images(input)?;
+    let paths: Vec<std::path::PathBuf> = (0..replicate.max(1))
+        .flat_map(|_| files.iter().map(|(p, _)| p.clone()))
+        .collect();
+    let threads = opts.decode_threads;
+    let batch_size = opts.batch_size;
+    let loader = Loader::new(Dataset::from_paths(paths.clone()), pipeline.clone(), opts)?;
+    let run_epoch = |epoch: u64| -> Result<(f64, crate::LoaderStats, usize)> {
+        let before = loader.stats();
+        let t = std::time::Instant::now();
+        let mut n = 0;
+        for b in loader.epoch(epoch)? {
+            let b = b?;
+            n += b.items.len();
+            std::hint::black_box(&b.batch.data);
+        }
+        let wall = t.elapsed().as_secs_f64();
+        let after = loader.stats();
+        let delta = crate::LoaderStats {
+            decode_busy_s: after.decode_busy_s - before.decode_busy_s,
+            augment_busy_s: after.augment_busy_s - before.augment_busy_s,
+            consumer_wait_s: after.consumer_wait_s - before.consumer_wait_s,
+            gpu_pack_s: after.gpu_pack_s - before.gpu_pack_s,
+            gpu_device_s: after.gpu_device_s - before.gpu_device_s,
+            gpu_readback_s: after.gpu_readback_s - before.gpu_readback_s,
+            ..after
+        };
+        Ok((wall, delta, n))
+    };
+    run_epoch(0)?;
+    let mut epochs = Vec::new();
+    for r in 0..repeats.max(1) {
+        epochs.push(run_epoch(r as u64 + 1)?);
+    }
+    let seconds: Vec<f64> = epochs.iter().map(|e| e.0).collect();
+    let mut order: Vec<usize> = (0..epochs.len()).collect();
+    order.sort_by(|&a, &b| seconds[a].total_cmp(&seconds[b]));
+    let (wall, st, images) = epochs[order[order.len() / 2]].clone();
+    let wall = wall.max(1e-12);
+
+    // Decoding alone, on as many threads.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|e| crate::Error::Loader(format!("cannot start a thread pool: {e}")))?;
+    let t = std::time::Instant::now();
+    let decoded: Vec<RgbImage> = pool.install(|| {
+        use rayon::prelude::*;
+        paths
+            .par_iter()
+            .filter_map(|p| crate::load_image(p).ok())
+            .collect()
+    });
+    let decode_alone = decoded.len() as f64 / t.elapsed().as_secs_f64().max(1e-12);
+    // Augmentation alone, on the loader's backend and as many threads.
+    let backend = match loader.backend_kind() {
+        "gpu" => crate::Backend::Gpu,
+        _ => crate::Backend::Cpu,
+    };
+    let aug = Augmenter::new(pipeline, backend)?;
+    let alone = pool.install(|| bench(&aug, &decoded, batch_size, repeats))?;
+    Ok(EndToEnd {
+        backend: loader.backend_name(),
+        images,
+        images_per_sec: images as f64 / wall,
+        seconds,
+        decode_alone_per_sec: decode_alone,
+        augment_alone_per_sec: alone.images_per_sec,
+        decode_busy: st.decode_busy_s / (wall * st.decode_threads.max(1) as f64),
+        augment_busy: st.augment_busy_s / (wall * st.augment_workers.max(1) as f64),
+        consumer_wait: st.consumer_wait_s / wall,
+        gpu_split: (loader.backend_kind() == "gpu").then(|| {
+            let w = wall * st.augment_workers.max(1) as f64;
+            [
+                st.gpu_pack_s / w,
+                st.gpu_device_s / w,
+                st.gpu_readback_s / w,
+            ]
+        }),
+    })
+}

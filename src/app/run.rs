@@ -1,10 +1,10 @@
 //! `gpu-augment run`: augment every image under a folder.
 
-use super::files::{decode_all, find_images, write_npy, write_png};
-use crate::engine::{Augmenter, Tensor};
+use super::files::{find_images, write_npy, write_png};
+use crate::engine::{Backend, Tensor};
 use crate::error::{Error, Result};
-use crate::mix::Labels;
-use crate::pipeline::SampleRecord;
+use crate::loader::{Dataset, Loader, LoaderOptions, ShardTail};
+use crate::pipeline::{OutputFormat, Pipeline, SampleRecord};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -18,8 +18,12 @@ pub struct RunSummary {
     pub written: usize,
     /// Files that failed, with the reason.
     pub failed: Vec<(PathBuf, String)>,
+    /// Outputs already there (kept; their batches were not run again).
+    pub existing: usize,
     /// Seconds, all included.
     pub seconds: f64,
+    /// The loader's backend, e.g. "cpu (2 threads)".
+    pub backend: String,
 }
 
 #[derive(Serialize)]
@@ -73,24 +77,65 @@ fn output_name(rel: &Path, view: u32, views: u32, ext: &str) -> PathBuf {
     rel.with_file_name(format!("{stem}_v{view}.{ext}"))
 }
 
-/// Augments every image under `input` into `out` (same relative names; .png
-/// for u8 output, .npy for f32; with `views = k`, `NAME_v0.png` ...
-/// `NAME_v{k-1}.png`), writing `params.jsonl`. Sample indices are the files'
-/// positions in sorted order, so per-sample results do not depend on batch
-/// size or on which other files failed; mixing pairs samples within a batch of
+/// How `run_folder` runs.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Where the pixels run.
+    pub backend: Backend,
+    /// The run's seed.
+    pub seed: u64,
+    /// The epoch.
+    pub epoch: u64,
+    /// Source images per batch (mixing pairs samples within a batch).
+    pub batch_size: usize,
+    /// (rank, world size): this process writes the files of shard `rank` of
+    /// `world`: files `rank, rank + world, ...` in sorted order (the loader's
+    /// sharding with `ShardTail::Uneven`: every file in exactly one shard).
+    pub shard: (usize, usize),
+    /// GPU devices to spread the batches over.
+    pub devices: usize,
+    /// Decoding threads (None: the machine's parallelism).
+    pub decode_threads: Option<usize>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Auto,
+            seed: 0,
+            epoch: 0,
+            batch_size: 64,
+            shard: (0, 1),
+            devices: 1,
+            decode_threads: None,
+        }
+    }
+}
+
+/// Augments every image under `input` into `out` through the streaming
+/// [`Loader`] (same relative names; .png for u8 output, .npy for f32; with
+/// `views = k`, `NAME_v0.png` ... `NAME_v{k-1}.png`), appending each output's
+/// parameters to `params.jsonl`. Sample indices are the files' positions in
+/// sorted order, so per-sample results do not depend on batch size, shard or
+/// on which other files failed; mixing pairs samples within a batch of
 /// `batch_size` files.
+///
+/// Resuming: a batch whose outputs all exist already is neither decoded nor
+/// written again, so re-running a stopped run finishes it (delete `out` to
+/// start over). With a shard `(i, n)` other than `(0, 1)` the record files
+/// are `params.{i}-of-{n}.jsonl` and `labels.{i}-of-{n}.jsonl`, so shards
+/// can share `out`.
 ///
 /// When every image sits in a class folder (`DIR/class_name/image.png`, the
 /// ImageFolder layout, classes in sorted order), the class is its label:
 /// `labels.jsonl` gets each output's soft label and `classes.txt` the class
 /// names. A pipeline with a mixing op needs that layout.
 pub fn run_folder(
-    aug: &Augmenter,
+    pipeline: Pipeline,
     input: &Path,
     out: &Path,
-    seed: u64,
-    epoch: u64,
-    batch_size: usize,
+    opts: &RunOptions,
+    on_start: impl FnOnce(&Loader),
 ) -> Result<RunSummary> {
     let start = std::time::Instant::now();
     let files = find_images(input)?;
@@ -101,9 +146,10 @@ pub fn run_folder(
             source: e,
         }
     };
-    let views = aug.pipeline().views.max(1);
+    let views = pipeline.views.max(1);
     let classes = folder_classes(&files);
-    let num_classes = match (&aug.pipeline().mix, &classes) {
+    let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+    let dataset = match (&pipeline.mix, &classes) {
         (Some(m), None) => {
             return Err(Error::InvalidArgument(format!(
                 "op `{}` mixes labels, but {} is not in the ImageFolder layout (every image in DIR/class_name/)",
@@ -120,81 +166,99 @@ pub fn run_folder(
                 m.num_classes
             )))
         }
-        (Some(m), Some(_)) => m.num_classes,
-        (None, Some((names, _))) => names.len(),
-        (None, None) => 0,
+        (_, Some((names, ids))) => Dataset::from_labeled(
+            paths.into_iter().zip(ids.iter().copied()).collect(),
+            names.len(),
+        )?,
+        (None, None) => Dataset::from_paths(paths),
     };
+    let (rank, world) = opts.shard;
+    let mut lopts = LoaderOptions {
+        batch_size: opts.batch_size.max(1),
+        backend: opts.backend,
+        seed: opts.seed,
+        rank,
+        world_size: world,
+        // Every file in exactly one shard.
+        shard_tail: ShardTail::Uneven,
+        devices: opts.devices.max(1),
+        ..LoaderOptions::default()
+    };
+    if let Some(t) = opts.decode_threads {
+        lopts.decode_threads = t.max(1);
+    }
+    let loader = Loader::new(dataset, pipeline, lopts)?;
+    on_start(&loader);
+    let ext = match loader.pipeline().format {
+        OutputFormat::U8Hwc => "png",
+        OutputFormat::F32Chw => "npy",
+    };
+    let output_of =
+        |item: usize, view: u32| out.join(output_name(&files[item].1, view, views, ext));
     std::fs::create_dir_all(out).map_err(io(out))?;
+    let suffix = if world > 1 {
+        format!(".{rank}-of-{world}")
+    } else {
+        String::new()
+    };
+    let append = |path: &Path| -> Result<std::io::BufWriter<std::fs::File>> {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(io(path))?;
+        Ok(std::io::BufWriter::new(f))
+    };
     let mut label_out = match &classes {
         Some((names, _)) => {
             let names_path = out.join("classes.txt");
             std::fs::write(&names_path, names.join("\n") + "\n").map_err(io(&names_path))?;
-            let path = out.join("labels.jsonl");
-            let f = std::fs::File::create(&path).map_err(io(&path))?;
-            Some((path, std::io::BufWriter::new(f)))
+            let path = out.join(format!("labels{suffix}.jsonl"));
+            let w = append(&path)?;
+            Some((path, w))
         }
         None => None,
     };
-    let params_path = out.join("params.jsonl");
-    let mut params =
-        std::io::BufWriter::new(std::fs::File::create(&params_path).map_err(io(&params_path))?);
+    let params_path = out.join(format!("params{suffix}.jsonl"));
+    let mut params = append(&params_path)?;
+    let total: usize = loader.plan(opts.epoch).iter().map(Vec::len).sum::<usize>() * views as usize;
     let bar = if std::io::stderr().is_terminal() {
-        let b = ProgressBar::new(files.len() as u64);
+        let b = ProgressBar::new(total as u64);
         b.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} images  {per_sec}  eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} outputs  {per_sec}  eta {eta}  {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         b
     } else {
         ProgressBar::hidden()
     };
     let mut summary = RunSummary::default();
-    let size = aug.pipeline().size;
-    for (chunk_no, chunk) in files.chunks(batch_size.max(1)).enumerate() {
-        let base = chunk_no * batch_size.max(1);
-        let paths: Vec<PathBuf> = chunk.iter().map(|(p, _)| p.clone()).collect();
-        let mut images = Vec::new();
-        let mut kept = Vec::new();
-        for (i, r) in decode_all(&paths).into_iter().enumerate() {
-            match r {
-                Ok(img) => {
-                    images.push(img);
-                    kept.push(i);
-                }
-                Err(e) => {
-                    let reason = match e {
-                        Error::Decode { reason, .. } => reason,
-                        other => other.to_string(),
-                    };
-                    bar.suspend(|| eprintln!("error: {}: {reason}", paths[i].display()));
-                    summary.failed.push((paths[i].clone(), reason));
-                }
-            }
+    let epoch = loader.epoch_where(opts.epoch, |_, items| {
+        let missing = items
+            .iter()
+            .any(|&i| (0..views).any(|v| !output_of(i, v).exists()));
+        if !missing {
+            summary.existing += items.len() * views as usize;
         }
-        bar.inc((chunk.len() - kept.len()) as u64);
-        if images.is_empty() {
-            continue;
+        missing
+    })?;
+    bar.inc(summary.existing as u64);
+    let size = loader.pipeline().size;
+    for lb in epoch {
+        let lb = lb?;
+        for (p, reason) in &lb.skipped {
+            bar.suspend(|| eprintln!("error: {}: {reason}", p.display()));
         }
-        let indices: Vec<u64> = kept.iter().map(|&i| (base + i) as u64).collect();
-        let class_ids: Option<Vec<u32>> = classes
-            .as_ref()
-            .map(|(_, ids)| kept.iter().map(|&i| ids[base + i]).collect());
-        let labels = class_ids.as_ref().map(|c| Labels::Classes {
-            classes: c,
-            num_classes,
-        });
-        let batch = aug.augment_indexed_labeled(&images, labels.as_ref(), seed, epoch, &indices)?;
-        let ext = match batch.data {
-            Tensor::U8(_) => "png",
-            Tensor::F32(_) => "npy",
-        };
-        // Output sample j of the batch is view j % views of kept source j / views.
-        let outs: Vec<(usize, PathBuf)> = (0..kept.len() * views as usize)
+        bar.inc((lb.skipped.len() * views as usize) as u64);
+        let batch = &lb.batch;
+        // Output sample j of the batch is view j % views of source j / views.
+        let outs: Vec<(usize, PathBuf)> = (0..lb.items.len() * views as usize)
             .map(|j| {
-                let rel = &chunk[kept[j / views as usize]].1;
                 (
                     j,
-                    out.join(output_name(rel, (j % views as usize) as u32, views, ext)),
+                    output_of(lb.items[j / views as usize], (j % views as usize) as u32),
                 )
             })
             .collect();
@@ -222,7 +286,7 @@ pub fn run_folder(
         for ((j, path), r) in outs.iter().zip(results) {
             match r {
                 Ok(()) => {
-                    let rel = chunk[kept[*j / views as usize]]
+                    let rel = files[lb.items[*j / views as usize]]
                         .1
                         .to_string_lossy()
                         .replace('\\', "/");
@@ -250,12 +314,19 @@ pub fn run_folder(
                 }
             }
         }
-        bar.inc(kept.len() as u64);
+        // A batch's records reach the disk with the batch: a stopped run
+        // loses at most the records of the batch it was writing.
+        params.flush().map_err(io(&params_path))?;
+        if let Some((path, w)) = &mut label_out {
+            w.flush().map_err(io(path))?;
+        }
+        bar.inc(outs.len() as u64);
     }
-    params.flush().map_err(io(&params_path))?;
-    if let Some((path, w)) = &mut label_out {
-        w.flush().map_err(io(path))?;
-    }
+    // Every decode failure, including batches in which every file failed.
+    let mut failed = loader.skipped_files();
+    failed.append(&mut summary.failed);
+    summary.failed = failed;
+    summary.backend = loader.backend_name();
     bar.finish_and_clear();
     summary.seconds = start.elapsed().as_secs_f64();
     Ok(summary)

@@ -81,6 +81,30 @@ struct Buffers {
     readback: Option<wgpu::Buffer>,
     pack: Vec<u32>,
     mix: mix::MixBuffers,
+    /// The submission whose results `readback` will hold (what `read_back` waits for).
+    submitted: Option<wgpu::SubmissionIndex>,
+}
+
+/// One set of batch buffers; grown on demand by `grow`.
+fn new_buffers(device: &wgpu::Device) -> Buffers {
+    Buffers {
+        globals: device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("globals"),
+            size: GLOBALS_STRIDE * (MAX_STATS as u64 + 1),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        }),
+        samples: None,
+        src: None,
+        scratch: None,
+        stats: None,
+        field: None,
+        out: None,
+        readback: None,
+        pack: Vec::new(),
+        mix: mix::MixBuffers::default(),
+        submitted: None,
+    }
 }
 
 /// The compiled kernels of one feature set: the main pass, the reduction
@@ -154,6 +178,10 @@ impl Features {
     }
 }
 
+/// The longest a chunk may keep the device busy before it counts as hung
+/// (a chunk is bounded by the storage-binding limit: seconds, even on lavapipe).
+const DEVICE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Bytes between the per-pass copies of the globals (dynamic uniform offsets).
 const GLOBALS_STRIDE: u64 = 256;
 
@@ -171,11 +199,16 @@ pub struct GpuContext {
     mix: mix::MixKernel,
     /// Compiled (main, stats) pipelines per feature set (see `Features`).
     variants: Mutex<std::collections::HashMap<Features, Arc<Kernels>>>,
-    bufs: Mutex<Buffers>,
+    /// Free buffer sets. A batch takes one (or makes one when all are in
+    /// use), so threads sharing the context run batches at once: one packs
+    /// and uploads while another's results are read back. The pool holds as
+    /// many sets as batches ever ran at once (one for a single caller).
+    bufs: Mutex<Vec<Buffers>>,
     errors: Arc<Mutex<Vec<String>>>,
 }
 
-/// Counters of the last batch, for tests and benchmarks.
+/// Counters of the last batch, for tests and benchmarks (host times in
+/// nanoseconds beside them).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BatchStats {
     /// Compute dispatches.
@@ -188,6 +221,14 @@ pub struct BatchStats {
     pub bytes_up: u64,
     /// Bytes read back.
     pub bytes_down: u64,
+    /// Host nanoseconds packing the sources, writing the buffers and
+    /// encoding the passes, up to the submit.
+    pub pack_ns: u64,
+    /// Host nanoseconds waiting for the device (compute and the copy to the
+    /// readback buffer, as far as the host sees them).
+    pub device_ns: u64,
+    /// Host nanoseconds copying the mapped results into the tensor.
+    pub readback_ns: u64,
 }
 
 pub(crate) fn grow(
@@ -224,6 +265,44 @@ impl GpuContext {
             ..Default::default()
         }))
         .map_err(|_| Error::NoAdapter)?;
+        Self::open(&adapter)
+    }
+
+    /// `n` devices for spreading batches over: one on each adapter of the
+    /// best kind present (discrete GPUs, else integrated, else virtual, else
+    /// software ones such as lavapipe; an adapter listed under two backends
+    /// counts once), then further devices on the same adapters in turn, so
+    /// `n` above the number of GPUs opens several devices per GPU.
+    pub fn open_many(n: usize) -> Result<Vec<Self>> {
+        let inst = instance();
+        let rank = |t: wgpu::DeviceType| match t {
+            wgpu::DeviceType::DiscreteGpu => 0,
+            wgpu::DeviceType::IntegratedGpu => 1,
+            wgpu::DeviceType::VirtualGpu => 2,
+            wgpu::DeviceType::Cpu => 3,
+            wgpu::DeviceType::Other => 4,
+        };
+        let mut adapters: Vec<(wgpu::Adapter, wgpu::AdapterInfo)> =
+            pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()))
+                .into_iter()
+                .map(|a| {
+                    let info = a.get_info();
+                    (a, info)
+                })
+                .collect();
+        let Some(best) = adapters.iter().map(|(_, i)| rank(i.device_type)).min() else {
+            return Err(Error::NoAdapter);
+        };
+        adapters.retain(|(_, i)| rank(i.device_type) == best);
+        let mut seen = std::collections::HashSet::new();
+        adapters.retain(|(_, i)| seen.insert((i.vendor, i.device, i.name.clone())));
+        (0..n.max(1))
+            .map(|k| Self::open(&adapters[k % adapters.len()].0))
+            .collect()
+    }
+
+    /// Opens a device on `adapter` and builds the engine's pipelines.
+    fn open(adapter: &wgpu::Adapter) -> Result<Self> {
         let info = adapter.get_info();
         let alimits = adapter.limits();
         let mut required = wgpu::Limits::default();
@@ -310,12 +389,7 @@ impl GpuContext {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!("shader compilation failed: {e}")));
         }
-        let globals = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("globals"),
-            size: GLOBALS_STRIDE * (MAX_STATS as u64 + 1),
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let first = new_buffers(&device);
         Ok(Self {
             device,
             queue,
@@ -328,18 +402,7 @@ impl GpuContext {
             field_module,
             mix,
             variants: Mutex::default(),
-            bufs: Mutex::new(Buffers {
-                globals,
-                samples: None,
-                src: None,
-                scratch: None,
-                stats: None,
-                field: None,
-                out: None,
-                readback: None,
-                pack: Vec::new(),
-                mix: mix::MixBuffers::default(),
-            }),
+            bufs: Mutex::new(vec![first]),
             errors,
         })
     }
@@ -484,20 +547,52 @@ impl GpuContext {
         if n > 0 {
             chunks.push(start..srcs.len());
         }
+        let pool_err = || Error::Gpu("a previous batch panicked".into());
+        let taken = self.bufs.lock().map_err(|_| pool_err())?.pop();
+        let mut bufs = match taken {
+            Some(b) => b,
+            None => new_buffers(&self.device),
+        };
+        let r = self.run_chunks(
+            &mut bufs,
+            gl,
+            samples,
+            srcs,
+            &mut out,
+            mixes,
+            &chunks,
+            [out_per, tensor_per, scratch_per],
+        );
+        // A set whose batch failed may be left mapped or half written: dropped.
+        if r.is_ok() {
+            self.bufs.lock().map_err(|_| pool_err())?.push(bufs);
+        }
+        r
+    }
+
+    /// The chunks of one batch, in order, on one buffer set.
+    #[allow(clippy::too_many_arguments)]
+    fn run_chunks(
+        &self,
+        bufs: &mut Buffers,
+        gl: &GpuGlobals,
+        samples: &[GpuSample],
+        srcs: &[Src],
+        out: &mut crate::TensorMut,
+        mixes: Option<&[GpuMix]>,
+        chunks: &[std::ops::Range<usize>],
+        [out_per, tensor_per, scratch_per]: [u64; 3],
+    ) -> Result<BatchStats> {
         let mut stats = BatchStats::default();
-        let mut bufs = self
-            .bufs
-            .lock()
-            .map_err(|_| Error::Gpu("a previous batch panicked".into()))?;
         let mut done = 0usize;
         let split = chunks.len() > 1;
         let mix_gl = GpuMixGlobals {
             out: [gl.out[0], gl.out[1], samples.len() as u32, gl.out[3]],
         };
-        for range in chunks {
+        for range in chunks.iter().cloned() {
             let cn = range.len();
             let cs = self.run_chunk(
-                &mut bufs,
+                bufs,
                 gl,
                 &samples[range.clone()],
                 &srcs[range],
@@ -505,14 +600,11 @@ impl GpuContext {
                 scratch_per,
                 mixes.filter(|_| !split).map(|m| (&mix_gl, m)),
             )?;
-            self.read_back(
-                &bufs,
-                cn,
-                out_per as usize,
-                tensor_per as usize,
-                &mut out,
-                done,
-            )?;
+            let [device_ns, readback_ns] =
+                self.read_back(bufs, cn, out_per as usize, tensor_per as usize, out, done)?;
+            stats.pack_ns += cs.pack_ns;
+            stats.device_ns += device_ns;
+            stats.readback_ns += readback_ns;
             let bytes = cn * tensor_per as usize;
             done += bytes;
             stats.dispatches += cs.dispatches;
@@ -522,7 +614,7 @@ impl GpuContext {
             stats.chunks += 1;
         }
         if let (true, Some(m)) = (split, mixes) {
-            mix::mix_on_host(&mix_gl, m, &mut out);
+            mix::mix_on_host(&mix_gl, m, out);
         }
         Ok(stats)
     }
@@ -538,6 +630,7 @@ impl GpuContext {
         scratch_per: u64,
         mix: Option<(&GpuMixGlobals, &[GpuMix])>,
     ) -> Result<BatchStats> {
+        let started = std::time::Instant::now();
         let dev = &self.device;
         let n = samples.len() as u64;
         let scope = dev.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
@@ -753,20 +846,25 @@ impl GpuContext {
             _ => ob,
         };
         enc.copy_buffer_to_buffer(copy_from, 0, rb, 0, out_bytes);
-        q.submit([enc.finish()]);
+        let submitted = q.submit([enc.finish()]);
+        let up = g_all.len() as u64
+            + (table.len() * std::mem::size_of::<GpuSample>()) as u64
+            + bufs.pack.len() as u64 * 4
+            + mix_pass.as_ref().map_or(0, |(_, b)| *b);
+        bufs.submitted = Some(submitted);
         Ok(BatchStats {
             dispatches,
             submits: 1,
             chunks: 1,
-            bytes_up: g_all.len() as u64
-                + (table.len() * std::mem::size_of::<GpuSample>()) as u64
-                + bufs.pack.len() as u64 * 4
-                + mix_pass.as_ref().map_or(0, |(_, b)| *b),
+            bytes_up: up,
             bytes_down: out_bytes,
+            pack_ns: started.elapsed().as_nanos() as u64,
+            ..BatchStats::default()
         })
     }
 
     /// Copies `n` samples of `per` device bytes (of which `keep` are the sample's) into the tensor at byte `done`.
+    /// Returns the host nanoseconds spent waiting for the device and copying.
     fn read_back(
         &self,
         bufs: &Buffers,
@@ -775,7 +873,8 @@ impl GpuContext {
         keep: usize,
         out: &mut crate::TensorMut,
         done: usize,
-    ) -> Result<()> {
+    ) -> Result<[u64; 2]> {
+        let waiting = std::time::Instant::now();
         let bytes = n * per;
         let rb = bufs
             .readback
@@ -786,9 +885,20 @@ impl GpuContext {
         rb.map_async(wgpu::MapMode::Read, 0..map_bytes, move |r| {
             let _ = tx.send(r);
         });
+        // Wait for this set's own submission, not for other threads' later
+        // ones; a device that never finishes (hung, lost without telling)
+        // becomes an error instead of a hang.
         self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Gpu(format!("waiting for the device: {e}")))?;
+            .poll(wgpu::PollType::Wait {
+                submission_index: bufs.submitted.clone(),
+                timeout: Some(DEVICE_TIMEOUT),
+            })
+            .map_err(|e| {
+                Error::Gpu(format!(
+                    "waiting for the device (at most {} s): {e}",
+                    DEVICE_TIMEOUT.as_secs()
+                ))
+            })?;
         if let Some(e) = self.take_error() {
             return Err(Error::Gpu(e));
         }
@@ -797,6 +907,8 @@ impl GpuContext {
             Ok(Err(e)) => return Err(Error::Gpu(format!("mapping results: {e}"))),
             Err(_) => return Err(Error::Gpu("device dropped the readback".into())),
         }
+        let device_ns = waiting.elapsed().as_nanos() as u64;
+        let copying = std::time::Instant::now();
         {
             let view = rb
                 .get_mapped_range(0..map_bytes)
@@ -809,7 +921,7 @@ impl GpuContext {
             }
         }
         rb.unmap();
-        Ok(())
+        Ok([device_ns, copying.elapsed().as_nanos() as u64])
     }
 }
 

@@ -1,0 +1,365 @@
+//! The threads of one epoch: decoders, augment workers, and the consuming
+//! iterator that hands batches out in order.
+
+use super::{Counters, Loader, LoaderBatch};
+use crate::engine::{load_image, Augmenter};
+use crate::error::{Error, Result};
+use crate::mix::Labels;
+use crate::RgbImage;
+use std::collections::{BTreeMap, HashMap};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+/// One decoded item: the image, or why it could not be had.
+type Item = std::result::Result<RgbImage, (PathBuf, String)>;
+
+/// A batch whose every item has been decoded (or failed).
+struct Decoded {
+    pos: usize,
+    items: Vec<Item>,
+}
+
+/// What the augment workers hand the consumer: a batch, `None` when every
+/// file of the batch failed, or the error that stopped the batch.
+type Done = (usize, Result<Option<LoaderBatch>>);
+
+struct Sched {
+    /// Next (position in the plan, item within the batch) to claim.
+    next: (usize, usize),
+    /// Batches the consumer has taken (positions below this are gone).
+    taken: usize,
+    /// Batches being decoded: the items so far and how many are still missing.
+    assembling: HashMap<usize, (Vec<Option<Item>>, usize)>,
+}
+
+/// State shared by the epoch's threads.
+struct Shared {
+    epoch: u64,
+    seed: u64,
+    /// (batch index in the epoch, dataset indices), in order.
+    plan: Vec<(usize, Vec<usize>)>,
+    prefetch: usize,
+    sched: Mutex<Sched>,
+    cv: Condvar,
+    stop: AtomicBool,
+    dataset: Arc<super::Dataset>,
+    num_classes: usize,
+    counters: Arc<Counters>,
+}
+
+/// The batches of one epoch, in order: an iterator of `Result<LoaderBatch>`.
+/// Ends after the last batch or after the first error. Dropping it (at any
+/// point) stops and joins its threads.
+pub struct Epoch<'a> {
+    shared: Arc<Shared>,
+    rx: Option<Receiver<Done>>,
+    pending: BTreeMap<usize, Result<Option<LoaderBatch>>>,
+    next_pos: usize,
+    failed: bool,
+    threads: Vec<JoinHandle<()>>,
+    _loader: std::marker::PhantomData<&'a Loader>,
+}
+
+impl<'a> Epoch<'a> {
+    pub(super) fn start(
+        loader: &'a Loader,
+        epoch: u64,
+        plan: Vec<(usize, Vec<usize>)>,
+    ) -> Result<Self> {
+        let shared = Arc::new(Shared {
+            epoch,
+            seed: loader.opts.seed,
+            plan,
+            prefetch: loader.opts.prefetch,
+            sched: Mutex::new(Sched {
+                next: (0, 0),
+                taken: 0,
+                assembling: HashMap::new(),
+            }),
+            cv: Condvar::new(),
+            stop: AtomicBool::new(false),
+            dataset: loader.dataset.clone(),
+            num_classes: loader.num_classes,
+            counters: loader.counters.clone(),
+        });
+        let (done_tx, done_rx) = channel::<Done>();
+        let (dec_tx, dec_rx) = channel::<Decoded>();
+        let dec_rx = Arc::new(Mutex::new(dec_rx));
+        let mut me = Self {
+            shared: shared.clone(),
+            rx: Some(done_rx),
+            pending: BTreeMap::new(),
+            next_pos: 0,
+            failed: false,
+            threads: Vec::new(),
+            _loader: std::marker::PhantomData,
+        };
+        let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.clone())
+                .spawn(f)
+                .map_err(|e| Error::Loader(format!("cannot start thread {name}: {e}")))
+        };
+        // On an error below, dropping `me` stops and joins what started.
+        for i in 0..loader.opts.decode_threads {
+            let (s, tx) = (shared.clone(), dec_tx.clone());
+            me.threads.push(spawn(
+                format!("ga-decode-{i}"),
+                Box::new(move || decode_loop(&s, &tx)),
+            )?);
+        }
+        drop(dec_tx);
+        let per_engine = if loader.gpu {
+            loader.opts.streams_per_device
+        } else {
+            1
+        };
+        let mut w = 0;
+        for aug in &loader.engines {
+            for _ in 0..per_engine {
+                let (s, rx, tx, aug) =
+                    (shared.clone(), dec_rx.clone(), done_tx.clone(), aug.clone());
+                let pool = loader.cpu_pool.clone();
+                me.threads.push(spawn(
+                    format!("ga-augment-{w}"),
+                    Box::new(move || {
+                        let pool = pool.as_ref().and_then(|p| p.pool.as_ref());
+                        augment_loop(&s, &rx, &tx, &aug, pool)
+                    }),
+                )?);
+                w += 1;
+            }
+        }
+        Ok(me)
+    }
+
+    /// Batches of this epoch still to come (including empty ones that will
+    /// be passed over).
+    pub fn remaining(&self) -> usize {
+        self.shared.plan.len().saturating_sub(self.next_pos)
+    }
+}
+
+impl Iterator for Epoch<'_> {
+    type Item = Result<LoaderBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let sh = &self.shared;
+        let start = Instant::now();
+        let out = loop {
+            if self.failed || self.next_pos >= sh.plan.len() {
+                break None;
+            }
+            if let Some(r) = self.pending.remove(&self.next_pos) {
+                self.next_pos += 1;
+                if let Ok(mut s) = sh.sched.lock() {
+                    s.taken = self.next_pos;
+                }
+                sh.cv.notify_all();
+                match r {
+                    Ok(Some(b)) => {
+                        sh.counters.batches.fetch_add(1, Ordering::Relaxed);
+                        break Some(Ok(b));
+                    }
+                    Ok(None) => continue,
+                    Err(e) => {
+                        self.failed = true;
+                        break Some(Err(e));
+                    }
+                }
+            }
+            let got = self.rx.as_ref().map(|rx| rx.recv());
+            match got {
+                Some(Ok((pos, r))) => {
+                    self.pending.insert(pos, r);
+                }
+                _ => {
+                    self.failed = true;
+                    break Some(Err(Error::Loader(format!(
+                        "the worker threads stopped before batch {} of epoch {}",
+                        sh.plan[self.next_pos].0, sh.epoch
+                    ))));
+                }
+            }
+        };
+        Counters::add_ns(&sh.counters.wait_ns, start);
+        out
+    }
+}
+
+impl Drop for Epoch<'_> {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // Wake decoders waiting for room; take the lock so none misses it.
+        drop(self.shared.sched.lock());
+        self.shared.cv.notify_all();
+        // Augment workers see the closed channel (or `stop`) and return.
+        self.rx = None;
+        self.pending.clear();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Claims items in order while fewer than `prefetch` batches are in flight;
+/// decodes them; the thread completing a batch sends it on.
+fn decode_loop(sh: &Shared, tx: &Sender<Decoded>) {
+    loop {
+        let (pos, i, path) = {
+            let Ok(mut s) = sh.sched.lock() else { return };
+            loop {
+                if sh.stop.load(Ordering::SeqCst) || s.next.0 >= sh.plan.len() {
+                    return;
+                }
+                if s.next.0 < s.taken + sh.prefetch {
+                    break;
+                }
+                s = match sh.cv.wait(s) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
+            }
+            let (pos, i) = s.next;
+            let items = &sh.plan[pos].1;
+            if i == 0 {
+                s.assembling
+                    .insert(pos, ((0..items.len()).map(|_| None).collect(), items.len()));
+            }
+            s.next = if i + 1 == items.len() {
+                (pos + 1, 0)
+            } else {
+                (pos, i + 1)
+            };
+            let path = sh.dataset.paths[items[i]].clone();
+            (pos, i, path)
+        };
+        let t = Instant::now();
+        let item = match catch_unwind(AssertUnwindSafe(|| load_image(&path))) {
+            Ok(Ok(img)) => Ok(img),
+            Ok(Err(Error::Decode { reason, .. })) => Err((path, reason)),
+            Ok(Err(e)) => Err((path, e.to_string())),
+            Err(_) => Err((path, "the decoder panicked".into())),
+        };
+        Counters::add_ns(&sh.counters.decode_ns, t);
+        let c = &sh.counters;
+        match &item {
+            Ok(_) => {
+                c.decoded.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(f) => {
+                c.skipped.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut v) = c.skipped_files.lock() {
+                    v.push(f.clone());
+                }
+            }
+        }
+        let complete = {
+            let Ok(mut s) = sh.sched.lock() else { return };
+            let Some((slots, left)) = s.assembling.get_mut(&pos) else {
+                return;
+            };
+            slots[i] = Some(item);
+            *left -= 1;
+            if *left == 0 {
+                s.assembling.remove(&pos)
+            } else {
+                None
+            }
+        };
+        if let Some((slots, _)) = complete {
+            let items = slots.into_iter().flatten().collect();
+            if tx.send(Decoded { pos, items }).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn augment_loop(
+    sh: &Shared,
+    rx: &Mutex<Receiver<Decoded>>,
+    tx: &Sender<Done>,
+    aug: &Augmenter,
+    pool: Option<&rayon::ThreadPool>,
+) {
+    loop {
+        let msg = match rx.lock() {
+            Ok(r) => r.recv(),
+            Err(_) => return,
+        };
+        let Ok(d) = msg else { return };
+        if sh.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let pos = d.pos;
+        let t = Instant::now();
+        let run = || augment_batch(sh, aug, d);
+        let r = match catch_unwind(AssertUnwindSafe(|| match pool {
+            Some(p) => p.install(run),
+            None => run(),
+        })) {
+            Ok(r) => r,
+            Err(_) => Err(Error::Loader(format!(
+                "an augment worker panicked on batch {} of epoch {}",
+                sh.plan[pos].0, sh.epoch
+            ))),
+        };
+        Counters::add_ns(&sh.counters.augment_ns, t);
+        if let Ok(Some(b)) = &r {
+            if let Some(g) = &b.batch.gpu_stats {
+                let c = &sh.counters;
+                c.gpu_pack_ns.fetch_add(g.pack_ns, Ordering::Relaxed);
+                c.gpu_device_ns.fetch_add(g.device_ns, Ordering::Relaxed);
+                c.gpu_readback_ns
+                    .fetch_add(g.readback_ns, Ordering::Relaxed);
+            }
+        }
+        if tx.send((pos, r)).is_err() {
+            return;
+        }
+    }
+}
+
+fn augment_batch(sh: &Shared, aug: &Augmenter, d: Decoded) -> Result<Option<LoaderBatch>> {
+    let (index, plan_items) = &sh.plan[d.pos];
+    let mut images = Vec::with_capacity(d.items.len());
+    let mut items = Vec::with_capacity(d.items.len());
+    let mut skipped = Vec::new();
+    for (item, &ds) in d.items.into_iter().zip(plan_items) {
+        match item {
+            Ok(img) => {
+                images.push(img);
+                items.push(ds);
+            }
+            Err(f) => skipped.push(f),
+        }
+    }
+    if images.is_empty() {
+        return Ok(None);
+    }
+    let indices: Vec<u64> = items.iter().map(|&i| i as u64).collect();
+    let classes: Option<Vec<u32>> = sh
+        .dataset
+        .labels
+        .as_ref()
+        .map(|l| items.iter().map(|&i| l[i]).collect());
+    let labels = classes.as_ref().map(|c| Labels::Classes {
+        classes: c,
+        num_classes: sh.num_classes,
+    });
+    let batch =
+        aug.augment_indexed_labeled(&images, labels.as_ref(), sh.seed, sh.epoch, &indices)?;
+    Ok(Some(LoaderBatch {
+        epoch: sh.epoch,
+        index: *index,
+        items,
+        batch,
+        skipped,
+    }))
+}
