@@ -247,6 +247,10 @@ pub fn planar_step(
             }
         }
     } else if op == code::BLUR_H || op == code::BLUR_V {
+        // Per value: acc = sum over taps i (ascending) of w_i * v[reflect(p + i)],
+        // norm = sum of w_i in the same order, out = acc / norm, as the shader.
+        // Here a tap at a time over whole rows (contiguous where no reflection
+        // is needed), which vectorises and keeps every value's order.
         let half = param_w as i32;
         let wts: Vec<f32> = (-half..=half)
             .map(|i| {
@@ -254,23 +258,47 @@ pub fn planar_step(
                 (-0.5 * t * t).exp()
             })
             .collect();
+        let norm = wts.iter().fold(0.0f32, |a, &w| a + w);
         let horizontal = op == code::BLUR_H;
+        let mut acc = vec![0.0f32; if horizontal { w } else { w * h }];
         for plane in [r, g, b] {
             tmp.clear();
             tmp.extend_from_slice(plane);
-            for yy in 0..h {
-                for xx in 0..w {
-                    let (mut acc, mut norm) = (0.0f32, 0.0f32);
+            if horizontal {
+                for yy in 0..h {
+                    let row = &tmp[yy * w..(yy + 1) * w];
+                    acc.iter_mut().for_each(|a| *a = 0.0);
                     for (i, &wt) in (-half..=half).zip(&wts) {
-                        let (sx, sy) = if horizontal {
-                            (reflect(xx as i32 + i, w as i32) as usize, yy)
-                        } else {
-                            (xx, reflect(yy as i32 + i, h as i32) as usize)
-                        };
-                        acc += wt * tmp[sy * w + sx];
-                        norm += wt;
+                        // Columns whose tap x + i lies inside the row: [lo, hi).
+                        let lo = (-i).clamp(0, w as i32) as usize;
+                        let hi = (w as i32 - i).clamp(0, w as i32) as usize;
+                        for x in (0..lo).chain(hi.max(lo)..w) {
+                            acc[x] += wt * row[reflect(x as i32 + i, w as i32) as usize];
+                        }
+                        if lo < hi {
+                            let src = &row[(lo as i32 + i) as usize..(hi as i32 + i) as usize];
+                            for (a, &v) in acc[lo..hi].iter_mut().zip(src) {
+                                *a += wt * v;
+                            }
+                        }
                     }
-                    plane[yy * w + xx] = acc / norm;
+                    for (o, &a) in plane[yy * w..(yy + 1) * w].iter_mut().zip(&acc) {
+                        *o = a / norm;
+                    }
+                }
+            } else {
+                acc.iter_mut().for_each(|a| *a = 0.0);
+                for yy in 0..h {
+                    let dst = &mut acc[yy * w..(yy + 1) * w];
+                    for (i, &wt) in (-half..=half).zip(&wts) {
+                        let sy = reflect(yy as i32 + i, h as i32) as usize;
+                        for (a, &v) in dst.iter_mut().zip(&tmp[sy * w..(sy + 1) * w]) {
+                            *a += wt * v;
+                        }
+                    }
+                }
+                for (o, &a) in plane.iter_mut().zip(&acc) {
+                    *o = a / norm;
                 }
             }
         }
