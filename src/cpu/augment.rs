@@ -9,7 +9,7 @@
 
 use super::color::{adjust_hue, blend1, gray, planar_step, quantize, INV_255};
 use super::field::{render, FieldScratch};
-use super::gather::{bilinear, pack_rgba, Taps};
+use super::gather::{bilinear, nearest as gather_nearest, pack_rgba, Taps};
 use super::sample::Src;
 use super::stats::lane_mean;
 use crate::plan::{code, kind, GpuGlobals, GpuSample};
@@ -378,7 +378,11 @@ fn warp_rows(
                     (*ta, *tb, *tc, *td) = (ya + xa, ya + xb, yb + xa, yb + xb);
                 }
                 let (cr, cg, cb) = (&mut cr[..w], &mut cg[..w], &mut cb[..w]);
-                bilinear(words, taps, fxs, fys, [&mut *cr, &mut *cg, &mut *cb], w);
+                if nearest {
+                    gather_nearest(words, taps, [&mut *cr, &mut *cg, &mut *cb], w);
+                } else {
+                    bilinear(words, taps, fxs, fys, [&mut *cr, &mut *cg, &mut *cb], w);
+                }
                 for clip in clips {
                     let fill = clip.fill.map(|f| f * 255.0);
                     let px_rgb = pxs

@@ -94,6 +94,33 @@ pub fn bilinear(src: &[u32], t: &Taps, fx: &[f32], fy: &[f32], out: [&mut [f32];
     scalar(src, t, fx, fy, out, 0..n);
 }
 
+/// Nearest sampling: the bilinear formula with both weights 0 gives exactly
+/// the top-left tap, so only that texel is read (same values as `bilinear`).
+pub fn nearest(src: &[u32], t: &Taps, out: [&mut [f32]; 3], n: usize) {
+    let len = src.len() as u32;
+    let ok = t.a.len() >= n && (n == 0 || t.a[..n].iter().fold(0, |m, &i| m.max(i)) < len);
+    assert!(
+        ok && out.iter().all(|o| o.len() >= n),
+        "gather indices out of range"
+    );
+    let [cr, cg, cb] = out;
+    let mut x = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            let ptrs = [cr.as_mut_ptr(), cg.as_mut_ptr(), cb.as_mut_ptr()];
+            // SAFETY: AVX2 is present; indices checked above; stores stay below n.
+            x = unsafe { avx2::nearest(src, &t.a, ptrs, n) };
+        }
+    }
+    for x in x..n {
+        let v = src[t.a[x] as usize];
+        cr[x] = (v & 255) as f32;
+        cg[x] = ((v >> 8) & 255) as f32;
+        cb[x] = ((v >> 16) & 255) as f32;
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::Taps;
@@ -146,6 +173,32 @@ mod avx2 {
             blend!(0, out[0]);
             blend!(8, out[1]);
             blend!(16, out[2]);
+            x += 8;
+        }
+        x
+    }
+
+    /// One texel per pixel, eight pixels at a time; returns how many were done.
+    ///
+    /// # Safety
+    /// AVX2 must be present, every index of `idx` below `n` must be in `src`,
+    /// and the three `out` rows must hold `n` values.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn nearest(src: &[u32], idx: &[u32], out: [*mut f32; 3], n: usize) -> usize {
+        let base = src.as_ptr() as *const i32;
+        let mask = _mm256_set1_epi32(255);
+        let mut x = 0;
+        while x + 8 <= n {
+            let v = _mm256_i32gather_epi32::<4>(
+                base,
+                _mm256_loadu_si256(idx.as_ptr().add(x) as *const __m256i),
+            );
+            let r = _mm256_cvtepi32_ps(_mm256_and_si256(v, mask));
+            let g = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32::<8>(v), mask));
+            let b = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32::<16>(v), mask));
+            _mm256_storeu_ps(out[0].add(x), r);
+            _mm256_storeu_ps(out[1].add(x), g);
+            _mm256_storeu_ps(out[2].add(x), b);
             x += 8;
         }
         x
