@@ -190,13 +190,12 @@ fn apply_rejects_unknown_op_and_key() {
     assert!(e.contains("brightness") && e.contains("amount"), "{e}");
 }
 
-#[test]
-fn bench_prints_images_per_second_last() {
-    let tmp = tempfile::tempdir().unwrap();
-    good_images(tmp.path(), 3);
-    let o = bin()
+/// `gpu-augment bench` on the CPU over `dir` (color_jitter, one repeat, batches of 2, one thread).
+fn bench_cli(dir: &Path, extra: &[&str]) -> std::process::Output {
+    bin()
+        .arg("bench")
+        .args(extra)
         .args([
-            "bench",
             "--backend",
             "cpu",
             "--repeats",
@@ -205,13 +204,20 @@ fn bench_prints_images_per_second_last() {
             "2",
             "--threads",
             "1",
-            "--input",
         ])
-        .arg(tmp.path())
+        .arg("--input")
+        .arg(dir)
         .arg("--pipeline")
         .arg(pipelines().join("color_jitter.toml"))
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn bench_prints_images_per_second_last() {
+    let tmp = tempfile::tempdir().unwrap();
+    good_images(tmp.path(), 3);
+    let o = bench_cli(tmp.path(), &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
     let last = stdout.lines().last().unwrap();
@@ -397,25 +403,7 @@ fn run_shards_and_resumes_a_stopped_run() {
 fn bench_end_to_end_prints_the_stages() {
     let tmp = tempfile::tempdir().unwrap();
     good_images(tmp.path(), 5);
-    let o = bin()
-        .args([
-            "bench",
-            "--end-to-end",
-            "--backend",
-            "cpu",
-            "--repeats",
-            "1",
-            "--batch-size",
-            "2",
-            "--threads",
-            "1",
-            "--input",
-        ])
-        .arg(tmp.path())
-        .arg("--pipeline")
-        .arg(pipelines().join("color_jitter.toml"))
-        .output()
-        .unwrap();
+    let o = bench_cli(tmp.path(), &["--end-to-end"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
