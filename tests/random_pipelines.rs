@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 
 fn random_op(rng: &mut impl Rng) -> String {
     let f = |rng: &mut dyn rand::RngCore, lo: f64, hi: f64| lo + (hi - lo) * rng.random::<f64>();
-    match rng.random_range(0..11) {
+    match rng.random_range(0..18) {
         0 => format!(
             "op = \"random_resized_crop\"\nscale = [{:.3}, 1.0]\ninterpolation = \"{}\"",
             f(rng, 0.01, 0.9),
@@ -62,6 +62,35 @@ fn random_op(rng: &mut impl Rng) -> String {
             f(rng, 0.5, 10.0),
             rng.random_range(0..256)
         ),
+        11 => format!(
+            "op = \"{}\"\np = {:.2}",
+            ["equalize", "autocontrast", "invert"][rng.random_range(0..3)],
+            f(rng, 0.0, 1.0)
+        ),
+        12 => format!("op = \"sharpness\"\nfactor = {:.2}\np = {:.2}", f(rng, 0.0, 3.0), f(rng, 0.0, 1.0)),
+        13 => format!(
+            "op = \"gaussian_blur\"\nkernel_size = {}\nsigma = [{:.2}, {:.2}]",
+            2 * rng.random_range(0..6) + 1,
+            f(rng, 0.1, 1.0),
+            f(rng, 1.0, 4.0)
+        ),
+        14 => format!(
+            "op = \"rand_augment\"\nnum_ops = {}\nmagnitude = {}\ninterpolation = \"{}\"",
+            rng.random_range(1..4),
+            rng.random_range(0..31),
+            if rng.random::<bool>() { "nearest" } else { "bilinear" }
+        ),
+        15 => format!("op = \"perspective\"\ndistortion = {:.2}\np = {:.2}", f(rng, 0.0, 1.0), f(rng, 0.0, 1.0)),
+        16 => format!(
+            "op = \"random_erasing\"\np = {:.2}\nvalue = {}",
+            f(rng, 0.0, 1.0),
+            if rng.random::<bool>() { "\"random\"".to_string() } else { rng.random_range(0..256).to_string() }
+        ),
+        17 => format!(
+            "op = \"{}\"\np = {:.2}",
+            ["solarize", "posterize", "gamma", "gaussian_noise"][rng.random_range(0..4)],
+            f(rng, 0.0, 1.0)
+        ),
         _ => format!("op = \"grayscale\"\np = {:.2}", f(rng, 0.0, 1.0)),
     }
 }
@@ -71,7 +100,7 @@ fn random_pipelines_agree_and_never_panic() {
     let g = gpu();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20261124);
     let mut ran = 0;
-    for case in 0..40 {
+    for case in 0..60 {
         let n_ops = rng.random_range(1..5);
         let mut text = format!(
             "size = [{}, {}]\nformat = \"{}\"\n",
@@ -128,5 +157,5 @@ fn random_pipelines_agree_and_never_panic() {
         }
         ran += 1;
     }
-    assert!(ran >= 30, "only {ran} of 40 random pipelines were valid");
+    assert!(ran >= 40, "only {ran} of 60 random pipelines were valid");
 }
