@@ -2,10 +2,12 @@
 //! Nothing outside this module touches wgpu types.
 //!
 //! Per batch (or per chunk, when a batch exceeds a storage-binding limit):
-//! one upload of the packed sources and the per-sample table, `stat slots`
-//! reduction dispatches plus one main dispatch (a fixed number for a given
-//! pipeline, whatever the batch size or the draws), one copy to the readback
-//! buffer, one submit.
+//! one upload of the packed sources and the per-sample table; 2 field
+//! dispatches when the pipeline has random fields; one segment pass per
+//! barrier a sample of the pipeline can draw; one main dispatch; the mixing
+//! dispatch when the pipeline mixes (a fixed number for a given pipeline,
+//! whatever the batch size or the draws); one copy to the readback buffer,
+//! one submit.
 
 mod mix;
 mod shaders;
@@ -107,9 +109,9 @@ fn new_buffers(device: &wgpu::Device) -> Buffers {
     }
 }
 
-/// The compiled kernels of one feature set: the main pass, the reduction
-/// pass in its warping (pass 0) and scratch-reading (later passes) forms, and
-/// the field pass's noise and row-sum kernels.
+/// The compiled kernels of one feature set: the main pass, the segment pass
+/// in its warping (pass 0) and scratch-reading (later passes) forms, and the
+/// field pass's noise and column-sum kernels.
 struct Kernels {
     main: wgpu::ComputePipeline,
     stats: Option<(wgpu::ComputePipeline, wgpu::ComputePipeline)>,
@@ -450,7 +452,7 @@ impl GpuContext {
         let make = |name: &str, module: &wgpu::ShaderModule, constants: &[(&str, f64)]| {
             make_at(name, module, "main", constants)
         };
-        // The reduction pipelines exist only for batches that need statistics.
+        // The segment-pass pipelines exist only for pipelines with barrier steps.
         let stats = f.use_scratch.then(|| {
             (
                 make("stats-warp", &self.stats_module, &warp_c),
@@ -823,7 +825,7 @@ impl GpuContext {
             }
             for k in 0..stat_slots {
                 let Some((warp, scratch)) = &kernels.stats else {
-                    return Err(Error::Gpu("reduction pipelines missing".into()));
+                    return Err(Error::Gpu("segment-pass pipelines missing".into()));
                 };
                 pass.set_pipeline(if k == 0 { warp } else { scratch });
                 pass.set_bind_group(0, &bg, &[(k * GLOBALS_STRIDE) as u32]);
