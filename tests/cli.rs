@@ -395,8 +395,35 @@ fn run_shards_and_resumes_a_stopped_run() {
         "{stdout}"
     );
     assert_eq!(outputs(&full), reference);
-    let params = std::fs::read_to_string(full.join("params.jsonl")).unwrap();
-    assert_eq!(params.lines().count(), 9, "7 lines, then 2 appended");
+    let records = |dir: &Path| -> Vec<String> {
+        let text = std::fs::read_to_string(dir.join("params.jsonl")).unwrap();
+        let mut files: Vec<String> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["file"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let all = records(&full);
+    assert_eq!(all.len(), 7, "each output recorded once: {all:?}");
+    all.windows(2)
+        .for_each(|w| assert_ne!(w[0], w[1], "recorded twice"));
+    // Stopped after writing a batch's images but before its records (the
+    // last two lines lost, the last one cut mid-line): the re-run redoes
+    // that batch and records it, each output still once.
+    let text = std::fs::read_to_string(full.join("params.jsonl")).unwrap();
+    let kept: Vec<&str> = text.lines().collect();
+    let cut = format!("{}\n{}", kept[..5].join("\n"), &kept[5][..10]);
+    std::fs::write(full.join("params.jsonl"), cut).unwrap();
+    let o = run_cmd(&input, &full, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(outputs(&full), reference);
+    assert_eq!(records(&full), all);
 }
 
 #[test]

@@ -41,6 +41,39 @@ struct LabelLine<'a> {
     label: &'a [f32],
 }
 
+/// The (file, view) pairs a record file of an earlier run holds. A line that
+/// does not parse (a run stopped mid-line) is dropped: the file is rewritten
+/// with the complete lines only, so new records start on a line of their own
+/// and the file stays valid JSON lines.
+fn recorded(path: &Path) -> Result<std::collections::HashSet<(String, u32)>> {
+    let io = |e: std::io::Error| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+        Err(e) => return Err(io(e)),
+    };
+    let mut keep = String::new();
+    let mut done = std::collections::HashSet::new();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if let Some(file) = v.get("file").and_then(|f| f.as_str()) {
+            let view = v.get("view").and_then(|x| x.as_u64()).unwrap_or(0) as u32;
+            done.insert((file.to_string(), view));
+        }
+        keep.push_str(line);
+        keep.push('\n');
+    }
+    if keep != text {
+        std::fs::write(path, &keep).map_err(io)?;
+    }
+    Ok(done)
+}
+
 /// Class labels from an ImageFolder layout (`DIR/class_name/image.png`):
 /// sorted class names and each file's class index. `None` when some file is
 /// not inside a class folder.
@@ -120,9 +153,10 @@ impl Default for RunOptions {
 /// on which other files failed; mixing pairs samples within a batch of
 /// `batch_size` files.
 ///
-/// Resuming: a batch whose outputs all exist already is neither decoded nor
-/// written again, so re-running a stopped run finishes it (delete `out` to
-/// start over). With a shard `(i, n)` other than `(0, 1)` the record files
+/// Resuming: a batch whose outputs all exist already and are all in the
+/// record files is neither decoded nor written again, so re-running a
+/// stopped run finishes it, records included, each record once (delete
+/// `out` to start over). With a shard `(i, n)` other than `(0, 1)` the record files
 /// are `params.{i}-of-{n}.jsonl` and `labels.{i}-of-{n}.jsonl`, so shards
 /// can share `out`.
 ///
@@ -214,13 +248,25 @@ pub fn run_folder(
             let names_path = out.join("classes.txt");
             std::fs::write(&names_path, names.join("\n") + "\n").map_err(io(&names_path))?;
             let path = out.join(format!("labels{suffix}.jsonl"));
+            let done = recorded(&path)?;
             let w = append(&path)?;
-            Some((path, w))
+            Some((path, w, done))
         }
         None => None,
     };
     let params_path = out.join(format!("params{suffix}.jsonl"));
+    // Outputs a previous run recorded: a batch counts as done only when its
+    // outputs exist and are recorded, and no record is written twice.
+    let params_done = recorded(&params_path)?;
     let mut params = append(&params_path)?;
+    let rel_of = |item: usize| files[item].1.to_string_lossy().replace('\\', "/");
+    let is_recorded = |item: usize, view: u32| {
+        let key = (rel_of(item), view);
+        params_done.contains(&key)
+            && label_out
+                .as_ref()
+                .is_none_or(|(_, _, done)| done.contains(&key))
+    };
     let total: usize = loader.plan(opts.epoch).iter().map(Vec::len).sum::<usize>() * views as usize;
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::new(total as u64);
@@ -238,7 +284,7 @@ pub fn run_folder(
     let epoch = loader.epoch_where(opts.epoch, |_, items| {
         let missing = items
             .iter()
-            .any(|&i| (0..views).any(|v| !output_of(i, v).exists()));
+            .any(|&i| (0..views).any(|v| !output_of(i, v).exists() || !is_recorded(i, v)));
         if !missing {
             summary.existing += items.len() * views as usize;
         }
@@ -291,21 +337,26 @@ pub fn run_folder(
                         .to_string_lossy()
                         .replace('\\', "/");
                     let record = &batch.records[*j];
-                    if let (Some((path, w)), Some(l)) = (&mut label_out, &batch.labels) {
-                        let line = LabelLine {
-                            file: rel.clone(),
-                            index: record.index,
-                            view: record.view,
-                            label: l.row(*j).unwrap_or_default(),
-                        };
+                    let key = (rel.clone(), record.view);
+                    if let (Some((path, w, done)), Some(l)) = (&mut label_out, &batch.labels) {
+                        if !done.contains(&key) {
+                            let line = LabelLine {
+                                file: rel.clone(),
+                                index: record.index,
+                                view: record.view,
+                                label: l.row(*j).unwrap_or_default(),
+                            };
+                            let text = serde_json::to_string(&line)
+                                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+                            writeln!(w, "{text}").map_err(io(path))?;
+                        }
+                    }
+                    if !params_done.contains(&key) {
+                        let line = Line { file: rel, record };
                         let text = serde_json::to_string(&line)
                             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-                        writeln!(w, "{text}").map_err(io(path))?;
+                        writeln!(params, "{text}").map_err(io(&params_path))?;
                     }
-                    let line = Line { file: rel, record };
-                    let text = serde_json::to_string(&line)
-                        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-                    writeln!(params, "{text}").map_err(io(&params_path))?;
                     summary.written += 1;
                 }
                 Err(e) => {
@@ -317,7 +368,7 @@ pub fn run_folder(
         // A batch's records reach the disk with the batch: a stopped run
         // loses at most the records of the batch it was writing.
         params.flush().map_err(io(&params_path))?;
-        if let Some((path, w)) = &mut label_out {
+        if let Some((path, w, _)) = &mut label_out {
             w.flush().map_err(io(path))?;
         }
         bar.inc(outs.len() as u64);
