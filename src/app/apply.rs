@@ -390,16 +390,7 @@ pub fn explicit_op(
         "random_field" => {
             use crate::ops::{MAX_LENGTH_SCALE, MIN_LENGTH_SCALE};
             let l = s.num_in("l", 16.0, MIN_LENGTH_SCALE, MAX_LENGTH_SCALE)?;
-            let amp = FieldAmps {
-                dx: s.num_in("dx", 0.0, 0.0, 1e4)?,
-                dy: s.num_in("dy", 0.0, 0.0, 1e4)?,
-                rotation: s.num_in("rotation", 0.0, 0.0, 360.0)?,
-                log_scale: s.num_in("log_scale", 0.0, 0.0, 5.0)?,
-                brightness: s.num_in("brightness", 0.0, 0.0, 10.0)?,
-                contrast: s.num_in("contrast", 0.0, 0.0, 10.0)?,
-                saturation: s.num_in("saturation", 0.0, 0.0, 10.0)?,
-                hue: s.num_in("hue", 0.0, 0.0, 0.5)?,
-            };
+            let amp = FieldAmps::read(|key, max| s.num_in(key, 0.0, 0.0, max))?;
             let fill = s.triple("fill", [0.0; 3])?;
             let seed = s.seed()?;
             (

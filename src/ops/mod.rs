@@ -553,6 +553,38 @@ pub struct FieldAmps {
 }
 
 impl FieldAmps {
+    /// Each amplitude's key in pipeline files and `apply`, and its largest
+    /// value, in kernel order (see `by_kind`).
+    pub const KEYS: [(&'static str, f64); 8] = [
+        ("dx", 1e4),
+        ("dy", 1e4),
+        ("rotation", 360.0),
+        ("log_scale", 5.0),
+        ("brightness", 10.0),
+        ("contrast", 10.0),
+        ("saturation", 10.0),
+        ("hue", 0.5),
+    ];
+
+    /// Reads every amplitude with `get(key, max)` (absent keys are 0).
+    pub fn read<E>(mut get: impl FnMut(&str, f64) -> Result<f64, E>) -> Result<Self, E> {
+        let mut a = [0.0; 8];
+        for (v, (key, max)) in a.iter_mut().zip(Self::KEYS) {
+            *v = get(key, max)?;
+        }
+        let [dx, dy, rotation, log_scale, brightness, contrast, saturation, hue] = a;
+        Ok(Self {
+            dx,
+            dy,
+            rotation,
+            log_scale,
+            brightness,
+            contrast,
+            saturation,
+            hue,
+        })
+    }
+
     /// The amplitudes in kernel order: dx, dy, rotation, log-scale, brightness,
     /// contrast, saturation, hue (field kinds 0..8).
     pub fn by_kind(&self) -> [f64; 8] {

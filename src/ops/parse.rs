@@ -553,16 +553,7 @@ pub fn parse_op(index: usize, table: &toml::Table) -> Result<Op> {
             };
             Op::RandomField {
                 l,
-                amp: FieldAmps {
-                    dx: c.f64_in("dx", 0.0, 0.0, 1e4)?,
-                    dy: c.f64_in("dy", 0.0, 0.0, 1e4)?,
-                    rotation: c.f64_in("rotation", 0.0, 0.0, 360.0)?,
-                    log_scale: c.f64_in("log_scale", 0.0, 0.0, 5.0)?,
-                    brightness: c.f64_in("brightness", 0.0, 0.0, 10.0)?,
-                    contrast: c.f64_in("contrast", 0.0, 0.0, 10.0)?,
-                    saturation: c.f64_in("saturation", 0.0, 0.0, 10.0)?,
-                    hue: c.f64_in("hue", 0.0, 0.0, 0.5)?,
-                },
+                amp: FieldAmps::read(|key, max| c.f64_in(key, 0.0, 0.0, max))?,
                 fill: c.triple("fill", [0.0; 3], 0.0, 255.0)?,
                 p: c.p(1.0)?,
             }
