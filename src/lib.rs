@@ -2,9 +2,11 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod codes;
 pub mod cpu;
 mod engine;
 mod error;
+pub mod explicit;
 pub mod gpu;
 pub mod key;
 pub mod loader;
@@ -13,7 +15,7 @@ pub mod ops;
 pub mod pipeline;
 pub mod plan;
 
-pub use engine::{load_image, to_rgb, Augmenter, Backend, Batch, Tensor};
+pub use engine::{load_image, to_rgb, Augmenter, Backend, Batch};
 pub use error::{Error, Result};
 pub use key::BatchKey;
 pub use loader::{Dataset, Epoch, Loader, LoaderBatch, LoaderOptions, LoaderStats};
@@ -23,6 +25,15 @@ pub use pipeline::{OutputFormat, Pipeline, SampleRecord};
 
 /// RGB u8 images, as the `image` crate holds them: the engine's input type.
 pub use image::RgbImage;
+
+/// An output tensor's data.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Tensor {
+    /// u8, N x H x W x 3.
+    U8(Vec<u8>),
+    /// f32, N x 3 x H x W.
+    F32(Vec<f32>),
+}
 
 /// A mutable view of a whole output tensor.
 pub enum TensorMut<'a> {

@@ -12,7 +12,7 @@
 mod mix;
 mod shaders;
 
-pub use shaders::{kernel_source, KERNELS, MIX as MIX_KERNEL};
+pub use shaders::{kernel_source, mix_source, prelude, KERNELS};
 
 use crate::cpu::Src;
 use crate::error::{Error, Result};
