@@ -36,6 +36,7 @@ const EDGES: [f64; 11] = [
 const INT_EDGES: [u32; 7] = [0, 1, 2, 3, 9, 65536, u32::MAX];
 
 type Set = fn(&mut Op, f64);
+type Make = Box<dyn FnOnce(Pipeline) -> gpu_augment::Result<Augmenter> + Send>;
 
 macro_rules! num {
     ($v:ident, $f:ident) => {
@@ -737,10 +738,8 @@ fn pipeline(ops: Vec<Op>) -> Pipeline {
 
 /// Builds and runs `p` on the CPU (and on the GPU when `gpu` is given).
 fn run(what: &str, p: Pipeline, op: &str, key: Option<&str>, on_gpu: bool) -> bool {
-    let mut backends: Vec<(
-        &str,
-        Box<dyn FnOnce(Pipeline) -> gpu_augment::Result<Augmenter> + Send>,
-    )> = vec![("cpu", Box::new(|p| Augmenter::new(p, Backend::Cpu)))];
+    let mut backends: Vec<(&str, Make)> =
+        vec![("cpu", Box::new(|p| Augmenter::new(p, Backend::Cpu)))];
     if on_gpu {
         if let Some(g) = common::gpu() {
             backends.push(("gpu", Box::new(move |p| Augmenter::with_gpu(p, g))));

@@ -72,7 +72,9 @@ fn apply_with_an_explicit_order() {
         r#"{"op":"permute_channels","applied":true,"order":[2,0,1]}"#
     );
     let aug = Augmenter::new(p, Backend::Cpu).unwrap();
-    let batch = aug.augment_drawn(&[img.clone()], &[vec![d]], &[0]).unwrap();
+    let batch = aug
+        .augment_drawn(std::slice::from_ref(&img), &[vec![d]], &[0])
+        .unwrap();
     let Tensor::U8(out) = &batch.data else {
         panic!("u8 expected")
     };

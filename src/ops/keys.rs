@@ -469,7 +469,7 @@ impl Key {
 
     /// One number within the limits.
     pub fn check(&self, at: &At, x: f64) -> Result<f64> {
-        if self.gt && !(x > self.lo) {
+        if self.gt && x.partial_cmp(&self.lo) != Some(std::cmp::Ordering::Greater) {
             return Err(self.err(at, format!("must be > {}, got {x}", self.lo)));
         }
         if !(x >= self.lo && x <= self.hi) {
@@ -509,7 +509,7 @@ impl Key {
         if r[0] > r[1] {
             return Err(self.err(at, format!("min {} is greater than max {}", r[0], r[1])));
         }
-        if self.gt && !(r[0] > self.lo) {
+        if self.gt && r[0].partial_cmp(&self.lo) != Some(std::cmp::Ordering::Greater) {
             return Err(self.err(at, format!("must be > {}, got {}", self.lo, r[0])));
         }
         if !(r[0] >= self.lo && r[1] <= self.hi) {
@@ -528,7 +528,7 @@ impl Key {
     /// Every value within the limits.
     pub fn check_each(&self, at: &At, xs: &[f64]) -> Result<()> {
         for x in xs {
-            if self.gt && !(*x > self.lo) {
+            if self.gt && x.partial_cmp(&self.lo) != Some(std::cmp::Ordering::Greater) {
                 return Err(self.err(at, format!("values must be > {}, got {xs:?}", self.lo)));
             }
             if !(*x >= self.lo && *x <= self.hi) {
