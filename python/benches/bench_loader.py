@@ -38,7 +38,7 @@ def make_photos(out: Path, count: int, seed: int = 0) -> None:
         from skimage import data
     except ImportError:
         raise SystemExit("--make-photos needs scikit-image: pip install scikit-image") from None
-    names = ["astronaut", "chelsea", "coffee", "rocket", "cat", "immunohistochemistry", "motorcycle_left", "hubble_deep_field", "colorwheel"]
+    names = ["astronaut", "chelsea", "coffee", "rocket", "cat", "immunohistochemistry", "motorcycle_left", "hubble_deep_field"]
     photos = []
     for n in names:
         try:
