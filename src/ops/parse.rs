@@ -155,7 +155,10 @@ impl Ctx<'_> {
         };
         let x = self.number(key, v)?;
         if !(x >= lo && x <= hi) {
-            return Err(self.err(key, format!("must be in [{lo}, {hi}], got {x}")));
+            return Err(self.err(
+                key,
+                format!("must be in [{}, {}], got {x}", bound(lo), bound(hi)),
+            ));
         }
         Ok(x)
     }
@@ -185,8 +188,11 @@ impl Ctx<'_> {
             return Err(self.err(
                 key,
                 format!(
-                    "values must lie in [{min}, {max}], got [{}, {}]",
-                    r[0], r[1]
+                    "values must lie in [{}, {}], got [{}, {}]",
+                    bound(min),
+                    bound(max),
+                    r[0],
+                    r[1]
                 ),
             ));
         }
@@ -317,6 +323,18 @@ pub(crate) fn parse_size(v: &Value) -> std::result::Result<Size, String> {
             items.len()
         )),
         other => one(other).map(Size::square),
+    }
+}
+
+/// A range bound as messages print it: `inf` for f64::MAX (no upper bound),
+/// not its 309 digits.
+fn bound(x: f64) -> String {
+    if x >= f64::MAX {
+        "inf".into()
+    } else if x <= f64::MIN {
+        "-inf".into()
+    } else {
+        format!("{x}")
     }
 }
 
