@@ -703,6 +703,14 @@ pub fn decode_image(bytes: &[u8], exif_orientation: bool) -> std::result::Result
         jpeg_complete(bytes)?;
     }
     let mut decoder = reader.into_decoder().map_err(|e| e.to_string())?;
+    // The decoded buffer within the default limits (512 MiB), as
+    // `ImageReader::decode` checks: a header that claims a huge image is an
+    // error, not an allocation failure (found by tests/fuzz.rs).
+    let mut limits = image::Limits::default();
+    limits
+        .reserve(decoder.total_bytes())
+        .map_err(|e| e.to_string())?;
+    decoder.set_limits(limits).map_err(|e| e.to_string())?;
     let orientation = if exif_orientation {
         decoder.orientation().ok()
     } else {

@@ -39,9 +39,12 @@ fn pngs(dir: &Path, n: u64) {
 }
 
 fn run(input: &Path, out: &Path, pipeline: &Path, extra: &[&str]) -> Output {
-    bin()
-        .args(["run", "--backend", "cpu", "--batch-size", "2"])
-        .args(extra)
+    let mut c = bin();
+    c.args(["run", "--backend", "cpu"]);
+    if !extra.contains(&"--batch-size") {
+        c.args(["--batch-size", "2"]);
+    }
+    c.args(extra)
         .arg("--input")
         .arg(input)
         .arg("--out")
@@ -374,12 +377,13 @@ fn limited(kib: u64, args: &[&std::ffi::OsStr]) -> Output {
 fn memory_limits_split_batches_or_give_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("in");
-    pngs(&input, 12);
-    // 12 x 640 x 640 x 3 f32 = 59 MB in one batch of 12.
-    let p = pipeline_file(tmp.path(), "p.toml", "size = 640\nformat = \"f32_chw\"\n");
+    pngs(&input, 16);
+    // 16 x 1024 x 1024 x 3 f32 = 201 MB in one batch of 16: more than a
+    // 300 MB address space holds beside the process itself.
+    let p = pipeline_file(tmp.path(), "p.toml", "size = 1024\nformat = \"f32_chw\"\n");
     let free = tmp.path().join("free");
-    ok(&run(&input, &free, &p, &["--batch-size", "12"]));
-    let limit_kib = 400 * 1024;
+    ok(&run(&input, &free, &p, &["--batch-size", "16"]));
+    let limit_kib = 300 * 1024;
     let out = tmp.path().join("limited");
     let args = |out: &Path, p: &Path, bs: &str| -> Vec<std::ffi::OsString> {
         vec![
@@ -398,7 +402,7 @@ fn memory_limits_split_batches_or_give_clear_errors() {
             p.into(),
         ]
     };
-    let a = args(&out, &p, "12");
+    let a = args(&out, &p, "16");
     let o = limited(limit_kib, &a.iter().map(|s| s.as_os_str()).collect::<Vec<_>>());
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "{stdout}\n{stderr}");
@@ -407,8 +411,9 @@ fn memory_limits_split_batches_or_give_clear_errors() {
         m.into_iter().filter(|(k, _)| k.ends_with(".npy")).collect()
     };
     assert_eq!(strip(tree(&out)), strip(tree(&free)), "split batches changed the outputs");
-    // One output of 20000 x 20000 f32 (4.8 GB): a clear error.
-    let huge = pipeline_file(tmp.path(), "huge.toml", "size = 20000\nformat = \"f32_chw\"\n");
+    // One output of 4095 x 4096 f32 (201 MB, the largest a pipeline takes)
+    // with a 300 MB address space: a clear error.
+    let huge = pipeline_file(tmp.path(), "huge.toml", "size = [4095, 4096]\nformat = \"f32_chw\"\n");
     let a = args(&tmp.path().join("huge"), &huge, "1");
     let o = limited(limit_kib, &a.iter().map(|s| s.as_os_str()).collect::<Vec<_>>());
     let (_, stderr) = text(&o);

@@ -635,8 +635,6 @@ pub fn run_folder(
         .map_err(|e| Error::InvalidArgument(e.to_string()))?;
     write_text(&manifest_path, &(text + "\n"))?;
 
-    let loader = Loader::new(dataset, pipeline, lopts)?;
-    on_start(&loader);
     let output_of = |item: usize, view: u32| out.join(&out_names[item][view as usize]);
     let append = |path: &Path| -> Result<std::io::BufWriter<std::fs::File>> {
         let f = std::fs::OpenOptions::new()
@@ -661,16 +659,10 @@ pub fn run_folder(
     // Outputs this run's settings recorded (the manifest matched): a batch
     // counts as done only when its outputs exist and are recorded with the
     // same index, and no record is written twice.
-    let params_done = recorded(&params_path, run_key)?;
+    let mut params_done = recorded(&params_path, run_key)?;
     let mut params = append(&params_path)?;
-    let is_recorded = |item: usize, view: u32| {
-        let key = (rels[item].clone(), view, item as u64);
-        params_done.contains(&key)
-            && label_out
-                .as_ref()
-                .is_none_or(|(_, _, done)| done.contains(&key))
-    };
-    let total: usize = loader.plan(opts.epoch).iter().map(Vec::len).sum::<usize>() * views as usize;
+    // This shard's files (ShardTail::Uneven), each `views` outputs.
+    let total = files.len().saturating_sub(rank).div_ceil(world) * views as usize;
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::new(total as u64);
         b.set_style(
@@ -686,108 +678,146 @@ pub fn run_folder(
     for n in &summary.notes {
         bar.suspend(|| eprintln!("note: {n}"));
     }
-    let epoch = loader.epoch_where(opts.epoch, |_, items| {
-        let missing = items
-            .iter()
-            .any(|&i| (0..views).any(|v| !output_of(i, v).exists() || !is_recorded(i, v)));
-        if !missing {
-            summary.existing += items.len() * views as usize;
+    let mut on_start = Some(on_start);
+    // A batch that cannot be allocated after all (the estimate above is
+    // only an estimate) is run again in smaller batches: what was written
+    // is recorded, so the next attempt resumes after it.
+    let loader = loop {
+        lopts.batch_size = batch_size;
+        let loader = Loader::new(dataset.clone(), pipeline.clone(), lopts.clone())?;
+        if let Some(f) = on_start.take() {
+            f(&loader);
         }
-        missing
-    })?;
-    bar.inc(summary.existing as u64);
-    for lb in epoch {
-        let lb = lb?;
-        for (p, reason) in &lb.skipped {
-            bar.suspend(|| eprintln!("error: {}: {reason}", p.display()));
-        }
-        bar.inc((lb.skipped.len() * views as usize) as u64);
-        let batch = &lb.batch;
-        for (j, reason) in &batch.cpu_fallback {
-            let path = files[lb.items[*j / views as usize]].0.clone();
-            if summary.cpu_fallback.last().is_none_or(|(p, _)| *p != path) {
-                bar.suspend(|| {
-                    eprintln!("note: {}: ran on the CPU twin: {reason}", path.display())
-                });
-                summary.cpu_fallback.push((path, reason.clone()));
-            }
-        }
-        // Output sample j of the batch is view j % views of source j / views.
-        let outs: Vec<(usize, PathBuf)> = (0..lb.items.len() * views as usize)
-            .map(|j| {
-                (
-                    j,
-                    output_of(lb.items[j / views as usize], (j % views as usize) as u32),
-                )
-            })
-            .collect();
-        let results: Vec<Result<()>> = outs
-            .par_iter()
-            .map(|(j, path)| {
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent).map_err(io(parent))?;
+        summary.existing = 0;
+        bar.set_position(0);
+        let attempt = (|| -> Result<()> {
+            let is_recorded = |item: usize, view: u32| {
+                let key = (rels[item].clone(), view, item as u64);
+                params_done.contains(&key)
+                    && label_out
+                        .as_ref()
+                        .is_none_or(|(_, _, done)| done.contains(&key))
+            };
+            let epoch = loader.epoch_where(opts.epoch, |_, items| {
+                let missing = items
+                    .iter()
+                    .any(|&i| (0..views).any(|v| !output_of(i, v).exists() || !is_recorded(i, v)));
+                if !missing {
+                    summary.existing += items.len() * views as usize;
                 }
-                match &batch.data {
-                    Tensor::U8(_) => write_png(
-                        path,
-                        size.width,
-                        size.height,
-                        batch.sample_u8(*j).unwrap_or_default(),
-                    ),
-                    Tensor::F32(_) => write_npy(
-                        path,
-                        &[3, size.height as u64, size.width as u64],
-                        batch.sample_f32(*j).unwrap_or_default(),
-                    ),
+                missing
+            })?;
+            bar.inc(summary.existing as u64);
+            for lb in epoch {
+                let lb = lb?;
+                for (p, reason) in &lb.skipped {
+                    bar.suspend(|| eprintln!("error: {}: {reason}", p.display()));
                 }
-            })
-            .collect();
-        for ((j, path), r) in outs.iter().zip(results) {
-            match r {
-                Ok(()) => {
-                    let rel = rels[lb.items[*j / views as usize]].clone();
-                    let record = &batch.records[*j];
-                    let key = (rel.clone(), record.view, record.index);
-                    if let (Some((path, w, done)), Some(l)) = (&mut label_out, &batch.labels) {
-                        if !done.contains(&key) {
-                            let line = LabelLine {
-                                file: rel.clone(),
-                                index: record.index,
-                                view: record.view,
-                                label: l.row(*j).unwrap_or_default(),
-                            };
-                            let text = serde_json::to_string(&line)
-                                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-                            writeln!(w, "{text}").map_err(io(path))?;
+                bar.inc((lb.skipped.len() * views as usize) as u64);
+                let batch = &lb.batch;
+                for (j, reason) in &batch.cpu_fallback {
+                    let path = files[lb.items[*j / views as usize]].0.clone();
+                    if summary.cpu_fallback.last().is_none_or(|(p, _)| *p != path) {
+                        bar.suspend(|| {
+                            eprintln!("note: {}: ran on the CPU twin: {reason}", path.display())
+                        });
+                        summary.cpu_fallback.push((path, reason.clone()));
+                    }
+                }
+                // Output sample j of the batch is view j % views of source j / views.
+                let outs: Vec<(usize, PathBuf)> = (0..lb.items.len() * views as usize)
+                    .map(|j| {
+                        (
+                            j,
+                            output_of(lb.items[j / views as usize], (j % views as usize) as u32),
+                        )
+                    })
+                    .collect();
+                let results: Vec<Result<()>> = outs
+                    .par_iter()
+                    .map(|(j, path)| {
+                        if let Some(parent) = path.parent() {
+                            std::fs::create_dir_all(parent).map_err(io(parent))?;
+                        }
+                        match &batch.data {
+                            Tensor::U8(_) => write_png(
+                                path,
+                                size.width,
+                                size.height,
+                                batch.sample_u8(*j).unwrap_or_default(),
+                            ),
+                            Tensor::F32(_) => write_npy(
+                                path,
+                                &[3, size.height as u64, size.width as u64],
+                                batch.sample_f32(*j).unwrap_or_default(),
+                            ),
+                        }
+                    })
+                    .collect();
+                for ((j, path), r) in outs.iter().zip(results) {
+                    match r {
+                        Ok(()) => {
+                            let rel = rels[lb.items[*j / views as usize]].clone();
+                            let record = &batch.records[*j];
+                            let key = (rel.clone(), record.view, record.index);
+                            if let (Some((path, w, done)), Some(l)) = (&mut label_out, &batch.labels) {
+                                if !done.contains(&key) {
+                                    let line = LabelLine {
+                                        file: rel.clone(),
+                                        index: record.index,
+                                        view: record.view,
+                                        label: l.row(*j).unwrap_or_default(),
+                                    };
+                                    let text = serde_json::to_string(&line)
+                                        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+                                    writeln!(w, "{text}").map_err(io(path))?;
+                                    done.insert(key.clone());
+                                }
+                            }
+                            if !params_done.contains(&key) {
+                                let line = Line {
+                                    file: rel,
+                                    seed: opts.seed,
+                                    epoch: opts.epoch,
+                                    record,
+                                };
+                                let text = serde_json::to_string(&line)
+                                    .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+                                writeln!(params, "{text}").map_err(io(&params_path))?;
+                                params_done.insert(key);
+                            }
+                            summary.written += 1;
+                        }
+                        Err(e) => {
+                            bar.suspend(|| eprintln!("error: {}: {e}", path.display()));
+                            summary.failed.push((path.clone(), e.to_string()));
                         }
                     }
-                    if !params_done.contains(&key) {
-                        let line = Line {
-                            file: rel,
-                            seed: opts.seed,
-                            epoch: opts.epoch,
-                            record,
-                        };
-                        let text = serde_json::to_string(&line)
-                            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-                        writeln!(params, "{text}").map_err(io(&params_path))?;
-                    }
-                    summary.written += 1;
                 }
-                Err(e) => {
-                    bar.suspend(|| eprintln!("error: {}: {e}", path.display()));
-                    summary.failed.push((path.clone(), e.to_string()));
+                // A batch's records reach the disk with the batch: a stopped run
+                // loses at most the records of the batch it was writing.
+                params.flush().map_err(io(&params_path))?;
+                if let Some((path, w, _)) = &mut label_out {
+                    w.flush().map_err(io(path))?;
                 }
+                bar.inc(outs.len() as u64);
             }
+            Ok(())
+        })();
+        match attempt {
+            Ok(()) => break loader,
+            Err(Error::OutOfMemory { what, bytes }) if batch_size > 1 && !mixes => {
+                batch_size = (batch_size / 2).max(1);
+                let n = format!(
+                    "cannot allocate {} for {what}: running batches of {batch_size}",
+                    human(bytes)
+                );
+                bar.suspend(|| eprintln!("note: {n}"));
+                summary.notes.push(n);
+            }
+            Err(e) => return Err(e),
         }
-        // A batch's records reach the disk with the batch: a stopped run
-        // loses at most the records of the batch it was writing.
-        params.flush().map_err(io(&params_path))?;
-        if let Some((path, w, _)) = &mut label_out {
-            w.flush().map_err(io(path))?;
-        }
-        bar.inc(outs.len() as u64);
-    }
+    };
     // Every listing and decode failure, including batches in which every
     // file failed, then the write failures.
     failed.append(&mut loader.skipped_files());
