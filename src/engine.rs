@@ -308,12 +308,10 @@ impl Augmenter {
         let gmix = mix.map(|m| plan_mix(m, size));
         let (h, w) = (size.height as usize, size.width as usize);
         let what = || format!("the output tensor ({n} samples of {w}x{h})");
-        let values = n
-            .checked_mul(h * w * 3)
-            .ok_or_else(|| Error::OutOfMemory {
-                what: what(),
-                bytes: u64::MAX,
-            })?;
+        let values = n.checked_mul(h * w * 3).ok_or_else(|| Error::OutOfMemory {
+            what: what(),
+            bytes: u64::MAX,
+        })?;
         let new_tensor = || -> Result<Tensor> {
             Ok(match self.pipeline.format {
                 OutputFormat::U8Hwc => Tensor::U8(zeroed(values, &what)?),
@@ -361,8 +359,7 @@ impl Augmenter {
                 )?
             }
             Some(pos) => {
-                let stats =
-                    self.run_augmix(pos, images, drawn, k, &mut data, &mut cpu_fallback)?;
+                let stats = self.run_augmix(pos, images, drawn, k, &mut data, &mut cpu_fallback)?;
                 // The batch mix follows AugMix's, on the host (both backends).
                 if let Some(gm) = &gmix {
                     mix_on_host(&gl, gm, &mut data);
@@ -438,8 +435,8 @@ impl Augmenter {
                 let mut stats = BatchStats::default();
                 let mut start = 0;
                 let run_gpu = |range: std::ops::Range<usize>,
-                                   data: &mut Tensor,
-                                   stats: &mut BatchStats|
+                               data: &mut Tensor,
+                               stats: &mut BatchStats|
                  -> Result<()> {
                     if range.is_empty() {
                         return Ok(());
@@ -564,10 +561,22 @@ impl Augmenter {
         let (h, w) = (size.height as usize, size.width as usize);
         let gl = globals(&inner, samples.len() as u32, 0);
         let values = samples.len() * 3 * h * w;
-        let what = || format!("augmix's internal batch ({} images of {w}x{h})", samples.len());
+        let what = || {
+            format!(
+                "augmix's internal batch ({} images of {w}x{h})",
+                samples.len()
+            )
+        };
         let mut internal = Tensor::F32(zeroed(values, &what)?);
         let mut inner_fallback = Vec::new();
-        let stats = self.run(&gl, &samples, &srcs, &mut internal, None, &mut inner_fallback)?;
+        let stats = self.run(
+            &gl,
+            &samples,
+            &srcs,
+            &mut internal,
+            None,
+            &mut inner_fallback,
+        )?;
         // Internal sample j is chain j % (width + 1) of output sample j / (width + 1).
         let per_out = samples.len() / drawn.len().max(1);
         for (j, r) in inner_fallback {

@@ -92,7 +92,11 @@ fn run_writes_mixed_soft_labels_from_class_folders() {
         // epoch 0): the partner comes from the same shuffled batch.
         let order = gpu_augment::loader::epoch_order(files.len(), 0, 0, true);
         let batch_of = |i: u64| order.iter().position(|&o| o as u64 == i).unwrap() / 3;
-        assert_eq!(batch_of(partner), batch_of(index), "partner within the batch");
+        assert_eq!(
+            batch_of(partner),
+            batch_of(index),
+            "partner within the batch"
+        );
         let mut want = [0.0; 3];
         want[class_of(index)] += lam;
         want[class_of(partner)] += 1.0 - lam;

@@ -55,8 +55,7 @@ fn fuzz<S: Strategy>(
     slot: usize,
     strategy: S,
     test: impl Fn(S::Value) -> Result<(), TestCaseError>,
-)
-where
+) where
     S::Value: std::fmt::Debug,
 {
     let (cases, time) = budget();
@@ -91,33 +90,137 @@ where
 }
 
 const OPS: &[&str] = &[
-    "random_resized_crop", "resize", "center_crop", "random_crop", "horizontal_flip",
-    "vertical_flip", "affine", "color_jitter", "grayscale", "random_field", "elastic",
-    "invert", "solarize", "posterize", "autocontrast", "equalize", "sharpness",
-    "gaussian_blur", "gaussian_noise", "gamma", "random_erasing", "perspective",
-    "rand_augment", "trivial_augment_wide", "auto_augment", "augmix", "normalize",
-    "mixup", "cutmix", "resizemix", "mix_one_of", "no_such_op", "",
+    "random_resized_crop",
+    "resize",
+    "center_crop",
+    "random_crop",
+    "horizontal_flip",
+    "vertical_flip",
+    "affine",
+    "color_jitter",
+    "grayscale",
+    "random_field",
+    "elastic",
+    "invert",
+    "solarize",
+    "posterize",
+    "autocontrast",
+    "equalize",
+    "sharpness",
+    "gaussian_blur",
+    "gaussian_noise",
+    "gamma",
+    "random_erasing",
+    "perspective",
+    "rand_augment",
+    "trivial_augment_wide",
+    "auto_augment",
+    "augmix",
+    "normalize",
+    "mixup",
+    "cutmix",
+    "resizemix",
+    "mix_one_of",
+    "no_such_op",
+    "",
 ];
 
 const KEYS: &[&str] = &[
-    "p", "size", "scale", "ratio", "interpolation", "max_size", "padding", "pad_if_needed",
-    "fill", "padding_mode", "degrees", "translate", "shear", "center", "brightness",
-    "contrast", "saturation", "hue", "l", "dx", "dy", "rotation", "log_scale", "alpha",
-    "sigma", "threshold", "bits", "factor", "kernel_size", "gamma", "gain", "value",
-    "distortion", "num_ops", "magnitude", "num_bins", "ops", "policy", "severity", "width",
-    "depth", "all_ops", "mean", "std", "num_classes", "per_batch", "tau", "mixers", "seed",
+    "p",
+    "size",
+    "scale",
+    "ratio",
+    "interpolation",
+    "max_size",
+    "padding",
+    "pad_if_needed",
+    "fill",
+    "padding_mode",
+    "degrees",
+    "translate",
+    "shear",
+    "center",
+    "brightness",
+    "contrast",
+    "saturation",
+    "hue",
+    "l",
+    "dx",
+    "dy",
+    "rotation",
+    "log_scale",
+    "alpha",
+    "sigma",
+    "threshold",
+    "bits",
+    "factor",
+    "kernel_size",
+    "gamma",
+    "gain",
+    "value",
+    "distortion",
+    "num_ops",
+    "magnitude",
+    "num_bins",
+    "ops",
+    "policy",
+    "severity",
+    "width",
+    "depth",
+    "all_ops",
+    "mean",
+    "std",
+    "num_classes",
+    "per_batch",
+    "tau",
+    "mixers",
+    "seed",
     "bogus",
 ];
 
 const NUMS: &[&str] = &[
-    "0", "1", "-1", "2", "3", "0.5", "0.1", "1.5", "7", "16", "31", "90", "128", "255", "256",
-    "1e-40", "1e40", "-0.0", "nan", "inf", "-inf", "9223372036854775807", "-9223372036854775808",
-    "65535", "65536", "0.999999", "1e5",
+    "0",
+    "1",
+    "-1",
+    "2",
+    "3",
+    "0.5",
+    "0.1",
+    "1.5",
+    "7",
+    "16",
+    "31",
+    "90",
+    "128",
+    "255",
+    "256",
+    "1e-40",
+    "1e40",
+    "-0.0",
+    "nan",
+    "inf",
+    "-inf",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "65535",
+    "65536",
+    "0.999999",
+    "1e5",
 ];
 
 const STRS: &[&str] = &[
-    "bilinear", "nearest", "constant", "reflect", "imagenet", "random", "u8_hwc", "f32_chw",
-    "Rotate", "Equalize", "", "\u{1F600}",
+    "bilinear",
+    "nearest",
+    "constant",
+    "reflect",
+    "imagenet",
+    "random",
+    "u8_hwc",
+    "f32_chw",
+    "Rotate",
+    "Equalize",
+    "",
+    "\u{1F600}",
 ];
 
 fn value() -> impl Strategy<Value = String> {
@@ -163,7 +266,11 @@ const EXAMPLES: &[&str] = &[
 ];
 
 /// Byte mutations: (where, what) overwrites, then an optional cut.
-fn mutate(base: &[u8], edits: &[(prop::sample::Index, u8)], cut: Option<prop::sample::Index>) -> Vec<u8> {
+fn mutate(
+    base: &[u8],
+    edits: &[(prop::sample::Index, u8)],
+    cut: Option<prop::sample::Index>,
+) -> Vec<u8> {
     let mut b = base.to_vec();
     if b.is_empty() {
         return b;
@@ -254,37 +361,104 @@ fn image_files() {
         0..seeds.len(),
         prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..12),
         prop::option::of(any::<prop::sample::Index>()),
-        prop::option::of((any::<prop::sample::Index>(), prop::collection::vec(any::<u8>(), 1..64))),
+        prop::option::of((
+            any::<prop::sample::Index>(),
+            prop::collection::vec(any::<u8>(), 1..64),
+        )),
         any::<bool>(),
     );
-    fuzz("image_files", 1, strategy, |(which, edits, cut, splice, exif)| {
-        let mut bytes = mutate(&seeds[which], &edits, cut);
-        if let Some((at, chunk)) = splice {
-            let i = at.index(bytes.len() + 1);
-            bytes.splice(i..i, chunk);
-        }
-        if let Ok(img) = gpu_augment::decode_image(&bytes, exif) {
-            ACCEPTED[1].fetch_add(1, Ordering::Relaxed);
-            prop_assert!(img.width() > 0 && img.height() > 0);
-            prop_assert_eq!(img.as_raw().len(), img.width() as usize * img.height() as usize * 3);
-        }
-        Ok(())
-    });
+    fuzz(
+        "image_files",
+        1,
+        strategy,
+        |(which, edits, cut, splice, exif)| {
+            let mut bytes = mutate(&seeds[which], &edits, cut);
+            if let Some((at, chunk)) = splice {
+                let i = at.index(bytes.len() + 1);
+                bytes.splice(i..i, chunk);
+            }
+            if let Ok(img) = gpu_augment::decode_image(&bytes, exif) {
+                ACCEPTED[1].fetch_add(1, Ordering::Relaxed);
+                prop_assert!(img.width() > 0 && img.height() > 0);
+                prop_assert_eq!(
+                    img.as_raw().len(),
+                    img.width() as usize * img.height() as usize * 3
+                );
+            }
+            Ok(())
+        },
+    );
 }
 
 const APPLY: &[&str] = &[
-    "crop", "resize", "center_crop", "pad", "horizontal_flip", "vertical_flip", "affine",
-    "rotate", "brightness", "contrast", "saturation", "hue", "color_jitter", "grayscale",
-    "random_field", "elastic", "invert", "solarize", "posterize", "autocontrast", "equalize",
-    "sharpness", "gaussian_blur", "gaussian_noise", "gamma", "random_erasing", "perspective",
-    "normalize", "nope",
+    "crop",
+    "resize",
+    "center_crop",
+    "pad",
+    "horizontal_flip",
+    "vertical_flip",
+    "affine",
+    "rotate",
+    "brightness",
+    "contrast",
+    "saturation",
+    "hue",
+    "color_jitter",
+    "grayscale",
+    "random_field",
+    "elastic",
+    "invert",
+    "solarize",
+    "posterize",
+    "autocontrast",
+    "equalize",
+    "sharpness",
+    "gaussian_blur",
+    "gaussian_noise",
+    "gamma",
+    "random_erasing",
+    "perspective",
+    "normalize",
+    "nope",
 ];
 
 const APPLY_KEYS: &[&str] = &[
-    "top", "left", "height", "width", "size", "interpolation", "padding", "fill", "angle",
-    "translate", "scale", "shear", "center", "factor", "brightness", "contrast", "saturation",
-    "hue", "order", "l", "dx", "dy", "rotation", "log_scale", "alpha", "sigma", "seed",
-    "threshold", "bits", "kernel_size", "gamma", "gain", "value", "endpoints", "mean", "std",
+    "top",
+    "left",
+    "height",
+    "width",
+    "size",
+    "interpolation",
+    "padding",
+    "fill",
+    "angle",
+    "translate",
+    "scale",
+    "shear",
+    "center",
+    "factor",
+    "brightness",
+    "contrast",
+    "saturation",
+    "hue",
+    "order",
+    "l",
+    "dx",
+    "dy",
+    "rotation",
+    "log_scale",
+    "alpha",
+    "sigma",
+    "seed",
+    "threshold",
+    "bits",
+    "kernel_size",
+    "gamma",
+    "gain",
+    "value",
+    "endpoints",
+    "mean",
+    "std",
     "zzz",
 ];
 
@@ -306,13 +480,16 @@ fn apply_keys() {
         (1u32..24, 1u32..24),
     );
     fuzz("apply_keys", 2, strategy, |(op, sets, (w, h))| {
-        let sets: Vec<(String, String)> = sets.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let sets: Vec<(String, String)> =
+            sets.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         let img = gpu_augment::app::synth::synthetic_image(2, w, h);
         // Outputs above 512 x 512 are not run (a fuzzed size can ask for
         // gigabytes, which a test machine shared with others cannot give).
         let small = |p: Pipeline| {
             if p.size.width as u64 * p.size.height as u64 > 512 * 512 {
-                return Err(gpu_augment::Error::InvalidArgument("too large for the fuzz run".into()));
+                return Err(gpu_augment::Error::InvalidArgument(
+                    "too large for the fuzz run".into(),
+                ));
             }
             Augmenter::new(p, Backend::Cpu)
         };

@@ -34,7 +34,9 @@ fn image(i: u64, w: u32, h: u32) -> image::RgbImage {
 fn pngs(dir: &Path, n: u64) {
     std::fs::create_dir_all(dir).unwrap();
     for i in 0..n {
-        image(i, 20 + i as u32, 14).save(dir.join(format!("img{i}.png"))).unwrap();
+        image(i, 20 + i as u32, 14)
+            .save(dir.join(format!("img{i}.png")))
+            .unwrap();
     }
 }
 
@@ -65,7 +67,11 @@ fn text(o: &Output) -> (String, String) {
 
 fn ok(o: &Output) {
     let (out, err) = text(o);
-    assert!(o.status.success(), "exit {:?}\n{out}\n{err}", o.status.code());
+    assert!(
+        o.status.success(),
+        "exit {:?}\n{out}\n{err}",
+        o.status.code()
+    );
 }
 
 /// Every file under `dir` (relative name -> bytes), temporary files included.
@@ -74,7 +80,12 @@ fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let e = e.unwrap();
         if e.file_type().is_file() {
-            let rel = e.path().strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            let rel = e
+                .path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             m.insert(rel, std::fs::read(e.path()).unwrap());
         }
     }
@@ -120,14 +131,20 @@ fn inputs_are_never_written() {
         ok(&o);
         let (stdout, stderr) = text(&o);
         assert!(stderr.contains("left out of the scan"), "{stderr}");
-        assert!(!stdout.contains("wrote 0") || stdout.contains("3 already there"), "{stdout}");
+        assert!(
+            !stdout.contains("wrote 0") || stdout.contains("3 already there"),
+            "{stdout}"
+        );
     }
     let files: Vec<String> = records(&inner.join("params.jsonl"))
         .iter()
         .map(|r| r["file"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(files.len(), 3, "{files:?}");
-    assert!(files.iter().all(|f| !f.starts_with("augmented")), "{files:?}");
+    assert!(
+        files.iter().all(|f| !f.starts_with("augmented")),
+        "{files:?}"
+    );
     for (k, v) in &before {
         assert_eq!(&std::fs::read(input.join(k)).unwrap(), v, "{k} was written");
     }
@@ -141,7 +158,9 @@ fn colliding_stems_keep_their_extensions() {
     let input = tmp.path().join("in");
     std::fs::create_dir_all(&input).unwrap();
     for (i, ext) in ["png", "jpg", "bmp"].iter().enumerate() {
-        image(i as u64, 24, 18).save(input.join(format!("a.{ext}"))).unwrap();
+        image(i as u64, 24, 18)
+            .save(input.join(format!("a.{ext}")))
+            .unwrap();
     }
     image(7, 24, 18).save(input.join("b.png")).unwrap();
     let p = pipeline_file(tmp.path(), "p.toml", FLIP);
@@ -190,7 +209,10 @@ fn a_rerun_with_other_settings_is_refused_or_starts_over() {
     ok(&run(&input, &out, &p, &["--seed", "3"]));
     let first = tree(&out);
     let recs = records(&out.join("params.jsonl"));
-    assert!(recs.iter().all(|r| r["seed"] == 3 && r["epoch"] == 0), "{recs:?}");
+    assert!(
+        recs.iter().all(|r| r["seed"] == 3 && r["epoch"] == 0),
+        "{recs:?}"
+    );
     assert!(out.join("manifest.json").is_file());
     // The same settings: resumes (nothing to do).
     let o = run(&input, &out, &p, &["--seed", "3"]);
@@ -234,19 +256,32 @@ fn a_changed_input_list_is_caught() {
     image(9, 30, 20).save(input.join("aaa.png")).unwrap();
     let o = run(&input, &out, &p, &[]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).1.contains("1 input(s) added (first: aaa.png)"), "{}", text(&o).1);
+    assert!(
+        text(&o).1.contains("1 input(s) added (first: aaa.png)"),
+        "{}",
+        text(&o).1
+    );
     // A changed file (another size) too.
     std::fs::remove_file(input.join("aaa.png")).unwrap();
     image(1, 50, 20).save(input.join("img1.png")).unwrap();
     let o = run(&input, &out, &p, &[]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).1.contains("changed (first: img1.png)"), "{}", text(&o).1);
+    assert!(
+        text(&o).1.contains("changed (first: img1.png)"),
+        "{}",
+        text(&o).1
+    );
     image(9, 30, 20).save(input.join("aaa.png")).unwrap();
     ok(&run(&input, &out, &p, &["--overwrite"]));
     let recs = records(&out.join("params.jsonl"));
     let mut pairs: Vec<(u64, String)> = recs
         .iter()
-        .map(|r| (r["index"].as_u64().unwrap(), r["file"].as_str().unwrap().to_string()))
+        .map(|r| {
+            (
+                r["index"].as_u64().unwrap(),
+                r["file"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     pairs.sort();
     assert_eq!(
@@ -291,7 +326,10 @@ fn truncated_jpegs_fail() {
     let o = run(&input, &tmp.path().join("out"), &p, &[]);
     let (stdout, stderr) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("cut.jpg") && stderr.contains("truncated JPEG"), "{stderr}");
+    assert!(
+        stderr.contains("cut.jpg") && stderr.contains("truncated JPEG"),
+        "{stderr}"
+    );
     assert!(stdout.contains("wrote 2 images"), "{stdout}");
 }
 
@@ -301,17 +339,19 @@ fn truncated_jpegs_fail() {
 #[test]
 fn an_image_too_large_for_the_gpu_runs_on_the_cpu_twin() {
     let Some(gpu) = common::gpu() else { return };
-    let limit = gpu.limits().max_storage_binding.min(gpu.limits().max_buffer);
+    let limit = gpu
+        .limits()
+        .max_storage_binding
+        .min(gpu.limits().max_buffer);
     // A source just over the binding limit (RGBA words on the device).
     let px = limit / 4 + 1;
     let w = 8192u32;
     let h = (px.div_ceil(w as u64)) as u32;
     let big = image::RgbImage::from_pixel(w, h, image::Rgb([200, 30, 90]));
     let images = vec![image(0, 40, 30), big, image(2, 33, 17)];
-    let p = gpu_augment::Pipeline::from_toml(
-        "size = 32\n[[ops]]\nop = \"horizontal_flip\"\np = 1\n",
-    )
-    .unwrap();
+    let p =
+        gpu_augment::Pipeline::from_toml("size = 32\n[[ops]]\nop = \"horizontal_flip\"\np = 1\n")
+            .unwrap();
     let on_gpu = gpu_augment::Augmenter::with_gpu(p.clone(), gpu).unwrap();
     let on_cpu = gpu_augment::Augmenter::new(p, gpu_augment::Backend::Cpu).unwrap();
     let key = gpu_augment::BatchKey::new(1, 0, 0);
@@ -320,7 +360,10 @@ fn an_image_too_large_for_the_gpu_runs_on_the_cpu_twin() {
     assert_eq!(g.cpu_fallback.len(), 1, "{:?}", g.cpu_fallback);
     assert_eq!(g.cpu_fallback[0].0, 1);
     assert!(g.cpu_fallback[0].1.contains("storage-binding limit"));
-    assert!(g.gpu_stats.unwrap().dispatches > 0, "the small ones ran on the GPU");
+    assert!(
+        g.gpu_stats.unwrap().dispatches > 0,
+        "the small ones ran on the GPU"
+    );
     assert_eq!(g.data, c.data);
 }
 
@@ -348,8 +391,14 @@ fn broken_links_and_unreadable_folders_are_reported() {
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
     let (stdout, stderr) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
-    assert!(stderr.contains("dangling.png") && stderr.contains("dangling symlink"), "{stderr}");
-    assert!(stderr.contains("loop") && stderr.contains("symlink loop"), "{stderr}");
+    assert!(
+        stderr.contains("dangling.png") && stderr.contains("dangling symlink"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("loop") && stderr.contains("symlink loop"),
+        "{stderr}"
+    );
     if unreadable {
         assert!(stderr.contains("locked"), "{stderr}");
     }
@@ -403,19 +452,33 @@ fn memory_limits_split_batches_or_give_clear_errors() {
         ]
     };
     let a = args(&out, &p, "16");
-    let o = limited(limit_kib, &a.iter().map(|s| s.as_os_str()).collect::<Vec<_>>());
+    let o = limited(
+        limit_kib,
+        &a.iter().map(|s| s.as_os_str()).collect::<Vec<_>>(),
+    );
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "{stdout}\n{stderr}");
     assert!(stderr.contains("running batches of"), "{stderr}");
     let strip = |m: BTreeMap<String, Vec<u8>>| -> BTreeMap<String, Vec<u8>> {
         m.into_iter().filter(|(k, _)| k.ends_with(".npy")).collect()
     };
-    assert_eq!(strip(tree(&out)), strip(tree(&free)), "split batches changed the outputs");
+    assert_eq!(
+        strip(tree(&out)),
+        strip(tree(&free)),
+        "split batches changed the outputs"
+    );
     // One output of 4095 x 4096 f32 (201 MB, the largest a pipeline takes)
     // with a 300 MB address space: a clear error.
-    let huge = pipeline_file(tmp.path(), "huge.toml", "size = [4095, 4096]\nformat = \"f32_chw\"\n");
+    let huge = pipeline_file(
+        tmp.path(),
+        "huge.toml",
+        "size = [4095, 4096]\nformat = \"f32_chw\"\n",
+    );
     let a = args(&tmp.path().join("huge"), &huge, "1");
-    let o = limited(limit_kib, &a.iter().map(|s| s.as_os_str()).collect::<Vec<_>>());
+    let o = limited(
+        limit_kib,
+        &a.iter().map(|s| s.as_os_str()).collect::<Vec<_>>(),
+    );
     let (_, stderr) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("cannot allocate"), "{stderr}");
@@ -435,10 +498,16 @@ fn memory_limits_split_batches_or_give_clear_errors() {
         "--pipeline".into(),
         small.into(),
     ];
-    let o = limited(limit_kib, &b.iter().map(|s| s.as_os_str()).collect::<Vec<_>>());
+    let o = limited(
+        limit_kib,
+        &b.iter().map(|s| s.as_os_str()).collect::<Vec<_>>(),
+    );
     let (_, stderr) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("cannot allocate") && stderr.contains("--replicate"), "{stderr}");
+    assert!(
+        stderr.contains("cannot allocate") && stderr.contains("--replicate"),
+        "{stderr}"
+    );
 }
 
 // Case 10: over an ImageFolder a mixing pipeline takes partners from a keyed
@@ -452,7 +521,9 @@ fn mixing_over_an_image_folder_mixes_classes() {
         let d = input.join(class);
         std::fs::create_dir_all(&d).unwrap();
         for i in 0..6 {
-            image((c * 10 + i) as u64, 20, 16).save(d.join(format!("{i}.png"))).unwrap();
+            image((c * 10 + i) as u64, 20, 16)
+                .save(d.join(format!("{i}.png")))
+                .unwrap();
         }
     }
     let mix = |n: usize| format!("size = 8\n[[ops]]\nop = \"mixup\"\nnum_classes = {n}\n");
@@ -496,7 +567,11 @@ fn a_killed_run_leaves_only_whole_outputs() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("in");
     pngs(&input, 40);
-    let p = pipeline_file(tmp.path(), "p.toml", "size = 96\n[[ops]]\nop = \"affine\"\ndegrees = 20\n");
+    let p = pipeline_file(
+        tmp.path(),
+        "p.toml",
+        "size = 96\n[[ops]]\nop = \"affine\"\ndegrees = 20\n",
+    );
     let full = tmp.path().join("full");
     ok(&run(&input, &full, &p, &[]));
     let out = tmp.path().join("out");
@@ -524,7 +599,10 @@ fn a_killed_run_leaves_only_whole_outputs() {
     }
     ok(&run(&input, &out, &p, &[]));
     let pngs_of = |d: &Path| -> BTreeMap<String, Vec<u8>> {
-        tree(d).into_iter().filter(|(k, _)| k.ends_with(".png")).collect()
+        tree(d)
+            .into_iter()
+            .filter(|(k, _)| k.ends_with(".png"))
+            .collect()
     };
     assert_eq!(pngs_of(&out), pngs_of(&full));
     assert_eq!(records(&out.join("params.jsonl")).len(), 40);
@@ -546,10 +624,16 @@ fn apply_names_npy_outputs_npy() {
     };
     let o = apply("normalize", "out.png");
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).1.contains("name the output .npy"), "{}", text(&o).1);
+    assert!(
+        text(&o).1.contains("name the output .npy"),
+        "{}",
+        text(&o).1
+    );
     assert!(!tmp.path().join("out.png").exists());
     ok(&apply("normalize", "out.npy"));
-    assert!(std::fs::read(tmp.path().join("out.npy")).unwrap().starts_with(b"\x93NUMPY"));
+    assert!(std::fs::read(tmp.path().join("out.npy"))
+        .unwrap()
+        .starts_with(b"\x93NUMPY"));
     let o = apply("invert", "inv.npy");
     assert_eq!(o.status.code(), Some(2));
     ok(&apply("invert", "inv.png"));
@@ -564,7 +648,9 @@ fn file_names_are_recorded_faithfully_or_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("in");
     pngs(&input, 1);
-    image(1, 12, 12).save(input.join("back\\slash.png")).unwrap();
+    image(1, 12, 12)
+        .save(input.join("back\\slash.png"))
+        .unwrap();
     let bad = std::ffi::OsStr::from_bytes(b"bad\xff.png");
     image(2, 12, 12).save(input.join(bad)).unwrap();
     let p = pipeline_file(tmp.path(), "p.toml", FLIP);
@@ -602,7 +688,11 @@ fn degenerate_values_are_one_rule() {
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(2), "{extra:?}");
-        assert!(text(&o).1.contains("no images under"), "{extra:?}: {}", text(&o).1);
+        assert!(
+            text(&o).1.contains("no images under"),
+            "{extra:?}: {}",
+            text(&o).1
+        );
     }
     let input = tmp.path().join("in");
     pngs(&input, 1);
@@ -655,7 +745,9 @@ fn zero_distortion_is_not_applied() {
     .unwrap();
     let aug = gpu_augment::Augmenter::new(p, gpu_augment::Backend::Cpu).unwrap();
     let images: Vec<_> = (0..8).map(|i| image(i, 16, 16)).collect();
-    let b = aug.augment(&images, gpu_augment::BatchKey::new(0, 0, 0)).unwrap();
+    let b = aug
+        .augment(&images, gpu_augment::BatchKey::new(0, 0, 0))
+        .unwrap();
     for r in &b.records {
         let j = serde_json::to_value(&r.ops[0]).unwrap();
         assert_eq!(j["applied"], false, "{j}");
@@ -666,7 +758,7 @@ fn zero_distortion_is_not_applied() {
 #[test]
 fn exif_orientation_is_an_option() {
     let mut jpeg = jpeg_bytes(); // 64 x 48
-    // APP1 Exif with one IFD entry: Orientation (0x0112) = 6 (rotate 90 CW).
+                                 // APP1 Exif with one IFD entry: Orientation (0x0112) = 6 (rotate 90 CW).
     let mut tiff = b"II*\0\x08\0\0\0\x01\0".to_vec();
     tiff.extend_from_slice(&[0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0]);
     tiff.extend_from_slice(&[0, 0, 0, 0]);
@@ -685,7 +777,13 @@ fn exif_orientation_is_an_option() {
 // Smaller: a headless first run does not print Mesa's window-system noise.
 #[test]
 fn a_headless_run_is_quiet() {
-    let o = bin().arg("info").env_remove("XDG_RUNTIME_DIR").env_remove("WAYLAND_DISPLAY").env_remove("DISPLAY").output().unwrap();
+    let o = bin()
+        .arg("info")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("DISPLAY")
+        .output()
+        .unwrap();
     let (_, err) = text(&o);
     assert!(!err.contains("XDG_RUNTIME_DIR"), "{err}");
 }

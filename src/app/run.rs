@@ -72,11 +72,13 @@ fn recorded(path: &Path, run: (u64, u64)) -> Result<HashSet<(String, u32, u64)>>
             continue;
         };
         let field = |k: &str| v.get(k).and_then(|x| x.as_u64());
-        let same_run = field("seed").is_none_or(|s| s == run.0)
-            && field("epoch").is_none_or(|e| e == run.1);
-        if let (Some(file), Some(index), true) =
-            (v.get("file").and_then(|f| f.as_str()), field("index"), same_run)
-        {
+        let same_run =
+            field("seed").is_none_or(|s| s == run.0) && field("epoch").is_none_or(|e| e == run.1);
+        if let (Some(file), Some(index), true) = (
+            v.get("file").and_then(|f| f.as_str()),
+            field("index"),
+            same_run,
+        ) {
             let view = field("view").unwrap_or(0) as u32;
             done.insert((file.to_string(), view, index));
         }
@@ -151,9 +153,9 @@ pub fn output_bases(rels: &[String]) -> Result<Vec<String>> {
     };
     for _ in 0..3 {
         let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
-        for i in 0..rels.len() {
+        for (i, &lv) in level.iter().enumerate() {
             groups
-                .entry(name(i, level[i]).to_lowercase())
+                .entry(name(i, lv).to_lowercase())
                 .or_default()
                 .push(i);
         }
@@ -254,8 +256,16 @@ impl Manifest {
             self.inputs.iter().map(|i| (i.file.as_str(), i)).collect();
         let now: BTreeMap<&str, &ManifestInput> =
             new.inputs.iter().map(|i| (i.file.as_str(), i)).collect();
-        let added: Vec<&str> = now.keys().filter(|f| !old.contains_key(*f)).copied().collect();
-        let removed: Vec<&str> = old.keys().filter(|f| !now.contains_key(*f)).copied().collect();
+        let added: Vec<&str> = now
+            .keys()
+            .filter(|f| !old.contains_key(*f))
+            .copied()
+            .collect();
+        let removed: Vec<&str> = old
+            .keys()
+            .filter(|f| !now.contains_key(*f))
+            .copied()
+            .collect();
         let changed: Vec<&str> = now
             .iter()
             .filter(|(f, i)| {
@@ -264,7 +274,11 @@ impl Manifest {
             })
             .map(|(f, _)| *f)
             .collect();
-        for (what, list) in [("added", &added), ("removed", &removed), ("changed", &changed)] {
+        for (what, list) in [
+            ("added", &added),
+            ("removed", &removed),
+            ("changed", &changed),
+        ] {
             if !list.is_empty() {
                 c.push(format!(
                     "{} input(s) {what} (first: {})",
@@ -321,7 +335,12 @@ pub fn host_memory_budget() -> Option<u64> {
     let read = |p: &str| std::fs::read_to_string(p).ok();
     let kb_field = |text: &str, key: &str| -> Option<u64> {
         let line = text.lines().find(|l| l.starts_with(key))?;
-        line[key.len()..].split_whitespace().next()?.parse::<u64>().ok().map(|k| k * 1024)
+        line[key.len()..]
+            .split_whitespace()
+            .next()?
+            .parse::<u64>()
+            .ok()
+            .map(|k| k * 1024)
     };
     let available = read("/proc/meminfo").and_then(|t| kb_field(&t, "MemAvailable:"));
     let address_space = read("/proc/self/limits").and_then(|t| {
@@ -500,7 +519,11 @@ pub fn run_folder(
     // An output folder above the input folder: no output may land on an input.
     if let Ok(sub) = input_abs.strip_prefix(&out_abs) {
         let inputs: HashSet<PathBuf> = files.iter().map(|(_, r)| sub.join(r)).collect();
-        if let Some(o) = out_names.iter().flatten().find(|o| inputs.contains(Path::new(o))) {
+        if let Some(o) = out_names
+            .iter()
+            .flatten()
+            .find(|o| inputs.contains(Path::new(o)))
+        {
             return Err(Error::InvalidArgument(format!(
                 "output {} would overwrite an input; choose another --out",
                 out.join(o).display()
@@ -575,9 +598,9 @@ pub fn run_folder(
                     "{msg}; a mixing pipeline pairs samples within a batch, so lower --batch-size to {fit} yourself"
                 )));
             }
-            summary
-                .notes
-                .push(format!("{msg}: running batches of {fit} (results do not depend on the batch size)"));
+            summary.notes.push(format!(
+                "{msg}: running batches of {fit} (results do not depend on the batch size)"
+            ));
             batch_size = fit;
         }
     }
@@ -760,7 +783,9 @@ pub fn run_folder(
                             let rel = rels[lb.items[*j / views as usize]].clone();
                             let record = &batch.records[*j];
                             let key = (rel.clone(), record.view, record.index);
-                            if let (Some((path, w, done)), Some(l)) = (&mut label_out, &batch.labels) {
+                            if let (Some((path, w, done)), Some(l)) =
+                                (&mut label_out, &batch.labels)
+                            {
                                 if !done.contains(&key) {
                                     let line = LabelLine {
                                         file: rel.clone(),
@@ -847,7 +872,11 @@ fn settle_earlier_runs(out: &Path, mine: &Path, new: &Manifest, overwrite: bool)
         .map_err(io(out))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
-    let name_of = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name_of = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
     let manifests: Vec<&PathBuf> = entries
         .iter()
         .filter(|p| {

@@ -242,7 +242,9 @@ fn decode_loop(sh: &Shared, tx: &Sender<Decoded>) {
             (pos, i, path)
         };
         let t = Instant::now();
-        let item = match catch_unwind(AssertUnwindSafe(|| load_image_with(&path, sh.exif_orientation))) {
+        let item = match catch_unwind(AssertUnwindSafe(|| {
+            load_image_with(&path, sh.exif_orientation)
+        })) {
             Ok(Ok(img)) => Ok(img),
             Ok(Err(Error::Decode { reason, .. })) => Err((path, reason)),
             Ok(Err(e)) => Err((path, e.to_string())),
