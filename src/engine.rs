@@ -58,6 +58,11 @@ pub struct Batch {
     /// The output samples' soft labels (N x num_classes, rows summing to 1),
     /// when labels were given.
     pub labels: Option<SoftLabels>,
+    /// GPU backend: the output samples that ran on the CPU twin instead,
+    /// because the device cannot hold their source or output (a binding or
+    /// buffer limit), with the reason. Same values either way (the CPU twin
+    /// matches the shader); empty on the CPU backend.
+    pub cpu_fallback: Vec<(usize, String)>,
 }
 
 impl Batch {
@@ -294,15 +299,23 @@ impl Augmenter {
         let gl = globals(&self.pipeline, n as u32, 0);
         let gmix = mix.map(|m| plan_mix(m, size));
         let (h, w) = (size.height as usize, size.width as usize);
-        let new_tensor = || match self.pipeline.format {
-            OutputFormat::U8Hwc => Tensor::U8(vec![0; n * h * w * 3]),
-            OutputFormat::F32Chw => Tensor::F32(vec![0.0; n * h * w * 3]),
+        let what = || format!("the output tensor ({n} samples of {w}x{h})");
+        let values = n.checked_mul(h * w * 3).ok_or_else(|| Error::OutOfMemory {
+            what: what(),
+            bytes: u64::MAX,
+        })?;
+        let new_tensor = || -> Result<Tensor> {
+            Ok(match self.pipeline.format {
+                OutputFormat::U8Hwc => Tensor::U8(zeroed(values, &what)?),
+                OutputFormat::F32Chw => Tensor::F32(zeroed(values, &what)?),
+            })
         };
         let shape = match self.pipeline.format {
             OutputFormat::U8Hwc => [n, h, w, 3],
             OutputFormat::F32Chw => [n, 3, h, w],
         };
-        let mut data = new_tensor();
+        let mut data = new_tensor()?;
+        let mut cpu_fallback = Vec::new();
         let augmix = self
             .pipeline
             .ops
@@ -328,10 +341,17 @@ impl Augmenter {
                         }
                     })
                     .collect();
-                self.run(&gl, &samples, &srcs, &mut data, gmix.as_deref())?
+                self.run(
+                    &gl,
+                    &samples,
+                    &srcs,
+                    &mut data,
+                    gmix.as_deref(),
+                    &mut cpu_fallback,
+                )?
             }
             Some(pos) => {
-                let stats = self.run_augmix(pos, images, drawn, k, &mut data)?;
+                let stats = self.run_augmix(pos, images, drawn, k, &mut data, &mut cpu_fallback)?;
                 // The batch mix follows AugMix's, on the host (both backends).
                 if let Some(gm) = &gmix {
                     mix_on_host(&gl, gm, &mut data);
@@ -360,10 +380,16 @@ impl Augmenter {
             records,
             gpu_stats,
             labels,
+            cpu_fallback,
         })
     }
 
     /// Runs planned samples on the backend into `data`, with the batch mix.
+    /// On the GPU, a sample the device cannot hold (its source or output
+    /// beyond a binding or buffer limit) runs on the CPU twin instead, in its
+    /// place in the tensor (listed in `fallback` with the reason); the
+    /// samples around it still run on the GPU, and the batch mix then runs
+    /// on the host.
     fn run(
         &self,
         gl: &crate::plan::GpuGlobals,
@@ -371,6 +397,7 @@ impl Augmenter {
         srcs: &[Src],
         data: &mut Tensor,
         gmix: Option<&[crate::mix::GpuMix]>,
+        fallback: &mut Vec<(usize, String)>,
     ) -> Result<Option<BatchStats>> {
         Ok(match &self.engine {
             Engine::Cpu => {
@@ -380,7 +407,65 @@ impl Augmenter {
                 }
                 None
             }
-            Engine::Gpu(g) => Some(g.run_batch(gl, samples, srcs, tensor_mut(data), gmix)?),
+            Engine::Gpu(g) => {
+                let too_big: Vec<(usize, String)> = samples
+                    .iter()
+                    .zip(srcs)
+                    .enumerate()
+                    .filter_map(|(i, (s, src))| g.sample_misfit(gl, s, src).map(|r| (i, r)))
+                    .collect();
+                if too_big.is_empty() {
+                    return Ok(Some(g.run_batch(
+                        gl,
+                        samples,
+                        srcs,
+                        tensor_mut(data),
+                        gmix,
+                    )?));
+                }
+                let per = (gl.out[0] * gl.out[1]) as usize * 3;
+                let mut stats = BatchStats::default();
+                let mut start = 0;
+                let run_gpu = |range: std::ops::Range<usize>,
+                               data: &mut Tensor,
+                               stats: &mut BatchStats|
+                 -> Result<()> {
+                    if range.is_empty() {
+                        return Ok(());
+                    }
+                    let mut sub = *gl;
+                    sub.out[2] = range.len() as u32;
+                    let out = tensor_range(data, range.start * per..range.end * per);
+                    let s = g.run_batch(&sub, &samples[range.clone()], &srcs[range], out, None)?;
+                    stats.dispatches += s.dispatches;
+                    stats.submits += s.submits;
+                    stats.chunks += s.chunks;
+                    stats.bytes_up += s.bytes_up;
+                    stats.bytes_down += s.bytes_down;
+                    stats.pack_ns += s.pack_ns;
+                    stats.device_ns += s.device_ns;
+                    stats.readback_ns += s.readback_ns;
+                    Ok(())
+                };
+                for (i, _) in &too_big {
+                    run_gpu(start..*i, data, &mut stats)?;
+                    let mut one = *gl;
+                    one.out[2] = 1;
+                    cpu::run_batch(
+                        &one,
+                        &samples[*i..=*i],
+                        &srcs[*i..=*i],
+                        tensor_range(data, *i * per..(*i + 1) * per),
+                    );
+                    start = i + 1;
+                }
+                run_gpu(start..samples.len(), data, &mut stats)?;
+                if let Some(gm) = gmix {
+                    mix_on_host(gl, gm, data);
+                }
+                fallback.extend(too_big);
+                Some(stats)
+            }
         })
     }
 
@@ -395,6 +480,7 @@ impl Augmenter {
         drawn: &[Vec<Drawn>],
         k: usize,
         data: &mut Tensor,
+        fallback: &mut Vec<(usize, String)>,
     ) -> Result<Option<BatchStats>> {
         let Op::AugMix {
             depth,
@@ -466,8 +552,31 @@ impl Augmenter {
         let size = self.pipeline.size;
         let (h, w) = (size.height as usize, size.width as usize);
         let gl = globals(&inner, samples.len() as u32, 0);
-        let mut internal = Tensor::F32(vec![0.0; samples.len() * 3 * h * w]);
-        let stats = self.run(&gl, &samples, &srcs, &mut internal, None)?;
+        let values = samples.len() * 3 * h * w;
+        let what = || {
+            format!(
+                "augmix's internal batch ({} images of {w}x{h})",
+                samples.len()
+            )
+        };
+        let mut internal = Tensor::F32(zeroed(values, &what)?);
+        let mut inner_fallback = Vec::new();
+        let stats = self.run(
+            &gl,
+            &samples,
+            &srcs,
+            &mut internal,
+            None,
+            &mut inner_fallback,
+        )?;
+        // Internal sample j is chain j % (width + 1) of output sample j / (width + 1).
+        let per_out = samples.len() / drawn.len().max(1);
+        for (j, r) in inner_fallback {
+            let o = j / per_out.max(1);
+            if fallback.last().is_none_or(|(last, _)| *last != o) {
+                fallback.push((o, r));
+            }
+        }
         let Tensor::F32(internal) = internal else {
             return Err(Error::InvalidArgument(
                 "augmix: f32 internal batch expected".into(),
@@ -494,6 +603,26 @@ fn mix_on_host(gl: &crate::plan::GpuGlobals, gm: &[crate::mix::GpuMix], data: &m
     if !cpu::mix::run_mix_in_place(&mg, gm, tensor_mut(data)) {
         let augmented = data.clone();
         cpu::mix::run_mix(&mg, gm, &augmented, tensor_mut(data));
+    }
+}
+
+/// A zero-filled vector of `n` values, allocated fallibly: a request larger
+/// than the process can hold is an error, not an abort.
+pub(crate) fn zeroed<T: Clone + Default>(n: usize, what: &dyn Fn() -> String) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| Error::OutOfMemory {
+        what: what(),
+        bytes: (n as u64).saturating_mul(std::mem::size_of::<T>() as u64),
+    })?;
+    v.resize(n, T::default());
+    Ok(v)
+}
+
+/// The values `range` of a tensor, as a mutable view.
+fn tensor_range(t: &mut Tensor, range: std::ops::Range<usize>) -> TensorMut<'_> {
+    match t {
+        Tensor::U8(v) => TensorMut::U8(&mut v[range]),
+        Tensor::F32(v) => TensorMut::F32(&mut v[range]),
     }
 }
 
@@ -538,34 +667,115 @@ pub fn to_rgb(img: DynamicImage) -> RgbImage {
     }
 }
 
-/// Reads and decodes an image file (any format the `image` crate reads) to RGB u8.
+/// Reads and decodes an image file (any format the `image` crate reads) to
+/// RGB u8, ignoring EXIF orientation (as torchvision's `decode_image`).
 pub fn load_image(path: &Path) -> Result<RgbImage> {
+    load_image_with(path, false)
+}
+
+/// Reads and decodes an image file to RGB u8; with `exif_orientation`, the
+/// EXIF orientation tag is applied (PIL's `ImageOps.exif_transpose`), so a
+/// photo taken sideways comes out upright.
+pub fn load_image_with(path: &Path, exif_orientation: bool) -> Result<RgbImage> {
     let bytes = std::fs::read(path).map_err(|e| Error::Decode {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
+    decode_image(&bytes, exif_orientation).map_err(|reason| Error::Decode {
+        path: path.to_path_buf(),
+        reason,
+    })
+}
+
+/// Decodes an encoded image (any format the `image` crate reads) to RGB u8,
+/// strictly: an empty file, an image without pixels, and a JPEG whose data
+/// ends before its end-of-image marker (a truncated file, which the JPEG
+/// decoder would fill with grey) are errors, as in PIL and torchvision.
+/// With `exif_orientation` the EXIF orientation is applied.
+pub fn decode_image(bytes: &[u8], exif_orientation: bool) -> std::result::Result<RgbImage, String> {
+    use image::ImageDecoder;
     if bytes.is_empty() {
-        return Err(Error::Decode {
-            path: path.to_path_buf(),
-            reason: "empty file".into(),
-        });
+        return Err("empty file".into());
     }
-    let img = image::ImageReader::new(std::io::Cursor::new(bytes))
+    let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| Error::Decode {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?
-        .decode()
-        .map_err(|e| Error::Decode {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| e.to_string())?;
+    if reader.format() == Some(image::ImageFormat::Jpeg) {
+        jpeg_complete(bytes)?;
+    }
+    let mut decoder = reader.into_decoder().map_err(|e| e.to_string())?;
+    // The decoded buffer within the default limits (512 MiB), as
+    // `ImageReader::decode` checks: a header that claims a huge image is an
+    // error, not an allocation failure (found by tests/fuzz.rs).
+    let mut limits = image::Limits::default();
+    limits
+        .reserve(decoder.total_bytes())
+        .map_err(|e| e.to_string())?;
+    decoder.set_limits(limits).map_err(|e| e.to_string())?;
+    let orientation = if exif_orientation {
+        decoder.orientation().ok()
+    } else {
+        None
+    };
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
+    if let Some(o) = orientation {
+        img.apply_orientation(o);
+    }
     if img.width() == 0 || img.height() == 0 {
-        return Err(Error::Decode {
-            path: path.to_path_buf(),
-            reason: "image has no pixels".into(),
-        });
+        return Err("image has no pixels".into());
     }
     Ok(to_rgb(img))
+}
+
+/// Walks a JPEG's markers from SOI to EOI (skipping each segment by its
+/// length, and each scan's entropy-coded data up to the next marker that is
+/// neither byte stuffing nor a restart); an error when the data ends first.
+/// Bytes between segments are passed over, as libjpeg does.
+fn jpeg_complete(b: &[u8]) -> std::result::Result<(), String> {
+    let truncated = || "truncated JPEG: premature end of data (no end-of-image marker)".to_string();
+    let mut i = 2; // after SOI
+    loop {
+        // The next marker: 0xFF (and fill bytes), then its code.
+        while i < b.len() && b[i] != 0xFF {
+            i += 1;
+        }
+        while i < b.len() && b[i] == 0xFF {
+            i += 1;
+        }
+        let Some(&code) = b.get(i) else {
+            return Err(truncated());
+        };
+        i += 1;
+        match code {
+            0xD9 => return Ok(()),
+            0x00 | 0x01 | 0xD0..=0xD8 => continue,
+            _ => {
+                let (Some(&hi), Some(&lo)) = (b.get(i), b.get(i + 1)) else {
+                    return Err(truncated());
+                };
+                let len = (hi as usize) << 8 | lo as usize;
+                if len < 2 {
+                    return Err(format!("corrupt JPEG: segment length {len} at byte {i}"));
+                }
+                i += len;
+                if i > b.len() {
+                    return Err(truncated());
+                }
+                if code == 0xDA {
+                    // Entropy-coded data: up to a 0xFF that starts a marker.
+                    loop {
+                        while i < b.len() && b[i] != 0xFF {
+                            i += 1;
+                        }
+                        match b.get(i + 1) {
+                            None => return Err(truncated()),
+                            Some(0x00) | Some(0xD0..=0xD7) => i += 2,
+                            Some(0xFF) => i += 1,
+                            Some(_) => break,
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

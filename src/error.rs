@@ -102,6 +102,15 @@ pub enum Error {
     /// could not start).
     #[error("loader: {0}")]
     Loader(String),
+    /// A buffer that cannot be allocated (more than the host or the device
+    /// can hold): the request is refused instead of aborting the process.
+    #[error("cannot allocate {bytes} bytes for {what}: more than this process can hold (lower the batch size or the output size)")]
+    OutOfMemory {
+        /// What the buffer was for.
+        what: String,
+        /// Its size.
+        bytes: u64,
+    },
     /// An I/O error while writing results.
     #[error("{path}: {source}")]
     Io {

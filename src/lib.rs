@@ -15,7 +15,7 @@ pub mod ops;
 pub mod pipeline;
 pub mod plan;
 
-pub use engine::{load_image, to_rgb, Augmenter, Backend, Batch};
+pub use engine::{decode_image, load_image, load_image_with, to_rgb, Augmenter, Backend, Batch};
 pub use error::{Error, Result};
 pub use key::BatchKey;
 pub use loader::{Dataset, Epoch, Loader, LoaderBatch, LoaderOptions, LoaderStats};

@@ -40,18 +40,27 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         epoch: u64,
         /// Images per batch (mixing ops pair samples within a batch).
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = 64, value_parser = at_least_one)]
         batch_size: usize,
         /// I/N: write only shard I of N (files I, I+N, I+2N, ... in sorted
         /// order), so N processes or machines share a folder.
         #[arg(long, value_parser = parse_shard, default_value = "0/1")]
         shard: (usize, usize),
         /// GPU devices to spread batches over (several on one adapter when there is one).
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = at_least_one)]
         devices: usize,
         /// Decoding threads (default: all cores).
-        #[arg(long)]
+        #[arg(long, value_parser = at_least_one)]
         decode_threads: Option<usize>,
+        /// Start over: remove what an earlier run wrote into --out (its
+        /// records, manifest and outputs) instead of refusing when the
+        /// settings or the inputs changed.
+        #[arg(long)]
+        overwrite: bool,
+        /// Apply each image's EXIF orientation (PIL's exif_transpose);
+        /// default: ignored, as torchvision's decode_image.
+        #[arg(long)]
+        exif_orientation: bool,
     },
     /// Apply one op with explicit parameters (like torchvision's functional API).
     Apply {
@@ -81,16 +90,16 @@ enum Command {
         #[arg(long, default_value = "auto")]
         backend: Backend,
         /// Images per batch.
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = 64, value_parser = at_least_one)]
         batch_size: usize,
         /// CPU threads (default: all cores).
-        #[arg(long)]
+        #[arg(long, value_parser = at_least_one)]
         threads: Option<usize>,
         /// Timed passes over the folder.
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, value_parser = at_least_one)]
         repeats: usize,
         /// Use the images this many times over (a bigger set per pass).
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = at_least_one)]
         replicate: usize,
         /// Time the pipeline's mixing step alone (the CPU mixing pass on
         /// batches augmented beforehand) instead of the whole pipeline.
@@ -103,7 +112,7 @@ enum Command {
         #[arg(long, conflicts_with = "mix_only")]
         end_to_end: bool,
         /// GPU devices for --end-to-end.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = at_least_one)]
         devices: usize,
     },
     /// Adapters found, the one chosen, its limits.
@@ -138,6 +147,16 @@ fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     Ok((i, n))
 }
 
+/// The one rule for counts (batch size, threads, devices, repeats): at least
+/// 1, the same error in every subcommand.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1, got 0".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("expected a positive integer, got {s:?}")),
+    }
+}
+
 fn parse_kv(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
@@ -146,6 +165,8 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
 }
 
 fn main() {
+    // Before any thread starts: no window-system noise on a headless machine.
+    gpu_augment::gpu::quiet_headless_vulkan();
     if let Err(e) = real_main() {
         eprintln!("error: {e:#}");
         std::process::exit(2);
@@ -180,6 +201,8 @@ fn real_main() -> Result<()> {
             shard,
             devices,
             decode_threads,
+            overwrite,
+            exif_orientation,
         }) => {
             let p = Pipeline::from_file(&pipeline)?;
             let opts = app::run::RunOptions {
@@ -190,18 +213,28 @@ fn real_main() -> Result<()> {
                 shard,
                 devices,
                 decode_threads,
+                overwrite,
+                exif_orientation,
             };
             let s = app::run::run_folder(p, &input, &out, &opts, |l| {
                 eprintln!("backend: {}", l.backend_name())
             })?;
             println!(
-                "wrote {} images to {} in {:.2} s ({:.0} images/s); {} already there; {} failed",
+                "wrote {} images to {} in {:.2} s ({:.0} images/s); {} already there; {} failed{}",
                 s.written,
                 out.display(),
                 s.seconds,
                 s.written as f64 / s.seconds.max(1e-9),
                 s.existing,
-                s.failed.len()
+                s.failed.len(),
+                if s.cpu_fallback.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; {} ran on the CPU twin (too large for the GPU)",
+                        s.cpu_fallback.len()
+                    )
+                }
             );
             if !s.failed.is_empty() {
                 for (p, r) in &s.failed {
@@ -217,9 +250,20 @@ fn real_main() -> Result<()> {
             output,
             backend,
         }) => {
+            let want_npy = output
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
             let img = load_image(&input)?;
             let batch = app::apply::apply_op(|p| Augmenter::new(p, backend), &op, &sets, img)?;
             match &batch.data {
+                Tensor::U8(_) if want_npy => bail!(
+                    "op `{op}` writes an image, but {} is named .npy: name it .png (or another image extension)",
+                    output.display()
+                ),
+                Tensor::F32(_) if !want_npy => bail!(
+                    "op `{op}` writes f32 data (a NumPy array), but {} is not named .npy: name the output .npy",
+                    output.display()
+                ),
                 Tensor::U8(v) => {
                     let [_, h, w, _] = batch.shape;
                     app::files::write_png(&output, w as u32, h as u32, v)?;
@@ -294,19 +338,19 @@ fn real_main() -> Result<()> {
             }
             let files = app::files::find_images(&input)?;
             if files.is_empty() {
-                bail!("no images under {}", input.display());
+                return Err(app::files::no_images(&input).into());
             }
-            let mut images = Vec::new();
+            let mut base = Vec::new();
             for (path, _) in &files {
                 match load_image(path) {
-                    Ok(i) => images.push(i),
+                    Ok(i) => base.push(i),
                     Err(e) => eprintln!("skipped: {e}"),
                 }
             }
-            let base = images.clone();
-            for _ in 1..replicate.max(1) {
-                images.extend(base.iter().cloned());
+            if base.is_empty() {
+                bail!("no image under {} could be decoded", input.display());
             }
+            let images = app::bench::replicate(base, replicate)?;
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads.unwrap_or(0))
                 .build()

@@ -62,7 +62,7 @@ fn run_writes_mixed_soft_labels_from_class_folders() {
     let o = run(
         &input,
         &out,
-        "size = 16\n[[ops]]\nop = \"horizontal_flip\"\n[[ops]]\nop = \"cutmix\"\nnum_classes = 4",
+        "size = 16\n[[ops]]\nop = \"horizontal_flip\"\n[[ops]]\nop = \"cutmix\"\nnum_classes = 3",
         "3",
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -84,13 +84,20 @@ fn run_writes_mixed_soft_labels_from_class_folders() {
             .iter()
             .map(|x| x.as_f64().unwrap())
             .collect();
-        assert_eq!(row.len(), 4, "num_classes of the op");
+        assert_eq!(row.len(), 3, "num_classes of the op");
         assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-6);
         let lam = p["mix"]["lam"].as_f64().unwrap();
         let partner = p["mix"]["partner_index"].as_u64().unwrap();
-        // Batches of 3 files: the partner comes from the same batch.
-        assert_eq!(partner / 3, index / 3, "partner within the batch");
-        let mut want = [0.0; 4];
+        // Batches of 3 files cut from the folder's keyed shuffle (seed 0,
+        // epoch 0): the partner comes from the same shuffled batch.
+        let order = gpu_augment::loader::epoch_order(files.len(), 0, 0, true);
+        let batch_of = |i: u64| order.iter().position(|&o| o as u64 == i).unwrap() / 3;
+        assert_eq!(
+            batch_of(partner),
+            batch_of(index),
+            "partner within the batch"
+        );
+        let mut want = [0.0; 3];
         want[class_of(index)] += lam;
         want[class_of(partner)] += 1.0 - lam;
         for (a, b) in row.iter().zip(want) {

@@ -1,7 +1,7 @@
 //! `gpu-augment bench`: decode once, then time augmentation alone.
 
 use crate::engine::Augmenter;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::key::BatchKey;
 use crate::RgbImage;
 
@@ -18,6 +18,59 @@ pub struct BenchResult {
     pub images_per_sec: f64,
     /// Dispatches per batch on the GPU (None on the CPU).
     pub dispatches_per_batch: Option<u32>,
+}
+
+/// `images` used `times` times over (`bench --replicate`), refused with a
+/// clear error (never an abort) when the copies would not fit in memory.
+pub fn replicate(images: Vec<RgbImage>, times: usize) -> Result<Vec<RgbImage>> {
+    let times = super::run::check_count("--replicate", times)?;
+    let one: u64 = images.iter().map(|i| i.as_raw().len() as u64 + 64).sum();
+    let need = one.saturating_mul(times as u64);
+    let what = || {
+        format!(
+            "--replicate {times}: {} copies of the {} decoded images",
+            times,
+            images.len()
+        )
+    };
+    if super::run::host_memory_budget().is_some_and(|b| need > b / 2) {
+        return Err(Error::OutOfMemory {
+            what: what(),
+            bytes: need,
+        });
+    }
+    let n = images.len().saturating_mul(times);
+    let mut out = Vec::new();
+    out.try_reserve_exact(n).map_err(|_| Error::OutOfMemory {
+        what: what(),
+        bytes: need,
+    })?;
+    for _ in 1..times {
+        out.extend(images.iter().cloned());
+    }
+    out.extend(images);
+    Ok(out)
+}
+
+/// `paths` used `times` times over, refused when the list would not fit.
+fn replicate_paths(paths: &[std::path::PathBuf], times: usize) -> Result<Vec<std::path::PathBuf>> {
+    let times = super::run::check_count("--replicate", times)?;
+    let one: u64 = paths.iter().map(|p| p.as_os_str().len() as u64 + 32).sum();
+    let need = one.saturating_mul(times as u64);
+    let err = || Error::OutOfMemory {
+        what: format!("--replicate {times}: {times} copies of the file list"),
+        bytes: need,
+    };
+    if super::run::host_memory_budget().is_some_and(|b| need > b / 2) {
+        return Err(err());
+    }
+    let mut out = Vec::new();
+    out.try_reserve_exact(paths.len().saturating_mul(times))
+        .map_err(|_| err())?;
+    for _ in 0..times {
+        out.extend(paths.iter().cloned());
+    }
+    Ok(out)
 }
 
 /// Runs `repeats` timed passes (after one warm-up) over `images` in batches of
@@ -175,9 +228,11 @@ pub fn bench_end_to_end(
 ) -> Result<EndToEnd> {
     use crate::{Dataset, Loader};
     let files = super::files::find_images(input)?;
-    let paths: Vec<std::path::PathBuf> = (0..replicate.max(1))
-        .flat_map(|_| files.iter().map(|(p, _)| p.clone()))
-        .collect();
+    if files.is_empty() {
+        return Err(super::files::no_images(input));
+    }
+    let base: Vec<std::path::PathBuf> = files.into_iter().map(|(p, _)| p).collect();
+    let paths = replicate_paths(&base, replicate)?;
     let threads = opts.decode_threads;
     let batch_size = opts.batch_size;
     let loader = Loader::new(Dataset::from_paths(paths.clone()), pipeline.clone(), opts)?;

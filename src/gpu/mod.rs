@@ -44,6 +44,26 @@ fn summary(info: &wgpu::AdapterInfo) -> AdapterSummary {
     }
 }
 
+/// Keeps a headless machine's first GPU run quiet: wgpu's Vulkan instance
+/// always enables the window-system surface extensions it finds, and with
+/// them enabled Mesa's device-selection layer (an implicit layer that only
+/// reorders GPUs) tries to reach a Wayland display and prints `error:
+/// XDG_RUNTIME_DIR is invalid or not set in the environment.` once per
+/// instance. When no display can be reached (no `XDG_RUNTIME_DIR`, no
+/// `WAYLAND_DISPLAY`, no `DISPLAY`) this sets the layer's own switch,
+/// `NODEVICE_SELECT=1`, unless the user set it. Call it before any thread
+/// starts (it changes the process environment); the binary does, first thing.
+pub fn quiet_headless_vulkan() {
+    let unset = |k: &str| std::env::var_os(k).is_none_or(|v| v.is_empty());
+    if unset("XDG_RUNTIME_DIR")
+        && unset("WAYLAND_DISPLAY")
+        && unset("DISPLAY")
+        && std::env::var_os("NODEVICE_SELECT").is_none()
+    {
+        std::env::set_var("NODEVICE_SELECT", "1");
+    }
+}
+
 fn instance() -> wgpu::Instance {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
     if std::env::var_os("WGPU_BACKEND").is_none() {
@@ -183,6 +203,18 @@ impl Features {
 /// The longest a chunk may keep the device busy before it counts as hung
 /// (a chunk is bounded by the storage-binding limit: seconds, even on lavapipe).
 const DEVICE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Per sample: bytes of its output on the device (u8: one RGBA word per
+/// pixel), in the tensor, and of its segment-pass scratch.
+fn per_sample_bytes(gl: &GpuGlobals) -> [u64; 3] {
+    let npx = (gl.out[0] as u64) * (gl.out[1] as u64);
+    let f32_out = gl.out[3] == 1;
+    let out_per = if f32_out { npx * 12 } else { npx * 4 };
+    let tensor_per = if f32_out { npx * 12 } else { npx * 3 };
+    // Two halves of f32 RGB images (segment passes read one, write the other).
+    let scratch_per = if gl.pass[1] > 0 { npx * 24 } else { 0 };
+    [out_per, tensor_per, scratch_per]
+}
 
 /// Bytes between the per-pass copies of the globals (dynamic uniform offsets).
 const GLOBALS_STRIDE: u64 = 256;
@@ -489,6 +521,27 @@ impl GpuContext {
         }
     }
 
+    /// Why the device cannot hold sample `sample` of source `src` alone (its
+    /// source, field or output beyond the storage-binding or buffer limit),
+    /// or `None` when it can. `run_batch` refuses a batch with such a
+    /// sample; `Augmenter` runs it on the CPU twin instead.
+    pub fn sample_misfit(&self, gl: &GpuGlobals, sample: &GpuSample, src: &Src) -> Option<String> {
+        let [out_per, _, scratch_per] = per_sample_bytes(gl);
+        let limit = self.limits.max_storage_binding.min(self.limits.max_buffer);
+        let sb = src.width as u64 * src.height as u64 * 4;
+        let (noise, cols) = sample.field.buffer_floats(gl.out[0]);
+        let fb = (noise + cols) * 4;
+        let fits = sb <= limit && fb <= limit && out_per <= limit && scratch_per <= limit;
+        (!fits).then(|| {
+            format!(
+                "{}x{} image (or its output) exceeds the device's {} MiB storage-binding limit",
+                src.width,
+                src.height,
+                limit >> 20
+            )
+        })
+    }
+
     /// Runs a batch. `out` is the whole output tensor (u8 HWC bytes or f32 CHW).
     /// With `mixes` (one per sample), the mixing pass follows the main pass:
     /// on the GPU in the same submit when the batch fits one chunk, else on
@@ -643,7 +696,12 @@ impl GpuContext {
             .map(|s| s.width as usize * s.height as usize)
             .sum();
         bufs.pack.clear();
-        bufs.pack.reserve(total_px);
+        bufs.pack
+            .try_reserve(total_px)
+            .map_err(|_| Error::OutOfMemory {
+                what: format!("the packed sources of {} images", srcs.len()),
+                bytes: total_px as u64 * 4,
+            })?;
         let mut table = samples.to_vec();
         for (t, s) in table.iter_mut().zip(srcs) {
             t.src[0] = bufs.pack.len() as u32;

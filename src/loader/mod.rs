@@ -184,6 +184,9 @@ pub struct LoaderOptions {
     /// GPU backend: workers per device, each with its own buffer set
     /// (2: double buffering). Default 2.
     pub streams_per_device: usize,
+    /// Apply each image's EXIF orientation when decoding (PIL's
+    /// `exif_transpose`). Default false, as torchvision's `decode_image`.
+    pub exif_orientation: bool,
 }
 
 impl Default for LoaderOptions {
@@ -202,6 +205,7 @@ impl Default for LoaderOptions {
             prefetch: 4,
             devices: 1,
             streams_per_device: 2,
+            exif_orientation: false,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! iterator that hands batches out in order.
 
 use super::{Counters, Loader, LoaderBatch};
-use crate::engine::{load_image, Augmenter};
+use crate::engine::{load_image_with, Augmenter};
 use crate::error::{Error, Result};
 use crate::mix::Labels;
 use crate::RgbImage;
@@ -52,6 +52,7 @@ struct Shared {
     dataset: Arc<super::Dataset>,
     num_classes: usize,
     counters: Arc<Counters>,
+    exif_orientation: bool,
 }
 
 /// The batches of one epoch, in order: an iterator of `Result<LoaderBatch>`.
@@ -98,6 +99,7 @@ impl<'a> Epoch<'a> {
             dataset: loader.dataset.clone(),
             num_classes: loader.num_classes,
             counters: loader.counters.clone(),
+            exif_orientation: loader.opts.exif_orientation,
         });
         let (done_tx, done_rx) = channel::<Done>();
         let (dec_tx, dec_rx) = channel::<Decoded>();
@@ -274,7 +276,9 @@ fn decode_loop(sh: &Shared, tx: &Sender<Decoded>) {
             (pos, i, path)
         };
         let t = Instant::now();
-        let item = match catch_unwind(AssertUnwindSafe(|| load_image(&path))) {
+        let item = match catch_unwind(AssertUnwindSafe(|| {
+            load_image_with(&path, sh.exif_orientation)
+        })) {
             Ok(Ok(img)) => Ok(img),
             Ok(Err(Error::Decode { reason, .. })) => Err((path, reason)),
             Ok(Err(e)) => Err((path, e.to_string())),
@@ -374,21 +378,41 @@ fn augment_batch(sh: &Shared, aug: &Augmenter, d: Decoded) -> Result<Option<Load
             Err(f) => skipped.push(f),
         }
     }
-    if images.is_empty() {
-        return Ok(None);
-    }
-    let indices: Vec<u64> = items.iter().map(|&i| i as u64).collect();
-    let classes: Option<Vec<u32>> = sh
-        .dataset
-        .labels
-        .as_ref()
-        .map(|l| items.iter().map(|&i| l[i]).collect());
-    let labels = classes.as_ref().map(|c| Labels::Classes {
-        classes: c,
-        num_classes: sh.num_classes,
-    });
-    let batch =
-        aug.augment_indexed_labeled(&images, labels.as_ref(), sh.seed, sh.epoch, &indices)?;
+    // A file the engine refuses (an image it cannot work on, an op whose
+    // drawn geometry does not apply) is reported like a decode failure and
+    // the batch runs again without it.
+    let batch = loop {
+        if images.is_empty() {
+            return Ok(None);
+        }
+        let indices: Vec<u64> = items.iter().map(|&i| i as u64).collect();
+        let classes: Option<Vec<u32>> = sh
+            .dataset
+            .labels
+            .as_ref()
+            .map(|l| items.iter().map(|&i| l[i]).collect());
+        let labels = classes.as_ref().map(|c| Labels::Classes {
+            classes: c,
+            num_classes: sh.num_classes,
+        });
+        match aug.augment_indexed_labeled(&images, labels.as_ref(), sh.seed, sh.epoch, &indices) {
+            Ok(b) => break b,
+            Err(e @ (Error::InvalidImage { index, .. } | Error::OpFailed { index, .. }))
+                if index < images.len() =>
+            {
+                let path = sh.dataset.paths[items[index]].clone();
+                let f = (path, e.to_string());
+                sh.counters.skipped.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut v) = sh.counters.skipped_files.lock() {
+                    v.push(f.clone());
+                }
+                skipped.push(f);
+                images.remove(index);
+                items.remove(index);
+            }
+            Err(e) => return Err(e),
+        }
+    };
     Ok(Some(LoaderBatch {
         epoch: sh.epoch,
         index: *index,

@@ -470,12 +470,16 @@ impl Key {
     /// One number within the limits.
     pub fn check(&self, at: &At, x: f64) -> Result<f64> {
         if self.gt && x.partial_cmp(&self.lo) != Some(std::cmp::Ordering::Greater) {
-            return Err(self.err(at, format!("must be > {}, got {x}", self.lo)));
+            return Err(self.err(at, format!("must be > {}, got {x}", bound(self.lo))));
         }
         if !(x >= self.lo && x <= self.hi) {
             return Err(self.err(
                 at,
-                format!("must be in [{}, {}], got {x}", self.lo, self.hi),
+                format!(
+                    "must be in [{}, {}], got {x}",
+                    bound(self.lo),
+                    bound(self.hi)
+                ),
             ));
         }
         self.at_least(at, x)?;
@@ -488,7 +492,7 @@ impl Key {
                 at,
                 format!(
                     "must be > {} and at least {} (smaller values vanish or overflow in f32), got {x}",
-                    self.lo, self.min
+                    bound(self.lo), self.min
                 ),
             ));
         }
@@ -510,14 +514,17 @@ impl Key {
             return Err(self.err(at, format!("min {} is greater than max {}", r[0], r[1])));
         }
         if self.gt && r[0].partial_cmp(&self.lo) != Some(std::cmp::Ordering::Greater) {
-            return Err(self.err(at, format!("must be > {}, got {}", self.lo, r[0])));
+            return Err(self.err(at, format!("must be > {}, got {}", bound(self.lo), r[0])));
         }
         if !(r[0] >= self.lo && r[1] <= self.hi) {
             return Err(self.err(
                 at,
                 format!(
                     "values must lie in [{}, {}], got [{}, {}]",
-                    self.lo, self.hi, r[0], r[1]
+                    bound(self.lo),
+                    bound(self.hi),
+                    r[0],
+                    r[1]
                 ),
             ));
         }
@@ -529,12 +536,19 @@ impl Key {
     pub fn check_each(&self, at: &At, xs: &[f64]) -> Result<()> {
         for x in xs {
             if self.gt && x.partial_cmp(&self.lo) != Some(std::cmp::Ordering::Greater) {
-                return Err(self.err(at, format!("values must be > {}, got {xs:?}", self.lo)));
+                return Err(self.err(
+                    at,
+                    format!("values must be > {}, got {xs:?}", bound(self.lo)),
+                ));
             }
             if !(*x >= self.lo && *x <= self.hi) {
                 return Err(self.err(
                     at,
-                    format!("values must lie in [{}, {}], got {x}", self.lo, self.hi),
+                    format!(
+                        "values must lie in [{}, {}], got {x}",
+                        bound(self.lo),
+                        bound(self.hi)
+                    ),
                 ));
             }
             self.at_least(at, *x)?;
@@ -768,7 +782,7 @@ impl<'a> Reader<'a> {
                 _ => None,
             }),
             Some([d]) if *d >= 0.0 && *d <= k.hi => Ok(Some([-d, *d])),
-            Some([d]) => Err(self.err(k.name, format!("must be in [0, {}], got {d}", k.hi))),
+            Some([d]) => Err(self.err(k.name, format!("must be in [0, {}], got {d}", bound(k.hi)))),
             Some([lo, hi]) => Ok(Some([*lo, *hi])),
             Some(_) => Err(self.err(k.name, "expected a number or [min, max]")),
         }
@@ -950,5 +964,17 @@ pub(crate) fn describe(v: &Value) -> String {
         Value::Array(_) => "an array".into(),
         Value::Table(_) => "a table".into(),
         Value::Datetime(_) => "a date".into(),
+    }
+}
+
+/// A limit as messages print it: `inf` for f64::MAX (no upper bound), not its
+/// 309 digits.
+fn bound(x: f64) -> String {
+    if x >= f64::MAX {
+        "inf".into()
+    } else if x <= f64::MIN {
+        "-inf".into()
+    } else {
+        format!("{x}")
     }
 }

@@ -358,9 +358,13 @@ pub fn draw_op(op: &Op, rng: &mut impl Rng, w: u32, h: u32) -> Drawn {
             let tr = [r(rng, wi - bw, wi), r(rng, 0, bh)];
             let br = [r(rng, wi - bw, wi), r(rng, hi - bh, hi)];
             let bl = [r(rng, 0, bw), r(rng, hi - bh, hi)];
+            // Corners that stay put (distortion 0, or a draw of no
+            // displacement) are no perspective: recorded as not applied.
+            let endpoints = [tl, tr, br, bl];
+            let start = [[0, 0], [wi - 1, 0], [wi - 1, hi - 1], [0, hi - 1]];
             Drawn::Perspective {
-                applied,
-                endpoints: [tl, tr, br, bl],
+                applied: applied && endpoints != start,
+                endpoints,
             }
         }
         Op::AugMix {
