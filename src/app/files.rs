@@ -6,51 +6,6 @@ use crate::RgbImage;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
-/// Extensions treated as images (what the `image` crate is built to read here).
-pub const IMAGE_EXTENSIONS: &[&str] = &[
-    "png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp", "pnm", "pbm", "pgm", "ppm", "tga",
-];
-
-/// Every image file under `dir`, sorted, as (absolute path, path relative to `dir`).
-pub fn find_images(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
-    if !dir.is_dir() {
-        return Err(Error::Decode {
-            path: dir.to_path_buf(),
-            reason: "not a directory".into(),
-        });
-    }
-    let mut files = Vec::new();
-    for entry in walkdir::WalkDir::new(dir)
-        .follow_links(true)
-        .sort_by_file_name()
-    {
-        let entry = entry.map_err(|e| Error::Decode {
-            path: e
-                .path()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| dir.to_path_buf()),
-            reason: e.to_string(),
-        })?;
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let ext = entry
-            .path()
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        if ext.is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str())) {
-            let rel = entry
-                .path()
-                .strip_prefix(dir)
-                .unwrap_or(entry.path())
-                .to_path_buf();
-            files.push((entry.path().to_path_buf(), rel));
-        }
-    }
-    Ok(files)
-}
-
 /// Decodes files in parallel; each result keeps its position.
 pub fn decode_all(paths: &[PathBuf]) -> Vec<Result<RgbImage>> {
     paths.par_iter().map(|p| load_image(p)).collect()

@@ -74,30 +74,6 @@ fn recorded(path: &Path) -> Result<std::collections::HashSet<(String, u32)>> {
     Ok(done)
 }
 
-/// Class labels from an ImageFolder layout (`DIR/class_name/image.png`):
-/// sorted class names and each file's class index. `None` when some file is
-/// not inside a class folder.
-pub fn folder_classes(files: &[(PathBuf, PathBuf)]) -> Option<(Vec<String>, Vec<u32>)> {
-    let class_of = |rel: &Path| -> Option<String> {
-        let mut parts = rel.components();
-        let first = parts.next()?;
-        parts.next()?;
-        Some(first.as_os_str().to_string_lossy().into_owned())
-    };
-    let names: Vec<String> = files
-        .iter()
-        .map(|(_, rel)| class_of(rel))
-        .collect::<Option<_>>()?;
-    let mut classes = names.clone();
-    classes.sort();
-    classes.dedup();
-    let ids = names
-        .iter()
-        .map(|n| classes.binary_search(n).map(|i| i as u32).ok())
-        .collect::<Option<_>>()?;
-    Some((classes, ids))
-}
-
 /// The output file of source `rel`, view `view` of `views`.
 fn output_name(rel: &Path, view: u32, views: u32, ext: &str) -> PathBuf {
     if views <= 1 {
