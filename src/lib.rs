@@ -1,17 +1,28 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
-pub mod app;
+// Not part of the API: the CPU backend's kernels, public only because
+// tests/random_fields.rs and tests/cpu_fast_paths.rs check the twin's field and
+// warp kernels directly.
+#[doc(hidden)]
 pub mod cpu;
 mod engine;
 mod error;
 pub mod gpu;
-pub mod key;
+mod key;
 pub mod loader;
 pub mod mix;
 pub mod ops;
 pub mod pipeline;
+// Not part of the API: the kernels' per-sample program (the ABI structs shared
+// with the WGSL), public only because tests/wgsl.rs checks the structs' sizes
+// against the shaders and tests/cpu_fast_paths.rs and tests/random_fields.rs
+// feed planned samples to the CPU twin's kernels.
+#[doc(hidden)]
 pub mod plan;
+mod record;
+mod request;
+mod synth;
 
 pub use engine::{load_image, to_rgb, Augmenter, Backend, Batch, Tensor};
 pub use error::{Error, Result};
@@ -20,11 +31,16 @@ pub use loader::{Dataset, Epoch, Loader, LoaderBatch, LoaderOptions, LoaderStats
 pub use mix::{Labels, Mix, MixRecord, Mixer, SoftLabels};
 pub use ops::{ColorStep, Drawn, Interpolation, Op, ResizeTo, Size};
 pub use pipeline::{OutputFormat, Pipeline, SampleRecord};
+pub use record::RECORD_FORMAT;
+pub use request::Request;
+pub use synth::synthetic_image;
 
 /// RGB u8 images, as the `image` crate holds them: the engine's input type.
 pub use image::RgbImage;
 
 /// A mutable view of a whole output tensor.
+// Not part of the API: the argument type of the hidden `cpu` kernels (see above).
+#[doc(hidden)]
 pub enum TensorMut<'a> {
     /// u8 HWC.
     U8(&'a mut [u8]),

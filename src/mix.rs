@@ -7,7 +7,7 @@
 //! sample's partner is read *after* the partner's own augmentation. Kernels:
 //! `shaders/mix.wgsl` and its CPU twin `src/cpu/mix.rs`.
 //!
-//! Randomness (all ChaCha8 streams of [`crate::key::op_rng`], at the op
+//! Randomness (all ChaCha8 streams of the key's `op_rng`, at the op
 //! position `pipeline.ops.len()`, i.e. right after the per-sample ops):
 //! - the partners are one random cycle through the whole batch (Sattolo's
 //!   algorithm), keyed on the batch: seed, epoch and a hash of every sample's
@@ -24,7 +24,7 @@ use crate::key::{op_rng, randint, uniform};
 use crate::ops::Size;
 use rand::Rng;
 use rand_distr::{Beta, Distribution};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use toml::Value;
 
 /// One way of mixing a sample with its partner.
@@ -83,7 +83,7 @@ pub fn mix_names() -> &'static [&'static str] {
 }
 
 /// How a sample was mixed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MixKind {
     /// Blend of the whole images.
@@ -95,7 +95,8 @@ pub enum MixKind {
 }
 
 /// An output pixel rectangle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Region {
     /// First row.
     pub top: u32,
@@ -108,7 +109,8 @@ pub struct Region {
 }
 
 /// What one output sample drew for mixing (part of its parameter record).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MixRecord {
     /// The mixer.
     pub op: MixKind,
@@ -167,6 +169,9 @@ impl SoftLabels {
     }
 }
 
+// Not part of the API (the mixing kernel's ABI): public only because
+// tests/wgsl.rs checks its size against shaders/mix.wgsl.
+#[doc(hidden)]
 /// Per-sample mixing parameters as both kernels read them.
 /// Keep in sync with `MixSample` in `shaders/mix.wgsl` (size checked by tests/wgsl.rs).
 #[repr(C)]
@@ -181,6 +186,8 @@ pub struct GpuMix {
 }
 const _: () = assert!(std::mem::size_of::<GpuMix>() == 48);
 
+// Not part of the API: see `GpuMix`.
+#[doc(hidden)]
 /// Output size and format of the mixing pass.
 /// Keep in sync with `MixGlobals` in `shaders/mix.wgsl`.
 #[repr(C)]
@@ -191,6 +198,8 @@ pub struct GpuMixGlobals {
 }
 const _: () = assert!(std::mem::size_of::<GpuMixGlobals>() == 16);
 
+// Not part of the API: see `GpuMix`.
+#[doc(hidden)]
 /// Kind codes of [`GpuMix::kind`].
 pub mod kind {
     /// Copy the sample (no mixing).
@@ -658,7 +667,7 @@ fn taps(scale: f64) -> u32 {
 }
 
 /// The kernels' per-sample table for the records of a batch of `size` outputs.
-pub fn plan_mix(records: &[MixRecord], size: Size) -> Vec<GpuMix> {
+pub(crate) fn plan_mix(records: &[MixRecord], size: Size) -> Vec<GpuMix> {
     records
         .iter()
         .map(|r| {

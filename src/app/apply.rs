@@ -1,11 +1,8 @@
 //! `gpu-augment apply`: one op with explicit (not random) parameters, like
 //! torchvision's functional API.
 
-use crate::engine::{Augmenter, Batch};
-use crate::error::{Error, Result};
-use crate::ops::{ColorStep, Drawn, FieldAmps, Interpolation, Op, ResizeTo, Size};
-use crate::pipeline::{OutputFormat, Pipeline};
-use crate::RgbImage;
+use gpu_augment::ops::{ColorStep, Drawn, FieldAmps, Interpolation, Op, ResizeTo, Size};
+use gpu_augment::{Augmenter, Batch, Error, OutputFormat, Pipeline, Request, Result, RgbImage};
 use std::collections::BTreeMap;
 
 /// Ops `apply` knows, with their keys.
@@ -236,7 +233,7 @@ pub fn explicit_op(
                 }
                 _ => return Err(s.err("size", "expected a positive integer or height,width")),
             };
-            let t = crate::ops::resize_output(to, None, w, h);
+            let t = gpu_augment::ops::resize_output(to, None, w, h);
             (
                 Op::Resize {
                     size: to,
@@ -253,8 +250,11 @@ pub fn explicit_op(
         "center_crop" => {
             let size = s.size("size")?.ok_or_else(|| s.err("size", "missing"))?;
             let op = Op::CenterCrop { size };
-            let d = crate::ops::draw_op(&op, &mut crate::key::op_rng(0, 0, 0, 0, 0), w, h);
-            (op, d, size)
+            // Centre crops draw nothing random: the box of a one-op pipeline's draw.
+            let mut d = Pipeline::new(size, OutputFormat::U8Hwc)
+                .with(op.clone())?
+                .draw(0, 0, 0, 0, w, h);
+            (op, d.remove(0), size)
         }
         "pad" => {
             let p = match s.nums("padding")?.as_deref() {
@@ -388,7 +388,7 @@ pub fn explicit_op(
             same,
         ),
         "random_field" => {
-            use crate::ops::{MAX_LENGTH_SCALE, MIN_LENGTH_SCALE};
+            use gpu_augment::ops::{MAX_LENGTH_SCALE, MIN_LENGTH_SCALE};
             let l = s.num_in("l", 16.0, MIN_LENGTH_SCALE, MAX_LENGTH_SCALE)?;
             let amp = FieldAmps::read(|key, max| s.num_in(key, 0.0, 0.0, max))?;
             let fill = s.triple("fill", [0.0; 3])?;
@@ -416,8 +416,8 @@ pub fn explicit_op(
             let sigma = s.num_in(
                 "sigma",
                 5.0,
-                crate::ops::MIN_LENGTH_SCALE,
-                crate::ops::MAX_LENGTH_SCALE,
+                gpu_augment::ops::MIN_LENGTH_SCALE,
+                gpu_augment::ops::MAX_LENGTH_SCALE,
             )?;
             let fill = s.triple("fill", [0.0; 3])?;
             let seed = s.seed()?;
@@ -638,5 +638,5 @@ pub fn apply_op(
 ) -> Result<Batch> {
     let (pipeline, drawn) = explicit_op(name, sets, image.width(), image.height())?;
     let aug = aug_for(pipeline)?;
-    aug.augment_drawn(&[image], &[vec![drawn]], &[0])
+    aug.augment(Request::new(&[image]).params(&[vec![drawn]]))
 }

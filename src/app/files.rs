@@ -1,8 +1,6 @@
 //! Finding, decoding and writing files for the command line.
 
-use crate::engine::load_image;
-use crate::error::{Error, Result};
-use crate::RgbImage;
+use gpu_augment::{load_image, Error, Result, RgbImage};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 

@@ -1,10 +1,11 @@
 //! `gpu-augment run`: augment every image under a folder.
 
-use super::files::{find_images, write_npy, write_png};
-use crate::engine::{Backend, Tensor};
-use crate::error::{Error, Result};
-use crate::loader::{Dataset, Loader, LoaderOptions, ShardTail};
-use crate::pipeline::{OutputFormat, Pipeline, SampleRecord};
+use super::files::{write_npy, write_png};
+use gpu_augment::loader::{find_images, folder_classes, ShardTail};
+use gpu_augment::{
+    Backend, Dataset, Error, Loader, LoaderOptions, OutputFormat, Pipeline, Result, SampleRecord,
+    Tensor,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -75,7 +76,7 @@ fn recorded(path: &Path) -> Result<std::collections::HashSet<(String, u32)>> {
 }
 
 /// The output file of source `rel`, view `view` of `views`.
-fn output_name(rel: &Path, view: u32, views: u32, ext: &str) -> PathBuf {
+pub(super) fn output_name(rel: &Path, view: u32, views: u32, ext: &str) -> PathBuf {
     if views <= 1 {
         return rel.with_extension(ext);
     }

@@ -5,6 +5,7 @@ use super::{Counters, Loader, LoaderBatch};
 use crate::engine::{load_image, Augmenter};
 use crate::error::{Error, Result};
 use crate::mix::Labels;
+use crate::request::Request;
 use crate::RgbImage;
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -353,8 +354,14 @@ fn augment_batch(sh: &Shared, aug: &Augmenter, d: Decoded) -> Result<Option<Load
         classes: c,
         num_classes: sh.num_classes,
     });
-    let batch =
-        aug.augment_indexed_labeled(&images, labels.as_ref(), sh.seed, sh.epoch, &indices)?;
+    let mut request = Request::new(&images)
+        .seed(sh.seed)
+        .epoch(sh.epoch)
+        .indices(&indices);
+    if let Some(l) = labels {
+        request = request.labels(l);
+    }
+    let batch = aug.augment(request)?;
     Ok(Some(LoaderBatch {
         epoch: sh.epoch,
         index: *index,

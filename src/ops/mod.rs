@@ -11,7 +11,7 @@ pub use parse::{op_names, parse_op, MAX_LENGTH_SCALE, MIN_LENGTH_SCALE};
 pub use sample::draw_op;
 pub use sample::resize_target as resize_output;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a geometric op samples its source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -488,7 +488,7 @@ impl PolicyKind {
 }
 
 /// The ops the policies choose from (torchvision's names).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PolicyOp {
     /// No change.
     Identity,
@@ -523,7 +523,8 @@ pub enum PolicyOp {
 }
 
 /// One op a sample drew from a policy.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PolicyStep {
     /// The op.
     pub op: PolicyOp,
@@ -627,7 +628,7 @@ pub fn elastic_amplitudes(alpha: [f64; 2], sigma: f64, w: u32, h: u32) -> [f64; 
 }
 
 /// The colour adjustments color_jitter draws, named as in the parameter record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ColorStep {
     /// x * f
@@ -654,8 +655,8 @@ impl ColorStep {
 
 /// The parameters one sample drew for one op: the parameter record, and the
 /// whole input of the planning step (so `apply` can give them explicitly).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum Drawn {
     /// Crop box in the current image, then resized to the op's size.
