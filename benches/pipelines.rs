@@ -6,7 +6,7 @@
 //! backend runs it) on a batch of 64 already augmented 224x224 samples.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use gpu_augment::{synthetic_image, Augmenter, Backend, BatchKey, Pipeline, Request, Tensor};
+use gpu_augment::{synthetic_image, Augmenter, Backend, BatchKey, Pipeline, Request};
 use std::time::Duration;
 
 fn pipelines(c: &mut Criterion) {

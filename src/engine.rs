@@ -313,15 +313,19 @@ impl Augmenter {
                 ));
             }
             match (&r.mix, &self.pipeline.mix) {
-                (None, Some(m)) => return bad(format!(
+                (None, Some(m)) => {
+                    return bad(format!(
                     "record {o} (index {}) has no mixing record but the pipeline mixes (op `{}`)",
                     r.index,
                     m.name()
-                )),
-                (Some(_), None) => return bad(format!(
+                ))
+                }
+                (Some(_), None) => {
+                    return bad(format!(
                     "record {o} (index {}) has a mixing record but the pipeline has no mixing op",
                     r.index
-                )),
+                ))
+                }
                 (Some(m), Some(_)) => {
                     if let Some(p) = records.get(m.partner) {
                         if (p.index, p.view) != (m.partner_index, m.partner_view) {
@@ -359,9 +363,11 @@ impl Augmenter {
         let mix: Option<Vec<MixRecord>> = match records.iter().filter(|r| r.mix.is_some()).count() {
             0 => None,
             c if c == n => Some(records.iter().filter_map(|r| r.mix.clone()).collect()),
-            c => return Err(Error::InvalidArgument(format!(
+            c => {
+                return Err(Error::InvalidArgument(format!(
                 "{c} of {n} output samples have a mixing record: give one for every sample or none"
-            ))),
+            )))
+            }
         };
         let mix = mix.as_deref();
         if let Some(m) = mix {
