@@ -17,7 +17,7 @@ fn noise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) w
     }
     let per = f.grid.x * f.grid.y;
     let n = m * f.grid.x + k;
-    for (var kind = 0u; kind < 8u; kind++) {
+    for (var kind = 0u; kind < KIND_COUNT; kind++) {
         if (((FIELD_KINDS >> kind) & 1u) != 0u && ((f.grid.z >> kind) & 1u) != 0u) {
             let slot = countOneBits(f.grid.z & ((1u << kind) - 1u));
             field_buf[f.key.z + slot * per + n] = lattice_noise(field_base(f.key, kind), n);
@@ -42,7 +42,7 @@ fn cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
         w[i] = field_weight(t, k0 + i);
     }
     let per = kx * f.grid.y;
-    for (var kind = 0u; kind < 8u; kind++) {
+    for (var kind = 0u; kind < KIND_COUNT; kind++) {
         if (((FIELD_KINDS >> kind) & 1u) != 0u && ((f.grid.z >> kind) & 1u) != 0u) {
             let slot = countOneBits(f.grid.z & ((1u << kind) - 1u));
             let nb = f.key.z + slot * per + m * kx + k0;

@@ -6,7 +6,7 @@
 // Grid: workgroup (x, y, z) is a 16x16 tile of sample z, as in the main pass,
 // so the sample's mixing record is uniform across the workgroup.
 // Layouts: u8 is one RGBA word per pixel, f32 is CHW planes (bit patterns).
-// CPU twin: src/cpu/mix.rs.
+// CPU twin: src/cpu/mix.rs. MIX_X kinds come from the generated prelude (src/mix.rs, `kind`).
 
 override OUT_F32: bool = false;
 
@@ -97,13 +97,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
     let inside = ox >= rect.x && ox < rect.x + rect.z && oy >= rect.y && oy < rect.y + rect.w;
     var c: vec3<f32>;
     var round = false;
-    if (k == 1u) {
+    if (k == MIX_BLEND) {
         let l = mixes[si].f.x;
         c = load3(si, ox, oy) * l + load3(sj, ox, oy) * (1.0 - l);
         round = true;
-    } else if (k == 2u && inside) {
+    } else if (k == MIX_BOX && inside) {
         c = load3(sj, ox, oy);
-    } else if (k == 3u && inside) {
+    } else if (k == MIX_RESIZE && inside) {
         c = resize_px(si, sj, ox - rect.x, oy - rect.y);
         round = true;
     } else {

@@ -39,7 +39,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let seg = g.stage.x;
     let npx = g.out.x * g.out.y;
     let next = next_barrier(si, seg);
-    let want_mean = next == 2u || next == 7u;
+    let want_mean = next == OP_CONTRAST || next == OP_FIELD_CONTRAST;
     let want_range = uses(OP_AUTOCONTRAST) && next == OP_AUTOCONTRAST;
     let want_hist = uses(OP_EQUALIZE) && next == OP_EQUALIZE;
     if (uses(OP_EQUALIZE)) {

@@ -12,6 +12,7 @@ use crate::ops::{Drawn, Op, PolicyKind};
 use crate::pipeline::{OutputFormat, Pipeline, SampleRecord};
 use crate::plan::{globals, plan_sample, GpuSample};
 use crate::request::Request;
+pub use crate::Tensor;
 use crate::TensorMut;
 use image::{DynamicImage, RgbImage};
 use std::path::Path;
@@ -41,15 +42,6 @@ impl std::str::FromStr for Backend {
             ))),
         }
     }
-}
-
-/// An output tensor's data.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Tensor {
-    /// u8, N x H x W x 3.
-    U8(Vec<u8>),
-    /// f32, N x 3 x H x W.
-    F32(Vec<f32>),
 }
 
 /// What one call returns: the tensor, its shape, and each sample's drawn parameters.

@@ -4,10 +4,12 @@
 // Not part of the API: the CPU backend's kernels, public only because
 // tests/random_fields.rs and tests/cpu_fast_paths.rs check the twin's field and
 // warp kernels directly.
+pub mod codes;
 #[doc(hidden)]
 pub mod cpu;
 mod engine;
 mod error;
+pub mod explicit;
 pub mod gpu;
 mod key;
 pub mod loader;
@@ -24,7 +26,7 @@ mod record;
 mod request;
 mod synth;
 
-pub use engine::{load_image, to_rgb, Augmenter, Backend, Batch, Tensor};
+pub use engine::{load_image, to_rgb, Augmenter, Backend, Batch};
 pub use error::{Error, Result};
 pub use key::BatchKey;
 pub use loader::{Dataset, Epoch, Loader, LoaderBatch, LoaderOptions, LoaderStats};
@@ -37,6 +39,15 @@ pub use synth::synthetic_image;
 
 /// RGB u8 images, as the `image` crate holds them: the engine's input type.
 pub use image::RgbImage;
+
+/// An output tensor's data.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Tensor {
+    /// u8, N x H x W x 3.
+    U8(Vec<u8>),
+    /// f32, N x 3 x H x W.
+    F32(Vec<f32>),
+}
 
 /// A mutable view of a whole output tensor.
 // Not part of the API: the argument type of the hidden `cpu` kernels (see above).

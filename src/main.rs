@@ -61,8 +61,8 @@ enum Command {
     },
     /// Apply one op with explicit parameters (like torchvision's functional API).
     Apply {
-        /// Op name (see --help of each: crop, resize, center_crop, pad, horizontal_flip, vertical_flip, affine, rotate, brightness, contrast, saturation, hue, color_jitter, grayscale, random_field, elastic, invert, solarize, posterize, autocontrast, equalize, sharpness, gaussian_blur, gaussian_noise, gamma, random_erasing, perspective, normalize).
-        #[arg(long)]
+        /// Op name (`apply --help` lists every op with its keys).
+        #[arg(long, long_help = gpu_augment::explicit::help())]
         op: String,
         /// key=value parameters, e.g. --set angle=90 --set translate=10,0.
         #[arg(long = "set", value_parser = parse_kv)]

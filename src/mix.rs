@@ -21,7 +21,8 @@
 
 use crate::error::{Error, Result};
 use crate::key::{op_rng, randint, uniform};
-use crate::ops::Size;
+use crate::ops::keys::{self, At, Key, KeyDefault, Reader};
+use crate::ops::{describe_value as describe, OpDef, Size};
 use rand::Rng;
 use rand_distr::{Beta, Distribution};
 use serde::{Deserialize, Serialize};
@@ -78,8 +79,8 @@ pub struct Mix {
 }
 
 /// The names of the mixing ops.
-pub fn mix_names() -> &'static [&'static str] {
-    &["mixup", "cutmix", "resizemix", "mix_one_of"]
+pub fn mix_names() -> Vec<&'static str> {
+    MIX_DEFS.iter().map(|d| d.name).collect()
 }
 
 /// How a sample was mixed.
@@ -210,6 +211,14 @@ pub mod kind {
     pub const BOX: u32 = 2;
     /// The resized partner inside the region.
     pub const RESIZE: u32 = 3;
+
+    /// The kinds with their WGSL names (emitted as `MIX_X: u32`).
+    pub const ALL: &[(&str, u32)] = &[
+        ("COPY", COPY),
+        ("BLEND", BLEND),
+        ("BOX", BOX),
+        ("RESIZE", RESIZE),
+    ];
 }
 
 /// Stream markers in the `view` slot of `op_rng` for batch-level draws (no
@@ -229,70 +238,68 @@ fn param_err(index: usize, op: &str, key: &str, message: String) -> Error {
     }
 }
 
-fn describe(v: &Value) -> String {
-    crate::ops::describe_value(v)
-}
-
-fn number(index: usize, op: &str, key: &str, v: &Value) -> Result<f64> {
-    let x = match v {
-        Value::Integer(i) => *i as f64,
-        Value::Float(f) => *f,
-        other => {
-            return Err(param_err(
-                index,
-                op,
-                key,
-                format!("expected a number, got {}", describe(other)),
-            ))
-        }
+/// The mixing ops of pipeline files: names and keys (read through the same
+/// [`Reader`] as every other op; limits in `ops::keys::mix`).
+pub const MIX_DEFS: &[OpDef] = {
+    use crate::ops::Family::Mix;
+    use keys::mix::{ALPHA, NUM_CLASSES, PER_BATCH, TAU};
+    const MIXERS: Key = Key {
+        name: "mixers",
+        shape: "[{ op = \"mixup\", alpha = 0.8, p = 0.5 }, ...]",
+        default: KeyDefault::Required,
+        lo: 0.0,
+        hi: 0.0,
+        gt: false,
+        min: 0.0,
     };
-    if !x.is_finite() {
-        return Err(param_err(
-            index,
-            op,
-            key,
-            format!("expected a finite number, got {x}"),
-        ));
-    }
-    Ok(x)
-}
-
-fn check_keys(index: usize, op: &str, t: &toml::Table, allowed: &[&str]) -> Result<()> {
-    for key in t.keys() {
-        if key != "op" && !allowed.contains(&key.as_str()) {
-            return Err(Error::UnknownKey {
-                index,
-                op: op.into(),
-                key: key.clone(),
-                allowed: allowed.join(", "),
-            });
-        }
-    }
-    Ok(())
-}
+    &[
+        OpDef {
+            name: "mixup",
+            family: Mix,
+            keys: &[ALPHA, NUM_CLASSES, PER_BATCH],
+            summary: "MixUp",
+        },
+        OpDef {
+            name: "cutmix",
+            family: Mix,
+            keys: &[ALPHA, NUM_CLASSES, PER_BATCH],
+            summary: "CutMix",
+        },
+        OpDef {
+            name: "resizemix",
+            family: Mix,
+            keys: &[TAU, NUM_CLASSES, PER_BATCH],
+            summary: "ResizeMix",
+        },
+        OpDef {
+            name: "mix_one_of",
+            family: Mix,
+            keys: &[MIXERS, NUM_CLASSES, PER_BATCH],
+            summary: "one of several mixers per sample",
+        },
+    ]
+};
 
 /// Parses one mixer table (`mixup`, `cutmix`, `resizemix`); `extra` keys are
-/// the caller's (checked by it).
-fn parse_mixer(index: usize, name: &str, t: &toml::Table, extra: &[&str]) -> Result<Mixer> {
-    let mut allowed: Vec<&str> = match name {
-        "mixup" | "cutmix" => vec!["alpha"],
-        "resizemix" => vec!["tau"],
+/// the caller's (read by it).
+fn parse_mixer(r: &Reader, extra: &[Key]) -> Result<Mixer> {
+    let name = r.at.op;
+    let mut allowed: Vec<&Key> = match name {
+        "mixup" | "cutmix" => vec![&keys::mix::ALPHA],
+        "resizemix" => vec![&keys::mix::TAU],
         other => {
             return Err(Error::UnknownOp {
-                index,
+                index: r.at.index,
                 name: other.into(),
                 known: "mixup, cutmix, resizemix".into(),
             })
         }
     };
-    allowed.extend_from_slice(extra);
-    check_keys(index, name, t, &allowed)?;
+    allowed.extend(extra.iter());
+    r.only(&allowed)?;
     let mixer = match name {
         "mixup" | "cutmix" => {
-            let alpha = match t.get("alpha") {
-                Some(v) => number(index, name, "alpha", v)?,
-                None => 1.0,
-            };
+            let alpha = r.num(&keys::mix::ALPHA)?;
             if name == "mixup" {
                 Mixer::MixUp { alpha }
             } else {
@@ -300,39 +307,31 @@ fn parse_mixer(index: usize, name: &str, t: &toml::Table, extra: &[&str]) -> Res
             }
         }
         _ => {
-            let tau = match t.get("tau") {
-                None => [0.1, 0.8],
-                Some(Value::Array(a)) if a.len() == 2 => [
-                    number(index, name, "tau", &a[0])?,
-                    number(index, name, "tau", &a[1])?,
-                ],
-                Some(other) => {
-                    return Err(param_err(
-                        index,
-                        name,
+            let tau = match r.numbers(keys::mix::TAU.name) {
+                Ok(None) => [0.1, 0.8],
+                Ok(Some(t)) if t.len() == 2 => [t[0], t[1]],
+                Err(e) => return Err(e),
+                _ => {
+                    return Err(r.err(
                         "tau",
-                        format!("expected [min, max], got {}", describe(other)),
+                        format!(
+                            "expected [min, max], got {}",
+                            r.get("tau").map(|v| v.describe()).unwrap_or_default()
+                        ),
                     ))
                 }
             };
             Mixer::ResizeMix { tau }
         }
     };
-    check_mixer(index, name, &mixer)?;
+    check_mixer(r.at.index, name, &mixer)?;
     Ok(mixer)
 }
 
 fn check_mixer(index: usize, op: &str, m: &Mixer) -> Result<()> {
     match m {
         Mixer::MixUp { alpha } | Mixer::CutMix { alpha } => {
-            if !(alpha.is_finite() && *alpha > 0.0) {
-                return Err(param_err(
-                    index,
-                    op,
-                    "alpha",
-                    format!("must be > 0, got {alpha}"),
-                ));
-            }
+            keys::mix::ALPHA.check(&At { index, op }, *alpha)?;
         }
         Mixer::ResizeMix { tau } => {
             if !(tau[0] > 0.0 && tau[1] < 1.0 && tau[0] <= tau[1]) {
@@ -372,82 +371,63 @@ impl Mix {
 
     /// Parses a mixing op table; `index` is its position in the pipeline file.
     pub fn parse(index: usize, t: &toml::Table) -> Result<Self> {
+        use keys::mix::{NUM_CLASSES, P, PER_BATCH};
         let name = t.get("op").and_then(Value::as_str).unwrap_or("?");
+        let r = Reader::toml(index, name, t);
         let num_classes = match t.get("num_classes") {
-            Some(Value::Integer(k)) if *k >= 1 && *k <= (1 << 24) => *k as usize,
+            Some(Value::Integer(k))
+                if *k as f64 >= NUM_CLASSES.lo && *k as f64 <= NUM_CLASSES.hi =>
+            {
+                *k as usize
+            }
             Some(other) => {
-                return Err(param_err(
-                    index,
-                    name,
+                return Err(r.err(
                     "num_classes",
                     format!(
-                        "must be an integer in [1, 16777216], got {}",
+                        "must be an integer in [{}, {}], got {}",
+                        NUM_CLASSES.lo,
+                        NUM_CLASSES.hi,
                         describe(other)
                     ),
                 ))
             }
             None => {
-                return Err(param_err(
-                    index,
-                    name,
+                return Err(r.err(
                     "num_classes",
-                    "missing: mixing makes soft labels of num_classes classes".into(),
+                    "missing: mixing makes soft labels of num_classes classes",
                 ))
             }
         };
-        let per_batch = match t.get("per_batch") {
-            None => false,
-            Some(Value::Boolean(b)) => *b,
-            Some(other) => {
-                return Err(param_err(
-                    index,
-                    name,
-                    "per_batch",
-                    format!("expected true or false, got {}", describe(other)),
-                ))
-            }
-        };
+        let per_batch = r.flag(&PER_BATCH)?;
         let mix = if name == "mix_one_of" {
-            check_keys(index, name, t, &["num_classes", "per_batch", "mixers"])?;
+            let def = &MIX_DEFS[3];
+            r.only(&def.keys.iter().collect::<Vec<_>>())?;
             let Some(Value::Array(items)) = t.get("mixers") else {
-                return Err(param_err(
-                    index,
-                    name,
+                return Err(r.err(
                     "mixers",
-                    "missing or not an array: give mixers = [{ op = \"mixup\", alpha = 0.8, p = 0.5 }, ...]".into(),
+                    "missing or not an array: give mixers = [{ op = \"mixup\", alpha = 0.8, p = 0.5 }, ...]",
                 ));
             };
             let mut mixers = Vec::new();
             for (k, item) in items.iter().enumerate() {
                 let Some(mt) = item.as_table() else {
-                    return Err(param_err(
-                        index,
-                        name,
-                        "mixers",
-                        format!("entry {k} is not a table"),
-                    ));
+                    return Err(r.err("mixers", format!("entry {k} is not a table")));
                 };
                 let Some(sub) = mt.get("op").and_then(Value::as_str) else {
-                    return Err(param_err(
-                        index,
-                        name,
+                    return Err(r.err(
                         "mixers",
                         format!("entry {k} needs op = \"mixup\", \"cutmix\" or \"resizemix\""),
                     ));
                 };
-                let mixer = parse_mixer(index, sub, mt, &["p"])?;
-                let p = match mt.get("p") {
-                    Some(v) => number(index, sub, "p", v)?,
-                    None => {
-                        return Err(param_err(
-                            index,
-                            sub,
-                            "p",
-                            "missing: every mixer of mix_one_of needs its probability p".into(),
-                        ))
-                    }
-                };
-                mixers.push((mixer, p));
+                let sr = Reader::toml(index, sub, mt);
+                let mixer = parse_mixer(&sr, &[P])?;
+                if !sr.has(P.name) {
+                    return Err(sr.err(
+                        "p",
+                        "missing: every mixer of mix_one_of needs its probability p",
+                    ));
+                }
+                mixers.push((mixer, sr.num(&P)?));
             }
             Mix {
                 mixers,
@@ -456,7 +436,7 @@ impl Mix {
                 per_batch,
             }
         } else {
-            let mixer = parse_mixer(index, name, t, &["num_classes", "per_batch"])?;
+            let mixer = parse_mixer(&r, &[NUM_CLASSES, PER_BATCH])?;
             Mix::one(mixer, num_classes, per_batch)
         };
         mix.validate(index)?;
@@ -485,14 +465,13 @@ impl Mix {
         let mut sum = 0.0;
         for (m, p) in &self.mixers {
             check_mixer(index, m.name(), m)?;
-            if !(p.is_finite() && *p >= 0.0 && *p <= 1.0) {
-                return Err(param_err(
+            keys::mix::P.check(
+                &At {
                     index,
-                    m.name(),
-                    "p",
-                    format!("must be in [0, 1], got {p}"),
-                ));
-            }
+                    op: m.name(),
+                },
+                *p,
+            )?;
             sum += p;
         }
         if (sum - 1.0).abs() > 1e-6 {
@@ -662,7 +641,7 @@ fn taps(scale: f64) -> u32 {
     if scale <= 2.0 || !scale.is_finite() {
         1
     } else {
-        (scale.ceil() as u32).min(crate::plan::MAX_SUPERSAMPLE)
+        (scale.ceil() as u32).min(crate::codes::MAX_SUPERSAMPLE)
     }
 }
 

@@ -1,10 +1,10 @@
 //! A pipeline: an output size and format, then an ordered list of ops.
 
+use crate::codes::{MAX_CLIPS, MAX_PROG, MAX_STATS};
 use crate::error::{Error, Result};
 use crate::key::op_rng;
 use crate::mix::{mix_names, Mix, MixRecord, MAX_VIEWS};
-use crate::ops::{self, draw_op, Drawn, Op, Size};
-use crate::plan::{canvas_after, MAX_CLIPS, MAX_PROG, MAX_STATS};
+use crate::ops::{self, canvas_after, draw_op, Drawn, Op, Size};
 use serde::Serialize;
 use std::path::Path;
 
@@ -232,6 +232,8 @@ impl Pipeline {
             ));
         }
         for (i, op) in self.ops.iter().enumerate() {
+            op.check(i)?;
+            op.check_with_size(i, self.size)?;
             if let Op::Normalize { .. } = op {
                 if i + 1 != self.ops.len() {
                     return bad(format!("normalize (op #{i}) must be the last op"));

@@ -11,99 +11,9 @@ use crate::ops::{ColorStep, Drawn, Interpolation, Op, Size};
 use crate::pipeline::{OutputFormat, Pipeline};
 use bytemuck::{Pod, Zeroable};
 
-/// Most clip stages (ops that fill outside their input) per sample.
-pub const MAX_CLIPS: usize = 4;
-/// Most colour-program steps per sample.
-pub const MAX_PROG: usize = 16;
-/// Most barrier steps per sample: steps that need the whole image at their
-/// input (statistics or neighbours), each one more pass over the batch.
-pub const MAX_STATS: usize = 16;
-/// Floats per barrier slot in the statistics buffer: mean grey, per-channel
-/// min and max, per-channel "equalise" flags, then three 256-entry LUTs.
-pub const STAT_STRIDE: usize = 780;
-/// Most supersampling taps per axis when downscaling.
-pub const MAX_SUPERSAMPLE: u32 = 8;
-
-/// Colour-program op codes (`shaders/common/color.wgsl`).
-pub mod code {
-    /// No-op (unused slot).
-    pub const NOP: f32 = 0.0;
-    /// x * f
-    pub const BRIGHTNESS: f32 = 1.0;
-    /// blend(x, mean grey, f); z = stat slot
-    pub const CONTRAST: f32 = 2.0;
-    /// blend(x, grey(x), f)
-    pub const SATURATION: f32 = 3.0;
-    /// hue shift
-    pub const HUE: f32 = 4.0;
-    /// grey in all channels
-    pub const GRAYSCALE: f32 = 5.0;
-    /// brightness with the per-pixel factor max(0, 1 + brightness field)
-    pub const FIELD_BRIGHTNESS: f32 = 6.0;
-    /// contrast with the per-pixel factor max(0, 1 + contrast field); z = stat slot
-    pub const FIELD_CONTRAST: f32 = 7.0;
-    /// saturation with the per-pixel factor max(0, 1 + saturation field)
-    pub const FIELD_SATURATION: f32 = 8.0;
-    /// hue shift by the hue field
-    pub const FIELD_HUE: f32 = 9.0;
-    /// 1 - x
-    pub const INVERT: f32 = 10.0;
-    /// 1 - x where 255 x >= y (threshold on the 0..255 scale)
-    pub const SOLARIZE: f32 = 11.0;
-    /// keep the top y bits of the value rounded to u8
-    pub const POSTERIZE: f32 = 12.0;
-    /// w * x^y, clamped
-    pub const GAMMA: f32 = 13.0;
-    /// x + y * noise, clamped; w = noise key (bits)
-    pub const NOISE: f32 = 14.0;
-    /// per-channel stretch to [0, 1]; barrier (z = slot)
-    pub const AUTOCONTRAST: f32 = 15.0;
-    /// per-channel histogram equalisation; barrier (z = slot)
-    pub const EQUALIZE: f32 = 16.0;
-    /// blend with the 3x3 smoothed image, factor y; barrier (z = slot)
-    pub const SHARPNESS: f32 = 17.0;
-    /// horizontal Gaussian, sigma y, half-width w; barrier (z = slot)
-    pub const BLUR_H: f32 = 18.0;
-    /// vertical Gaussian, sigma y, half-width w; barrier (z = slot)
-    pub const BLUR_V: f32 = 19.0;
-    /// the sample's erasing box; w = key of random values (bits)
-    pub const ERASE: f32 = 20.0;
-
-    /// Whether a step needs the whole image at its input (a pass boundary).
-    pub fn is_barrier(c: f32) -> bool {
-        c == CONTRAST
-            || c == FIELD_CONTRAST
-            || c == AUTOCONTRAST
-            || c == EQUALIZE
-            || c == SHARPNESS
-            || c == BLUR_H
-            || c == BLUR_V
-    }
-}
-
-/// Field kinds, in kernel order (bit k of `GpuField::grid[2]`).
-pub mod kind {
-    /// Horizontal displacement.
-    pub const DX: usize = 0;
-    /// Vertical displacement.
-    pub const DY: usize = 1;
-    /// Rotation (radians in the kernel).
-    pub const ROTATION: usize = 2;
-    /// Log-scale.
-    pub const LOG_SCALE: usize = 3;
-    /// First colour kind (brightness, contrast, saturation, hue follow).
-    pub const BRIGHTNESS: usize = 4;
-    /// Kinds that move pixels.
-    pub const GEOMETRIC: u32 = 0b1111;
-    /// Kinds that rotate or scale (need the canvas centre).
-    pub const ROTATE_SCALE: u32 = 0b1100;
-    /// Kinds that change colour.
-    pub const COLOR: u32 = 0b1111_0000;
-}
-
-/// Lattice nodes per axis on either side of a point that a field sums over
-/// (8 nodes: Gaussian weights down to exp(-8) of the peak).
-pub const FIELD_TAPS: u32 = 8;
+pub use crate::codes::{
+    code, kind, FIELD_TAPS, MAX_CLIPS, MAX_PROG, MAX_STATS, MAX_SUPERSAMPLE, STAT_STRIDE,
+};
 
 /// A sample's random fields (`shaders/common/field.wgsl`): white noise on a
 /// lattice of spacing l, weighted by a Gaussian of std l at each pixel.
@@ -335,6 +245,12 @@ fn check_box(index: usize, op: &Op, d: &Drawn) -> Result<()> {
             left,
             height,
             width,
+        }
+        | Drawn::Crop {
+            top,
+            left,
+            height,
+            width,
         } => Some((*top, *left, *height, *width)),
         Drawn::Resize { height, width } => Some((0, 0, *height as i64, *width as i64)),
         _ => None,
@@ -428,6 +344,32 @@ pub fn plan_sample(
                 },
             ) => {
                 let s = size.unwrap_or(out);
+                stages.push(Stage {
+                    map: M3::scale_translate(
+                        *width as f64 / s.width as f64,
+                        *height as f64 / s.height as f64,
+                        *left as f64,
+                        *top as f64,
+                    ),
+                    clip: None,
+                });
+                nearest |= *interpolation == Interpolation::Nearest;
+                (cw, ch) = (s.width as f64, s.height as f64);
+            }
+            (
+                Op::Crop {
+                    size,
+                    interpolation,
+                    ..
+                },
+                Drawn::Crop {
+                    top,
+                    left,
+                    height,
+                    width,
+                },
+            ) => {
+                let s = size.unwrap_or(Size::new(*height as u32, *width as u32));
                 stages.push(Stage {
                     map: M3::scale_translate(
                         *width as f64 / s.width as f64,
@@ -568,6 +510,28 @@ pub fn plan_sample(
             (Op::Grayscale { .. }, Drawn::Grayscale { applied }) => {
                 if *applied {
                     prog.push([code::GRAYSCALE, 0.0, 0.0, 0.0]);
+                }
+            }
+            (Op::PermuteChannels { .. }, Drawn::PermuteChannels { applied, order }) => {
+                if *applied {
+                    let mut seen = [false; 3];
+                    for o in order {
+                        match seen.get_mut(*o as usize) {
+                            Some(s) if !*s => *s = true,
+                            _ => {
+                                return Err(op_err(
+                                    index,
+                                    op,
+                                    format!("order {order:?} is not a permutation of 0, 1, 2"),
+                                ))
+                            }
+                        }
+                    }
+                    let packed = order
+                        .iter()
+                        .enumerate()
+                        .fold(0, |m, (c, o)| m | o << (code::PERMUTE_SHIFT * c as u32));
+                    prog.push([code::PERMUTE, packed as f32, 0.0, 0.0]);
                 }
             }
             (Op::Invert { .. }, Drawn::Invert { applied: true }) => {
@@ -991,11 +955,12 @@ fn field_stage(
     field: &mut GpuField,
 ) -> Result<()> {
     let longest = out.width.max(out.height) as f64;
-    if !(l.is_finite() && l >= crate::ops::MIN_LENGTH_SCALE && l <= 100.0 * longest) {
+    let cap = crate::ops::keys::field::MAX_L_PER_SIDE * longest;
+    if !(l.is_finite() && l >= crate::ops::MIN_LENGTH_SCALE && l <= cap) {
         return Err(op_err(index, op, format!(
             "length scale {l} must be in [{}, {}] pixels (100 times the {}x{} output; a longer field is constant: use affine)",
             crate::ops::MIN_LENGTH_SCALE,
-            100.0 * longest,
+            cap,
             out.width,
             out.height
         )));
@@ -1077,19 +1042,5 @@ pub fn globals(pipeline: &Pipeline, n_samples: u32, pass: u32) -> GpuGlobals {
         pass: [pass, pipeline.stat_slots() as u32, field_kinds(pipeline), 0],
         mean: [mean[0] as f32, mean[1] as f32, mean[2] as f32, 0.0],
         std: [std[0] as f32, std[1] as f32, std[2] as f32, 1.0],
-    }
-}
-
-/// The canvas size after one drawn op (for drawing the next op's parameters).
-pub(crate) fn canvas_after(op: &Op, d: &Drawn, out: Size, w: u32, h: u32) -> (u32, u32) {
-    match (op, d) {
-        (Op::RandomResizedCrop { size, .. }, _) => {
-            let s = size.unwrap_or(out);
-            (s.width, s.height)
-        }
-        (_, Drawn::Resize { height, width }) => (*width, *height),
-        (_, Drawn::CenterCrop { height, width, .. })
-        | (_, Drawn::RandomCrop { height, width, .. }) => (*width as u32, *height as u32),
-        _ => (w, h),
     }
 }

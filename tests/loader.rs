@@ -243,6 +243,46 @@ fn resume_equals_the_uninterrupted_run_byte_for_byte() {
 }
 
 #[test]
+fn owned_epochs_outlive_the_loader_handle_and_wait_in_slices() {
+    use std::task::Poll;
+    use std::time::Duration;
+    let tmp = tempfile::tempdir().unwrap();
+    image_folder(tmp.path(), 13);
+    let ds = Dataset::image_folder(tmp.path()).unwrap();
+    let loader = Loader::new(ds.clone(), pipeline(PLAIN), cpu_opts(4)).unwrap();
+    let full = collect(&loader, 1);
+    // An owned epoch holds the loader: drop the caller's handle, send the
+    // epoch to another thread, and it still yields the same batches.
+    let shared = Arc::new(Loader::new(ds, pipeline(PLAIN), cpu_opts(4)).unwrap());
+    let epoch = shared.epoch_owned(1).unwrap();
+    let resumed = shared.resume_owned(1, 2).unwrap();
+    drop(shared);
+    let got: Vec<LoaderBatch> = std::thread::spawn(move || {
+        let mut epoch = epoch;
+        let mut out = Vec::new();
+        // next_timeout: Pending until a batch is there, never a lost batch.
+        loop {
+            match epoch.next_timeout(Duration::from_micros(50)) {
+                Poll::Pending => continue,
+                Poll::Ready(Some(b)) => out.push(b.unwrap()),
+                Poll::Ready(None) => break,
+            }
+        }
+        out
+    })
+    .join()
+    .unwrap();
+    assert_eq!(got.len(), full.len());
+    for (a, b) in got.iter().zip(&full) {
+        assert_eq!((a.index, &a.items), (b.index, &b.items));
+        assert_eq!(a.batch.data, b.batch.data);
+    }
+    let rest: Vec<LoaderBatch> = resumed.map(Result::unwrap).collect();
+    assert_eq!(rest.len(), full.len() - 2);
+    assert_eq!(rest[0].batch.data, full[2].batch.data);
+}
+
+#[test]
 fn corrupt_files_are_skipped_and_counted() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");

@@ -477,11 +477,34 @@ fn random_field_must_be_the_last_geometric_op() {
 
 #[test]
 fn length_scale_far_beyond_the_image_is_an_error_naming_the_limit() {
-    let p = Pipeline::from_toml("size = 32\n[[ops]]\nop = \"random_field\"\nl = 5000\ndx = 2")
-        .expect("parses: the limit depends on the output size");
+    // The limit depends on the output size, and is checked when the file is
+    // read (issue 11: it used to pass the file check and fail at run start).
+    let e = Pipeline::from_toml("size = 32\n[[ops]]\nop = \"random_field\"\nl = 5000\ndx = 2")
+        .expect_err("l = 5000 on a 32x32 output");
+    let msg = e.to_string();
+    assert!(
+        matches!(e, Error::InvalidParam { index: 0, ref op, ref key, .. } if op == "random_field" && key == "l"),
+        "{e:?}"
+    );
+    for part in ["5000", "3200", "32x32", "affine"] {
+        assert!(msg.contains(part), "message lacks {part:?}: {msg}");
+    }
+    // An explicit (recorded) length scale beyond the limit fails at run time,
+    // naming the op and the same limit.
+    let p = Pipeline::from_toml("size = 32\n[[ops]]\nop = \"random_field\"\nl = 50\ndx = 2")
+        .expect("parses");
     let aug = Augmenter::new(p, Backend::Cpu).expect("augmenter");
+    let mut drawn = aug.pipeline().draw(0, 0, 0, 0, 40, 30);
+    if let gpu_augment::Drawn::RandomField { l, applied, .. } = &mut drawn[0] {
+        *l = 5000.0;
+        *applied = true;
+    }
     let e = aug
-        .augment(Request::new(&[RgbImage::new(40, 30)]).key(BatchKey::default()))
+        .augment(
+            Request::new(&[RgbImage::new(40, 30)])
+                .params(&[drawn])
+                .indices(&[0]),
+        )
         .expect_err("l = 5000 on a 32x32 output");
     let msg = e.to_string();
     assert!(

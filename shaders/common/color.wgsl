@@ -1,14 +1,8 @@
 // Colour maths on [0, 1] RGB, and the per-sample colour program.
 // CPU twin: src/cpu/color.rs.
 
-const CODE_BRIGHTNESS: f32 = 1.0;
-const CODE_CONTRAST: f32 = 2.0;
-const CODE_SATURATION: f32 = 3.0;
-const CODE_HUE: f32 = 4.0;
-const CODE_GRAYSCALE: f32 = 5.0;
-const CODE_FIELD_BRIGHTNESS: f32 = 6.0;
-const CODE_FIELD_CONTRAST: f32 = 7.0;
-const CODE_FIELD_HUE: f32 = 9.0;
+// Op codes (CODE_X: f32, OP_X: u32), field kinds (KIND_X) and limits come
+// from the generated prelude (src/gpu/shaders.rs, from src/codes.rs).
 const INV_255: f32 = 0.003921568627450980;
 
 fn gray(c: vec3<f32>) -> f32 {
@@ -75,9 +69,9 @@ fn adjust_hue(c: vec3<f32>, shift: f32) -> vec3<f32> {
 // (codes 6..8) is the plain step with the factor max(0, 1 + field value).
 fn blend_step(si: u32, c: vec3<f32>, step_in: vec4<f32>, cf: vec4<f32>) -> vec3<f32> {
     var step = step_in;
-    if ((FIELD_KINDS & 0x70u) != 0u && step.x >= CODE_FIELD_BRIGHTNESS) {
+    if ((FIELD_KINDS & KIND_COLOR_BLEND) != 0u && step.x >= CODE_FIELD_BRIGHTNESS) {
         let fi = u32(step.x - CODE_FIELD_BRIGHTNESS);
-        step = vec4<f32>(step.x - 5.0, max(0.0, 1.0 + cf[fi]), step.z, 0.0);
+        step = vec4<f32>(step.x - (CODE_FIELD_BRIGHTNESS - CODE_BRIGHTNESS), max(0.0, 1.0 + cf[fi]), step.z, 0.0);
     }
     let code = step.x;
     let is_contrast = code == CODE_CONTRAST;
@@ -87,26 +81,13 @@ fn blend_step(si: u32, c: vec3<f32>, step_in: vec4<f32>, cf: vec4<f32>) -> vec3<
     return blend(c, vec3<f32>(target_), select(step.y, 0.0, is_gray));
 }
 
-// Op codes beyond the blends (src/plan.rs, `code`).
-const OP_INVERT: u32 = 10u;
-const OP_SOLARIZE: u32 = 11u;
-const OP_POSTERIZE: u32 = 12u;
-const OP_GAMMA: u32 = 13u;
-const OP_NOISE: u32 = 14u;
-const OP_AUTOCONTRAST: u32 = 15u;
-const OP_EQUALIZE: u32 = 16u;
-const OP_SHARPNESS: u32 = 17u;
-const OP_BLUR_H: u32 = 18u;
-const OP_BLUR_V: u32 = 19u;
-const OP_ERASE: u32 = 20u;
-
 fn uses(op: u32) -> bool {
     return ((OPS >> op) & 1u) != 0u;
 }
 
 // Steps that need the whole image at their input: each starts a segment.
 fn is_barrier(op: u32) -> bool {
-    return op == 2u || op == 7u || (op >= OP_AUTOCONTRAST && op <= OP_BLUR_V);
+    return op == OP_CONTRAST || op == OP_FIELD_CONTRAST || (op >= OP_AUTOCONTRAST && op <= OP_BLUR_V);
 }
 
 // Where barrier slot `slot` of sample si keeps its statistics.
@@ -149,7 +130,7 @@ struct Px {
 fn apply_step(si: u32, c: vec3<f32>, step: vec4<f32>, px: Px) -> vec3<f32> {
     let op = u32(step.x);
     var r = c;
-    if (op <= 8u) {
+    if (op <= OP_LAST_BLEND) {
         r = blend_step(si, c, step, px.cf);
     }
     let w = g.out.x;
@@ -227,6 +208,11 @@ fn apply_step(si: u32, c: vec3<f32>, step: vec4<f32>, px: Px) -> vec3<f32> {
         }
         r = acc / norm;
     }
+    if (uses(OP_PERMUTE) && op == OP_PERMUTE) {
+        // Output channel ch is input channel o_ch (src/cpu/color.rs: the same).
+        let o = u32(step.y);
+        r = vec3<f32>(c[o & PERMUTE_MASK], c[(o >> PERMUTE_SHIFT) & PERMUTE_MASK], c[(o >> (2u * PERMUTE_SHIFT)) & PERMUTE_MASK]);
+    }
     if (uses(OP_ERASE) && op == OP_ERASE) {
         let e = samples[si].erase;
         let fx = f32(px.x);
@@ -268,7 +254,7 @@ fn run_segment(si: u32, c_in: vec3<f32>, seg: u32, px: Px) -> vec3<f32> {
             if (b > seg) {
                 return c;
             }
-            if (op == 4u || op == 9u) {
+            if (op == OP_HUE || op == OP_FIELD_HUE) {
                 break;
             }
             if (b == seg) {

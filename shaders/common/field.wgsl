@@ -9,7 +9,6 @@
 // its row, along y (field_values: adjacent pixels read adjacent words).
 // CPU twin: src/cpu/field.rs.
 
-const FIELD_TAPS: u32 = 8u;
 // 1 / std of the sum of four uniform 16-bit integers.
 const NOISE_SCALE: f32 = 2.6428997e-5;
 const INV_SQRT_PI: f32 = 0.5641896;
@@ -76,7 +75,7 @@ fn field_values(si: u32, ox: u32, oy: u32) -> FieldValues {
                 w[j] = field_weight(t, m0 + j);
             }
             let wd = g.out.x;
-            for (var kind = 0u; kind < 8u; kind++) {
+            for (var kind = 0u; kind < KIND_COUNT; kind++) {
                 if (((FIELD_KINDS >> kind) & 1u) != 0u && ((mask >> kind) & 1u) != 0u) {
                     let slot = countOneBits(mask & ((1u << kind) - 1u));
                     let base = cols + (slot * ky + m0) * wd + ox;

@@ -13,10 +13,9 @@ override HUE_STEPS: u32 = 0u;         // most hue steps in one sample's program
 override FIELD_KINDS: u32 = 0u;       // random-field kinds some sample uses (bit k: kind k)
 override OPS: u32 = 0u;               // colour-program op codes some sample uses (bit c: code c)
 
-const MAX_CLIPS: u32 = 4u;
-const MAX_PROG: u32 = 16u;
-const MAX_STATS: u32 = 16u;   // barrier slots per sample
-const STAT_STRIDE: u32 = 780u; // floats per slot: mean, min rgb, max rgb, equalise flags rgb, pad, 3 x 256 LUT
+// MAX_CLIPS, MAX_PROG, MAX_STATS (barrier slots per sample) and STAT_STRIDE
+// (floats per slot: mean, min rgb, max rgb, equalise flags rgb, pad, 3 x 256
+// LUT) come from the generated prelude.
 
 struct Clip {
     r0: vec4<f32>,   // map row 0, .w = canvas width

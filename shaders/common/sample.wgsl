@@ -75,11 +75,11 @@ fn warp_pixel(si: u32, ox: u32, oy: u32, geo: vec4<f32>) -> vec3<f32> {
     var cs = 1.0;
     var sn = 0.0;
     var cen = vec2<f32>(0.0);
-    if ((FIELD_KINDS & 15u) != 0u) {
+    if ((FIELD_KINDS & KIND_GEOMETRIC) != 0u) {
         let fmask = samples[si].field.grid.z;
-        moved = (fmask & 15u) != 0u;
-        if ((FIELD_KINDS & 12u) != 0u) {
-            turned = (fmask & 12u) != 0u;
+        moved = (fmask & KIND_GEOMETRIC) != 0u;
+        if ((FIELD_KINDS & KIND_ROTATE_SCALE) != 0u) {
+            turned = (fmask & KIND_ROTATE_SCALE) != 0u;
             let s = exp(geo.w);
             cs = cos(geo.z) * s;
             sn = sin(geo.z) * s;
@@ -91,8 +91,8 @@ fn warp_pixel(si: u32, ox: u32, oy: u32, geo: vec4<f32>) -> vec3<f32> {
         for (var i = 0u; i < nx; i++) {
             var px = f32(ox) + (f32(i) + 0.5) / f32(nx);
             var py = f32(oy) + (f32(j) + 0.5) / f32(ny);
-            if ((FIELD_KINDS & 15u) != 0u && moved) {
-                if ((FIELD_KINDS & 12u) != 0u && turned) {
+            if ((FIELD_KINDS & KIND_GEOMETRIC) != 0u && moved) {
+                if ((FIELD_KINDS & KIND_ROTATE_SCALE) != 0u && turned) {
                     let ddx = px - cen.x;
                     let ddy = py - cen.y;
                     px = cen.x + (cs * ddx - sn * ddy);

@@ -141,7 +141,7 @@ pub fn equalize_luts(hist: &[[u32; 256]; 3]) -> [(bool, [f32; 256]); 3] {
     })
 }
 
-/// Op codes 10..=20 on planar [0, 1] images of `w` x `h`: the arithmetic of
+/// Op codes `INVERT` and above on planar [0, 1] images of `w` x `h`: the arithmetic of
 /// `apply_step` in `shaders/common/color.wgsl`, a whole plane at a time. The
 /// barrier steps among them (autocontrast, equalize, sharpness, blurs) see
 /// the whole image as it is at that step, which on the GPU the segment pass
@@ -301,6 +301,18 @@ pub fn planar_step(
                     *o = a / norm;
                 }
             }
+        }
+    } else if op == code::PERMUTE {
+        // Output channel c is input channel o_c (packed in y, see `code::PERMUTE`).
+        let o = y as u32;
+        let npx = r.len();
+        tmp.clear();
+        tmp.extend_from_slice(r);
+        tmp.extend_from_slice(g);
+        tmp.extend_from_slice(b);
+        for (c, plane) in [r, g, b].into_iter().enumerate() {
+            let s = ((o >> (code::PERMUTE_SHIFT * c as u32)) & code::PERMUTE_MASK) as usize;
+            plane.copy_from_slice(&tmp[s * npx..(s + 1) * npx]);
         }
     } else if op == code::ERASE {
         let (e, v) = erase;

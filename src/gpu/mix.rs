@@ -82,7 +82,7 @@ impl MixKernel {
         });
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("mix"),
-            source: wgpu::ShaderSource::Wgsl(super::shaders::MIX.into()),
+            source: wgpu::ShaderSource::Wgsl(super::shaders::mix_source().into()),
         });
         Self {
             layout,

@@ -15,7 +15,7 @@ mod shaders;
 // Not part of the API: the WGSL sources, public only because tests/wgsl.rs
 // parses every kernel with naga.
 #[doc(hidden)]
-pub use shaders::{kernel_source, KERNELS, MIX as MIX_KERNEL};
+pub use shaders::{kernel_source, mix_source, prelude, KERNELS};
 
 use crate::cpu::Src;
 use crate::error::{Error, Result};

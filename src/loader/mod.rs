@@ -523,15 +523,44 @@ impl Loader {
     pub fn epoch_where(
         &self,
         epoch: u64,
-        mut keep: impl FnMut(usize, &[usize]) -> bool,
+        keep: impl FnMut(usize, &[usize]) -> bool,
     ) -> Result<Epoch<'_>> {
-        let plan: Vec<(usize, Vec<usize>)> = self
-            .plan(epoch)
+        let plan = self.kept_plan(epoch, keep);
+        Epoch::start(self, None, epoch, plan)
+    }
+
+    /// `epoch` for a shared loader: the epoch holds the `Arc`, so it borrows
+    /// nothing (`Epoch<'static>`) and can live in another thread or a
+    /// language binding; the loader lives until its last epoch ends.
+    pub fn epoch_owned(self: &Arc<Self>, epoch: u64) -> Result<Epoch<'static>> {
+        self.epoch_where_owned(epoch, |_, _| true)
+    }
+
+    /// `resume` for a shared loader (see `epoch_owned`).
+    pub fn resume_owned(self: &Arc<Self>, epoch: u64, batch: usize) -> Result<Epoch<'static>> {
+        self.epoch_where_owned(epoch, |b, _| b >= batch)
+    }
+
+    /// `epoch_where` for a shared loader (see `epoch_owned`).
+    pub fn epoch_where_owned(
+        self: &Arc<Self>,
+        epoch: u64,
+        keep: impl FnMut(usize, &[usize]) -> bool,
+    ) -> Result<Epoch<'static>> {
+        let plan = self.kept_plan(epoch, keep);
+        Epoch::start(self, Some(self.clone()), epoch, plan)
+    }
+
+    fn kept_plan(
+        &self,
+        epoch: u64,
+        mut keep: impl FnMut(usize, &[usize]) -> bool,
+    ) -> Vec<(usize, Vec<usize>)> {
+        self.plan(epoch)
             .into_iter()
             .enumerate()
             .filter(|(b, items)| keep(*b, items))
-            .collect();
-        Epoch::start(self, epoch, plan)
+            .collect()
     }
 
     /// Files skipped so far (unreadable or corrupt).

@@ -11,10 +11,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
+use std::task::Poll;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One decoded item: the image, or why it could not be had.
 type Item = std::result::Result<RgbImage, (PathBuf, String)>;
@@ -56,6 +58,10 @@ struct Shared {
 /// The batches of one epoch, in order: an iterator of `Result<LoaderBatch>`.
 /// Ends after the last batch or after the first error. Dropping it (at any
 /// point) stops and joins its threads.
+///
+/// `Loader::epoch` gives one that borrows the loader; `Loader::epoch_owned`
+/// (on an `Arc<Loader>`) one that holds the loader itself, `Epoch<'static>`,
+/// for bindings and threads that cannot borrow.
 pub struct Epoch<'a> {
     shared: Arc<Shared>,
     rx: Option<Receiver<Done>>,
@@ -63,12 +69,18 @@ pub struct Epoch<'a> {
     next_pos: usize,
     failed: bool,
     threads: Vec<JoinHandle<()>>,
+    // Dropped after `Drop::drop` has joined the threads (fields drop after it).
+    _owner: Option<Arc<Loader>>,
     _loader: std::marker::PhantomData<&'a Loader>,
 }
 
 impl<'a> Epoch<'a> {
+    /// The threads only hold `Arc`s of the loader's parts, so the lifetime is
+    /// the caller's choice: `&'a Loader` for borrowed epochs, `'static` with
+    /// `owner` keeping the loader alive.
     pub(super) fn start(
-        loader: &'a Loader,
+        loader: &Loader,
+        owner: Option<Arc<Loader>>,
         epoch: u64,
         plan: Vec<(usize, Vec<usize>)>,
     ) -> Result<Self> {
@@ -98,6 +110,7 @@ impl<'a> Epoch<'a> {
             next_pos: 0,
             failed: false,
             threads: Vec::new(),
+            _owner: owner,
             _loader: std::marker::PhantomData,
         };
         let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
@@ -146,15 +159,20 @@ impl<'a> Epoch<'a> {
     }
 }
 
-impl Iterator for Epoch<'_> {
-    type Item = Result<LoaderBatch>;
+impl Epoch<'_> {
+    /// Like `next()`, but waits at most `timeout` for the next batch:
+    /// `Poll::Pending` when none came in time (call again; nothing is lost).
+    /// Lets a caller wait in slices, e.g. to check for Ctrl-C between them.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Poll<Option<Result<LoaderBatch>>> {
+        self.next_until(Some(Instant::now() + timeout))
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
-        let sh = &self.shared;
+    fn next_until(&mut self, deadline: Option<Instant>) -> Poll<Option<Result<LoaderBatch>>> {
+        let sh = self.shared.clone();
         let start = Instant::now();
         let out = loop {
             if self.failed || self.next_pos >= sh.plan.len() {
-                break None;
+                break Poll::Ready(None);
             }
             if let Some(r) = self.pending.remove(&self.next_pos) {
                 self.next_pos += 1;
@@ -165,31 +183,47 @@ impl Iterator for Epoch<'_> {
                 match r {
                     Ok(Some(b)) => {
                         sh.counters.batches.fetch_add(1, Ordering::Relaxed);
-                        break Some(Ok(b));
+                        break Poll::Ready(Some(Ok(b)));
                     }
                     Ok(None) => continue,
                     Err(e) => {
                         self.failed = true;
-                        break Some(Err(e));
+                        break Poll::Ready(Some(Err(e)));
                     }
                 }
             }
-            let got = self.rx.as_ref().map(|rx| rx.recv());
+            let got = self.rx.as_ref().map(|rx| match deadline {
+                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
+            });
             match got {
                 Some(Ok((pos, r))) => {
                     self.pending.insert(pos, r);
                 }
+                Some(Err(RecvTimeoutError::Timeout)) => break Poll::Pending,
                 _ => {
                     self.failed = true;
-                    break Some(Err(Error::Loader(format!(
+                    break Poll::Ready(Some(Err(Error::Loader(format!(
                         "the worker threads stopped before batch {} of epoch {}",
                         sh.plan[self.next_pos].0, sh.epoch
-                    ))));
+                    )))));
                 }
             }
         };
         Counters::add_ns(&sh.counters.wait_ns, start);
         out
+    }
+}
+
+impl Iterator for Epoch<'_> {
+    type Item = Result<LoaderBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.next_until(None) {
+            Poll::Ready(r) => r,
+            // No deadline: `recv` returns a batch or a disconnect, never a timeout.
+            Poll::Pending => None,
+        }
     }
 }
 

@@ -1,13 +1,20 @@
 //! The ops users see: their parameters, validation, and the drawing of random
 //! parameters. Defined once here and shared by both backends.
 
+mod check;
+pub mod keys;
 mod parse;
 pub mod policy;
 mod sample;
 
+pub use keys::{Key, KeyDefault, Reader};
 pub(crate) use parse::describe as describe_value;
 pub(crate) use parse::parse_size as parse_size_value;
-pub use parse::{op_names, parse_op, MAX_LENGTH_SCALE, MIN_LENGTH_SCALE};
+pub use parse::{
+    op_def, op_names, parse_op, read_op, read_padding, Family, OpDef, MAX_LENGTH_SCALE,
+    MIN_LENGTH_SCALE, OP_DEFS,
+};
+pub use sample::canvas_after;
 pub use sample::draw_op;
 pub use sample::resize_target as resize_output;
 
@@ -67,6 +74,23 @@ pub enum Op {
         scale: [f64; 2],
         /// Range of the crop's aspect ratio (width / height).
         ratio: [f64; 2],
+        /// Sampling.
+        interpolation: Interpolation,
+    },
+    /// A fixed box (torchvision's `crop` / `resized_crop`): rows `top..top +
+    /// height`, columns `left..left + width` of the current image (outside
+    /// it: the edge pixels), resized to `size` (the box's size when `None`).
+    Crop {
+        /// Top row (negative: above the image).
+        top: i64,
+        /// Left column.
+        left: i64,
+        /// Rows.
+        height: i64,
+        /// Columns.
+        width: i64,
+        /// Output size; the box's when `None`.
+        size: Option<Size>,
         /// Sampling.
         interpolation: Interpolation,
     },
@@ -141,6 +165,12 @@ pub enum Op {
     },
     /// Grayscale (3 equal channels) with probability `p`.
     Grayscale {
+        /// Probability.
+        p: f64,
+    },
+    /// torchvision's RandomChannelPermutation: with probability `p`, the
+    /// three channels in an order drawn per sample (each of the 6 equally likely).
+    PermuteChannels {
         /// Probability.
         p: f64,
     },
@@ -311,6 +341,7 @@ impl Op {
     pub fn name(&self) -> &'static str {
         match self {
             Op::RandomResizedCrop { .. } => "random_resized_crop",
+            Op::Crop { .. } => "crop",
             Op::Resize { .. } => "resize",
             Op::CenterCrop { .. } => "center_crop",
             Op::RandomCrop { .. } => "random_crop",
@@ -319,6 +350,7 @@ impl Op {
             Op::Affine { .. } => "affine",
             Op::ColorJitter { .. } => "color_jitter",
             Op::Grayscale { .. } => "grayscale",
+            Op::PermuteChannels { .. } => "permute_channels",
             Op::RandomField { .. } => "random_field",
             Op::Elastic { .. } => "elastic",
             Op::Invert { .. } => "invert",
@@ -343,6 +375,7 @@ impl Op {
         matches!(
             self,
             Op::RandomResizedCrop { .. }
+                | Op::Crop { .. }
                 | Op::Resize { .. }
                 | Op::CenterCrop { .. }
                 | Op::RandomCrop { .. }
@@ -395,6 +428,7 @@ impl Op {
             .filter(|b| **b)
             .count(),
             Op::Grayscale { .. }
+            | Op::PermuteChannels { .. }
             | Op::Invert { .. }
             | Op::Solarize { .. }
             | Op::Posterize { .. }
@@ -554,24 +588,37 @@ pub struct FieldAmps {
 }
 
 impl FieldAmps {
-    /// Each amplitude's key in pipeline files and `apply`, and its largest
-    /// value, in kernel order (see `by_kind`).
-    pub const KEYS: [(&'static str, f64); 8] = [
-        ("dx", 1e4),
-        ("dy", 1e4),
-        ("rotation", 360.0),
-        ("log_scale", 5.0),
-        ("brightness", 10.0),
-        ("contrast", 10.0),
-        ("saturation", 10.0),
-        ("hue", 0.5),
-    ];
+    /// Each amplitude's key in pipeline files and `apply` (default 0, the
+    /// field off), with its largest value, in kernel order (see `by_kind`).
+    pub const KEYS: [Key; 8] = {
+        const fn amp(name: &'static str, hi: f64) -> Key {
+            Key {
+                name,
+                shape: "number (field std)",
+                default: KeyDefault::Num(0.0),
+                lo: 0.0,
+                hi,
+                gt: false,
+                min: 0.0,
+            }
+        }
+        [
+            amp("dx", 1e4),
+            amp("dy", 1e4),
+            amp("rotation", 360.0),
+            amp("log_scale", 5.0),
+            amp("brightness", 10.0),
+            amp("contrast", 10.0),
+            amp("saturation", 10.0),
+            amp("hue", 0.5),
+        ]
+    };
 
-    /// Reads every amplitude with `get(key, max)` (absent keys are 0).
-    pub fn read<E>(mut get: impl FnMut(&str, f64) -> Result<f64, E>) -> Result<Self, E> {
+    /// Reads every amplitude with `get(key)` (absent keys give the key's default, 0).
+    pub fn read<E>(mut get: impl FnMut(&Key) -> Result<f64, E>) -> Result<Self, E> {
         let mut a = [0.0; 8];
-        for (v, (key, max)) in a.iter_mut().zip(Self::KEYS) {
-            *v = get(key, max)?;
+        for (v, key) in a.iter_mut().zip(Self::KEYS.iter()) {
+            *v = get(key)?;
         }
         let [dx, dy, rotation, log_scale, brightness, contrast, saturation, hue] = a;
         Ok(Self {
@@ -670,6 +717,17 @@ pub enum Drawn {
         /// Columns.
         width: i64,
     },
+    /// The box of `crop` (given, not drawn).
+    Crop {
+        /// Top row.
+        top: i64,
+        /// Left column.
+        left: i64,
+        /// Rows.
+        height: i64,
+        /// Columns.
+        width: i64,
+    },
     /// New size.
     Resize {
         /// Rows.
@@ -741,6 +799,13 @@ pub enum Drawn {
     Grayscale {
         /// Applied?
         applied: bool,
+    },
+    /// The channel order: output channel c is input channel `order[c]`.
+    PermuteChannels {
+        /// Applied?
+        applied: bool,
+        /// A permutation of 0, 1, 2.
+        order: [u32; 3],
     },
     /// The field's length scale and the seed of its noise (`apply --op
     /// random_field --set seed=...` renders the same field).

@@ -75,6 +75,18 @@ pub fn draw_op(op: &Op, rng: &mut impl Rng, w: u32, h: u32) -> Drawn {
                 width: cw,
             }
         }
+        Op::Crop {
+            top,
+            left,
+            height,
+            width,
+            ..
+        } => Drawn::Crop {
+            top: *top,
+            left: *left,
+            height: *height,
+            width: *width,
+        },
         Op::Resize { size, max_size, .. } => {
             let s = resize_target(*size, *max_size, w, h);
             Drawn::Resize {
@@ -243,6 +255,12 @@ pub fn draw_op(op: &Op, rng: &mut impl Rng, w: u32, h: u32) -> Drawn {
         Op::Grayscale { p } => Drawn::Grayscale {
             applied: rng.random::<f64>() < *p,
         },
+        Op::PermuteChannels { p } => {
+            let applied = rng.random::<f64>() < *p;
+            let mut order = [0u32, 1, 2];
+            order.shuffle(rng);
+            Drawn::PermuteChannels { applied, order }
+        }
         Op::RandomField { l, p, .. } => {
             let applied = rng.random::<f64>() < *p;
             let l = uniform(rng, l[0], l[1]);
@@ -365,5 +383,21 @@ pub fn draw_op(op: &Op, rng: &mut impl Rng, w: u32, h: u32) -> Drawn {
             steps: super::policy::draw(kind, rng, w, h),
         },
         Op::Normalize { .. } => Drawn::Normalize {},
+    }
+}
+
+/// The canvas size after one drawn op (for drawing the next op's parameters).
+pub fn canvas_after(op: &Op, d: &Drawn, out: Size, w: u32, h: u32) -> (u32, u32) {
+    match (op, d) {
+        (Op::RandomResizedCrop { size, .. }, _) => {
+            let s = size.unwrap_or(out);
+            (s.width, s.height)
+        }
+        (Op::Crop { size: Some(s), .. }, _) => (s.width, s.height),
+        (_, Drawn::Resize { height, width }) => (*width, *height),
+        (_, Drawn::CenterCrop { height, width, .. })
+        | (_, Drawn::RandomCrop { height, width, .. })
+        | (_, Drawn::Crop { height, width, .. }) => (*width as u32, *height as u32),
+        _ => (w, h),
     }
 }

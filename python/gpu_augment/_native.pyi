@@ -1,0 +1,130 @@
+"""Type stubs of the compiled module ``gpu_augment._native`` (python/src/lib.rs).
+
+Use the wrappers in ``gpu_augment`` rather than these classes directly;
+:class:`Batch` is the one type both share.
+"""
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+class Pipeline:
+    @staticmethod
+    def from_file(path: str) -> Pipeline: ...
+    @staticmethod
+    def from_toml(text: str) -> Pipeline: ...
+    @staticmethod
+    def from_json(text: str) -> Pipeline: ...
+    @property
+    def size(self) -> tuple[int, int]: ...
+    @property
+    def format(self) -> str: ...
+    @property
+    def views(self) -> int: ...
+    @property
+    def mix_classes(self) -> int | None: ...
+    @property
+    def num_ops(self) -> int: ...
+    def normalization(self) -> tuple[list[float], list[float]]: ...
+
+class Batch:
+    """One augmented batch. Every array owns the engine's buffer (no copy)."""
+
+    @property
+    def images(self) -> npt.NDArray[np.uint8] | npt.NDArray[np.float32]:
+        """uint8 [N, H, W, 3] (``u8_hwc``) or float32 [N, 3, H, W] (``f32_chw``);
+        N = sources x views."""
+    @property
+    def labels(self) -> npt.NDArray[np.float32] | None:
+        """float32 [N, C] soft labels (rows sum to 1, mixed like the images), or None."""
+    @property
+    def indices(self) -> npt.NDArray[np.uint64]:
+        """Per source image: its global sample index (Augmenter) or dataset index (Loader)."""
+    @property
+    def classes(self) -> npt.NDArray[np.int64] | None:
+        """Loader batches of a labelled dataset: each output sample's class."""
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """Per output sample, what it drew (params.jsonl's content without the file)."""
+    @property
+    def gpu_stats(self) -> dict[str, int] | None:
+        """GPU counters (dispatches, submits, chunks, bytes_up, bytes_down, *_ns); None on the CPU."""
+    @property
+    def buffer_address(self) -> int:
+        """Address of the engine's output buffer (equals ``images.ctypes.data``)."""
+    @property
+    def epoch(self) -> int | None:
+        """The loader's epoch (None from an Augmenter)."""
+    @property
+    def index(self) -> int | None:
+        """The batch's position in this rank's epoch (None from an Augmenter)."""
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        """Files of this batch that could not be decoded: (path, reason)."""
+    @property
+    def views(self) -> int: ...
+    def __len__(self) -> int: ...
+
+class Augmenter:
+    def __init__(self, pipeline: Pipeline, backend: str = "auto") -> None: ...
+    @property
+    def backend(self) -> str: ...
+    @property
+    def backend_name(self) -> str: ...
+    def run(
+        self,
+        images: Sequence[Any],
+        indices: Sequence[int],
+        seed: int,
+        epoch: int,
+        classes: Sequence[int] | None = None,
+        soft: npt.NDArray[np.float32] | None = None,
+        num_classes: int | None = None,
+    ) -> Batch: ...
+
+class EpochIter(Iterator[Batch]):
+    def __iter__(self) -> EpochIter: ...
+    def __next__(self) -> Batch: ...
+    def remaining(self) -> int: ...
+    def close(self) -> None: ...
+
+class Loader:
+    def __init__(
+        self,
+        root: str | None,
+        paths: Sequence[str] | None,
+        labels: Sequence[int] | None,
+        pipeline: Pipeline,
+        *,
+        batch_size: int,
+        shuffle: bool,
+        seed: int,
+        drop_last: bool,
+        rank: int,
+        world_size: int,
+        shard_tail: str,
+        backend: str,
+        decode_threads: int | None,
+        augment_threads: int | None,
+        prefetch: int,
+        devices: int,
+        num_classes: int | None,
+    ) -> None: ...
+    def __len__(self) -> int: ...
+    def epoch(self, epoch: int, start: int = 0) -> EpochIter: ...
+    def plan(self, epoch: int) -> list[list[int]]: ...
+    @property
+    def dataset_len(self) -> int: ...
+    def path(self, i: int) -> str | None: ...
+    @property
+    def classes(self) -> list[str]: ...
+    @property
+    def backend(self) -> str: ...
+    @property
+    def backend_name(self) -> str: ...
+    def skipped_files(self) -> list[tuple[str, str]]: ...
+    def stats(self) -> dict[str, float]: ...

@@ -1,0 +1,177 @@
+"""gpu_augment for PyTorch: :class:`Loader` yields ``(images, targets)``
+torch tensors.
+
+``images`` is ``torch.from_numpy`` of the engine's buffer (no copy): uint8
+N x H x W x 3 or float32 N x 3 x H x W, as the pipeline's format says. With
+``device`` the batch is copied to it (``non_blocking``, from pinned memory
+with ``pin_memory=True``); with ``normalize`` a u8 pipeline's batch goes over
+as uint8 (a quarter of the bytes of float32) and becomes normalised float32
+N x 3 x H x W on the device.
+
+``targets``: ``"auto"`` gives N x C float soft labels when the pipeline mixes
+(mixup, cutmix: use a soft-label cross-entropy) and int64 class indices
+otherwise; ``"soft"`` always the soft rows; ``"index"`` always the classes.
+Without labels in the dataset, targets are the int64 dataset indices.
+
+Iterate it directly in the training process: it decodes and augments on
+its own threads, so it needs no ``DataLoader`` worker processes (and warns
+when it finds itself inside one).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import Batch, Loader as _Loader, Pipeline, PathLike
+
+__all__ = ["Loader", "soft_cross_entropy", "to_tensors"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against soft targets (N x C rows summing to 1), or class
+    indices (int64): what mixup / cutmix pipelines need."""
+    if targets.dtype in (torch.int64, torch.int32):
+        return torch.nn.functional.cross_entropy(logits, targets.long())
+    return torch.sum(-targets * torch.log_softmax(logits, dim=-1), dim=-1).mean()
+
+
+def to_tensors(
+    batch: Batch, targets: str = "auto", mixes: bool | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A :class:`gpu_augment.Batch` as (images, targets) torch tensors, no
+    copy. ``mixes``: whether the pipeline mixes (None: read the records)."""
+    images = torch.from_numpy(batch.images)
+    return images, _targets(batch, targets, mixes)
+
+
+def _targets(batch: Batch, mode: str, mixes: bool | None) -> torch.Tensor:
+    soft = batch.labels
+    classes = batch.classes
+    if mode == "soft" or (mode == "auto" and soft is not None and classes is None):
+        if soft is None:
+            raise ValueError("targets='soft' but the batch has no labels")
+        return torch.from_numpy(soft)
+    if mode == "auto":
+        if classes is not None and soft is not None:
+            # Mixed labels are soft; unmixed ones are their class.
+            if mixes is None:
+                mixes = bool(batch.records) and "mix" in batch.records[0]
+            return torch.from_numpy(soft) if mixes else torch.from_numpy(classes)
+        return torch.from_numpy(np.repeat(batch.indices.astype(np.int64), batch.views))
+    if mode == "index":
+        if classes is None:
+            raise ValueError("targets='index' but the dataset has no labels")
+        return torch.from_numpy(classes)
+    raise ValueError(f"targets must be 'auto', 'soft' or 'index', got {mode!r}")
+
+
+class Loader:
+    """:class:`gpu_augment.Loader` yielding ``(images, targets)`` torch tensors.
+
+    Takes every argument of :class:`gpu_augment.Loader`, plus:
+
+    - ``pin_memory``: copy each batch into page-locked memory (only where
+      CUDA is available; a warning otherwise), so that ``device`` copies
+      are asynchronous.
+    - ``device``: move each batch there (``non_blocking=True``).
+    - ``normalize``: for ``u8_hwc`` pipelines, ``True`` (ImageNet's mean
+      and std) or ``(mean, std)``: images become float32 N x 3 x H x W,
+      ``(x / 255 - mean) / std``, computed on ``device`` after the uint8 copy.
+    - ``targets``: ``"auto"``, ``"soft"`` or ``"index"`` (see the module docs).
+    """
+
+    def __init__(
+        self,
+        root_or_list: PathLike | Sequence[Any],
+        pipeline: Pipeline | Mapping[str, Any] | PathLike,
+        *,
+        batch_size: int,
+        pin_memory: bool = False,
+        device: torch.device | str | None = None,
+        normalize: bool | tuple[Sequence[float], Sequence[float]] | None = None,
+        targets: str = "auto",
+        **kwargs: Any,
+    ) -> None:
+        self.loader = _Loader(root_or_list, pipeline, batch_size=batch_size, **kwargs)
+        if targets not in ("auto", "soft", "index"):
+            raise ValueError(f"targets must be 'auto', 'soft' or 'index', got {targets!r}")
+        self.targets = targets
+        self.device = None if device is None else torch.device(device)
+        self.pin_memory = bool(pin_memory)
+        if self.pin_memory and not torch.cuda.is_available():
+            warnings.warn(
+                "pin_memory=True but no CUDA device is available: batches are not pinned",
+                stacklevel=2,
+            )
+            self.pin_memory = False
+        self._norm: tuple[torch.Tensor, torch.Tensor] | None = None
+        if normalize:
+            if self.loader.pipeline.format != "u8_hwc":
+                raise ValueError(
+                    "normalize= is for u8_hwc pipelines (hand over uint8, normalise on the "
+                    "device); this pipeline already outputs f32_chw"
+                )
+            mean, std = (IMAGENET_MEAN, IMAGENET_STD) if normalize is True else normalize
+            dev = self.device or torch.device("cpu")
+            self._norm = (
+                torch.tensor(mean, dtype=torch.float32, device=dev).view(1, 3, 1, 1),
+                torch.tensor(std, dtype=torch.float32, device=dev).view(1, 3, 1, 1),
+            )
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        mixes = self.loader.pipeline.mix_classes is not None
+        for b in self.loader:
+            images, targets = to_tensors(b, self.targets, mixes)
+            if self.pin_memory:
+                images, targets = images.pin_memory(), targets.pin_memory()
+            if self.device is not None:
+                images = images.to(self.device, non_blocking=True)
+                targets = targets.to(self.device, non_blocking=True)
+            if self._norm is not None:
+                mean, std = self._norm
+                images = images.permute(0, 3, 1, 2).float().div_(255.0).sub_(mean).div_(std)
+            yield images, targets
+
+    def set_epoch(self, epoch: int) -> None:
+        """See :meth:`gpu_augment.Loader.set_epoch`."""
+        self.loader.set_epoch(epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        """See :meth:`gpu_augment.Loader.state_dict`."""
+        return self.loader.state_dict()
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """See :meth:`gpu_augment.Loader.load_state_dict`."""
+        self.loader.load_state_dict(state)
+
+    @property
+    def epoch(self) -> int:
+        """The epoch the next iteration runs."""
+        return self.loader.epoch
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        """Every file skipped so far: (path, reason)."""
+        return self.loader.skipped
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names."""
+        return self.loader.classes
+
+    def __getstate__(self) -> Any:
+        return self.loader.__getstate__()
+
+    def __repr__(self) -> str:
+        return f"gpu_augment.torch.Loader({self.loader!r}, device={self.device})"

@@ -1,0 +1,153 @@
+//! Codes and limits the kernels share with Rust, defined here once. The WGSL
+//! sees them through a generated prelude (`gpu::shaders::prelude`, prepended
+//! to every kernel), so no shader writes an op code, a flag or a mask as a
+//! bare number; `tests/wgsl.rs` checks the values naga reads back.
+
+/// Most clip stages (ops that fill outside their input) per sample.
+pub const MAX_CLIPS: usize = 4;
+/// Most colour-program steps per sample.
+pub const MAX_PROG: usize = 16;
+/// Most barrier steps per sample: steps that need the whole image at their
+/// input (statistics or neighbours), each one more pass over the batch.
+pub const MAX_STATS: usize = 16;
+/// Floats per barrier slot in the statistics buffer: mean grey, per-channel
+/// min and max, per-channel "equalise" flags, then three 256-entry LUTs.
+pub const STAT_STRIDE: usize = 780;
+/// Most supersampling taps per axis when downscaling.
+pub const MAX_SUPERSAMPLE: u32 = 8;
+
+/// Colour-program op codes (`shaders/common/color.wgsl`).
+pub mod code {
+    /// No-op (unused slot).
+    pub const NOP: f32 = 0.0;
+    /// x * f
+    pub const BRIGHTNESS: f32 = 1.0;
+    /// blend(x, mean grey, f); z = stat slot
+    pub const CONTRAST: f32 = 2.0;
+    /// blend(x, grey(x), f)
+    pub const SATURATION: f32 = 3.0;
+    /// hue shift
+    pub const HUE: f32 = 4.0;
+    /// grey in all channels
+    pub const GRAYSCALE: f32 = 5.0;
+    /// brightness with the per-pixel factor max(0, 1 + brightness field)
+    pub const FIELD_BRIGHTNESS: f32 = 6.0;
+    /// contrast with the per-pixel factor max(0, 1 + contrast field); z = stat slot
+    pub const FIELD_CONTRAST: f32 = 7.0;
+    /// saturation with the per-pixel factor max(0, 1 + saturation field)
+    pub const FIELD_SATURATION: f32 = 8.0;
+    /// hue shift by the hue field
+    pub const FIELD_HUE: f32 = 9.0;
+    /// 1 - x
+    pub const INVERT: f32 = 10.0;
+    /// 1 - x where 255 x >= y (threshold on the 0..255 scale)
+    pub const SOLARIZE: f32 = 11.0;
+    /// keep the top y bits of the value rounded to u8
+    pub const POSTERIZE: f32 = 12.0;
+    /// w * x^y, clamped
+    pub const GAMMA: f32 = 13.0;
+    /// x + y * noise, clamped; w = noise key (bits)
+    pub const NOISE: f32 = 14.0;
+    /// per-channel stretch to [0, 1]; barrier (z = slot)
+    pub const AUTOCONTRAST: f32 = 15.0;
+    /// per-channel histogram equalisation; barrier (z = slot)
+    pub const EQUALIZE: f32 = 16.0;
+    /// blend with the 3x3 smoothed image, factor y; barrier (z = slot)
+    pub const SHARPNESS: f32 = 17.0;
+    /// horizontal Gaussian, sigma y, half-width w; barrier (z = slot)
+    pub const BLUR_H: f32 = 18.0;
+    /// vertical Gaussian, sigma y, half-width w; barrier (z = slot)
+    pub const BLUR_V: f32 = 19.0;
+    /// the sample's erasing box; w = key of random values (bits)
+    pub const ERASE: f32 = 20.0;
+    /// channels reordered: y = o0 + 4 o1 + 16 o2 (output channel c is input channel o_c)
+    pub const PERMUTE: f32 = 21.0;
+
+    /// Bits per channel index in PERMUTE's packed order.
+    pub const PERMUTE_SHIFT: u32 = 2;
+    /// Mask of one channel index in PERMUTE's packed order.
+    pub const PERMUTE_MASK: u32 = 3;
+
+    /// Every code with its WGSL name (emitted as `CODE_X: f32` and `OP_X: u32`).
+    pub const ALL: &[(&str, f32)] = &[
+        ("NOP", NOP),
+        ("BRIGHTNESS", BRIGHTNESS),
+        ("CONTRAST", CONTRAST),
+        ("SATURATION", SATURATION),
+        ("HUE", HUE),
+        ("GRAYSCALE", GRAYSCALE),
+        ("FIELD_BRIGHTNESS", FIELD_BRIGHTNESS),
+        ("FIELD_CONTRAST", FIELD_CONTRAST),
+        ("FIELD_SATURATION", FIELD_SATURATION),
+        ("FIELD_HUE", FIELD_HUE),
+        ("INVERT", INVERT),
+        ("SOLARIZE", SOLARIZE),
+        ("POSTERIZE", POSTERIZE),
+        ("GAMMA", GAMMA),
+        ("NOISE", NOISE),
+        ("AUTOCONTRAST", AUTOCONTRAST),
+        ("EQUALIZE", EQUALIZE),
+        ("SHARPNESS", SHARPNESS),
+        ("BLUR_H", BLUR_H),
+        ("BLUR_V", BLUR_V),
+        ("ERASE", ERASE),
+        ("PERMUTE", PERMUTE),
+    ];
+
+    /// The last of the blend steps (brightness .. field saturation), which
+    /// the kernels run as one branch-free blend.
+    pub const LAST_BLEND: f32 = FIELD_SATURATION;
+
+    /// Whether a step needs the whole image at its input (a pass boundary).
+    pub fn is_barrier(c: f32) -> bool {
+        c == CONTRAST
+            || c == FIELD_CONTRAST
+            || c == AUTOCONTRAST
+            || c == EQUALIZE
+            || c == SHARPNESS
+            || c == BLUR_H
+            || c == BLUR_V
+    }
+}
+
+/// Field kinds, in kernel order (bit k of `GpuField::grid[2]`).
+pub mod kind {
+    /// Horizontal displacement.
+    pub const DX: usize = 0;
+    /// Vertical displacement.
+    pub const DY: usize = 1;
+    /// Rotation (radians in the kernel).
+    pub const ROTATION: usize = 2;
+    /// Log-scale.
+    pub const LOG_SCALE: usize = 3;
+    /// First colour kind (brightness, contrast, saturation, hue follow).
+    pub const BRIGHTNESS: usize = 4;
+    /// Kinds that move pixels.
+    pub const GEOMETRIC: u32 = 0b1111;
+    /// Kinds that rotate or scale (need the canvas centre).
+    pub const ROTATE_SCALE: u32 = 0b1100;
+    /// Kinds that change colour.
+    pub const COLOR: u32 = 0b1111_0000;
+    /// Colour kinds run as blends (brightness, contrast, saturation; not hue).
+    pub const COLOR_BLEND: u32 = 0b0111_0000;
+    /// Number of kinds.
+    pub const COUNT: u32 = 8;
+
+    /// The masks and counts with their WGSL names (emitted as `KIND_X: u32`).
+    pub const ALL: &[(&str, u32)] = &[
+        ("DX", DX as u32),
+        ("DY", DY as u32),
+        ("ROTATION", ROTATION as u32),
+        ("LOG_SCALE", LOG_SCALE as u32),
+        ("BRIGHTNESS", BRIGHTNESS as u32),
+        ("GEOMETRIC", GEOMETRIC),
+        ("ROTATE_SCALE", ROTATE_SCALE),
+        ("COLOR", COLOR),
+        ("COLOR_BLEND", COLOR_BLEND),
+        ("COUNT", COUNT),
+    ];
+}
+
+/// Lattice nodes per axis on either side of a point that a field sums over
+/// (8 nodes: Gaussian weights down to exp(-8) of the peak).
+pub const FIELD_TAPS: u32 = 8;

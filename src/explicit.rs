@@ -1,0 +1,653 @@
+//! Ops with explicit (not random) parameters, like torchvision's functional
+//! API: what `gpu-augment apply --op NAME --set key=value` runs. The values
+//! are read by the same [`Reader`] and checked against the same keys as a
+//! pipeline file's (a drawn value such as `angle` within `degrees`' limits).
+
+use crate::error::{Error, Result};
+use crate::ops::keys::{color, common, field, geometry as g, Key, KeyDefault, Reader};
+use crate::ops::{read_op, ColorStep, Drawn, FieldAmps, Op, ResizeTo, Size};
+use crate::pipeline::{OutputFormat, Pipeline};
+use std::collections::BTreeMap;
+
+/// One op `apply` knows: its name and keys.
+#[derive(Clone, Copy, Debug)]
+pub struct ExplicitOp {
+    /// The name given to `--op`.
+    pub name: &'static str,
+    /// Its keys.
+    pub keys: &'static [Key],
+}
+
+const FACTOR: Key = Key {
+    name: "factor",
+    shape: "number",
+    default: KeyDefault::Num(1.0),
+    lo: 0.0,
+    hi: f64::MAX,
+    gt: false,
+    min: 0.0,
+};
+const HUE_FACTOR: Key = color::HUE
+    .renamed("factor")
+    .with_default(KeyDefault::Num(0.0));
+const ANGLE: Key = g::DEGREES
+    .renamed("angle")
+    .with_default(KeyDefault::Num(0.0));
+const PIXELS: Key = Key {
+    name: "translate",
+    shape: "tx,ty (pixels)",
+    default: KeyDefault::Range([0.0, 0.0]),
+    lo: -1e9,
+    hi: 1e9,
+    gt: false,
+    min: -1e9,
+};
+const SCALE: Key = Key {
+    name: "scale",
+    shape: "number",
+    default: KeyDefault::Num(1.0),
+    ..g::AFFINE_SCALE
+};
+const SHEAR: Key = g::SHEAR.with_default(KeyDefault::Range([0.0, 0.0]));
+const BLUR_SIGMA: Key = color::BLUR_SIGMA.with_default(KeyDefault::Num(1.0));
+const GAMMA: Key = color::GAMMA.with_default(KeyDefault::Num(1.0));
+const L: Key = field::L.with_default(KeyDefault::Num(16.0));
+const ENDPOINTS: Key = Key {
+    name: "endpoints",
+    shape: "8 integers: where the top-left, top-right, bottom-right and bottom-left corners go (x,y each)",
+    default: KeyDefault::Required,
+    lo: -1e6,
+    hi: 1e6,
+    gt: false,
+    min: -1e6,
+};
+const JITTER_ORDER: Key = Key {
+    name: "order",
+    shape: "steps, e.g. hue,brightness",
+    default: KeyDefault::Off,
+    lo: 0.0,
+    hi: 0.0,
+    gt: false,
+    min: 0.0,
+};
+const ERASE_H: Key = Key {
+    lo: 0.0,
+    ..g::HEIGHT
+};
+const ERASE_W: Key = Key {
+    lo: 0.0,
+    ..g::WIDTH
+};
+
+/// Every op `apply` knows, with its keys.
+pub const EXPLICIT_OPS: &[ExplicitOp] = {
+    const fn op(name: &'static str, keys: &'static [Key]) -> ExplicitOp {
+        ExplicitOp { name, keys }
+    }
+    &[
+        op(
+            "crop",
+            &[
+                g::TOP,
+                g::LEFT,
+                g::HEIGHT,
+                g::WIDTH,
+                common::SIZE,
+                common::INTERPOLATION,
+            ],
+        ),
+        op("resize", &[common::SIZE, common::INTERPOLATION]),
+        op("center_crop", &[common::SIZE]),
+        op("pad", &[g::PADDING, common::FILL]),
+        op("horizontal_flip", &[]),
+        op("vertical_flip", &[]),
+        op(
+            "affine",
+            &[
+                ANGLE,
+                PIXELS,
+                SCALE,
+                SHEAR,
+                common::FILL,
+                common::INTERPOLATION,
+                g::CENTER,
+            ],
+        ),
+        op("rotate", &[ANGLE, common::FILL, common::INTERPOLATION]),
+        op("brightness", &[FACTOR]),
+        op("contrast", &[FACTOR]),
+        op("saturation", &[FACTOR]),
+        op("hue", &[HUE_FACTOR]),
+        op(
+            "color_jitter",
+            &[
+                color::BRIGHTNESS,
+                color::CONTRAST,
+                color::SATURATION,
+                color::HUE,
+                JITTER_ORDER,
+            ],
+        ),
+        op("grayscale", &[]),
+        op("permute_channels", &[color::ORDER]),
+        op(
+            "random_field",
+            &[
+                L,
+                FieldAmps::KEYS[0],
+                FieldAmps::KEYS[1],
+                FieldAmps::KEYS[2],
+                FieldAmps::KEYS[3],
+                FieldAmps::KEYS[4],
+                FieldAmps::KEYS[5],
+                FieldAmps::KEYS[6],
+                FieldAmps::KEYS[7],
+                common::FILL,
+                field::SEED,
+            ],
+        ),
+        op(
+            "elastic",
+            &[field::ALPHA, field::SIGMA, common::FILL, field::SEED],
+        ),
+        op("invert", &[]),
+        op("solarize", &[color::THRESHOLD]),
+        op("posterize", &[color::BITS]),
+        op("autocontrast", &[]),
+        op("equalize", &[]),
+        op(
+            "sharpness",
+            &[color::SHARPNESS_FACTOR.with_default(KeyDefault::Num(1.0))],
+        ),
+        op("gaussian_blur", &[color::KERNEL_SIZE, BLUR_SIGMA]),
+        op("gaussian_noise", &[color::NOISE_SIGMA, field::SEED]),
+        op("gamma", &[GAMMA, color::GAIN]),
+        op(
+            "random_erasing",
+            &[
+                g::TOP,
+                g::LEFT,
+                ERASE_H,
+                ERASE_W,
+                color::ERASE_VALUE,
+                field::SEED,
+            ],
+        ),
+        op(
+            "perspective",
+            &[ENDPOINTS, common::FILL, common::INTERPOLATION],
+        ),
+        op("normalize", &[color::MEAN, color::STD]),
+    ]
+};
+
+/// The keys of `apply`'s op `name`, in words (for `--help` and errors).
+pub fn explicit_keys(name: &str) -> Option<String> {
+    EXPLICIT_OPS.iter().find(|o| o.name == name).map(|o| {
+        if o.keys.is_empty() {
+            "-".to_string()
+        } else {
+            o.keys
+                .iter()
+                .map(|k| format!("{} ({})", k.name, k.shape))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    })
+}
+
+/// Every op `apply` knows with its keys, one per line (`apply --help`).
+pub fn help() -> String {
+    let mut s = String::from("Op name. The ops and their --set keys:\n");
+    for o in EXPLICIT_OPS {
+        s.push_str(&format!(
+            "  {}: {}\n",
+            o.name,
+            explicit_keys(o.name).unwrap_or_default()
+        ));
+    }
+    s
+}
+
+fn jitter(b: f64, c: f64, s: f64, h: f64, order: Vec<ColorStep>) -> (Op, Drawn) {
+    let r = |x: f64| Some([x, x]);
+    (
+        Op::ColorJitter {
+            brightness: r(b),
+            contrast: r(c),
+            saturation: r(s),
+            hue: r(h),
+            p: 1.0,
+        },
+        Drawn::ColorJitter {
+            applied: true,
+            brightness: b,
+            contrast: c,
+            saturation: s,
+            hue: h,
+            order,
+        },
+    )
+}
+
+/// Reads `--set key=value` pairs for op `name` on an image of `w` x `h`;
+/// returns the one-op pipeline and its explicit parameters.
+pub fn explicit_op(
+    name: &str,
+    sets: &[(String, String)],
+    w: u32,
+    h: u32,
+) -> Result<(Pipeline, Drawn)> {
+    let mut map = BTreeMap::new();
+    for (k, v) in sets {
+        if map.insert(k.clone(), v.clone()).is_some() {
+            return Err(Error::InvalidParam {
+                index: 0,
+                op: name.into(),
+                key: k.clone(),
+                message: "given twice".into(),
+            });
+        }
+    }
+    let Some(def) = EXPLICIT_OPS.iter().find(|o| o.name == name) else {
+        return Err(Error::UnknownOp {
+            index: 0,
+            name: name.into(),
+            known: EXPLICIT_OPS
+                .iter()
+                .map(|o| o.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    };
+    let r = Reader::text(def.name, &map);
+    r.only(&def.keys.iter().collect::<Vec<_>>())?;
+    let at = r.at;
+    let same = Size::new(h, w);
+    let mut format = OutputFormat::U8Hwc;
+    let factor = |k: &Key| r.num(k).and_then(|x| k.check(&at, x));
+    let (op, drawn, size) = match name {
+        "crop" => {
+            let top = r.int(&g::TOP)?;
+            let left = r.int(&g::LEFT)?;
+            let height = r.int(&g::HEIGHT.with_default(KeyDefault::Num(h as f64)))?;
+            let width = r.int(&g::WIDTH.with_default(KeyDefault::Num(w as f64)))?;
+            let out = r.size(&common::SIZE)?;
+            let op = Op::Crop {
+                top,
+                left,
+                height,
+                width,
+                size: out,
+                interpolation: r.interpolation(&common::INTERPOLATION)?,
+            };
+            let d = crate::ops::draw_op(&op, &mut crate::key::op_rng(0, 0, 0, 0, 0), w, h);
+            let out = out.unwrap_or(Size::new(height as u32, width as u32));
+            (op, d, out)
+        }
+        "resize" => {
+            let interpolation = r.interpolation(&common::INTERPOLATION)?;
+            let to = match r.numbers("size")?.as_deref() {
+                Some([x]) if *x >= 1.0 && x.fract() == 0.0 => ResizeTo::Shorter(*x as u32),
+                Some([a, b]) if *a >= 1.0 && *b >= 1.0 => {
+                    ResizeTo::Exact(Size::new(*a as u32, *b as u32))
+                }
+                _ => return Err(r.err("size", "expected a positive integer or height,width")),
+            };
+            let t = crate::ops::resize_output(to, None, w, h);
+            (
+                Op::Resize {
+                    size: to,
+                    max_size: None,
+                    interpolation,
+                },
+                Drawn::Resize {
+                    height: t.height,
+                    width: t.width,
+                },
+                t,
+            )
+        }
+        "center_crop" => {
+            let op = read_op(r)?;
+            let Op::CenterCrop { size } = op else {
+                unreachable!("center_crop reads as CenterCrop")
+            };
+            let d = crate::ops::draw_op(&op, &mut crate::key::op_rng(0, 0, 0, 0, 0), w, h);
+            (op, d, size)
+        }
+        "pad" => {
+            let p = crate::ops::read_padding(&r)?
+                .ok_or_else(|| r.err("padding", "expected 1, 2 or 4 non-negative integers"))?;
+            let size = Size::new(h + p[1] + p[3], w + p[0] + p[2]);
+            (
+                Op::RandomCrop {
+                    size,
+                    padding: p,
+                    pad_if_needed: false,
+                    fill: r.rgb(&common::FILL)?,
+                },
+                Drawn::RandomCrop {
+                    top: -(p[1] as i64),
+                    left: -(p[0] as i64),
+                    height: size.height as i64,
+                    width: size.width as i64,
+                },
+                size,
+            )
+        }
+        "horizontal_flip" => (
+            Op::HorizontalFlip { p: 1.0 },
+            Drawn::HorizontalFlip { applied: true },
+            same,
+        ),
+        "vertical_flip" => (
+            Op::VerticalFlip { p: 1.0 },
+            Drawn::VerticalFlip { applied: true },
+            same,
+        ),
+        "affine" | "rotate" => {
+            let angle = ANGLE.check(&at, r.num(&ANGLE)?)?;
+            let (translate, scale, shear) = if name == "affine" {
+                (
+                    r.num_or_range(&PIXELS)?,
+                    SCALE.check(&at, r.num(&SCALE)?)?,
+                    r.num_or_range(&SHEAR)?,
+                )
+            } else {
+                ([0.0, 0.0], 1.0, [0.0, 0.0])
+            };
+            if shear
+                .iter()
+                .any(|s| !(g::SHEAR.lo..=g::SHEAR.hi).contains(s))
+            {
+                return Err(r.err(
+                    "shear",
+                    format!(
+                        "values must lie in [{}, {}], got {shear:?}",
+                        g::SHEAR.lo,
+                        g::SHEAR.hi
+                    ),
+                ));
+            }
+            let center = match r.numbers(g::CENTER.name)?.as_deref() {
+                None => None,
+                Some([x, y]) => Some([*x, *y]),
+                Some(_) => return Err(r.err("center", "expected x,y")),
+            };
+            (
+                Op::Affine {
+                    degrees: [angle, angle],
+                    translate: None,
+                    scale: None,
+                    shear: None,
+                    interpolation: r.interpolation(&common::INTERPOLATION)?,
+                    fill: r.rgb(&common::FILL)?,
+                    center,
+                    p: 1.0,
+                },
+                Drawn::Affine {
+                    applied: true,
+                    angle,
+                    translate,
+                    scale,
+                    shear,
+                },
+                same,
+            )
+        }
+        "brightness" | "contrast" | "saturation" | "hue" => {
+            let (step, b, c, sa, hu) = match name {
+                "brightness" => (ColorStep::Brightness, factor(&FACTOR)?, 1.0, 1.0, 0.0),
+                "contrast" => (ColorStep::Contrast, 1.0, factor(&FACTOR)?, 1.0, 0.0),
+                "saturation" => (ColorStep::Saturation, 1.0, 1.0, factor(&FACTOR)?, 0.0),
+                _ => (ColorStep::Hue, 1.0, 1.0, 1.0, factor(&HUE_FACTOR)?),
+            };
+            let (op, d) = jitter(b, c, sa, hu, vec![step]);
+            (op, d, same)
+        }
+        "color_jitter" => {
+            let one = |k: &Key, neutral: f64| factor(&k.with_default(KeyDefault::Num(neutral)));
+            let b = one(&color::BRIGHTNESS, 1.0)?;
+            let c = one(&color::CONTRAST, 1.0)?;
+            let sa = one(&color::SATURATION, 1.0)?;
+            let hu = one(&color::HUE, 0.0)?;
+            let order = match r.name(&JITTER_ORDER)? {
+                None => vec![
+                    ColorStep::Brightness,
+                    ColorStep::Contrast,
+                    ColorStep::Saturation,
+                    ColorStep::Hue,
+                ],
+                Some(o) => o
+                    .split(',')
+                    .map(|t| match t.trim() {
+                        "brightness" => Ok(ColorStep::Brightness),
+                        "contrast" => Ok(ColorStep::Contrast),
+                        "saturation" => Ok(ColorStep::Saturation),
+                        "hue" => Ok(ColorStep::Hue),
+                        other => Err(r.err(
+                            "order",
+                            format!(
+                                "unknown step {other:?} (brightness, contrast, saturation, hue)"
+                            ),
+                        )),
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            };
+            let (op, d) = jitter(b, c, sa, hu, order);
+            (op, d, same)
+        }
+        "grayscale" => (
+            Op::Grayscale { p: 1.0 },
+            Drawn::Grayscale { applied: true },
+            same,
+        ),
+        "permute_channels" => {
+            let order = match r.numbers(color::ORDER.name)?.as_deref() {
+                None => [0, 1, 2],
+                Some([a, b, c]) => {
+                    let o = [*a, *b, *c];
+                    let mut sorted = o;
+                    sorted.sort_by(f64::total_cmp);
+                    if sorted != [0.0, 1.0, 2.0] {
+                        return Err(r.err(
+                            "order",
+                            format!("must be a permutation of 0, 1, 2, got {o:?}"),
+                        ));
+                    }
+                    o.map(|x| x as u32)
+                }
+                Some(_) => return Err(r.err("order", "expected three channel indices, e.g. 2,0,1")),
+            };
+            (
+                Op::PermuteChannels { p: 1.0 },
+                Drawn::PermuteChannels {
+                    applied: true,
+                    order,
+                },
+                same,
+            )
+        }
+        "random_field" => {
+            let l = r.num(&L)?;
+            let amp = FieldAmps::read(|k| r.num(k))?;
+            (
+                Op::RandomField {
+                    l: [l, l],
+                    amp,
+                    fill: r.rgb(&common::FILL)?,
+                    p: 1.0,
+                },
+                Drawn::RandomField {
+                    applied: true,
+                    l,
+                    seed: r.seed(&field::SEED)?,
+                },
+                same,
+            )
+        }
+        "elastic" => {
+            let alpha = r.num_or_range(&field::ALPHA)?;
+            (
+                Op::Elastic {
+                    alpha,
+                    sigma: r.num(&field::SIGMA)?,
+                    fill: r.rgb(&common::FILL)?,
+                    p: 1.0,
+                },
+                Drawn::Elastic {
+                    applied: true,
+                    seed: r.seed(&field::SEED)?,
+                },
+                same,
+            )
+        }
+        "invert" => (Op::Invert { p: 1.0 }, Drawn::Invert { applied: true }, same),
+        "autocontrast" => (
+            Op::Autocontrast { p: 1.0 },
+            Drawn::Autocontrast { applied: true },
+            same,
+        ),
+        "equalize" => (
+            Op::Equalize { p: 1.0 },
+            Drawn::Equalize { applied: true },
+            same,
+        ),
+        "solarize" => (
+            Op::Solarize {
+                threshold: r.num(&color::THRESHOLD)?,
+                p: 1.0,
+            },
+            Drawn::Solarize { applied: true },
+            same,
+        ),
+        "posterize" => (
+            Op::Posterize {
+                bits: r.int_in(&color::BITS)?,
+                p: 1.0,
+            },
+            Drawn::Posterize { applied: true },
+            same,
+        ),
+        "sharpness" => (
+            Op::Sharpness {
+                factor: r.num(&color::SHARPNESS_FACTOR.with_default(KeyDefault::Num(1.0)))?,
+                p: 1.0,
+            },
+            Drawn::Sharpness { applied: true },
+            same,
+        ),
+        "gaussian_blur" => {
+            if !r.has(color::KERNEL_SIZE.name) {
+                return Err(r.err("kernel_size", "missing"));
+            }
+            let sigma = r.num(&BLUR_SIGMA)?;
+            (
+                Op::GaussianBlur {
+                    kernel_size: r.int_in(&color::KERNEL_SIZE)?,
+                    sigma: [sigma, sigma],
+                    p: 1.0,
+                },
+                Drawn::GaussianBlur {
+                    applied: true,
+                    sigma,
+                },
+                same,
+            )
+        }
+        "gaussian_noise" => (
+            Op::GaussianNoise {
+                sigma: r.num(&color::NOISE_SIGMA)?,
+                p: 1.0,
+            },
+            Drawn::GaussianNoise {
+                applied: true,
+                seed: r.seed(&field::SEED)?,
+            },
+            same,
+        ),
+        "gamma" => {
+            let gamma = r.num(&GAMMA)?;
+            (
+                Op::Gamma {
+                    gamma: [gamma, gamma],
+                    gain: r.num(&color::GAIN)?,
+                    p: 1.0,
+                },
+                Drawn::Gamma {
+                    applied: true,
+                    gamma,
+                },
+                same,
+            )
+        }
+        "random_erasing" => {
+            let value = match r
+                .get(color::ERASE_VALUE.name)
+                .and_then(|v| v.as_str().map(String::from))
+            {
+                Some(v) if v == "random" => None,
+                _ => Some(r.rgb(&color::ERASE_VALUE)?),
+            };
+            (
+                Op::RandomErasing {
+                    p: 1.0,
+                    scale: [0.0, 1.0],
+                    ratio: [1.0, 1.0],
+                    value,
+                },
+                Drawn::RandomErasing {
+                    applied: true,
+                    top: r.int(&g::TOP)?,
+                    left: r.int(&g::LEFT)?,
+                    height: r.int(&ERASE_H.with_default(KeyDefault::Num((h / 2) as f64)))?,
+                    width: r.int(&ERASE_W.with_default(KeyDefault::Num((w / 2) as f64)))?,
+                    seed: r.seed(&field::SEED)?,
+                },
+                same,
+            )
+        }
+        "perspective" => {
+            let e = match r.numbers(ENDPOINTS.name)?.as_deref() {
+                Some(v)
+                    if v.len() == 8
+                        && v.iter().all(|x| x.fract() == 0.0 && x.abs() < ENDPOINTS.hi) =>
+                {
+                    [[v[0], v[1]], [v[2], v[3]], [v[4], v[5]], [v[6], v[7]]]
+                        .map(|[x, y]| [x as i64, y as i64])
+                }
+                _ => return Err(r.err("endpoints", format!("expected {}", ENDPOINTS.shape))),
+            };
+            (
+                Op::Perspective {
+                    distortion: 0.0,
+                    p: 1.0,
+                    interpolation: r.interpolation(&common::INTERPOLATION)?,
+                    fill: r.rgb(&common::FILL)?,
+                },
+                Drawn::Perspective {
+                    applied: true,
+                    endpoints: e,
+                },
+                same,
+            )
+        }
+        "normalize" => {
+            format = OutputFormat::F32Chw;
+            (read_op(r)?, Drawn::Normalize {}, same)
+        }
+        _ => unreachable!("every name of EXPLICIT_OPS is read above"),
+    };
+    let pipeline = Pipeline {
+        size,
+        format,
+        ops: vec![op],
+        views: 1,
+        mix: None,
+    };
+    // The op's (degenerate) ranges hold the explicit values: the pipeline
+    // file's limits apply to them, op by op and key by key.
+    pipeline.validate()?;
+    Ok((pipeline, drawn))
+}
