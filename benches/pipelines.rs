@@ -6,10 +6,7 @@
 //! backend runs it) on a batch of 64 already augmented 224x224 samples.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use gpu_augment::mix::{plan_mix, GpuMixGlobals};
-use gpu_augment::{
-    app::synth::synthetic_image, Augmenter, Backend, BatchKey, Pipeline, Tensor, TensorMut,
-};
+use gpu_augment::{synthetic_image, Augmenter, Backend, BatchKey, Pipeline, Request};
 use std::time::Duration;
 
 fn pipelines(c: &mut Criterion) {
@@ -69,7 +66,7 @@ fn pipelines(c: &mut Criterion) {
             group.bench_function(format!("{name}/{}", aug.backend_kind()), |b| {
                 b.iter(|| {
                     epoch += 1;
-                    aug.augment(images, BatchKey::new(1, epoch, 0))
+                    aug.augment(Request::new(images).key(BatchKey::new(1, epoch, 0)))
                         .expect("batch")
                 })
             });
@@ -102,25 +99,18 @@ fn mixing(c: &mut Criterion) {
             plain.mix = None;
             let mut data = Augmenter::new(plain, Backend::Cpu)
                 .expect("augmenter")
-                .augment(&photos, BatchKey::new(1, 0, 0))
+                .augment(Request::new(&photos).key(BatchKey::new(1, 0, 0)))
                 .expect("batch")
                 .data;
-            let indices: Vec<u64> = (0..64).collect();
-            let mg = GpuMixGlobals {
-                out: [p.size.width, p.size.height, 64, !u8_out as u32],
-            };
+            let ids: Vec<(u64, u32)> = (0..64).map(|i| (i, 0)).collect();
+            let mix = p.mix.clone().expect("mixing op");
             let mut epoch = 0;
             let fmt = if u8_out { "u8" } else { "f32" };
             group.bench_function(format!("{name}-pass/{fmt}/cpu"), |b| {
                 b.iter(|| {
                     epoch += 1;
-                    let records = aug.draw_mix(1, epoch, &indices).expect("mixing op");
-                    let gm = plan_mix(&records, p.size);
-                    let view = match &mut data {
-                        Tensor::U8(v) => TensorMut::U8(v),
-                        Tensor::F32(v) => TensorMut::F32(v),
-                    };
-                    assert!(gpu_augment::cpu::mix::run_mix_in_place(&mg, &gm, view));
+                    let records = mix.draw(1, epoch, p.ops.len() as u32, &ids, p.size);
+                    aug.mix_batch(&mut data, &records).expect("mixing pass");
                 })
             });
         }

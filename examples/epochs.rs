@@ -5,7 +5,7 @@
 //! cargo run --release --example epochs [-- PIPELINE.toml]
 
 use anyhow::Result;
-use gpu_augment::{app::synth::synthetic_image, Augmenter, Backend, BatchKey, Pipeline, Tensor};
+use gpu_augment::{synthetic_image, Augmenter, Backend, BatchKey, Pipeline, Request, Tensor};
 
 fn main() -> Result<()> {
     let path = std::env::args()
@@ -26,7 +26,7 @@ fn main() -> Result<()> {
         let mut checksum = 0.0f64;
         for (b, images) in dataset.chunks(batch_size).enumerate() {
             let key = BatchKey::new(seed, epoch, (b * batch_size) as u64);
-            let batch = aug.augment(images, key)?;
+            let batch = aug.augment(Request::new(images).key(key))?;
             // Stand-in for the training step: consume the tensor.
             checksum += match &batch.data {
                 Tensor::F32(v) => v.iter().step_by(97).map(|&x| x as f64).sum::<f64>(),

@@ -10,7 +10,7 @@
 //! shard. RESUME=EPOCH:BATCH starts there, as if the run had gone on.
 
 use anyhow::{Context, Result};
-use gpu_augment::{app::synth::synthetic_image, Dataset, Loader, LoaderOptions, Pipeline, Tensor};
+use gpu_augment::{synthetic_image, Dataset, Loader, LoaderOptions, Pipeline, Tensor};
 use std::path::PathBuf;
 
 fn env_num(name: &str, default: usize) -> Result<usize> {

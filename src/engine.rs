@@ -4,7 +4,6 @@
 use crate::cpu::{self, Src};
 use crate::error::{Error, Result};
 use crate::gpu::{BatchStats, GpuContext};
-use crate::key::BatchKey;
 use crate::mix::GpuMixGlobals;
 use crate::mix::{
     check_records, label_rows, output_labels, plan_mix, Labels, MixRecord, SoftLabels,
@@ -12,6 +11,7 @@ use crate::mix::{
 use crate::ops::{Drawn, Op, PolicyKind};
 use crate::pipeline::{OutputFormat, Pipeline, SampleRecord};
 use crate::plan::{globals, plan_sample, GpuSample};
+use crate::request::Request;
 pub use crate::Tensor;
 use crate::TensorMut;
 use image::{DynamicImage, RgbImage};
@@ -142,14 +142,80 @@ impl Augmenter {
         }
     }
 
-    /// Draws every output sample's parameters: source `i` has global index
-    /// `key.first_index + i`; with `views = k` its views are outputs
-    /// `i * k .. i * k + k` (image-major), view `v` keyed on `v`.
-    pub fn draw(&self, images: &[RgbImage], key: BatchKey) -> Result<Vec<Vec<Drawn>>> {
-        let indices = batch_indices(key.first_index, images.len())?;
-        Ok(self.draw_indexed(images, key.seed, key.epoch, &indices))
+    /// What `augment` would render for `request`, without rendering it: one
+    /// record per output sample (image-major: output `o` is view `o % views`
+    /// of image `o / views`) with its global index, view, source size, every
+    /// op's parameters and its mixing record. Drawn parameters are a pure
+    /// function of (seed, epoch, index, view, op position); parts the request
+    /// gives explicitly (`params`, `mix_records`, `replay`) are checked and
+    /// taken as they are.
+    pub fn draw(&self, request: &Request<'_>) -> Result<Vec<SampleRecord>> {
+        let r = request;
+        r.check_conflicts()?;
+        check_images(r.images)?;
+        let k = self.pipeline.views.max(1) as usize;
+        let n = r.images.len() * k;
+        if let Some(records) = r.replay {
+            self.check_replay(r.images, records)?;
+            return Ok(records.to_vec());
+        }
+        let indices = match r.indices {
+            Some(ix) if ix.len() != r.images.len() => {
+                return Err(Error::InvalidArgument(format!(
+                    "{} images but {} indices",
+                    r.images.len(),
+                    ix.len()
+                )))
+            }
+            Some(ix) => ix.to_vec(),
+            None => batch_indices(r.first_index, r.images.len())?,
+        };
+        let drawn = match r.params {
+            Some(p) if p.len() != n => {
+                return Err(Error::InvalidArgument(format!(
+                    "{} images of {k} view(s) but {} parameter sets",
+                    r.images.len(),
+                    p.len()
+                )))
+            }
+            Some(p) => p.to_vec(),
+            None => self.draw_indexed(r.images, r.seed, r.epoch, &indices),
+        };
+        let mix = match r.mix {
+            Some(m) => Some(m.to_vec()),
+            None => self.draw_mix(r.seed, r.epoch, &indices),
+        };
+        if let Some(m) = &mix {
+            check_records(m, n, self.pipeline.size)?;
+        }
+        Ok(drawn
+            .into_iter()
+            .enumerate()
+            .map(|(o, ops)| {
+                let im = &r.images[o / k];
+                SampleRecord {
+                    index: indices[o / k],
+                    view: (o % k) as u32,
+                    source_size: [im.width(), im.height()],
+                    ops,
+                    mix: mix.as_ref().map(|m| m[o].clone()),
+                }
+            })
+            .collect())
     }
 
+    /// Augments a batch of images of any sizes as `request` asks (see
+    /// [`Request`]): draws (or takes) every output sample's parameters, runs
+    /// the pipeline on the backend, mixes the batch when the pipeline has a
+    /// mixing op, and mixes the labels when they are given.
+    pub fn augment(&self, request: Request<'_>) -> Result<Batch> {
+        let records = self.draw(&request)?;
+        self.render(request.images, records, request.labels.as_ref())
+    }
+
+    /// Every output sample's parameters drawn for source images with global
+    /// indices `indices`; with `views = k` image `i`'s views are outputs
+    /// `i * k .. i * k + k`, view `v` keyed on `v`.
     fn draw_indexed(
         &self,
         images: &[RgbImage],
@@ -170,11 +236,11 @@ impl Augmenter {
             .collect()
     }
 
-    /// Draws the mixing records of a batch whose sources have global indices
+    /// The mixing records of a batch whose sources have global indices
     /// `indices` (None when the pipeline does not mix). The partners are a
     /// random cycle keyed on the whole batch; lambdas and boxes are keyed on
     /// each output sample's (index, view), or on the batch with `per_batch`.
-    pub fn draw_mix(&self, seed: u64, epoch: u64, indices: &[u64]) -> Option<Vec<MixRecord>> {
+    fn draw_mix(&self, seed: u64, epoch: u64, indices: &[u64]) -> Option<Vec<MixRecord>> {
         let mix = self.pipeline.mix.as_ref()?;
         let ids: Vec<(u64, u32)> = indices
             .iter()
@@ -189,93 +255,118 @@ impl Augmenter {
         ))
     }
 
-    /// Augments a batch of images of any sizes (mixing it when the pipeline
-    /// has a mixing op; no labels).
-    pub fn augment(&self, images: &[RgbImage], key: BatchKey) -> Result<Batch> {
-        self.augment_labeled(images, None, key)
-    }
-
-    /// Augments a batch with its labels (one per source image): `Batch::labels`
-    /// holds every output sample's soft label, mixed as the images are.
-    pub fn augment_labeled(
-        &self,
-        images: &[RgbImage],
-        labels: Option<&Labels>,
-        key: BatchKey,
-    ) -> Result<Batch> {
-        let indices = batch_indices(key.first_index, images.len())?;
-        self.augment_indexed_labeled(images, labels, key.seed, key.epoch, &indices)
-    }
-
-    /// Augments images whose global sample indices are given one by one (for
-    /// folders where some files failed to decode, or shuffled loaders).
-    pub fn augment_indexed(
-        &self,
-        images: &[RgbImage],
-        seed: u64,
-        epoch: u64,
-        indices: &[u64],
-    ) -> Result<Batch> {
-        self.augment_indexed_labeled(images, None, seed, epoch, indices)
-    }
-
-    /// `augment_indexed` with labels (see `augment_labeled`).
-    pub fn augment_indexed_labeled(
-        &self,
-        images: &[RgbImage],
-        labels: Option<&Labels>,
-        seed: u64,
-        epoch: u64,
-        indices: &[u64],
-    ) -> Result<Batch> {
-        check_images(images)?;
-        if indices.len() != images.len() {
-            return Err(Error::InvalidArgument(format!(
-                "{} images but {} indices",
-                images.len(),
-                indices.len()
-            )));
-        }
-        let drawn = self.draw_indexed(images, seed, epoch, indices);
-        let mix = self.draw_mix(seed, epoch, indices);
-        self.augment_explicit(images, &drawn, indices, mix.as_deref(), labels)
-    }
-
-    /// Augments a batch with parameters given explicitly (one `Vec<Drawn>` per
-    /// output sample, one `Drawn` per op), e.g. from `apply` or a saved
-    /// parameter record. No mixing: see `augment_explicit`.
-    pub fn augment_drawn(
-        &self,
-        images: &[RgbImage],
-        drawn: &[Vec<Drawn>],
-        indices: &[u64],
-    ) -> Result<Batch> {
-        self.augment_explicit(images, drawn, indices, None, None)
-    }
-
-    /// The general form: per-sample parameters `drawn` (one per output sample:
-    /// `images.len() * views`, image-major), one global index per image, the
-    /// mixing records (one per output sample; `None`: no mixing) and labels.
-    pub fn augment_explicit(
-        &self,
-        images: &[RgbImage],
-        drawn: &[Vec<Drawn>],
-        indices: &[u64],
-        mix: Option<&[MixRecord]>,
-        labels: Option<&Labels>,
-    ) -> Result<Batch> {
-        check_images(images)?;
+    /// Checks saved records against the images and the pipeline before a
+    /// replay: one per output sample, each of its image's size and view, the
+    /// views of an image with one index, one drawn entry per op, mixing
+    /// records exactly when the pipeline mixes, each partner the record at
+    /// its position.
+    fn check_replay(&self, images: &[RgbImage], records: &[SampleRecord]) -> Result<()> {
         let k = self.pipeline.views.max(1) as usize;
         let n = images.len() * k;
-        if drawn.len() != n || indices.len() != images.len() {
+        let bad = |m: String| Err(Error::InvalidArgument(format!("replay: {m}")));
+        if records.len() != n {
+            return bad(format!(
+                "{} records for {} images of {k} view(s) ({n} output samples)",
+                records.len(),
+                images.len()
+            ));
+        }
+        let nops = self.pipeline.ops.len();
+        for (o, r) in records.iter().enumerate() {
+            let im = &images[o / k];
+            if r.source_size != [im.width(), im.height()] {
+                return bad(format!(
+                    "record {o} (index {}) was drawn for a {}x{} source but image {} is {}x{}",
+                    r.index,
+                    r.source_size[0],
+                    r.source_size[1],
+                    o / k,
+                    im.width(),
+                    im.height()
+                ));
+            }
+            if r.view as usize != o % k {
+                return bad(format!(
+                    "record {o} (index {}) is view {} but output {o} is view {} of image {} (records are image-major)",
+                    r.index,
+                    r.view,
+                    o % k,
+                    o / k
+                ));
+            }
+            if o % k != 0 && r.index != records[o - o % k].index {
+                return bad(format!(
+                    "record {o} has index {} but the other views of image {} have index {}",
+                    r.index,
+                    o / k,
+                    records[o - o % k].index
+                ));
+            }
+            if r.ops.len() != nops {
+                return bad(format!(
+                    "record {o} (index {}) has {} op parameters but the pipeline has {nops} ops",
+                    r.index,
+                    r.ops.len()
+                ));
+            }
+            match (&r.mix, &self.pipeline.mix) {
+                (None, Some(m)) => {
+                    return bad(format!(
+                    "record {o} (index {}) has no mixing record but the pipeline mixes (op `{}`)",
+                    r.index,
+                    m.name()
+                ))
+                }
+                (Some(_), None) => {
+                    return bad(format!(
+                    "record {o} (index {}) has a mixing record but the pipeline has no mixing op",
+                    r.index
+                ))
+                }
+                (Some(m), Some(_)) => {
+                    if let Some(p) = records.get(m.partner) {
+                        if (p.index, p.view) != (m.partner_index, m.partner_view) {
+                            return bad(format!(
+                                "record {o} (index {}): its mixing partner, index {} view {}, is at position {} but the record there is index {} view {} (replay a batch's records together, in their order)",
+                                r.index, m.partner_index, m.partner_view, m.partner, p.index, p.view
+                            ));
+                        }
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Renders `records` (one per output sample, checked by `draw`) of
+    /// `images`: the pixels, the batch mix, the labels.
+    fn render(
+        &self,
+        images: &[RgbImage],
+        records: Vec<SampleRecord>,
+        labels: Option<&Labels>,
+    ) -> Result<Batch> {
+        let k = self.pipeline.views.max(1) as usize;
+        let n = images.len() * k;
+        if records.len() != n {
             return Err(Error::InvalidArgument(format!(
-                "{} images of {k} view(s) but {} parameter sets and {} indices",
+                "{} images of {k} view(s) but {} records",
                 images.len(),
-                drawn.len(),
-                indices.len()
+                records.len()
             )));
         }
         let size = self.pipeline.size;
+        let mix: Option<Vec<MixRecord>> = match records.iter().filter(|r| r.mix.is_some()).count() {
+            0 => None,
+            c if c == n => Some(records.iter().filter_map(|r| r.mix.clone()).collect()),
+            c => {
+                return Err(Error::InvalidArgument(format!(
+                "{c} of {n} output samples have a mixing record: give one for every sample or none"
+            )))
+            }
+        };
+        let mix = mix.as_deref();
         if let Some(m) = mix {
             check_records(m, n, size)?;
         }
@@ -323,12 +414,12 @@ impl Augmenter {
             .position(|o| matches!(o, Op::AugMix { .. }));
         let gpu_stats = match augmix {
             None => {
-                let samples: Vec<GpuSample> = drawn
+                let samples: Vec<GpuSample> = records
                     .iter()
                     .enumerate()
-                    .map(|(o, d)| {
+                    .map(|(o, r)| {
                         let im = &images[o / k];
-                        plan_sample(&self.pipeline, d, im.width(), im.height(), o / k)
+                        plan_sample(&self.pipeline, &r.ops, im.width(), im.height(), o / k)
                     })
                     .collect::<Result<_>>()?;
                 let srcs: Vec<Src> = (0..n)
@@ -351,7 +442,8 @@ impl Augmenter {
                 )?
             }
             Some(pos) => {
-                let stats = self.run_augmix(pos, images, drawn, k, &mut data, &mut cpu_fallback)?;
+                let stats =
+                    self.run_augmix(pos, images, &records, k, &mut data, &mut cpu_fallback)?;
                 // The batch mix follows AugMix's, on the host (both backends).
                 if let Some(gm) = &gmix {
                     mix_on_host(&gl, gm, &mut data);
@@ -359,20 +451,6 @@ impl Augmenter {
                 stats
             }
         };
-        let records = drawn
-            .iter()
-            .enumerate()
-            .map(|(o, d)| {
-                let im = &images[o / k];
-                SampleRecord {
-                    index: indices[o / k],
-                    view: (o % k) as u32,
-                    source_size: [im.width(), im.height()],
-                    ops: d.clone(),
-                    mix: mix.map(|m| m[o].clone()),
-                }
-            })
-            .collect();
         let labels = label_rows.map(|(nc, rows)| output_labels(nc, &rows, k, mix));
         Ok(Batch {
             data,
@@ -382,6 +460,31 @@ impl Augmenter {
             labels,
             cpu_fallback,
         })
+    }
+
+    /// Mixes an already augmented batch `data` (this pipeline's size and
+    /// format, one output per record) in place as `records` say, on the host
+    /// with the CPU twin of the mixing kernel: the step `augment` runs after
+    /// the per-sample ops on the CPU backend (`gpu-augment bench --mix-only`
+    /// times it alone).
+    pub fn mix_batch(&self, data: &mut Tensor, records: &[MixRecord]) -> Result<()> {
+        let size = self.pipeline.size;
+        let n = records.len();
+        check_records(records, n, size)?;
+        let want = n * size.width as usize * size.height as usize * 3;
+        let (len, f32_data) = match data {
+            Tensor::U8(v) => (v.len(), false),
+            Tensor::F32(v) => (v.len(), true),
+        };
+        if len != want || f32_data != (self.pipeline.format == OutputFormat::F32Chw) {
+            return Err(Error::InvalidArgument(format!(
+                "mix_batch: a tensor of {len} values is not {n} outputs of {}x{} in the pipeline's format",
+                size.width, size.height
+            )));
+        }
+        let gl = globals(&self.pipeline, n as u32, 0);
+        mix_on_host(&gl, &plan_mix(records, size), data);
+        Ok(())
     }
 
     /// Runs planned samples on the backend into `data`, with the batch mix.
@@ -401,7 +504,7 @@ impl Augmenter {
     ) -> Result<Option<BatchStats>> {
         Ok(match &self.engine {
             Engine::Cpu => {
-                cpu::run_batch(gl, samples, srcs, tensor_mut(data));
+                cpu::run_batch(gl, samples, srcs, tensor_mut(data))?;
                 if let Some(gm) = gmix {
                     mix_on_host(gl, gm, data);
                 }
@@ -456,7 +559,7 @@ impl Augmenter {
                         &samples[*i..=*i],
                         &srcs[*i..=*i],
                         tensor_range(data, *i * per..(*i + 1) * per),
-                    );
+                    )?;
                     start = i + 1;
                 }
                 run_gpu(start..samples.len(), data, &mut stats)?;
@@ -477,7 +580,7 @@ impl Augmenter {
         &self,
         pos: usize,
         images: &[RgbImage],
-        drawn: &[Vec<Drawn>],
+        records: &[SampleRecord],
         k: usize,
         data: &mut Tensor,
         fallback: &mut Vec<(usize, String)>,
@@ -512,7 +615,8 @@ impl Augmenter {
         let mut samples = Vec::new();
         let mut srcs = Vec::new();
         let mut weights = Vec::new();
-        for (o, d) in drawn.iter().enumerate() {
+        for (o, r) in records.iter().enumerate() {
+            let d = &r.ops;
             let im = &images[o / k];
             let Some(Drawn::AugMix {
                 original,
@@ -570,7 +674,7 @@ impl Augmenter {
             &mut inner_fallback,
         )?;
         // Internal sample j is chain j % (width + 1) of output sample j / (width + 1).
-        let per_out = samples.len() / drawn.len().max(1);
+        let per_out = samples.len() / records.len().max(1);
         for (j, r) in inner_fallback {
             let o = j / per_out.max(1);
             if fallback.last().is_none_or(|(last, _)| *last != o) {

@@ -81,6 +81,14 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A parameter record (e.g. a line of `params.jsonl`) that cannot be read.
+    #[error("record field `{field}`: {message}")]
+    InvalidRecord {
+        /// The field, as a path (`ops[1].angle`, `mix.lam`).
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A file that could not be read or decoded.
     #[error("{path}: {reason}")]
     Decode {

@@ -1,19 +1,30 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
-pub mod app;
+// Not part of the API: the CPU backend's kernels, public only because
+// tests/random_fields.rs and tests/cpu_fast_paths.rs check the twin's field and
+// warp kernels directly.
 pub mod codes;
+#[doc(hidden)]
 pub mod cpu;
 mod engine;
 mod error;
 pub mod explicit;
 pub mod gpu;
-pub mod key;
+mod key;
 pub mod loader;
 pub mod mix;
 pub mod ops;
 pub mod pipeline;
+// Not part of the API: the kernels' per-sample program (the ABI structs shared
+// with the WGSL), public only because tests/wgsl.rs checks the structs' sizes
+// against the shaders and tests/cpu_fast_paths.rs and tests/random_fields.rs
+// feed planned samples to the CPU twin's kernels.
+#[doc(hidden)]
 pub mod plan;
+mod record;
+mod request;
+mod synth;
 
 pub use engine::{decode_image, load_image, load_image_with, to_rgb, Augmenter, Backend, Batch};
 pub use error::{Error, Result};
@@ -22,6 +33,9 @@ pub use loader::{Dataset, Epoch, Loader, LoaderBatch, LoaderOptions, LoaderStats
 pub use mix::{Labels, Mix, MixRecord, Mixer, SoftLabels};
 pub use ops::{ColorStep, Drawn, Interpolation, Op, ResizeTo, Size};
 pub use pipeline::{OutputFormat, Pipeline, SampleRecord};
+pub use record::RECORD_FORMAT;
+pub use request::Request;
+pub use synth::synthetic_image;
 
 /// RGB u8 images, as the `image` crate holds them: the engine's input type.
 pub use image::RgbImage;
@@ -36,6 +50,8 @@ pub enum Tensor {
 }
 
 /// A mutable view of a whole output tensor.
+// Not part of the API: the argument type of the hidden `cpu` kernels (see above).
+#[doc(hidden)]
 pub enum TensorMut<'a> {
     /// u8 HWC.
     U8(&'a mut [u8]),

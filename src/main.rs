@@ -1,8 +1,9 @@
 //! The `gpu-augment` command: parse, call the library, print.
 
+mod app;
+
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use gpu_augment::app;
 use gpu_augment::{load_image, Augmenter, Backend, Pipeline, Tensor};
 use std::path::PathBuf;
 
@@ -61,6 +62,11 @@ enum Command {
         /// default: ignored, as torchvision's decode_image.
         #[arg(long)]
         exif_orientation: bool,
+        /// Render again exactly the augmentation a parameter record file
+        /// (the params.jsonl of an earlier run) holds, for every file it
+        /// names under --input; the other settings come from --pipeline.
+        #[arg(long, value_name = "PARAMS.jsonl", conflicts_with_all = ["seed", "epoch", "shard", "devices"])]
+        replay: Option<PathBuf>,
     },
     /// Apply one op with explicit parameters (like torchvision's functional API).
     Apply {
@@ -203,8 +209,33 @@ fn real_main() -> Result<()> {
             decode_threads,
             overwrite,
             exif_orientation,
+            replay,
         }) => {
             let p = Pipeline::from_file(&pipeline)?;
+            if let Some(params) = replay {
+                let opts = app::replay::ReplayOptions {
+                    backend,
+                    batch_size,
+                    decode_threads,
+                };
+                let s = app::replay::replay_folder(p, &input, &out, &params, &opts)?;
+                eprintln!("backend: {}", s.backend);
+                println!(
+                    "replayed {} images from {} to {} in {:.2} s; {} failed",
+                    s.written,
+                    params.display(),
+                    out.display(),
+                    s.seconds,
+                    s.failed.len()
+                );
+                if !s.failed.is_empty() {
+                    for (p, r) in &s.failed {
+                        eprintln!("failed: {}: {r}", p.display());
+                    }
+                    std::process::exit(1);
+                }
+                return Ok(());
+            }
             let opts = app::run::RunOptions {
                 backend,
                 seed,
@@ -336,7 +367,7 @@ fn real_main() -> Result<()> {
                 println!("images/s: {:.0}", r.images_per_sec);
                 return Ok(());
             }
-            let files = app::files::find_images(&input)?;
+            let files = gpu_augment::loader::find_images(&input)?;
             if files.is_empty() {
                 return Err(app::files::no_images(&input).into());
             }
@@ -405,7 +436,7 @@ fn real_main() -> Result<()> {
             }
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             for i in 0..count {
-                let img = app::synth::synthetic_image(i, w, h);
+                let img = gpu_augment::synthetic_image(i, w, h);
                 let path = out.join(format!("synth_{i:05}.{format}"));
                 img.save(&path)
                     .with_context(|| format!("writing {}", path.display()))?;

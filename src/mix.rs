@@ -7,7 +7,7 @@
 //! sample's partner is read *after* the partner's own augmentation. Kernels:
 //! `shaders/mix.wgsl` and its CPU twin `src/cpu/mix.rs`.
 //!
-//! Randomness (all ChaCha8 streams of [`crate::key::op_rng`], at the op
+//! Randomness (all ChaCha8 streams of the key's `op_rng`, at the op
 //! position `pipeline.ops.len()`, i.e. right after the per-sample ops):
 //! - the partners are one random cycle through the whole batch (Sattolo's
 //!   algorithm), keyed on the batch: seed, epoch and a hash of every sample's
@@ -25,7 +25,7 @@ use crate::ops::keys::{self, At, Key, KeyDefault, Reader};
 use crate::ops::{describe_value as describe, OpDef, Size};
 use rand::Rng;
 use rand_distr::{Beta, Distribution};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use toml::Value;
 
 /// One way of mixing a sample with its partner.
@@ -84,7 +84,7 @@ pub fn mix_names() -> Vec<&'static str> {
 }
 
 /// How a sample was mixed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MixKind {
     /// Blend of the whole images.
@@ -96,7 +96,8 @@ pub enum MixKind {
 }
 
 /// An output pixel rectangle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Region {
     /// First row.
     pub top: u32,
@@ -109,7 +110,8 @@ pub struct Region {
 }
 
 /// What one output sample drew for mixing (part of its parameter record).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MixRecord {
     /// The mixer.
     pub op: MixKind,
@@ -168,6 +170,9 @@ impl SoftLabels {
     }
 }
 
+// Not part of the API (the mixing kernel's ABI): public only because
+// tests/wgsl.rs checks its size against shaders/mix.wgsl.
+#[doc(hidden)]
 /// Per-sample mixing parameters as both kernels read them.
 /// Keep in sync with `MixSample` in `shaders/mix.wgsl` (size checked by tests/wgsl.rs).
 #[repr(C)]
@@ -182,6 +187,8 @@ pub struct GpuMix {
 }
 const _: () = assert!(std::mem::size_of::<GpuMix>() == 48);
 
+// Not part of the API: see `GpuMix`.
+#[doc(hidden)]
 /// Output size and format of the mixing pass.
 /// Keep in sync with `MixGlobals` in `shaders/mix.wgsl`.
 #[repr(C)]
@@ -192,6 +199,8 @@ pub struct GpuMixGlobals {
 }
 const _: () = assert!(std::mem::size_of::<GpuMixGlobals>() == 16);
 
+// Not part of the API: see `GpuMix`.
+#[doc(hidden)]
 /// Kind codes of [`GpuMix::kind`].
 pub mod kind {
     /// Copy the sample (no mixing).
@@ -637,7 +646,7 @@ fn taps(scale: f64) -> u32 {
 }
 
 /// The kernels' per-sample table for the records of a batch of `size` outputs.
-pub fn plan_mix(records: &[MixRecord], size: Size) -> Vec<GpuMix> {
+pub(crate) fn plan_mix(records: &[MixRecord], size: Size) -> Vec<GpuMix> {
     records
         .iter()
         .map(|r| {

@@ -42,8 +42,11 @@ pub struct Pipeline {
     pub mix: Option<Mix>,
 }
 
-/// The parameters one sample drew: what `params.jsonl` holds.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// The parameters one sample drew: what `params.jsonl` holds. It
+/// serialises with a `"format"` version (see [`crate::RECORD_FORMAT`]) and
+/// reads back with serde or [`SampleRecord::from_json`], so
+/// `Request::replay` renders it again.
+#[derive(Clone, Debug, PartialEq)]
 pub struct SampleRecord {
     /// Global sample index.
     pub index: u64,
@@ -54,7 +57,6 @@ pub struct SampleRecord {
     /// One entry per op, in pipeline order.
     pub ops: Vec<Drawn>,
     /// How the sample was mixed with its partner (pipelines with a mixing op).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub mix: Option<MixRecord>,
 }
 

@@ -16,7 +16,7 @@ fn pipelines() -> std::path::PathBuf {
 fn good_images(dir: &Path, n: u64) {
     std::fs::create_dir_all(dir.join("sub")).unwrap();
     for i in 0..n {
-        let img = gpu_augment::app::synth::synthetic_image(i, 40 + i as u32 * 7, 30 + i as u32 * 3);
+        let img = gpu_augment::synthetic_image(i, 40 + i as u32 * 7, 30 + i as u32 * 3);
         let path = if i % 2 == 0 {
             dir.join(format!("img{i}.png"))
         } else {
@@ -119,7 +119,7 @@ fn run_is_independent_of_batch_size_and_writes_npy_for_f32() {
 #[test]
 fn apply_rotates_by_exactly_90_degrees() {
     let tmp = tempfile::tempdir().unwrap();
-    let src = gpu_augment::app::synth::synthetic_image(3, 9, 9);
+    let src = gpu_augment::synthetic_image(3, 9, 9);
     let input = tmp.path().join("in.png");
     src.save(&input).unwrap();
     let out = tmp.path().join("out.png");
@@ -159,9 +159,7 @@ fn apply_rotates_by_exactly_90_degrees() {
 fn apply_rejects_unknown_op_and_key() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("in.png");
-    gpu_augment::app::synth::synthetic_image(1, 8, 8)
-        .save(&input)
-        .unwrap();
+    gpu_augment::synthetic_image(1, 8, 8).save(&input).unwrap();
     let out = tmp.path().join("o.png");
     let o = bin()
         .args(["apply", "--backend", "cpu", "--op", "twirl"])
@@ -268,7 +266,7 @@ fn apply_renders_the_field_a_run_drew() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("in");
     std::fs::create_dir_all(&input).unwrap();
-    gpu_augment::app::synth::synthetic_image(5, 48, 48)
+    gpu_augment::synthetic_image(5, 48, 48)
         .save(input.join("a.png"))
         .unwrap();
     let pipeline = tmp.path().join("field.toml");

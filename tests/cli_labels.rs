@@ -17,7 +17,7 @@ fn image_folder(dir: &Path, n: u64) -> Vec<(String, usize)> {
     for i in 0..n {
         let c = classes[i as usize % 3];
         std::fs::create_dir_all(dir.join(c)).unwrap();
-        let img = gpu_augment::app::synth::synthetic_image(i, 30 + i as u32, 20 + 2 * i as u32);
+        let img = gpu_augment::synthetic_image(i, 30 + i as u32, 20 + 2 * i as u32);
         let rel = format!("{c}/img{i}.png");
         img.save(dir.join(&rel)).unwrap();
         let sorted = match c {
@@ -141,7 +141,7 @@ fn run_refuses_to_mix_without_class_folders() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("in");
     std::fs::create_dir_all(&input).unwrap();
-    gpu_augment::app::synth::synthetic_image(0, 20, 20)
+    gpu_augment::synthetic_image(0, 20, 20)
         .save(input.join("a.png"))
         .unwrap();
     let out = tmp.path().join("out");

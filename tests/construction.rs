@@ -13,8 +13,8 @@ mod common;
 
 use gpu_augment::ops::{FieldAmps, PolicyKind};
 use gpu_augment::{
-    Augmenter, Backend, BatchKey, Error, Interpolation, Op, OutputFormat, Pipeline, ResizeTo,
-    RgbImage, Size, Tensor,
+    Augmenter, Backend, BatchKey, Error, Interpolation, Op, OutputFormat, Pipeline, Request,
+    ResizeTo, RgbImage, Size, Tensor,
 };
 use rand::{Rng, SeedableRng};
 use std::sync::mpsc;
@@ -752,7 +752,7 @@ fn run(what: &str, p: Pipeline, op: &str, key: Option<&str>, on_gpu: bool) -> bo
         let w2 = what.clone();
         let res = within(&what, Duration::from_secs(120), move || {
             let aug = make(p)?;
-            aug.augment(&images(), BatchKey::new(7, 0, 0))
+            aug.augment(Request::new(&images()).key(BatchKey::new(7, 0, 0)))
         });
         match res {
             Ok(batch) => {
@@ -878,7 +878,7 @@ fn run_any(what: &str, p: Pipeline, on_gpu: bool) {
                 Some(g) => Augmenter::with_gpu(p, g)?,
                 None => Augmenter::new(p, Backend::Cpu)?,
             };
-            aug.augment(&images(), BatchKey::new(3, 1, 0))
+            aug.augment(Request::new(&images()).key(BatchKey::new(3, 1, 0)))
         });
         match res {
             Ok(batch) => {

@@ -5,7 +5,7 @@
 
 use gpu_augment::cpu::sample::{warp_pixel, Src};
 use gpu_augment::plan::plan_sample;
-use gpu_augment::{app::synth::synthetic_image, Augmenter, Backend, BatchKey, Pipeline};
+use gpu_augment::{synthetic_image, Augmenter, Backend, BatchKey, Pipeline, Request};
 
 fn check(text: &str) {
     let p = Pipeline::from_toml(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
@@ -22,7 +22,7 @@ fn check(text: &str) {
         .collect();
     for seed in 0..6u64 {
         let key = BatchKey::new(seed, 0, 0);
-        let batch = aug.augment(&images, key).unwrap();
+        let batch = aug.augment(Request::new(&images).key(key)).unwrap();
         for (i, img) in images.iter().enumerate() {
             let drawn = p.draw(seed, 0, i as u64, 0, img.width(), img.height());
             let g = plan_sample(&p, &drawn, img.width(), img.height(), i).unwrap();

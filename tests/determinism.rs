@@ -5,8 +5,8 @@
 mod common;
 
 use common::{backends, gpu, test_images};
-use gpu_augment::app::synth::synthetic_image;
-use gpu_augment::{Augmenter, Backend, Batch, BatchKey, Pipeline, RgbImage, Tensor};
+use gpu_augment::synthetic_image;
+use gpu_augment::{Augmenter, Backend, Batch, BatchKey, Pipeline, Request, RgbImage, Tensor};
 
 fn example(name: &str) -> Pipeline {
     let path = format!(
@@ -41,7 +41,7 @@ fn sample_bytes(b: &Batch, i: usize) -> Vec<u8> {
 }
 
 fn run(aug: &Augmenter, images: &[RgbImage], key: BatchKey) -> Batch {
-    aug.augment(images, key)
+    aug.augment(Request::new(images).key(key))
         .unwrap_or_else(|e| panic!("{} batch: {e}", aug.backend_kind()))
 }
 

@@ -322,11 +322,11 @@ fn run_small(p: Pipeline) -> Result<(), TestCaseError> {
     let aug = Augmenter::new(p, Backend::Cpu);
     if let Ok(aug) = aug {
         let images = vec![
-            gpu_augment::app::synth::synthetic_image(0, 9, 7),
-            gpu_augment::app::synth::synthetic_image(1, 1, 1),
+            gpu_augment::synthetic_image(0, 9, 7),
+            gpu_augment::synthetic_image(1, 1, 1),
         ];
         // Errors are fine (e.g. labels a mixing op needs); panics are not.
-        let _ = aug.augment(&images, BatchKey::new(1, 2, 3));
+        let _ = aug.augment(gpu_augment::Request::new(&images).key(BatchKey::new(1, 2, 3)));
     }
     Ok(())
 }
@@ -343,7 +343,7 @@ fn pipeline_files() {
 }
 
 fn encoded(format: image::ImageFormat) -> Vec<u8> {
-    let img = gpu_augment::app::synth::synthetic_image(4, 13, 9);
+    let img = gpu_augment::synthetic_image(4, 13, 9);
     let mut buf = std::io::Cursor::new(Vec::new());
     let dynamic = image::DynamicImage::ImageRgb8(img);
     dynamic.write_to(&mut buf, format).expect("encode");
@@ -482,7 +482,7 @@ fn apply_keys() {
     fuzz("apply_keys", 2, strategy, |(op, sets, (w, h))| {
         let sets: Vec<(String, String)> =
             sets.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        let img = gpu_augment::app::synth::synthetic_image(2, w, h);
+        let img = gpu_augment::synthetic_image(2, w, h);
         // Outputs above 512 x 512 are not run (a fuzzed size can ask for
         // gigabytes, which a test machine shared with others cannot give).
         let small = |p: Pipeline| {
@@ -493,7 +493,11 @@ fn apply_keys() {
             }
             Augmenter::new(p, Backend::Cpu)
         };
-        if gpu_augment::app::apply::apply_op(small, op, &sets, img).is_ok() {
+        // What `apply` does: the op's explicit parameters, then one request.
+        let applied = gpu_augment::explicit::explicit_op(op, &sets, w, h).and_then(|(p, d)| {
+            small(p)?.augment(gpu_augment::Request::new(&[img]).params(&[vec![d]]))
+        });
+        if applied.is_ok() {
             ACCEPTED[2].fetch_add(1, Ordering::Relaxed);
         }
         Ok(())

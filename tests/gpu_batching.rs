@@ -5,7 +5,7 @@
 mod common;
 
 use common::gpu;
-use gpu_augment::{app::synth::synthetic_image, Augmenter, Backend, BatchKey, Pipeline};
+use gpu_augment::{synthetic_image, Augmenter, Backend, BatchKey, Pipeline, Request};
 
 #[test]
 fn oversized_batch_is_split_and_matches_small_batches() {
@@ -23,7 +23,7 @@ fn oversized_batch_is_split_and_matches_small_batches() {
     .unwrap();
     let aug = Augmenter::with_gpu(p.clone(), g).unwrap();
     let key = BatchKey::new(3, 1, 100);
-    let whole = aug.augment(&images, key).unwrap();
+    let whole = aug.augment(Request::new(&images).key(key)).unwrap();
     let stats = whole.gpu_stats.unwrap();
     assert!(
         stats.chunks >= 2,
@@ -39,16 +39,17 @@ fn oversized_batch_is_split_and_matches_small_batches() {
     // Same bytes as one image at a time, and within parity of the CPU.
     for (i, img) in images.iter().enumerate().step_by(3) {
         let one = aug
-            .augment(
-                std::slice::from_ref(img),
-                BatchKey::new(3, 1, 100 + i as u64),
-            )
+            .augment(Request::new(std::slice::from_ref(img)).key(BatchKey::new(
+                3,
+                1,
+                100 + i as u64,
+            )))
             .unwrap();
         assert_eq!(whole.sample_u8(i), one.sample_u8(0), "sample {i}");
     }
     let cpu = Augmenter::new(p, Backend::Cpu)
         .unwrap()
-        .augment(&images, key)
+        .augment(Request::new(&images).key(key))
         .unwrap();
     common::assert_close("oversized-batch", &cpu, &whole, [0.0; 3], [1.0; 3]);
 }

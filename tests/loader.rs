@@ -3,9 +3,9 @@
 
 mod common;
 
-use gpu_augment::app::synth::synthetic_image;
 use gpu_augment::gpu::GpuContext;
 use gpu_augment::loader::ShardTail;
+use gpu_augment::synthetic_image;
 use gpu_augment::{Backend, Dataset, Loader, LoaderBatch, LoaderOptions, Pipeline, Tensor};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -512,7 +512,7 @@ fn an_augmentation_error_skips_the_file_not_the_epoch() {
 
 #[test]
 fn threads_sharing_one_device_get_the_sequential_results() {
-    use gpu_augment::{Augmenter, BatchKey};
+    use gpu_augment::{Augmenter, BatchKey, Request};
     let Some(g) = common::gpu() else { return };
     let aug = Augmenter::with_gpu(pipeline(PLAIN), g).unwrap();
     let images: Vec<_> = (0..32u64)
@@ -522,7 +522,7 @@ fn threads_sharing_one_device_get_the_sequential_results() {
     let seq: Vec<_> = images
         .chunks(4)
         .enumerate()
-        .map(|(k, c)| aug.augment(c, key(k)).unwrap())
+        .map(|(k, c)| aug.augment(Request::new(c).key(key(k))).unwrap())
         .collect();
     for round in 0..3 {
         let par: Vec<_> = std::thread::scope(|s| {
@@ -531,7 +531,7 @@ fn threads_sharing_one_device_get_the_sequential_results() {
                 .enumerate()
                 .map(|(k, c)| {
                     let aug = &aug;
-                    s.spawn(move || aug.augment(c, key(k)).unwrap())
+                    s.spawn(move || aug.augment(Request::new(c).key(key(k))).unwrap())
                 })
                 .collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()

@@ -2,7 +2,7 @@
 //! it mid-epoch ends its threads. The two tests share the process's RSS and
 //! thread list, so they run one at a time (a lock), each in this binary only.
 
-use gpu_augment::app::synth::synthetic_image;
+use gpu_augment::synthetic_image;
 use gpu_augment::{Backend, Dataset, Loader, LoaderOptions, Pipeline};
 use std::path::Path;
 use std::sync::Mutex;

@@ -10,10 +10,11 @@
 mod common;
 
 use common::{gpu, test_images};
-use gpu_augment::app::synth::synthetic_image;
 use gpu_augment::mix::{MixKind, MixRecord};
+use gpu_augment::synthetic_image;
 use gpu_augment::{
-    Augmenter, Backend, Batch, BatchKey, Labels, Mix, Mixer, Pipeline, RgbImage, Size, Tensor,
+    Augmenter, Backend, Batch, BatchKey, Labels, Mix, Mixer, Pipeline, Request, RgbImage, Size,
+    Tensor,
 };
 
 const PER_SAMPLE: &str = r#"
@@ -101,7 +102,11 @@ fn label_rows_sum_to_one_and_are_the_mix_of_the_partners() {
                 },
             ] {
                 let b = aug
-                    .augment_labeled(&imgs, Some(&labels), BatchKey::new(4, 1, 50))
+                    .augment(
+                        Request::new(&imgs)
+                            .labels(labels)
+                            .key(BatchKey::new(4, 1, 50)),
+                    )
                     .unwrap();
                 let l = b.labels.as_ref().expect("labels");
                 assert_eq!(l.rows(), 9);
@@ -133,8 +138,10 @@ fn mixup_pixels_are_the_blend_of_the_augmented_partners() {
     for head in ["size = [20, 28]", "size = 24\nformat = \"f32_chw\""] {
         let p = pipeline(head, MIXUP);
         let key = BatchKey::new(9, 2, 300);
-        let mixed = cpu(&p).augment(&imgs, key).unwrap();
-        let plain = cpu(&unmixed(&p)).augment(&imgs, key).unwrap();
+        let mixed = cpu(&p).augment(Request::new(&imgs).key(key)).unwrap();
+        let plain = cpu(&unmixed(&p))
+            .augment(Request::new(&imgs).key(key))
+            .unwrap();
         let per = mixed.shape[1] * mixed.shape[2] * mixed.shape[3];
         let m = mixes(&mixed);
         let mut lams = Vec::new();
@@ -177,8 +184,10 @@ fn cutmix_lambda_is_exactly_the_area_taken_from_the_partner() {
     for per_batch in ["", "\nper_batch = true"] {
         let p = pipeline("size = [30, 22]", &format!("{CUTMIX}{per_batch}"));
         let key = BatchKey::new(1, 0, 0);
-        let mixed = cpu(&p).augment(&imgs, key).unwrap();
-        let plain = cpu(&unmixed(&p)).augment(&imgs, key).unwrap();
+        let mixed = cpu(&p).augment(Request::new(&imgs).key(key)).unwrap();
+        let plain = cpu(&unmixed(&p))
+            .augment(Request::new(&imgs).key(key))
+            .unwrap();
         let (o, x) = (u8_values(&mixed), u8_values(&plain));
         let (h, w) = (30usize, 22usize);
         let per = h * w * 3;
@@ -212,8 +221,10 @@ fn resizemix_pastes_the_partner_resized_by_the_core_and_lambda_is_the_pasted_are
     let imgs = images(6);
     let p = pipeline("size = [40, 36]", RESIZEMIX);
     let key = BatchKey::new(5, 0, 10);
-    let mixed = cpu(&p).augment(&imgs, key).unwrap();
-    let plain = cpu(&unmixed(&p)).augment(&imgs, key).unwrap();
+    let mixed = cpu(&p).augment(Request::new(&imgs).key(key)).unwrap();
+    let plain = cpu(&unmixed(&p))
+        .augment(Request::new(&imgs).key(key))
+        .unwrap();
     let (o, x) = (u8_values(&mixed), u8_values(&plain));
     let (h, w) = (40usize, 36usize);
     let per = h * w * 3;
@@ -237,7 +248,9 @@ fn resizemix_pastes_the_partner_resized_by_the_core_and_lambda_is_the_pasted_are
             Size::new(g.height, g.width),
             gpu_augment::OutputFormat::U8Hwc,
         );
-        let small = cpu(&resize).augment(&[partner], key).unwrap();
+        let small = cpu(&resize)
+            .augment(Request::new(&[partner]).key(key))
+            .unwrap();
         let small = u8_values(&small);
         let mut beyond = 0;
         for y in 0..h {
@@ -314,7 +327,7 @@ fn partners_form_a_permutation_without_fixed_points() {
     for n in [2u64, 3, 7, 64] {
         let p = pipeline("size = 8", ONE_OF);
         let b = cpu(&p)
-            .augment(&images(n), BatchKey::new(8, 1, 1000))
+            .augment(Request::new(&images(n)).key(BatchKey::new(8, 1, 1000)))
             .unwrap();
         let m = mixes(&b);
         let mut seen = vec![false; n as usize];
@@ -327,7 +340,7 @@ fn partners_form_a_permutation_without_fixed_points() {
         // Drawn from the seed: another seed gives another permutation (n > 2).
         if n > 3 {
             let other = cpu(&p)
-                .augment(&images(n), BatchKey::new(9, 1, 1000))
+                .augment(Request::new(&images(n)).key(BatchKey::new(9, 1, 1000)))
                 .unwrap();
             let po: Vec<usize> = mixes(&other).iter().map(|r| r.partner).collect();
             let pm: Vec<usize> = m.iter().map(|r| r.partner).collect();
@@ -342,14 +355,21 @@ fn a_sample_does_not_depend_on_the_batch_cut_when_its_partner_is_the_same() {
     for mix in [MIXUP, CUTMIX, RESIZEMIX, ONE_OF] {
         let p = pipeline("size = 20", mix);
         let aug = cpu(&p);
-        let whole = aug.augment(&imgs, BatchKey::new(3, 4, 100)).unwrap();
+        let whole = aug
+            .augment(Request::new(&imgs).key(BatchKey::new(3, 4, 100)))
+            .unwrap();
         let wm = mixes(&whole);
         // Sample 2 in a batch of just itself and its partner.
         let j = wm[2].partner;
         let pair = vec![imgs[2].clone(), imgs[j].clone()];
         let indices = [102, 100 + j as u64];
         // Lambda and box are keyed on the sample, not on the batch.
-        let drawn_pair = aug.draw_mix(3, 4, &indices).unwrap();
+        let drawn_pair: Vec<MixRecord> = aug
+            .draw(&Request::new(&pair).seed(3).epoch(4).indices(&indices))
+            .unwrap()
+            .into_iter()
+            .map(|r| r.mix.expect("a mixing pipeline"))
+            .collect();
         assert_eq!(
             drawn_pair[0].lam, wm[2].lam,
             "{mix}: lambda keyed on the sample"
@@ -364,7 +384,12 @@ fn a_sample_does_not_depend_on_the_batch_cut_when_its_partner_is_the_same() {
             .map(|(im, i)| p.draw(3, 4, i, 0, im.width(), im.height()))
             .collect();
         let b = aug
-            .augment_explicit(&pair, &drawn, &indices, Some(&drawn_pair), None)
+            .augment(
+                Request::new(&pair)
+                    .params(&drawn)
+                    .indices(&indices)
+                    .mix_records(&drawn_pair),
+            )
             .unwrap();
         assert_eq!(whole.sample_u8(2), b.sample_u8(0), "{mix}");
     }
@@ -377,16 +402,18 @@ fn a_batch_of_one_mixes_with_itself_and_is_unchanged() {
         let p = pipeline("size = 16", mix);
         let key = BatchKey::new(2, 0, 7);
         let b = cpu(&p)
-            .augment_labeled(
-                &imgs,
-                Some(&Labels::Classes {
-                    classes: &[3],
-                    num_classes: 5,
-                }),
-                key,
+            .augment(
+                Request::new(&imgs)
+                    .labels(Labels::Classes {
+                        classes: &[3],
+                        num_classes: 5,
+                    })
+                    .key(key),
             )
             .unwrap();
-        let plain = cpu(&unmixed(&p)).augment(&imgs, key).unwrap();
+        let plain = cpu(&unmixed(&p))
+            .augment(Request::new(&imgs).key(key))
+            .unwrap();
         let m = mixes(&b);
         assert_eq!(m[0].partner, 0);
         if m[0].op != MixKind::Resizemix {
@@ -408,13 +435,13 @@ fn views_differ_and_each_equals_a_single_view_run_with_its_key() {
     let key = BatchKey::new(11, 2, 40);
     let classes = [0u32, 2, 1];
     let b = aug
-        .augment_labeled(
-            &imgs,
-            Some(&Labels::Classes {
-                classes: &classes,
-                num_classes: 3,
-            }),
-            key,
+        .augment(
+            Request::new(&imgs)
+                .labels(Labels::Classes {
+                    classes: &classes,
+                    num_classes: 3,
+                })
+                .key(key),
         )
         .unwrap();
     assert_eq!(b.shape[0], 9);
@@ -428,7 +455,11 @@ fn views_differ_and_each_equals_a_single_view_run_with_its_key() {
             assert_eq!(l[classes[i] as usize], 1.0, "views keep the image's label");
             let drawn = single.draw(11, 2, 40 + i as u64, v, im.width(), im.height());
             let want = one
-                .augment_drawn(std::slice::from_ref(im), &[drawn], &[40 + i as u64])
+                .augment(
+                    Request::new(std::slice::from_ref(im))
+                        .params(&[drawn])
+                        .indices(&[40 + i as u64]),
+                )
                 .unwrap();
             assert_eq!(b.sample_u8(o), want.sample_u8(0), "image {i} view {v}");
         }
@@ -440,14 +471,16 @@ fn views_differ_and_each_equals_a_single_view_run_with_its_key() {
         );
     }
     // View 0 is what a single-view pipeline gives.
-    let plain = one.augment(&imgs, key).unwrap();
+    let plain = one.augment(Request::new(&imgs).key(key)).unwrap();
     assert_eq!(b.sample_u8(3), plain.sample_u8(1));
 }
 
 #[test]
 fn views_and_mixing_compose() {
     let p = pipeline("size = 16\nviews = 2", MIXUP);
-    let b = cpu(&p).augment(&images(3), BatchKey::new(1, 1, 1)).unwrap();
+    let b = cpu(&p)
+        .augment(Request::new(&images(3)).key(BatchKey::new(1, 1, 1)))
+        .unwrap();
     assert_eq!(b.shape[0], 6);
     let m = mixes(&b);
     for (o, r) in m.iter().enumerate() {
@@ -531,7 +564,7 @@ fn bad_labels_are_clear_errors() {
     let imgs = images(3);
     let key = BatchKey::default();
     let err = |l: Labels| {
-        aug.augment_labeled(&imgs, Some(&l), key)
+        aug.augment(Request::new(&imgs).labels(l).key(key))
             .expect_err("bad labels accepted")
             .to_string()
     };
@@ -574,9 +607,9 @@ fn gpu_and_cpu(p: &Pipeline, imgs: &[RgbImage], key: BatchKey) -> Option<(Batch,
     let g = gpu()?;
     let gb = Augmenter::with_gpu(p.clone(), g)
         .unwrap()
-        .augment(imgs, key)
+        .augment(Request::new(imgs).key(key))
         .unwrap();
-    let cb = cpu(p).augment(imgs, key).unwrap();
+    let cb = cpu(p).augment(Request::new(imgs).key(key)).unwrap();
     Some((cb, gb))
 }
 
@@ -641,7 +674,7 @@ fn gpu_batch_split_into_chunks_mixes_across_chunks() {
     let key = BatchKey::new(6, 0, 0);
     let gb = Augmenter::with_gpu(p.clone(), g)
         .unwrap()
-        .augment(&imgs, key)
+        .augment(Request::new(&imgs).key(key))
         .unwrap();
     let s = gb.gpu_stats.unwrap();
     assert!(s.chunks >= 2, "ran in {} chunk(s)", s.chunks);
@@ -655,6 +688,6 @@ fn gpu_batch_split_into_chunks_mixes_across_chunks() {
         .iter()
         .enumerate()
         .any(|(i, r)| (i < n / 2) != (r.partner < n / 2)));
-    let cb = cpu(&p).augment(&imgs, key).unwrap();
+    let cb = cpu(&p).augment(Request::new(&imgs).key(key)).unwrap();
     common::assert_close("mix-split", &cb, &gb, [0.0; 3], [1.0; 3]);
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{assert_close, gpu, test_images};
-use gpu_augment::{Augmenter, Backend, BatchKey, Pipeline};
+use gpu_augment::{Augmenter, Backend, BatchKey, Pipeline, Request};
 
 fn check(name: &str, pipeline: Pipeline) {
     let Some(g) = gpu() else { return };
@@ -17,8 +17,12 @@ fn check(name: &str, pipeline: Pipeline) {
     let images = test_images();
     for seed in [0u64, 1, 7, 12345] {
         let key = BatchKey::new(seed, seed % 3, seed * 100);
-        let a = cpu.augment(&images, key).expect("cpu batch");
-        let b = gpu.augment(&images, key).expect("gpu batch");
+        let a = cpu
+            .augment(Request::new(&images).key(key))
+            .expect("cpu batch");
+        let b = gpu
+            .augment(Request::new(&images).key(key))
+            .expect("gpu batch");
         assert_eq!(
             a.records, b.records,
             "{name}: drawn parameters differ between backends"
@@ -110,15 +114,15 @@ fn pipeline_cifar_train() {
     // CIFAR-sized inputs: the crop needs 32x32 images (padding 4 then crop 32).
     let Some(g) = gpu() else { return };
     let images: Vec<_> = (0..8)
-        .map(|i| gpu_augment::app::synth::synthetic_image(i, 32, 32))
+        .map(|i| gpu_augment::synthetic_image(i, 32, 32))
         .collect();
     let cpu = Augmenter::new(p.clone(), Backend::Cpu).unwrap();
     let gpu = Augmenter::with_gpu(p.clone(), g).unwrap();
     let (mean, std) = p.normalization();
     for seed in [0u64, 3, 9] {
         let key = BatchKey::new(seed, 0, 0);
-        let a = cpu.augment(&images, key).unwrap();
-        let b = gpu.augment(&images, key).unwrap();
+        let a = cpu.augment(Request::new(&images).key(key)).unwrap();
+        let b = gpu.augment(Request::new(&images).key(key)).unwrap();
         assert_close(
             &format!("cifar-seed{seed}"),
             &a,

@@ -6,7 +6,8 @@ mod common;
 
 use gpu_augment::explicit::explicit_op;
 use gpu_augment::{
-    Augmenter, Backend, BatchKey, Drawn, Op, OutputFormat, Pipeline, RgbImage, Size, Tensor,
+    Augmenter, Backend, BatchKey, Drawn, Op, OutputFormat, Pipeline, Request, RgbImage, Size,
+    Tensor,
 };
 
 fn image() -> RgbImage {
@@ -34,7 +35,9 @@ fn output_channel_c_is_input_channel_order_c() {
         .unwrap();
     let aug = Augmenter::new(p, Backend::Cpu).unwrap();
     let images = vec![img.clone(); 12];
-    let batch = aug.augment(&images, BatchKey::new(5, 0, 0)).unwrap();
+    let batch = aug
+        .augment(Request::new(&images).key(BatchKey::new(5, 0, 0)))
+        .unwrap();
     let Tensor::U8(out) = &batch.data else {
         panic!("u8 expected")
     };
@@ -73,7 +76,11 @@ fn apply_with_an_explicit_order() {
     );
     let aug = Augmenter::new(p, Backend::Cpu).unwrap();
     let batch = aug
-        .augment_drawn(std::slice::from_ref(&img), &[vec![d]], &[0])
+        .augment(
+            Request::new(std::slice::from_ref(&img))
+                .params(&[vec![d]])
+                .indices(&[0]),
+        )
         .unwrap();
     let Tensor::U8(out) = &batch.data else {
         panic!("u8 expected")
@@ -124,8 +131,8 @@ fn cpu_and_gpu_agree() {
     let cpu = Augmenter::new(p.clone(), Backend::Cpu).unwrap();
     let gpu = Augmenter::with_gpu(p, g).unwrap();
     let key = BatchKey::new(3, 1, 0);
-    let a = cpu.augment(&images, key).unwrap();
-    let b = gpu.augment(&images, key).unwrap();
+    let a = cpu.augment(Request::new(&images).key(key)).unwrap();
+    let b = gpu.augment(Request::new(&images).key(key)).unwrap();
     assert_eq!(a.records, b.records);
     common::assert_close("permute_channels", &a, &b, [0.0; 3], [1.0; 3]);
     // The permutation alone moves values exactly.
@@ -141,11 +148,11 @@ fn cpu_and_gpu_agree() {
         .collect();
     let a = Augmenter::new(p.clone(), Backend::Cpu)
         .unwrap()
-        .augment(&imgs, key)
+        .augment(Request::new(&imgs).key(key))
         .unwrap();
     let b = Augmenter::with_gpu(p, common::gpu().unwrap())
         .unwrap()
-        .augment(&imgs, key)
+        .augment(Request::new(&imgs).key(key))
         .unwrap();
     assert_eq!(a.data, b.data, "the permutation alone is exact");
 }

@@ -6,7 +6,7 @@
 mod common;
 
 use common::backends;
-use gpu_augment::{BatchKey, Drawn, Pipeline, RgbImage, Tensor};
+use gpu_augment::{BatchKey, Drawn, Pipeline, Request, RgbImage, Tensor};
 
 fn pipeline(text: &str) -> Pipeline {
     Pipeline::from_toml(text).unwrap_or_else(|e| panic!("{text}: {e}"))
@@ -23,7 +23,7 @@ fn run_u8(text: &str, img: &RgbImage) -> Vec<(&'static str, Vec<u8>)> {
         .into_iter()
         .map(|(name, aug)| {
             let b = aug
-                .augment(std::slice::from_ref(img), BatchKey::new(1, 0, 0))
+                .augment(Request::new(std::slice::from_ref(img)).key(BatchKey::new(1, 0, 0)))
                 .expect("batch");
             match b.data {
                 Tensor::U8(v) => (name, v),
@@ -115,7 +115,7 @@ fn blur_of_an_impulse_is_the_normalised_gaussian() {
     let sum: f64 = w.iter().sum();
     for (name, aug) in backends(&p) {
         let b = aug
-            .augment(std::slice::from_ref(&img), BatchKey::default())
+            .augment(Request::new(std::slice::from_ref(&img)).key(BatchKey::default()))
             .expect("batch");
         let Tensor::F32(v) = &b.data else { panic!() };
         for y in 0..15 {
@@ -176,7 +176,9 @@ fn gaussian_noise_has_the_given_sigma() {
     let p = pipeline("size = 64\nformat = \"f32_chw\"\n[[ops]]\nop = \"gaussian_noise\"\nsigma = 0.05\n[[ops]]\nop = \"normalize\"\nmean = 0\nstd = 1");
     for (name, aug) in backends(&p) {
         let imgs = vec![img.clone(); 8];
-        let b = aug.augment(&imgs, BatchKey::new(3, 0, 0)).expect("batch");
+        let b = aug
+            .augment(Request::new(&imgs).key(BatchKey::new(3, 0, 0)))
+            .expect("batch");
         let Tensor::F32(v) = &b.data else { panic!() };
         let x0 = 128.0 / 255.0;
         let d: Vec<f64> = v.iter().map(|&o| o as f64 - x0).collect();
@@ -196,7 +198,7 @@ fn random_erasing_fills_its_box_and_nothing_else() {
     for (name, aug) in backends(&p) {
         for seed in 0..5 {
             let b = aug
-                .augment(std::slice::from_ref(&img), BatchKey::new(seed, 0, 0))
+                .augment(Request::new(std::slice::from_ref(&img)).key(BatchKey::new(seed, 0, 0)))
                 .expect("batch");
             let Drawn::RandomErasing {
                 applied,
@@ -233,7 +235,7 @@ fn random_erasing_fills_its_box_and_nothing_else() {
 
 #[test]
 fn perspective_without_distortion_is_the_identity() {
-    let img = gpu_augment::app::synth::synthetic_image(4, 37, 29);
+    let img = gpu_augment::synthetic_image(4, 37, 29);
     let out = run_u8(
         "[[ops]]\nop = \"perspective\"\ndistortion = 0.0\np = 1.0",
         &img,

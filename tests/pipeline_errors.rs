@@ -2,7 +2,7 @@
 //! fix: the op (and its position), the key, the allowed range and the value given.
 
 use gpu_augment::{
-    Augmenter, Backend, BatchKey, Drawn, Error, OutputFormat, Pipeline, RgbImage, Size,
+    Augmenter, Backend, BatchKey, Drawn, Error, OutputFormat, Pipeline, Request, RgbImage, Size,
 };
 
 /// The error a pipeline text gives (a panic if it is accepted).
@@ -330,30 +330,32 @@ fn empty_image_is_an_invalid_image() {
     let aug = cpu("size = 8\n[[ops]]\nop = \"horizontal_flip\"");
     let good = RgbImage::new(4, 4);
     let e = aug
-        .augment(&[RgbImage::new(0, 5)], BatchKey::default())
+        .augment(Request::new(&[RgbImage::new(0, 5)]).key(BatchKey::default()))
         .expect_err("a 0x5 image");
     assert!(matches!(e, Error::InvalidImage { index: 0, .. }), "{e:?}");
     assert!(e.to_string().contains("0x5"), "{e}");
     let e = aug
-        .augment(&[good.clone(), RgbImage::new(5, 0)], BatchKey::default())
+        .augment(Request::new(&[good.clone(), RgbImage::new(5, 0)]).key(BatchKey::default()))
         .expect_err("a 5x0 image");
     assert!(matches!(e, Error::InvalidImage { index: 1, .. }), "{e:?}");
     let e = aug
-        .augment_drawn(
-            &[RgbImage::new(0, 0)],
-            &[vec![Drawn::HorizontalFlip { applied: true }]],
-            &[0],
+        .augment(
+            Request::new(&[RgbImage::new(0, 0)])
+                .params(&[vec![Drawn::HorizontalFlip { applied: true }]])
+                .indices(&[0]),
         )
         .expect_err("a 0x0 image with explicit parameters");
     assert!(matches!(e, Error::InvalidImage { index: 0, .. }), "{e:?}");
-    assert!(aug.augment(&[good], BatchKey::default()).is_ok());
+    assert!(aug
+        .augment(Request::new(&[good]).key(BatchKey::default()))
+        .is_ok());
 }
 
 #[test]
 fn random_crop_larger_than_the_image() {
     let image = [RgbImage::new(32, 32)];
     let e = cpu("size = 40\n[[ops]]\nop = \"random_crop\"\nsize = 40")
-        .augment(&image, BatchKey::default())
+        .augment(Request::new(&image).key(BatchKey::default()))
         .expect_err("a 40x40 crop of a 32x32 image");
     let msg = e.to_string();
     assert!(
@@ -368,17 +370,17 @@ fn random_crop_larger_than_the_image() {
     // Padding that makes room, or pad_if_needed, is fine.
     assert!(
         cpu("size = 40\n[[ops]]\nop = \"random_crop\"\nsize = 40\npadding = 4")
-            .augment(&image, BatchKey::default())
+            .augment(Request::new(&image).key(BatchKey::default()))
             .is_ok()
     );
     assert!(
         cpu("size = 40\n[[ops]]\nop = \"random_crop\"\nsize = 40\npad_if_needed = true")
-            .augment(&image, BatchKey::default())
+            .augment(Request::new(&image).key(BatchKey::default()))
             .is_ok()
     );
     // 4 pixels of padding on one side only are not enough for 40 from 32.
     let e = cpu("size = 40\n[[ops]]\nop = \"random_crop\"\nsize = 40\npadding = [4, 4, 0, 0]")
-        .augment(&image, BatchKey::default())
+        .augment(Request::new(&image).key(BatchKey::default()))
         .expect_err("36x36 padded");
     assert!(e.to_string().contains("random_crop"), "{e}");
 }
@@ -392,22 +394,26 @@ fn explicit_parameters_must_match_the_ops() {
         Drawn::Grayscale { applied: false },
     ];
     assert!(aug
-        .augment_drawn(&im, std::slice::from_ref(&ok), &[0])
+        .augment(
+            Request::new(&im)
+                .params(std::slice::from_ref(&ok))
+                .indices(&[0])
+        )
         .is_ok());
     let swapped = vec![
         Drawn::Grayscale { applied: false },
         Drawn::HorizontalFlip { applied: true },
     ];
     let e = aug
-        .augment_drawn(&im, &[swapped], &[0])
+        .augment(Request::new(&im).params(&[swapped]).indices(&[0]))
         .expect_err("records in the wrong order");
     assert!(e.to_string().contains("horizontal_flip"), "{e}");
     let e = aug
-        .augment_drawn(&im, &[ok[..1].to_vec()], &[0])
+        .augment(Request::new(&im).params(&[ok[..1].to_vec()]).indices(&[0]))
         .expect_err("one record for two ops");
     assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
     let e = aug
-        .augment_drawn(&im, &[ok.clone(), ok], &[0])
+        .augment(Request::new(&im).params(&[ok.clone(), ok]).indices(&[0]))
         .expect_err("two records for one image");
     assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
 }
@@ -494,7 +500,11 @@ fn length_scale_far_beyond_the_image_is_an_error_naming_the_limit() {
         *applied = true;
     }
     let e = aug
-        .augment_drawn(&[RgbImage::new(40, 30)], &[drawn], &[0])
+        .augment(
+            Request::new(&[RgbImage::new(40, 30)])
+                .params(&[drawn])
+                .indices(&[0]),
+        )
         .expect_err("l = 5000 on a 32x32 output");
     let msg = e.to_string();
     assert!(

@@ -7,10 +7,10 @@
 mod common;
 
 use common::gpu;
-use gpu_augment::app::synth::synthetic_image;
 use gpu_augment::ops::policy::{IMAGENET_POLICY, RAND_AUGMENT_OPS};
 use gpu_augment::ops::{PolicyOp, PolicyStep};
-use gpu_augment::{Augmenter, BatchKey, Drawn, Pipeline, RgbImage};
+use gpu_augment::synthetic_image;
+use gpu_augment::{Augmenter, BatchKey, Drawn, Pipeline, Request, RgbImage};
 use std::collections::HashMap;
 
 fn pipeline(text: &str) -> Pipeline {
@@ -152,9 +152,11 @@ fn a_samples_policy_draw_does_not_depend_on_its_batch() {
     let imgs: Vec<RgbImage> = (0..6)
         .map(|i| synthetic_image(i, 40 + i as u32, 30))
         .collect();
-    let whole = aug.augment(&imgs, BatchKey::new(4, 1, 100)).expect("batch");
+    let whole = aug
+        .augment(Request::new(&imgs).key(BatchKey::new(4, 1, 100)))
+        .expect("batch");
     let tail = aug
-        .augment(&imgs[3..], BatchKey::new(4, 1, 103))
+        .augment(Request::new(&imgs[3..]).key(BatchKey::new(4, 1, 103)))
         .expect("batch");
     for i in 0..3 {
         assert_eq!(whole.records[3 + i].ops, tail.records[i].ops);
@@ -176,7 +178,7 @@ fn gpu_dispatches_do_not_depend_on_the_draws() {
     for (n, seed) in [(1usize, 0u64), (1, 5), (7, 1), (20, 2)] {
         let imgs: Vec<RgbImage> = (0..n).map(|i| synthetic_image(i as u64, 36, 30)).collect();
         let b = aug
-            .augment(&imgs, BatchKey::new(seed, 0, 0))
+            .augment(Request::new(&imgs).key(BatchKey::new(seed, 0, 0)))
             .expect("batch");
         let s = b.gpu_stats.expect("gpu stats");
         // Two segment passes (num_ops barriers at most) + the main pass.
@@ -296,7 +298,11 @@ fn augmix_mixes_the_original_and_its_chains_with_the_drawn_weights() {
     }
     for aug in backends {
         let b = aug
-            .augment_drawn(std::slice::from_ref(&img), &drawn, &[0])
+            .augment(
+                Request::new(std::slice::from_ref(&img))
+                    .params(&drawn)
+                    .indices(&[0]),
+            )
             .expect("batch");
         let got = b.sample_u8(0).expect("u8");
         for (g, &x) in got.iter().zip(img.as_raw()) {

@@ -8,9 +8,9 @@
 mod common;
 
 use common::{assert_close, backends, gpu};
-use gpu_augment::app::synth::synthetic_image;
 use gpu_augment::cpu::field::{render, FieldScratch};
-use gpu_augment::{Augmenter, Batch, BatchKey, Drawn, Pipeline, RgbImage, Tensor};
+use gpu_augment::synthetic_image;
+use gpu_augment::{Augmenter, Batch, BatchKey, Drawn, Pipeline, Request, RgbImage, Tensor};
 
 fn pipeline(text: &str) -> Pipeline {
     Pipeline::from_toml(text).unwrap_or_else(|e| panic!("{text}: {e}"))
@@ -24,7 +24,7 @@ fn brightness_fields(aug: &Augmenter, n: usize) -> Vec<Vec<f64>> {
     let img = RgbImage::from_pixel(SIDE as u32, SIDE as u32, image::Rgb([GREY; 3]));
     let images = vec![img; n];
     let b = aug
-        .augment(&images, BatchKey::new(2024, 0, 0))
+        .augment(Request::new(&images).key(BatchKey::new(2024, 0, 0)))
         .expect("batch");
     let Tensor::F32(v) = &b.data else {
         panic!("f32 output expected")
@@ -163,8 +163,8 @@ fn zero_amplitudes_reproduce_the_pipeline_without_the_op() {
         .collect();
     for ((name, a), (_, b)) in backends(&without).into_iter().zip(backends(&with)) {
         let key = BatchKey::new(5, 1, 40);
-        let x = a.augment(&images, key).expect("batch");
-        let y = b.augment(&images, key).expect("batch");
+        let x = a.augment(Request::new(&images).key(key)).expect("batch");
+        let y = b.augment(Request::new(&images).key(key)).expect("batch");
         assert!(
             x.data == y.data,
             "{name}: a random_field with zero amplitudes changed the output"
@@ -217,28 +217,28 @@ fn constant_translation_field_equals_a_translation() {
     })];
     for ((name, a), (_, b)) in backends(&field).into_iter().zip(backends(&affine)) {
         let x = a
-            .augment_drawn(
-                &img,
-                &[vec![Drawn::RandomField {
-                    applied: true,
-                    l,
-                    seed,
-                }]],
-                &[0],
+            .augment(
+                Request::new(&img)
+                    .params(&[vec![Drawn::RandomField {
+                        applied: true,
+                        l,
+                        seed,
+                    }]])
+                    .indices(&[0]),
             )
             .expect("field");
         // The field maps output p to source p + t; affine's translate maps p to p - translate.
         let y = b
-            .augment_drawn(
-                &img,
-                &[vec![Drawn::Affine {
-                    applied: true,
-                    angle: 0.0,
-                    translate: [-t as f64, 0.0],
-                    scale: 1.0,
-                    shear: [0.0, 0.0],
-                }]],
-                &[0],
+            .augment(
+                Request::new(&img)
+                    .params(&[vec![Drawn::Affine {
+                        applied: true,
+                        angle: 0.0,
+                        translate: [-t as f64, 0.0],
+                        scale: 1.0,
+                        shear: [0.0, 0.0],
+                    }]])
+                    .indices(&[0]),
             )
             .expect("affine");
         assert_close(
@@ -267,7 +267,9 @@ fn field_pass_adds_a_fixed_number_of_dispatches() {
             .map(|i| synthetic_image(i as u64, 50 + i as u32, 41))
             .collect();
         // Some seed where at least one sample has its field on.
-        let b = aug.augment(&images, BatchKey::new(3, 0, 0)).expect("batch");
+        let b = aug
+            .augment(Request::new(&images).key(BatchKey::new(3, 0, 0)))
+            .expect("batch");
         assert_eq!(
             dispatches(&b),
             3,
@@ -279,7 +281,7 @@ fn field_pass_adds_a_fixed_number_of_dispatches() {
     let never = pipeline("size = 40\n[[ops]]\nop = \"random_field\"\nl = 4\ndx = 3\np = 0.0");
     let aug = Augmenter::with_gpu(never, gpu().expect("gpu")).expect("gpu augmenter");
     let b = aug
-        .augment(&[synthetic_image(0, 40, 40)], BatchKey::new(0, 0, 0))
+        .augment(Request::new(&[synthetic_image(0, 40, 40)]).key(BatchKey::new(0, 0, 0)))
         .expect("batch");
     assert_eq!(dispatches(&b), 3, "no field drawn: same dispatches");
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{assert_close, gpu};
-use gpu_augment::{app::synth::synthetic_image, Augmenter, Backend, BatchKey, Error, Pipeline};
+use gpu_augment::{synthetic_image, Augmenter, Backend, BatchKey, Error, Pipeline, Request};
 use rand::{Rng, SeedableRng};
 
 fn random_op(rng: &mut impl Rng) -> String {
@@ -136,7 +136,7 @@ fn random_pipelines_agree_and_never_panic() {
         let key = BatchKey::new(case, 0, 0);
         let cpu = Augmenter::new(p.clone(), Backend::Cpu)
             .unwrap()
-            .augment(&images, key);
+            .augment(Request::new(&images).key(key));
         let cpu = match cpu {
             Ok(b) => b,
             Err(e) => panic!("case {case}: CPU failed: {e}\n{text}"),
@@ -144,7 +144,7 @@ fn random_pipelines_agree_and_never_panic() {
         if let Some(g) = &g {
             let gpu = Augmenter::with_gpu(p.clone(), g.clone())
                 .unwrap()
-                .augment(&images, key)
+                .augment(Request::new(&images).key(key))
                 .unwrap();
             let (mean, std) = p.normalization();
             assert_close(

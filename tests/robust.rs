@@ -27,7 +27,7 @@ fn pipeline_file(dir: &Path, name: &str, text: &str) -> PathBuf {
 const FLIP: &str = "size = 16\n[[ops]]\nop = \"horizontal_flip\"\n";
 
 fn image(i: u64, w: u32, h: u32) -> image::RgbImage {
-    gpu_augment::app::synth::synthetic_image(i, w, h)
+    gpu_augment::synthetic_image(i, w, h)
 }
 
 /// `n` small PNGs img0.png ... in `dir`.
@@ -178,18 +178,6 @@ fn colliding_stems_keep_their_extensions() {
         seen.push(tree(&out));
     }
     assert_eq!(seen[0], seen[1], "two runs wrote different outputs");
-    let names = gpu_augment::app::run::output_bases(&[
-        "a.jpg".into(),
-        "a.jpg.png".into(),
-        "a.png".into(),
-        "A.PNG".into(),
-        "d/x.png".into(),
-    ])
-    .unwrap();
-    let unique: std::collections::HashSet<String> =
-        names.iter().map(|n| n.to_lowercase()).collect();
-    assert_eq!(unique.len(), 5, "{names:?}");
-    assert_eq!(names[4], "d/x");
 }
 
 // Case 3: a rerun with another seed, epoch or pipeline is refused, naming
@@ -355,8 +343,12 @@ fn an_image_too_large_for_the_gpu_runs_on_the_cpu_twin() {
     let on_gpu = gpu_augment::Augmenter::with_gpu(p.clone(), gpu).unwrap();
     let on_cpu = gpu_augment::Augmenter::new(p, gpu_augment::Backend::Cpu).unwrap();
     let key = gpu_augment::BatchKey::new(1, 0, 0);
-    let g = on_gpu.augment(&images, key).unwrap();
-    let c = on_cpu.augment(&images, key).unwrap();
+    let g = on_gpu
+        .augment(gpu_augment::Request::new(&images).key(key))
+        .unwrap();
+    let c = on_cpu
+        .augment(gpu_augment::Request::new(&images).key(key))
+        .unwrap();
     assert_eq!(g.cpu_fallback.len(), 1, "{:?}", g.cpu_fallback);
     assert_eq!(g.cpu_fallback[0].0, 1);
     assert!(g.cpu_fallback[0].1.contains("storage-binding limit"));
@@ -745,9 +737,7 @@ fn zero_distortion_is_not_applied() {
     .unwrap();
     let aug = gpu_augment::Augmenter::new(p, gpu_augment::Backend::Cpu).unwrap();
     let images: Vec<_> = (0..8).map(|i| image(i, 16, 16)).collect();
-    let b = aug
-        .augment(&images, gpu_augment::BatchKey::new(0, 0, 0))
-        .unwrap();
+    let b = aug.augment(gpu_augment::Request::new(&images)).unwrap();
     for r in &b.records {
         let j = serde_json::to_value(&r.ops[0]).unwrap();
         assert_eq!(j["applied"], false, "{j}");

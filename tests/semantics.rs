@@ -3,10 +3,12 @@
 //! maths follows SEMANTICS.md (u8 results round half up), and the drawn
 //! parameters follow torchvision's distributions.
 //!
-//! Explicit parameters go in through `Augmenter::augment_drawn`, so each case
+//! Explicit parameters go in through `Request::params`, so each case
 //! states exactly what it applies.
 
-use gpu_augment::{Augmenter, Backend, BatchKey, ColorStep, Drawn, Pipeline, RgbImage, Tensor};
+use gpu_augment::{
+    Augmenter, Backend, BatchKey, ColorStep, Drawn, Pipeline, Request, RgbImage, Tensor,
+};
 use std::collections::HashMap;
 
 fn pipeline(text: &str) -> Pipeline {
@@ -46,8 +48,8 @@ fn apply_u8(p: &Pipeline, images: &[RgbImage], drawn: Vec<Vec<Drawn>>) -> Vec<Ve
     let aug = Augmenter::new(p.clone(), Backend::Cpu).expect("cpu augmenter");
     let indices: Vec<u64> = (0..images.len() as u64).collect();
     let batch = aug
-        .augment_drawn(images, &drawn, &indices)
-        .expect("augment_drawn");
+        .augment(Request::new(images).params(&drawn).indices(&indices))
+        .expect("augment with explicit parameters");
     assert_eq!(
         batch.shape,
         [
@@ -320,7 +322,7 @@ fn center_crop_uses_torchvision_box_with_bankers_rounding() {
     );
     let aug = Augmenter::new(p.clone(), Backend::Cpu).unwrap();
     let batch = aug
-        .augment(std::slice::from_ref(&src), BatchKey::new(3, 1, 5))
+        .augment(Request::new(std::slice::from_ref(&src)).key(BatchKey::new(3, 1, 5)))
         .unwrap();
     assert_eq!(
         batch.records[0].ops, drawn,
@@ -799,10 +801,10 @@ fn normalize_writes_chw_floats() {
     );
     let aug = Augmenter::new(p, Backend::Cpu).unwrap();
     let batch = aug
-        .augment_drawn(
-            std::slice::from_ref(&src),
-            &[vec![Drawn::Normalize {}]],
-            &[0],
+        .augment(
+            Request::new(std::slice::from_ref(&src))
+                .params(&[vec![Drawn::Normalize {}]])
+                .indices(&[0]),
         )
         .unwrap();
     assert_eq!(batch.shape, [1, 3, 2, 3]);
@@ -837,10 +839,10 @@ fn f32_without_normalize_is_x_over_255() {
     let p = pipeline("size = [3, 2]\nformat = \"f32_chw\"\n[[ops]]\nop = \"vertical_flip\"");
     let aug = Augmenter::new(p, Backend::Cpu).unwrap();
     let batch = aug
-        .augment_drawn(
-            std::slice::from_ref(&src),
-            &[vec![Drawn::VerticalFlip { applied: false }]],
-            &[0],
+        .augment(
+            Request::new(std::slice::from_ref(&src))
+                .params(&[vec![Drawn::VerticalFlip { applied: false }]])
+                .indices(&[0]),
         )
         .unwrap();
     assert_eq!(batch.shape, [1, 3, 3, 2]);

@@ -62,7 +62,14 @@ fn augment_batch(
     epoch: u64,
     indices: &[u64],
 ) -> ga::Result<ga::Batch> {
-    aug.augment_indexed_labeled(images, labels, seed, epoch, indices)
+    let mut request = ga::Request::new(images)
+        .seed(seed)
+        .epoch(epoch)
+        .indices(indices);
+    if let Some(l) = labels {
+        request = request.labels(*l);
+    }
+    aug.augment(request)
 }
 
 /// An augmentation pipeline (size, format, ops), parsed and checked.

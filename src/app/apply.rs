@@ -2,11 +2,8 @@
 //! torchvision's functional API. The ops, their keys and their limits are
 //! the library's (`explicit`), the same definitions pipeline files read.
 
-use crate::engine::{Augmenter, Batch};
-use crate::error::Result;
-use crate::explicit::explicit_op;
-use crate::pipeline::Pipeline;
-use crate::RgbImage;
+use gpu_augment::explicit::explicit_op;
+use gpu_augment::{Augmenter, Batch, Pipeline, Request, Result, RgbImage};
 
 /// Applies one explicit op to `image`.
 pub fn apply_op(
@@ -17,5 +14,5 @@ pub fn apply_op(
 ) -> Result<Batch> {
     let (pipeline, drawn) = explicit_op(name, sets, image.width(), image.height())?;
     let aug = aug_for(pipeline)?;
-    aug.augment_drawn(&[image], &[vec![drawn]], &[0])
+    aug.augment(Request::new(&[image]).params(&[vec![drawn]]))
 }

@@ -1,17 +1,12 @@
 //! `gpu-augment bench`: decode once, then time augmentation alone.
 
-use crate::engine::Augmenter;
-use crate::error::{Error, Result};
-use crate::key::BatchKey;
-use crate::RgbImage;
+use gpu_augment::{Augmenter, BatchKey, Error, Request, Result, RgbImage, Tensor};
 
 /// One benchmark's figures.
 #[derive(Clone, Debug)]
 pub struct BenchResult {
     /// Images per pass.
     pub images: usize,
-    /// Seconds of each timed pass.
-    pub seconds: Vec<f64>,
     /// Median seconds per pass.
     pub median: f64,
     /// Images per second at the median.
@@ -86,7 +81,8 @@ pub fn bench(
     let mut pass = |epoch: u64| -> Result<f64> {
         let t = std::time::Instant::now();
         for (i, chunk) in images.chunks(bs).enumerate() {
-            let b = aug.augment(chunk, BatchKey::new(0, epoch, (i * bs) as u64))?;
+            let b =
+                aug.augment(Request::new(chunk).key(BatchKey::new(0, epoch, (i * bs) as u64)))?;
             dispatches = b.gpu_stats.map(|s| s.dispatches / s.chunks.max(1));
             std::hint::black_box(&b.data);
         }
@@ -103,8 +99,8 @@ pub fn bench(
 /// Times the mixing step alone, as the CPU backend runs it: every batch is
 /// augmented once beforehand (without mixing); each timed pass then draws
 /// every batch's mixing records (partners, lambdas, boxes; a new epoch per
-/// pass) and runs the CPU mixing pass as the CPU backend does (in place,
-/// `cpu::mix::run_mix_in_place`) on a copy of the batch made once (so later
+/// pass) and runs the CPU mixing pass as the CPU backend does
+/// (`Augmenter::mix_batch`, in place) on a copy of the batch made once (so later
 /// passes mix already mixed values: the same work). An error when the
 /// pipeline has no mixing op.
 pub fn bench_mixing(
@@ -113,71 +109,52 @@ pub fn bench_mixing(
     batch_size: usize,
     repeats: usize,
 ) -> Result<BenchResult> {
-    use crate::mix::{plan_mix, GpuMixGlobals};
-    use crate::{Tensor, TensorMut};
     let p = aug.pipeline();
     let Some(mix) = &p.mix else {
-        return Err(crate::Error::InvalidArgument(
+        return Err(gpu_augment::Error::InvalidArgument(
             "the pipeline has no mixing op to time".into(),
         ));
     };
     let mut plain = p.clone();
     plain.mix = None;
-    let pre = Augmenter::new(plain, crate::Backend::Cpu)?;
+    let pre = Augmenter::new(plain, gpu_augment::Backend::Cpu)?;
     let bs = batch_size.max(1);
     let mut batches = Vec::new();
     for (i, chunk) in images.chunks(bs).enumerate() {
         let first = (i * bs) as u64;
-        let b = pre.augment(chunk, BatchKey::new(0, 0, first))?;
+        let b = pre.augment(Request::new(chunk).key(BatchKey::new(0, 0, first)))?;
         let indices: Vec<u64> = (first..first + chunk.len() as u64).collect();
-        batches.push((indices, b.shape[0] as u32, b.data));
+        batches.push((indices, b.data));
     }
-    let mut outs: Vec<Tensor> = batches.iter().map(|b| b.2.clone()).collect();
+    let mut outs: Vec<Tensor> = batches.iter().map(|b| b.1.clone()).collect();
     let size = p.size;
-    let format = match p.format {
-        crate::OutputFormat::U8Hwc => 0,
-        crate::OutputFormat::F32Chw => 1,
-    };
-    let mut pass = |epoch: u64| -> f64 {
+    let mut pass = |epoch: u64| -> Result<f64> {
         let t = std::time::Instant::now();
-        for ((indices, n, data), out) in batches.iter().zip(outs.iter_mut()) {
+        for ((indices, _), out) in batches.iter().zip(outs.iter_mut()) {
             let ids: Vec<(u64, u32)> = indices
                 .iter()
                 .flat_map(|&i| (0..p.views).map(move |v| (i, v)))
                 .collect();
             let records = mix.draw(0, epoch, p.ops.len() as u32, &ids, size);
-            let gm = plan_mix(&records, size);
-            let mg = GpuMixGlobals {
-                out: [size.width, size.height, *n, format],
-            };
-            let o = match out {
-                Tensor::U8(v) => TensorMut::U8(v),
-                Tensor::F32(v) => TensorMut::F32(v),
-            };
-            if !crate::cpu::mix::run_mix_in_place(&mg, &gm, o) {
-                let o = match out {
-                    Tensor::U8(v) => TensorMut::U8(v),
-                    Tensor::F32(v) => TensorMut::F32(v),
-                };
-                crate::cpu::mix::run_mix(&mg, &gm, data, o);
-            }
+            aug.mix_batch(out, &records)?;
             std::hint::black_box(&*out);
         }
-        t.elapsed().as_secs_f64()
+        Ok(t.elapsed().as_secs_f64())
     };
-    pass(0);
-    let seconds: Vec<f64> = (0..repeats.max(1)).map(|r| pass(r as u64 + 1)).collect();
+    pass(0)?;
+    let seconds: Vec<f64> = (0..repeats.max(1))
+        .map(|r| pass(r as u64 + 1))
+        .collect::<Result<_>>()?;
     Ok(summarise(images.len(), seconds, None))
 }
 
 /// The median pass of `seconds` over `images` images.
 fn summarise(images: usize, seconds: Vec<f64>, dispatches: Option<u32>) -> BenchResult {
-    let mut sorted = seconds.clone();
+    let mut sorted = seconds;
     sorted.sort_by(f64::total_cmp);
     let median = sorted[sorted.len() / 2];
     BenchResult {
         images,
-        seconds,
         median,
         images_per_sec: images as f64 / median.max(1e-12),
         dispatches_per_batch: dispatches,
@@ -220,14 +197,14 @@ pub struct EndToEnd {
 /// (and, on the CPU, an augment pool of `threads`); then times decoding alone
 /// and augmentation alone on the same images with the same threads.
 pub fn bench_end_to_end(
-    pipeline: crate::Pipeline,
+    pipeline: gpu_augment::Pipeline,
     input: &std::path::Path,
-    opts: crate::LoaderOptions,
+    opts: gpu_augment::LoaderOptions,
     replicate: usize,
     repeats: usize,
 ) -> Result<EndToEnd> {
-    use crate::{Dataset, Loader};
-    let files = super::files::find_images(input)?;
+    use gpu_augment::{Dataset, Loader};
+    let files = gpu_augment::loader::find_images(input)?;
     if files.is_empty() {
         return Err(super::files::no_images(input));
     }
@@ -236,7 +213,7 @@ pub fn bench_end_to_end(
     let threads = opts.decode_threads;
     let batch_size = opts.batch_size;
     let loader = Loader::new(Dataset::from_paths(paths.clone()), pipeline.clone(), opts)?;
-    let run_epoch = |epoch: u64| -> Result<(f64, crate::LoaderStats, usize)> {
+    let run_epoch = |epoch: u64| -> Result<(f64, gpu_augment::LoaderStats, usize)> {
         let before = loader.stats();
         let t = std::time::Instant::now();
         let mut n = 0;
@@ -247,7 +224,7 @@ pub fn bench_end_to_end(
         }
         let wall = t.elapsed().as_secs_f64();
         let after = loader.stats();
-        let delta = crate::LoaderStats {
+        let delta = gpu_augment::LoaderStats {
             decode_busy_s: after.decode_busy_s - before.decode_busy_s,
             augment_busy_s: after.augment_busy_s - before.augment_busy_s,
             consumer_wait_s: after.consumer_wait_s - before.consumer_wait_s,
@@ -273,20 +250,20 @@ pub fn bench_end_to_end(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()
-        .map_err(|e| crate::Error::Loader(format!("cannot start a thread pool: {e}")))?;
+        .map_err(|e| gpu_augment::Error::Loader(format!("cannot start a thread pool: {e}")))?;
     let t = std::time::Instant::now();
     let decoded: Vec<RgbImage> = pool.install(|| {
         use rayon::prelude::*;
         paths
             .par_iter()
-            .filter_map(|p| crate::load_image(p).ok())
+            .filter_map(|p| gpu_augment::load_image(p).ok())
             .collect()
     });
     let decode_alone = decoded.len() as f64 / t.elapsed().as_secs_f64().max(1e-12);
     // Augmentation alone, on the loader's backend and as many threads.
     let backend = match loader.backend_kind() {
-        "gpu" => crate::Backend::Gpu,
-        _ => crate::Backend::Cpu,
+        "gpu" => gpu_augment::Backend::Gpu,
+        _ => gpu_augment::Backend::Cpu,
     };
     let aug = Augmenter::new(pipeline, backend)?;
     let alone = pool.install(|| bench(&aug, &decoded, batch_size, repeats))?;

@@ -1,13 +1,11 @@
 //! `gpu-augment` with no arguments: built-in images, the ImageNet pipeline, a
 //! labelled contact sheet, and a throughput figure.
 
-use super::synth::synthetic_image;
 use super::text::draw_text;
-use crate::engine::{Augmenter, Backend};
-use crate::error::{Error, Result};
-use crate::key::BatchKey;
-use crate::ops::Op;
-use crate::pipeline::{OutputFormat, Pipeline};
+use gpu_augment::ops::Op;
+use gpu_augment::{
+    synthetic_image, Augmenter, Backend, BatchKey, Error, OutputFormat, Pipeline, Request, Result,
+};
 use image::{imageops, Rgb, RgbImage};
 use std::path::{Path, PathBuf};
 
@@ -88,7 +86,7 @@ pub fn run_demo(out_dir: &Path, backend: Backend) -> Result<DemoSummary> {
     // One batch per view: every source is a sample; each view is its own epoch.
     let mut per_view = Vec::new();
     for v in 0..views {
-        per_view.push(view_aug.augment(&sources, BatchKey::new(7, v as u64, 0))?);
+        per_view.push(view_aug.augment(Request::new(&sources).key(BatchKey::new(7, v as u64, 0)))?);
     }
     for (r, src) in sources.iter().enumerate() {
         let y = title + r as u32 * (CELL + LABEL + PAD);
@@ -119,7 +117,7 @@ pub fn run_demo(out_dir: &Path, backend: Backend) -> Result<DemoSummary> {
             let flip = rec
                 .ops
                 .iter()
-                .any(|d| matches!(d, crate::ops::Drawn::HorizontalFlip { applied: true }));
+                .any(|d| matches!(d, gpu_augment::ops::Drawn::HorizontalFlip { applied: true }));
             draw_text(
                 &mut sheet,
                 x,
@@ -159,7 +157,7 @@ pub fn run_demo(out_dir: &Path, backend: Backend) -> Result<DemoSummary> {
     );
     let first = std::slice::from_ref(&sources[0]);
     for v in 0..views {
-        let batch = field_aug.augment(first, BatchKey::new(11, v as u64, 0))?;
+        let batch = field_aug.augment(Request::new(first).key(BatchKey::new(11, v as u64, 0)))?;
         let x = PAD + (v + 1) * (CELL + PAD);
         imageops::replace(
             &mut sheet,
@@ -168,7 +166,7 @@ pub fn run_demo(out_dir: &Path, backend: Backend) -> Result<DemoSummary> {
             y as i64,
         );
         let l = batch.records[0].ops.iter().find_map(|d| match d {
-            crate::ops::Drawn::RandomField {
+            gpu_augment::ops::Drawn::RandomField {
                 applied: true, l, ..
             } => Some(*l),
             _ => None,
@@ -192,7 +190,7 @@ pub fn run_demo(out_dir: &Path, backend: Backend) -> Result<DemoSummary> {
         Rgb([0, 0, 0]),
     );
     for v in 0..views {
-        let batch = ra_aug.augment(first, BatchKey::new(13, v as u64, 0))?;
+        let batch = ra_aug.augment(Request::new(first).key(BatchKey::new(13, v as u64, 0)))?;
         let x = PAD + (v + 1) * (CELL + PAD);
         imageops::replace(
             &mut sheet,
@@ -204,7 +202,7 @@ pub fn run_demo(out_dir: &Path, backend: Backend) -> Result<DemoSummary> {
             .ops
             .iter()
             .filter_map(|d| match d {
-                crate::ops::Drawn::Policy { steps } => Some(steps),
+                gpu_augment::ops::Drawn::Policy { steps } => Some(steps),
                 _ => None,
             })
             .flatten()
@@ -259,7 +257,7 @@ pub fn run_demo(out_dir: &Path, backend: Backend) -> Result<DemoSummary> {
 }
 
 /// Sample `i` of a u8 batch as an image.
-fn cell(batch: &crate::Batch, i: usize, p: &Pipeline) -> Result<RgbImage> {
+fn cell(batch: &gpu_augment::Batch, i: usize, p: &Pipeline) -> Result<RgbImage> {
     let px = batch.sample_u8(i).unwrap_or_default().to_vec();
     RgbImage::from_raw(p.size.width, p.size.height, px)
         .ok_or_else(|| Error::InvalidArgument("view has the wrong size".into()))
@@ -285,12 +283,12 @@ pub fn field_strength_strip(src: &RgbImage, backend: Backend) -> Result<RgbImage
             0.01 * k
         ))?;
         let aug = Augmenter::new(p, backend)?;
-        let drawn = vec![vec![crate::ops::Drawn::RandomField {
+        let drawn = vec![vec![gpu_augment::ops::Drawn::RandomField {
             applied: true,
             l: 24.0,
             seed: 2023,
         }]];
-        let batch = aug.augment_drawn(std::slice::from_ref(src), &drawn, &[0])?;
+        let batch = aug.augment(Request::new(std::slice::from_ref(src)).params(&drawn))?;
         let x = PAD + i as u32 * (CELL + PAD);
         imageops::replace(
             &mut strip,

@@ -1,6 +1,6 @@
 //! `gpu-augment info`: adapters, the one chosen, its limits.
 
-use crate::gpu::{list_adapters, GpuContext};
+use gpu_augment::gpu::{list_adapters, GpuContext};
 use std::fmt::Write;
 
 /// The report `info` prints.

@@ -1,11 +1,11 @@
-//! Command-line applications built on the library: demo, run, apply, bench,
-//! info. The binary only parses arguments and prints.
+//! The command line's subcommands (demo, run and its replay, apply, bench,
+//! info), private to the binary and built on the library's public API only.
 
 pub mod apply;
 pub mod bench;
 pub mod demo;
 pub mod files;
 pub mod info;
+pub mod replay;
 pub mod run;
-pub mod synth;
 pub mod text;

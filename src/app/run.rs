@@ -1,10 +1,11 @@
 //! `gpu-augment run`: augment every image under a folder.
 
-use super::files::{rel_name, scan_images, write_npy, write_png, write_text};
-use crate::engine::{Backend, Tensor};
-use crate::error::{Error, Result};
-use crate::loader::{Dataset, Loader, LoaderOptions, ShardTail};
-use crate::pipeline::{OutputFormat, Pipeline, SampleRecord};
+use super::files::{rel_name, write_npy, write_png, write_text};
+use gpu_augment::loader::{folder_classes, scan_images, ShardTail};
+use gpu_augment::{
+    Backend, Dataset, Error, Loader, LoaderOptions, OutputFormat, Pipeline, Result, SampleRecord,
+    Tensor,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -91,33 +92,9 @@ fn recorded(path: &Path, run: (u64, u64)) -> Result<HashSet<(String, u32, u64)>>
     Ok(done)
 }
 
-/// Class labels from an ImageFolder layout (`DIR/class_name/image.png`):
-/// sorted class names and each file's class index. `None` when some file is
-/// not inside a class folder.
-pub fn folder_classes(files: &[(PathBuf, PathBuf)]) -> Option<(Vec<String>, Vec<u32>)> {
-    let class_of = |rel: &Path| -> Option<String> {
-        let mut parts = rel.components();
-        let first = parts.next()?;
-        parts.next()?;
-        Some(first.as_os_str().to_string_lossy().into_owned())
-    };
-    let names: Vec<String> = files
-        .iter()
-        .map(|(_, rel)| class_of(rel))
-        .collect::<Option<_>>()?;
-    let mut classes = names.clone();
-    classes.sort();
-    classes.dedup();
-    let ids = names
-        .iter()
-        .map(|n| classes.binary_search(n).map(|i| i as u32).ok())
-        .collect::<Option<_>>()?;
-    Some((classes, ids))
-}
-
 /// The output of source base name `base` (relative, extension removed),
 /// view `view` of `views`.
-fn output_name(base: &str, view: u32, views: u32, ext: &str) -> String {
+pub(super) fn output_name(base: &str, view: u32, views: u32, ext: &str) -> String {
     if views <= 1 {
         format!("{base}.{ext}")
     } else {
@@ -954,4 +931,27 @@ fn settle_earlier_runs(out: &Path, mine: &Path, new: &Manifest, overwrite: bool)
         remove(r)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::output_bases;
+
+    // Issue 13, case 2 (tests/robust.rs runs it through the CLI): names that
+    // collide without case or extension each get their own output name.
+    #[test]
+    fn colliding_names_get_unique_bases() {
+        let names = output_bases(&[
+            "a.jpg".into(),
+            "a.jpg.png".into(),
+            "a.png".into(),
+            "A.PNG".into(),
+            "d/x.png".into(),
+        ])
+        .unwrap();
+        let unique: std::collections::HashSet<String> =
+            names.iter().map(|n| n.to_lowercase()).collect();
+        assert_eq!(unique.len(), 5, "{names:?}");
+        assert_eq!(names[4], "d/x");
+    }
 }

@@ -10,18 +10,77 @@ pub mod mix;
 pub mod sample;
 pub mod stats;
 
+use crate::error::{Error, Result};
+use crate::mix::GpuMix;
 use crate::plan::{GpuGlobals, GpuSample};
 use augment::{augment_sample, OutSlice};
 use rayon::prelude::*;
 pub use sample::Src;
 
-/// Runs a batch: `out` is the whole tensor (u8 HWC or f32 CHW).
-pub fn run_batch(gl: &GpuGlobals, samples: &[GpuSample], srcs: &[Src], out: crate::TensorMut) {
+/// Runs a batch: `out` is the whole tensor (u8 HWC or f32 CHW). An error when
+/// the slices do not describe the same batch (see [`check_batch`]).
+pub(crate) fn run_batch(
+    gl: &GpuGlobals,
+    samples: &[GpuSample],
+    srcs: &[Src],
+    out: crate::TensorMut,
+) -> Result<()> {
+    check_batch(gl, samples, srcs, &out, None)?;
     let per = (gl.out[0] * gl.out[1]) as usize * 3;
     match out {
         crate::TensorMut::U8(o) => run_samples(gl, samples, srcs, o, per, |o| OutSlice::U8(o)),
         crate::TensorMut::F32(o) => run_samples(gl, samples, srcs, o, per, |o| OutSlice::F32(o)),
     }
+    Ok(())
+}
+
+/// Checks that a batch's slices fit together before either backend indexes
+/// them: as many samples as sources as `gl` counts, a tensor of the format
+/// and length of that many outputs, one mixing entry per sample.
+pub(crate) fn check_batch(
+    gl: &GpuGlobals,
+    samples: &[GpuSample],
+    srcs: &[Src],
+    out: &crate::TensorMut,
+    mixes: Option<&[GpuMix]>,
+) -> Result<()> {
+    let bad = |m: String| Err(Error::InvalidArgument(format!("batch: {m}")));
+    let n = gl.out[2] as usize;
+    if samples.len() != n || srcs.len() != n {
+        return bad(format!(
+            "{} planned samples and {} sources for a batch of {n}",
+            samples.len(),
+            srcs.len()
+        ));
+    }
+    if let Some(m) = mixes.filter(|m| m.len() != n) {
+        return bad(format!("{} mixing entries for a batch of {n}", m.len()));
+    }
+    let want = n * gl.out[0] as usize * gl.out[1] as usize * 3;
+    let (len, f32_out) = match out {
+        crate::TensorMut::U8(o) => (o.len(), false),
+        crate::TensorMut::F32(o) => (o.len(), true),
+    };
+    if f32_out != (gl.out[3] == 1) || len != want {
+        return bad(format!(
+            "an output tensor of {len} {} values for {n} outputs of {}x{} {} ({want} values)",
+            if f32_out { "f32" } else { "u8" },
+            gl.out[0],
+            gl.out[1],
+            if gl.out[3] == 1 { "f32" } else { "u8" },
+        ));
+    }
+    for (i, s) in srcs.iter().enumerate() {
+        if s.data.len() != s.width as usize * s.height as usize * 3 {
+            return bad(format!(
+                "source {i} has {} bytes for {}x{} RGB",
+                s.data.len(),
+                s.width,
+                s.height
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One sample per chunk of `per` values of `out`, in parallel.

@@ -12,6 +12,9 @@
 mod mix;
 mod shaders;
 
+// Not part of the API: the WGSL sources, public only because tests/wgsl.rs
+// parses every kernel with naga.
+#[doc(hidden)]
 pub use shaders::{kernel_source, mix_source, prelude, KERNELS};
 
 use crate::cpu::Src;
@@ -546,7 +549,8 @@ impl GpuContext {
     /// With `mixes` (one per sample), the mixing pass follows the main pass:
     /// on the GPU in the same submit when the batch fits one chunk, else on
     /// the host once every chunk is back (see `mix.rs`).
-    pub fn run_batch(
+    /// An error when the slices do not describe the same batch.
+    pub(crate) fn run_batch(
         &self,
         gl: &GpuGlobals,
         samples: &[GpuSample],
@@ -554,6 +558,7 @@ impl GpuContext {
         mut out: crate::TensorMut,
         mixes: Option<&[GpuMix]>,
     ) -> Result<BatchStats> {
+        crate::cpu::check_batch(gl, samples, srcs, &out, mixes)?;
         let npx = (gl.out[0] as u64) * (gl.out[1] as u64);
         let f32_out = gl.out[3] == 1;
         // Bytes per sample on the device (u8: one RGBA word per pixel) and in the tensor.

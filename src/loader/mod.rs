@@ -28,13 +28,13 @@
 //! across runs with the same batches: resuming, devices, backends; not across
 //! different shardings or batch sizes.
 
+mod folder;
 mod sampler;
 mod workers;
 
+pub use folder::{find_images, folder_classes, scan_images, Scan, IMAGE_EXTENSIONS};
 pub use sampler::{batches, epoch_order, shard, ShardTail};
 
-use crate::app::files::find_images;
-use crate::app::run::folder_classes;
 use crate::engine::{Augmenter, Backend, Batch};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;

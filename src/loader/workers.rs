@@ -5,6 +5,7 @@ use super::{Counters, Loader, LoaderBatch};
 use crate::engine::{load_image_with, Augmenter};
 use crate::error::{Error, Result};
 use crate::mix::Labels;
+use crate::request::Request;
 use crate::RgbImage;
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -395,7 +396,14 @@ fn augment_batch(sh: &Shared, aug: &Augmenter, d: Decoded) -> Result<Option<Load
             classes: c,
             num_classes: sh.num_classes,
         });
-        match aug.augment_indexed_labeled(&images, labels.as_ref(), sh.seed, sh.epoch, &indices) {
+        let mut request = Request::new(&images)
+            .seed(sh.seed)
+            .epoch(sh.epoch)
+            .indices(&indices);
+        if let Some(l) = labels {
+            request = request.labels(l);
+        }
+        match aug.augment(request) {
             Ok(b) => break b,
             Err(e @ (Error::InvalidImage { index, .. } | Error::OpFailed { index, .. }))
                 if index < images.len() =>

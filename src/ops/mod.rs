@@ -18,7 +18,7 @@ pub use sample::canvas_after;
 pub use sample::draw_op;
 pub use sample::resize_target as resize_output;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a geometric op samples its source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -522,7 +522,7 @@ impl PolicyKind {
 }
 
 /// The ops the policies choose from (torchvision's names).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PolicyOp {
     /// No change.
     Identity,
@@ -557,7 +557,8 @@ pub enum PolicyOp {
 }
 
 /// One op a sample drew from a policy.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PolicyStep {
     /// The op.
     pub op: PolicyOp,
@@ -674,7 +675,7 @@ pub fn elastic_amplitudes(alpha: [f64; 2], sigma: f64, w: u32, h: u32) -> [f64; 
 }
 
 /// The colour adjustments color_jitter draws, named as in the parameter record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ColorStep {
     /// x * f
@@ -701,8 +702,8 @@ impl ColorStep {
 
 /// The parameters one sample drew for one op: the parameter record, and the
 /// whole input of the planning step (so `apply` can give them explicitly).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum Drawn {
     /// Crop box in the current image, then resized to the op's size.

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use gpu_augment::gpu::GpuContext;
-use gpu_augment::{app::synth::synthetic_image, Batch, RgbImage, Tensor};
+use gpu_augment::{synthetic_image, Batch, RgbImage, Tensor};
 use std::sync::{Arc, OnceLock};
 
 /// Parity tolerances (STYLE.md):

@@ -5,7 +5,9 @@ use crate::key::op_rng;
 use image::{Rgb, RgbImage};
 use rand::Rng;
 
-/// A synthetic RGB image of `width` x `height`; `index` picks the content.
+/// A synthetic RGB image of `width` x `height`; `index` picks the content
+/// (a pure function of its arguments, for examples, tests and benchmarks;
+/// `gpu-augment synth` writes them as files).
 pub fn synthetic_image(index: u64, width: u32, height: u32) -> RgbImage {
     let mut rng = op_rng(0x5EED, 0, index, 0, 0);
     let (w, h) = (width as f32, height as f32);

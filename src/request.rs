@@ -1,0 +1,202 @@
+//! What one call of [`Augmenter::augment`](crate::Augmenter::augment) or
+//! [`Augmenter::draw`](crate::Augmenter::draw) is asked to do: the images,
+//! where they sit in the stream of samples (seed, epoch, indices), their
+//! labels, and optionally parameters given instead of drawn.
+
+use crate::error::{Error, Result};
+use crate::key::BatchKey;
+use crate::mix::{Labels, MixRecord};
+use crate::ops::Drawn;
+use crate::pipeline::SampleRecord;
+use crate::RgbImage;
+
+/// One batch request: images of any sizes, and how their parameters are found.
+///
+/// By default every output sample draws its parameters from
+/// (seed, epoch, global index, view): source image `i` has global index
+/// `first_index + i` (seed 0, epoch 0 and first index 0 unless set), and a
+/// pipeline with a mixing op draws the batch's partners and lambdas the same
+/// way. Each part can be given instead:
+///
+/// - [`indices`](Self::indices): one global index per image (instead of
+///   `first_index`; giving both is an error);
+/// - [`params`](Self::params): every output sample's drawn parameters (one
+///   `Vec<Drawn>` per output sample, one `Drawn` per op), e.g. edited ones;
+/// - [`mix_records`](Self::mix_records): every output sample's mixing record;
+/// - [`replay`](Self::replay): saved [`SampleRecord`]s, which hold all three
+///   (so replay cannot be combined with any of them, nor with a seed, epoch
+///   or key, which it would ignore).
+///
+/// With `views = k` the outputs are image-major: output `o` is view `o % k` of
+/// image `o / k`, and `params`, `mix_records` and `replay` give one entry per
+/// output, in that order.
+///
+/// ```
+/// use gpu_augment::{synthetic_image, Augmenter, Backend, BatchKey, Pipeline, Request};
+///
+/// # fn main() -> gpu_augment::Result<()> {
+/// let p = Pipeline::from_toml("size = 32\n[[ops]]\nop = \"affine\"\ndegrees = 30")?;
+/// let aug = Augmenter::new(p, Backend::Cpu)?;
+/// let images = vec![synthetic_image(0, 40, 30), synthetic_image(1, 50, 50)];
+/// let batch = aug.augment(Request::new(&images).key(BatchKey::new(7, 0, 100)))?;
+/// // The same samples again, from their records:
+/// let again = aug.augment(Request::new(&images).replay(&batch.records))?;
+/// assert_eq!(batch.data, again.data);
+/// // Conflicting parts are an error:
+/// assert!(aug.augment(Request::new(&images).first_index(3).indices(&[0, 1])).is_err());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    pub(crate) images: &'a [RgbImage],
+    pub(crate) seed: u64,
+    pub(crate) epoch: u64,
+    pub(crate) first_index: u64,
+    /// `first_index` (or a key) was set explicitly.
+    first_index_set: bool,
+    /// A seed, an epoch or a key was set explicitly.
+    key_set: bool,
+    pub(crate) indices: Option<&'a [u64]>,
+    pub(crate) labels: Option<Labels<'a>>,
+    pub(crate) params: Option<&'a [Vec<Drawn>]>,
+    pub(crate) mix: Option<&'a [MixRecord]>,
+    pub(crate) replay: Option<&'a [SampleRecord]>,
+}
+
+impl<'a> Request<'a> {
+    /// A request for `images`: seed 0, epoch 0, first index 0, every
+    /// parameter drawn.
+    pub fn new(images: &'a [RgbImage]) -> Self {
+        Self {
+            images,
+            seed: 0,
+            epoch: 0,
+            first_index: 0,
+            first_index_set: false,
+            key_set: false,
+            indices: None,
+            labels: None,
+            params: None,
+            mix: None,
+            replay: None,
+        }
+    }
+
+    /// Seed, epoch and first index at once.
+    pub fn key(self, key: BatchKey) -> Self {
+        Self {
+            seed: key.seed,
+            epoch: key.epoch,
+            first_index: key.first_index,
+            first_index_set: true,
+            key_set: true,
+            ..self
+        }
+    }
+
+    /// The run's seed.
+    pub fn seed(self, seed: u64) -> Self {
+        Self {
+            seed,
+            key_set: true,
+            ..self
+        }
+    }
+
+    /// The epoch.
+    pub fn epoch(self, epoch: u64) -> Self {
+        Self {
+            epoch,
+            key_set: true,
+            ..self
+        }
+    }
+
+    /// Global index of the first image; image `i` has index `i + first_index`.
+    pub fn first_index(self, first_index: u64) -> Self {
+        Self {
+            first_index,
+            first_index_set: true,
+            ..self
+        }
+    }
+
+    /// Explicit global indices, one per image (for folders where some files
+    /// failed to decode, or shuffled loaders).
+    pub fn indices(self, indices: &'a [u64]) -> Self {
+        Self {
+            indices: Some(indices),
+            ..self
+        }
+    }
+
+    /// Labels, one per source image: `Batch::labels` then holds every output
+    /// sample's soft label, mixed as the images are.
+    pub fn labels(self, labels: Labels<'a>) -> Self {
+        Self {
+            labels: Some(labels),
+            ..self
+        }
+    }
+
+    /// Explicit parameters: one `Vec<Drawn>` per output sample (image-major,
+    /// `images.len() * views`), one `Drawn` per op. Mixing, if the pipeline
+    /// has it, is still drawn from the key unless `mix_records` are given.
+    pub fn params(self, drawn: &'a [Vec<Drawn>]) -> Self {
+        Self {
+            params: Some(drawn),
+            ..self
+        }
+    }
+
+    /// Explicit mixing records, one per output sample (`partner` is a
+    /// position in this batch's outputs).
+    pub fn mix_records(self, mix: &'a [MixRecord]) -> Self {
+        Self {
+            mix: Some(mix),
+            ..self
+        }
+    }
+
+    /// Saved records, one per output sample (image-major, as
+    /// [`Batch::records`](crate::Batch::records) holds them): each sample is
+    /// rendered with its recorded parameters, mixing and index, so the
+    /// output is exactly the recorded one (an edited record changes only its
+    /// sample, and its partners' mixes). Each record must be of its image
+    /// (`source_size`) and view, and a mixing record's partner must be the
+    /// record at that position.
+    pub fn replay(self, records: &'a [SampleRecord]) -> Self {
+        Self {
+            replay: Some(records),
+            ..self
+        }
+    }
+
+    /// An error naming the parts that cannot go together.
+    pub(crate) fn check_conflicts(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::InvalidArgument(format!("request: {m}")));
+        if self.indices.is_some() && self.first_index_set {
+            return bad("indices and first_index (or a key) both given: give the images' global indices one way");
+        }
+        if self.replay.is_some() {
+            if self.params.is_some() {
+                return bad("replay and params both given: the records hold the parameters");
+            }
+            if self.mix.is_some() {
+                return bad(
+                    "replay and mix_records both given: the records hold the mixing records",
+                );
+            }
+            if self.indices.is_some() || self.first_index_set {
+                return bad(
+                    "replay and indices, first_index or a key both given: the records hold the indices",
+                );
+            }
+            if self.key_set {
+                return bad("replay and a seed or epoch both given: the records hold every drawn parameter, so a seed or epoch would be ignored");
+            }
+        }
+        Ok(())
+    }
+}
