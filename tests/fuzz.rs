@@ -9,12 +9,13 @@
 //!   truncated and spliced, through `decode_image` (with and without EXIF
 //!   orientation).
 //! - `apply_keys`: `apply`'s op names and `key=value` strings.
-//! - The record parser (`run --replay`) is not here: it is on the
-//!   `api-replay` branch, not yet on main when this was written.
+//! - `records`: `params.jsonl` lines (`SampleRecord::from_json`, what
+//!   `run --replay` reads): real records of the shipped pipelines,
+//!   byte-mutated and cut; accepted records are replayed on tiny images.
 //!
 //! In `cargo test` each target runs 2000 cases (about a second). For a
 //! long run, `GA_FUZZ_SECS=600` runs each target for that many seconds (the
-//! three in parallel), and `GA_FUZZ_CASES=N` sets a case count instead:
+//! four in parallel), and `GA_FUZZ_CASES=N` sets a case count instead:
 //!
 //! ```sh
 //! GA_FUZZ_SECS=600 cargo test --test fuzz -- --nocapture
@@ -32,7 +33,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Inputs a target accepted (parsed, decoded, applied), for the summary line.
-static ACCEPTED: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+static ACCEPTED: [AtomicU64; 4] = [
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+];
 
 fn budget() -> (u32, Option<Duration>) {
     let secs = std::env::var("GA_FUZZ_SECS")
@@ -499,6 +505,151 @@ fn apply_keys() {
         });
         if applied.is_ok() {
             ACCEPTED[2].fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    });
+}
+
+/// Each shipped pipeline (its output shrunk to 12 x 12 so replays are
+/// cheap) with the records it draws for two small sources, as JSON lines.
+fn record_sets() -> &'static [(Pipeline, Vec<String>)] {
+    static SETS: std::sync::OnceLock<Vec<(Pipeline, Vec<String>)>> = std::sync::OnceLock::new();
+    SETS.get_or_init(|| {
+        EXAMPLES
+            .iter()
+            .filter_map(|text| {
+                let mut p = Pipeline::from_toml(text).ok()?;
+                p.size = gpu_augment::Size::square(12);
+                let aug = Augmenter::new(p.clone(), Backend::Cpu).ok()?;
+                let images = record_images();
+                let records = aug
+                    .draw(&gpu_augment::Request::new(&images).key(BatchKey::new(5, 1, 0)))
+                    .ok()?;
+                let lines = records
+                    .iter()
+                    .map(|r| serde_json::to_string(r).expect("a record serialises"))
+                    .collect();
+                Some((p, lines))
+            })
+            .collect()
+    })
+}
+
+fn record_images() -> Vec<gpu_augment::RgbImage> {
+    vec![
+        gpu_augment::synthetic_image(3, 11, 9),
+        gpu_augment::synthetic_image(4, 8, 13),
+    ]
+}
+
+/// Numbers a hand-edited record may hold.
+const EDGE_NUMBERS: &[f64] = &[
+    0.0,
+    -0.0,
+    1.0,
+    -1.0,
+    0.5,
+    255.0,
+    256.0,
+    65536.0,
+    4294967295.0,
+    4294967296.0,
+    -1e9,
+    1e9,
+    1e308,
+    -1e308,
+    5e-324,
+    1e-40,
+];
+
+/// `line` with its `leaf`-th number (in document order) replaced by `value`.
+fn with_edge_number(line: &str, leaf: prop::sample::Index, value: f64) -> String {
+    // JSON pointers (RFC 6901) of every number in `v`.
+    fn numbers(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Number(_) => out.push(at),
+            serde_json::Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    numbers(x, format!("{at}/{i}"), out);
+                }
+            }
+            serde_json::Value::Object(o) => {
+                for (k, x) in o {
+                    numbers(
+                        x,
+                        format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                        out,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut v: serde_json::Value = serde_json::from_str(line).expect("a record is JSON");
+    let mut leaves = Vec::new();
+    numbers(&v, String::new(), &mut leaves);
+    if !leaves.is_empty() {
+        let n = if value.fract() == 0.0 && value.abs() < 1e19 {
+            if value < 0.0 {
+                serde_json::Value::from(value as i64)
+            } else {
+                serde_json::Value::from(value as u64)
+            }
+        } else {
+            serde_json::Value::from(value)
+        };
+        if let Some(x) = v.pointer_mut(&leaves[leaf.index(leaves.len())]) {
+            *x = n;
+        }
+    }
+    v.to_string()
+}
+
+#[test]
+fn records() {
+    let sets = record_sets();
+    assert!(
+        sets.len() >= 8,
+        "only {} shipped pipelines drew records",
+        sets.len()
+    );
+    let strategy = (
+        any::<prop::sample::Index>(),
+        any::<prop::sample::Index>(),
+        prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+        prop::option::of(any::<prop::sample::Index>()),
+        prop::option::weighted(
+            0.7,
+            (
+                any::<prop::sample::Index>(),
+                prop::sample::select(EDGE_NUMBERS),
+            ),
+        ),
+    );
+    fuzz("records", 3, strategy, |(set, line, edits, cut, edge)| {
+        let (p, lines) = &sets[set.index(sets.len())];
+        let at = line.index(lines.len());
+        let text = match edge {
+            // Valid JSON with one number of the record set to an edge value.
+            Some((leaf, value)) => with_edge_number(&lines[at], leaf, value),
+            None => {
+                String::from_utf8_lossy(&mutate(lines[at].as_bytes(), &edits, cut)).into_owned()
+            }
+        };
+        let Ok(edited) = gpu_augment::SampleRecord::from_json(&text) else {
+            return Ok(());
+        };
+        ACCEPTED[3].fetch_add(1, Ordering::Relaxed);
+        let mut records: Vec<gpu_augment::SampleRecord> = lines
+            .iter()
+            .map(|l| gpu_augment::SampleRecord::from_json(l).expect("an unedited record reads"))
+            .collect();
+        records[at] = edited;
+        // Errors are fine (an edited index, an op that no longer fits);
+        // panics, hangs and aborts are not.
+        if let Ok(aug) = Augmenter::new(p.clone(), Backend::Cpu) {
+            let images = record_images();
+            let _ = aug.augment(gpu_augment::Request::new(&images).replay(&records));
         }
         Ok(())
     });

@@ -46,17 +46,26 @@ pub struct ReplayOptions {
 struct Entry {
     line: usize,
     file: String,
+    /// The run's seed and epoch as the line holds them (written back).
+    seed: Option<u64>,
+    epoch: Option<u64>,
     record: SampleRecord,
 }
 
 #[derive(Deserialize)]
 struct FileOf {
     file: String,
+    seed: Option<u64>,
+    epoch: Option<u64>,
 }
 
 #[derive(Serialize)]
 struct Line<'a> {
     file: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    epoch: Option<u64>,
     #[serde(flatten)]
     record: &'a SampleRecord,
 }
@@ -81,8 +90,8 @@ fn read_records(path: &Path) -> Result<Vec<Entry>> {
         }
         let at = || format!("{} line {}", path.display(), i + 1);
         let record = SampleRecord::from_json(line).with_context(at)?;
-        let file = match serde_json::from_str::<FileOf>(line) {
-            Ok(f) => f.file,
+        let of = match serde_json::from_str::<FileOf>(line) {
+            Ok(f) => f,
             Err(e) => bail!(
                 "{}: record field `file`: {e} (a params.jsonl line names the file it was made for)",
                 at()
@@ -90,7 +99,9 @@ fn read_records(path: &Path) -> Result<Vec<Entry>> {
         };
         entries.push(Entry {
             line: i + 1,
-            file,
+            file: of.file,
+            seed: of.seed,
+            epoch: of.epoch,
             record,
         });
     }
@@ -394,8 +405,11 @@ pub fn replay_folder(
                 summary.failed.push((path, e.to_string()));
                 continue;
             }
+            let entry = s.entries.get(record.view as usize);
             let line = Line {
                 file: &s.file,
+                seed: entry.and_then(|e| e.seed),
+                epoch: entry.and_then(|e| e.epoch),
                 record,
             };
             writeln!(params_out, "{}", serde_json::to_string(&line)?)
