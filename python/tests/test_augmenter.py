@@ -35,34 +35,45 @@ def files_of(folder: Path) -> list[Path]:
 def test_equals_cli_byte_for_byte(cli: Path, folder: Path, tmp_path: Path, name: str, batch_size: int):
     out = tmp_path / "out"
     seed, epoch = 11, 3
+    files = files_of(folder)
+    rels = [p.relative_to(folder).as_posix() for p in files]
+    classes = sorted({p.parent.name for p in files})
+    cls = [classes.index(p.parent.name) for p in files]
+    # `run` refuses a mixing op whose num_classes differs from the folder's
+    # class count: the shipped mixing pipelines get this folder's.
+    pipeline_file = tmp_path / name
+    pipeline_file.write_text(
+        (PIPELINES / name).read_text().replace("num_classes = 10", f"num_classes = {len(classes)}")
+    )
     subprocess.run(
         [
             str(cli), "run", "--input", str(folder), "--out", str(out),
-            "--pipeline", str(PIPELINES / name), "--backend", "cpu",
+            "--pipeline", str(pipeline_file), "--backend", "cpu",
             "--seed", str(seed), "--epoch", str(epoch), "--batch-size", str(batch_size),
         ],
         check=True,
         capture_output=True,
     )
-    params = {json.loads(l)["file"]: json.loads(l) for l in (out / "params.jsonl").read_text().splitlines()}
+    lines = [json.loads(l) for l in (out / "params.jsonl").read_text().splitlines()]
     label_lines = {json.loads(l)["file"]: json.loads(l) for l in (out / "labels.jsonl").read_text().splitlines()}
-    files = files_of(folder)
-    rels = [p.relative_to(folder).as_posix() for p in files]
-    classes = sorted({p.parent.name for p in files})
-    cls = [classes.index(p.parent.name) for p in files]
-    pipe = ga.Pipeline.from_file(PIPELINES / name)
+    pipe = ga.Pipeline.from_file(pipeline_file)
     aug = ga.Augmenter(pipe, backend="cpu")
     num_classes = pipe.mix_classes or len(classes)
     checked = 0
-    for start in range(0, len(files), batch_size):
-        sl = slice(start, start + batch_size)
-        b = aug(files[sl], seed=seed, epoch=epoch, first_index=start, labels=cls[sl], num_classes=num_classes)
-        assert list(b.indices) == list(range(start, start + len(files[sl])))
-        for j, rel in enumerate(rels[sl]):
-            line = params[rel]
-            assert line["index"] == start + j
-            rec = dict(line)
-            del rec["file"]
+    # The run's batches, in the order params.jsonl holds them: sorted files
+    # for plain pipelines, the loader's keyed shuffle for mixing ones (each
+    # sample keeps its index, its position in the sorted file list).
+    for start in range(0, len(lines), batch_size):
+        batch = lines[start : start + batch_size]
+        idx = [line["index"] for line in batch]
+        b = aug([files[i] for i in idx], seed=seed, epoch=epoch, indices=idx,
+                labels=[cls[i] for i in idx], num_classes=num_classes)
+        assert list(b.indices) == idx
+        for j, line in enumerate(batch):
+            rel = line["file"]
+            assert rel == rels[line["index"]]
+            assert (line["seed"], line["epoch"]) == (seed, epoch)
+            rec = {k: v for k, v in line.items() if k not in ("file", "seed", "epoch")}
             assert b.records[j] == rec, rel
             stem = rel.rsplit(".", 1)[0]
             if pipe.format == "u8_hwc":
