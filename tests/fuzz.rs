@@ -95,94 +95,26 @@ fn fuzz<S: Strategy>(
     );
 }
 
-const OPS: &[&str] = &[
-    "random_resized_crop",
-    "resize",
-    "center_crop",
-    "random_crop",
-    "horizontal_flip",
-    "vertical_flip",
-    "affine",
-    "color_jitter",
-    "grayscale",
-    "random_field",
-    "elastic",
-    "invert",
-    "solarize",
-    "posterize",
-    "autocontrast",
-    "equalize",
-    "sharpness",
-    "gaussian_blur",
-    "gaussian_noise",
-    "gamma",
-    "random_erasing",
-    "perspective",
-    "rand_augment",
-    "trivial_augment_wide",
-    "auto_augment",
-    "augmix",
-    "normalize",
-    "mixup",
-    "cutmix",
-    "resizemix",
-    "mix_one_of",
-    "no_such_op",
-    "",
-];
+/// Every op name of the library's tables (pipeline ops, mixing ops), and
+/// wrong ones.
+fn op_names() -> Vec<&'static str> {
+    let defs = gpu_augment::ops::OP_DEFS
+        .iter()
+        .chain(gpu_augment::mix::MIX_DEFS);
+    defs.map(|d| d.name).chain(["no_such_op", ""]).collect()
+}
 
-const KEYS: &[&str] = &[
-    "p",
-    "size",
-    "scale",
-    "ratio",
-    "interpolation",
-    "max_size",
-    "padding",
-    "pad_if_needed",
-    "fill",
-    "padding_mode",
-    "degrees",
-    "translate",
-    "shear",
-    "center",
-    "brightness",
-    "contrast",
-    "saturation",
-    "hue",
-    "l",
-    "dx",
-    "dy",
-    "rotation",
-    "log_scale",
-    "alpha",
-    "sigma",
-    "threshold",
-    "bits",
-    "factor",
-    "kernel_size",
-    "gamma",
-    "gain",
-    "value",
-    "distortion",
-    "num_ops",
-    "magnitude",
-    "num_bins",
-    "ops",
-    "policy",
-    "severity",
-    "width",
-    "depth",
-    "all_ops",
-    "mean",
-    "std",
-    "num_classes",
-    "per_batch",
-    "tau",
-    "mixers",
-    "seed",
-    "bogus",
-];
+/// Every key any op of those tables takes, and wrong ones.
+fn key_names() -> Vec<&'static str> {
+    let defs = gpu_augment::ops::OP_DEFS
+        .iter()
+        .chain(gpu_augment::mix::MIX_DEFS);
+    let mut keys: Vec<&'static str> = defs.flat_map(|d| d.keys.iter().map(|k| k.name)).collect();
+    keys.extend(["seed", "bogus"]);
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
 
 const NUMS: &[&str] = &[
     "0",
@@ -238,15 +170,15 @@ fn value() -> impl Strategy<Value = String> {
         1 => prop::collection::vec(prop::sample::select(STRS), 0..4)
             .prop_map(|v| format!("[{}]", v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", "))),
         1 => Just("true".to_string()),
-        1 => (prop::sample::select(OPS), num).prop_map(|(o, p)| format!("[{{ op = {o:?}, p = {p} }}]")),
+        1 => (prop::sample::select(op_names()), num).prop_map(|(o, p)| format!("[{{ op = {o:?}, p = {p} }}]")),
         1 => Just("{ a = 1 }".to_string()),
     ]
 }
 
 fn op_table() -> impl Strategy<Value = String> {
     (
-        prop::sample::select(OPS),
-        prop::collection::btree_map(prop::sample::select(KEYS), value(), 0..5),
+        prop::sample::select(op_names()),
+        prop::collection::btree_map(prop::sample::select(key_names()), value(), 0..5),
     )
         .prop_map(|(op, kvs)| {
             let mut s = format!("[[ops]]\nop = {op:?}\n");
@@ -396,77 +328,21 @@ fn image_files() {
     );
 }
 
-const APPLY: &[&str] = &[
-    "crop",
-    "resize",
-    "center_crop",
-    "pad",
-    "horizontal_flip",
-    "vertical_flip",
-    "affine",
-    "rotate",
-    "brightness",
-    "contrast",
-    "saturation",
-    "hue",
-    "color_jitter",
-    "grayscale",
-    "random_field",
-    "elastic",
-    "invert",
-    "solarize",
-    "posterize",
-    "autocontrast",
-    "equalize",
-    "sharpness",
-    "gaussian_blur",
-    "gaussian_noise",
-    "gamma",
-    "random_erasing",
-    "perspective",
-    "normalize",
-    "nope",
-];
+/// `apply`'s op names (its table), and a wrong one.
+fn apply_names() -> Vec<&'static str> {
+    let ops = gpu_augment::explicit::EXPLICIT_OPS.iter().map(|o| o.name);
+    ops.chain(["nope"]).collect()
+}
 
-const APPLY_KEYS: &[&str] = &[
-    "top",
-    "left",
-    "height",
-    "width",
-    "size",
-    "interpolation",
-    "padding",
-    "fill",
-    "angle",
-    "translate",
-    "scale",
-    "shear",
-    "center",
-    "factor",
-    "brightness",
-    "contrast",
-    "saturation",
-    "hue",
-    "order",
-    "l",
-    "dx",
-    "dy",
-    "rotation",
-    "log_scale",
-    "alpha",
-    "sigma",
-    "seed",
-    "threshold",
-    "bits",
-    "kernel_size",
-    "gamma",
-    "gain",
-    "value",
-    "endpoints",
-    "mean",
-    "std",
-    "zzz",
-];
+/// Every key of `apply`'s ops, and a wrong one.
+fn apply_key_names() -> Vec<&'static str> {
+    let ops = gpu_augment::explicit::EXPLICIT_OPS.iter();
+    let mut keys: Vec<&'static str> = ops.flat_map(|o| o.keys.iter().map(|k| k.name)).collect();
+    keys.push("zzz");
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
 
 fn apply_value() -> impl Strategy<Value = String> {
     let num = prop::sample::select(NUMS).prop_map(str::to_string);
@@ -481,8 +357,11 @@ fn apply_value() -> impl Strategy<Value = String> {
 #[test]
 fn apply_keys() {
     let strategy = (
-        prop::sample::select(APPLY),
-        prop::collection::vec((prop::sample::select(APPLY_KEYS), apply_value()), 0..6),
+        prop::sample::select(apply_names()),
+        prop::collection::vec(
+            (prop::sample::select(apply_key_names()), apply_value()),
+            0..6,
+        ),
         (1u32..24, 1u32..24),
     );
     fuzz("apply_keys", 2, strategy, |(op, sets, (w, h))| {
