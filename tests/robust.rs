@@ -398,9 +398,12 @@ fn broken_links_and_unreadable_folders_are_reported() {
 }
 
 /// `gpu-augment ARGS` with its address space limited to `kib` KiB
-/// (`ulimit -v` in a shell child, so the limit is real).
+/// (`ulimit -v` in a shell child, so the limit is real) and rayon's global
+/// pool at 2 threads, so the threads' reservations (a stack and a glibc
+/// malloc arena each) are the same on any machine.
 fn limited(kib: u64, args: &[&std::ffi::OsStr]) -> Output {
     Command::new("sh")
+        .env("RAYON_NUM_THREADS", "2")
         .arg("-c")
         .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
         .arg(env!("CARGO_BIN_EXE_gpu-augment"))
@@ -419,12 +422,13 @@ fn memory_limits_split_batches_or_give_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("in");
     pngs(&input, 16);
-    // 16 x 1024 x 1024 x 3 f32 = 201 MB in one batch of 16: more than a
-    // 300 MB address space holds beside the process itself.
+    // 16 x 1024 x 1024 x 3 f32 = 201 MB in one batch of 16, times the 6
+    // batches in flight: more than a 1 GiB address space holds beside the
+    // process itself and its 5 threads' reservations (330 MiB).
     let p = pipeline_file(tmp.path(), "p.toml", "size = 1024\nformat = \"f32_chw\"\n");
     let free = tmp.path().join("free");
     ok(&run(&input, &free, &p, &["--batch-size", "16"]));
-    let limit_kib = 300 * 1024;
+    let limit_kib = 1024 * 1024;
     let out = tmp.path().join("limited");
     let args = |out: &Path, p: &Path, bs: &str| -> Vec<std::ffi::OsString> {
         vec![
@@ -460,7 +464,7 @@ fn memory_limits_split_batches_or_give_clear_errors() {
         "split batches changed the outputs"
     );
     // One output of 4095 x 4096 f32 (201 MB, the largest a pipeline takes)
-    // with a 300 MB address space: a clear error.
+    // with a 1 GiB address space: a clear error.
     let huge = pipeline_file(
         tmp.path(),
         "huge.toml",

@@ -28,7 +28,9 @@ pub fn replicate(images: Vec<RgbImage>, times: usize) -> Result<Vec<RgbImage>> {
             images.len()
         )
     };
-    if super::run::host_memory_budget().is_some_and(|b| need > b / 2) {
+    if super::run::host_memory_budget(rayon::current_num_threads() + 1)
+        .is_some_and(|b| need > b / 2)
+    {
         return Err(Error::OutOfMemory {
             what: what(),
             bytes: need,
@@ -56,7 +58,9 @@ fn replicate_paths(paths: &[std::path::PathBuf], times: usize) -> Result<Vec<std
         what: format!("--replicate {times}: {times} copies of the file list"),
         bytes: need,
     };
-    if super::run::host_memory_budget().is_some_and(|b| need > b / 2) {
+    if super::run::host_memory_budget(rayon::current_num_threads() + 1)
+        .is_some_and(|b| need > b / 2)
+    {
         return Err(err());
     }
     let mut out = Vec::new();

@@ -307,8 +307,9 @@ fn resolved(p: &Path) -> PathBuf {
 /// Bytes this process can still allocate, as far as the system says:
 /// the smaller of the memory available (Linux: `MemAvailable`) and what is
 /// left of the address-space limit (`ulimit -v`) above what the process
-/// maps already. `None` where neither is known.
-pub fn host_memory_budget() -> Option<u64> {
+/// maps already and what `threads` threads still to start will reserve
+/// (see [`thread_reserve`]). `None` where neither is known.
+pub fn host_memory_budget(threads: usize) -> Option<u64> {
     let read = |p: &str| std::fs::read_to_string(p).ok();
     let kb_field = |text: &str, key: &str| -> Option<u64> {
         let line = text.lines().find(|l| l.starts_with(key))?;
@@ -324,12 +325,32 @@ pub fn host_memory_budget() -> Option<u64> {
         let line = t.lines().find(|l| l.starts_with("Max address space"))?;
         let limit: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
         let used = read("/proc/self/status").and_then(|s| kb_field(&s, "VmSize:"))?;
-        Some(limit.saturating_sub(used))
+        Some(
+            limit
+                .saturating_sub(used)
+                .saturating_sub(thread_reserve(threads)),
+        )
     });
     match (available, address_space) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// Address space that `threads` new threads reserve: a stack each (Rust's
+/// default 2 MiB) and, with glibc, a malloc arena each (64 MiB reserved on
+/// 64-bit, at most 8 per core). Reservations cost no memory but count
+/// against `ulimit -v`; leaving them out let a run whose batches were sized
+/// to fit fail to allocate once its threads had started.
+pub fn thread_reserve(threads: usize) -> u64 {
+    const STACK: u64 = 2 << 20;
+    let arenas = if cfg!(all(target_os = "linux", target_env = "gnu")) {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        threads.min(8 * cores) as u64 * (64 << 20)
+    } else {
+        0
+    };
+    threads as u64 * STACK + arenas
 }
 
 fn human(bytes: u64) -> String {
@@ -535,10 +556,28 @@ pub fn run_folder(
     };
     let (rank, world) = opts.shard;
     let mixes = pipeline.mix.is_some();
+    let mut lopts = LoaderOptions {
+        batch_size: opts.batch_size,
+        backend: opts.backend,
+        seed: opts.seed,
+        rank,
+        world_size: world,
+        // Every file in exactly one shard.
+        shard_tail: ShardTail::Uneven,
+        // Mixing partners from every class: batches cut from a keyed
+        // shuffle of the folder (outputs keep their names and indices).
+        shuffle: mixes,
+        devices: opts.devices,
+        exif_orientation: opts.exif_orientation,
+        ..LoaderOptions::default()
+    };
+    if let Some(t) = opts.decode_threads {
+        lopts.decode_threads = t;
+    }
     // Memory: a batch's outputs (times the batches in flight) must fit in
     // what the process can allocate; split before allocating.
     let mut batch_size = opts.batch_size;
-    let prefetch = LoaderOptions::default().prefetch;
+    let prefetch = lopts.prefetch;
     let size = pipeline.size;
     let per_output = size.width as u64
         * size.height as u64
@@ -548,7 +587,7 @@ pub fn run_folder(
             OutputFormat::F32Chw => 4,
         };
     let per_source = per_output * views as u64;
-    if let Some(budget) = host_memory_budget() {
+    if let Some(budget) = host_memory_budget(lopts.threads()) {
         let for_batches = budget / 2 / (prefetch as u64 + 2);
         let fit = (for_batches / per_source.max(1)) as usize;
         if fit == 0 {
@@ -581,24 +620,7 @@ pub fn run_folder(
             batch_size = fit;
         }
     }
-    let mut lopts = LoaderOptions {
-        batch_size,
-        backend: opts.backend,
-        seed: opts.seed,
-        rank,
-        world_size: world,
-        // Every file in exactly one shard.
-        shard_tail: ShardTail::Uneven,
-        // Mixing partners from every class: batches cut from a keyed
-        // shuffle of the folder (outputs keep their names and indices).
-        shuffle: mixes,
-        devices: opts.devices,
-        exif_orientation: opts.exif_orientation,
-        ..LoaderOptions::default()
-    };
-    if let Some(t) = opts.decode_threads {
-        lopts.decode_threads = t;
-    }
+    lopts.batch_size = batch_size;
     // The manifest: refuse to mix with what other settings wrote.
     let suffix = manifest_suffix(rank, world);
     let manifest = Manifest {

@@ -189,6 +189,24 @@ pub struct LoaderOptions {
     pub exif_orientation: bool,
 }
 
+impl LoaderOptions {
+    /// Threads a loader with these options runs at most while an epoch
+    /// streams: decoders, augment workers, the CPU pool (its own or
+    /// rayon's global one) and, on the GPU backend, wgpu's device thread.
+    /// Under an address-space limit each one reserves memory (its stack and,
+    /// with glibc, a malloc arena), which a caller sizing batches to fit
+    /// must leave room for.
+    pub fn threads(&self) -> usize {
+        let workers = match self.backend {
+            Backend::Cpu => 1,
+            _ => self.devices.max(1) * self.streams_per_device.max(1),
+        };
+        // The loader starts rayon's global pool in any case.
+        let global = rayon::current_num_threads();
+        self.decode_threads + workers + self.augment_threads.unwrap_or(0) + global + 1
+    }
+}
+
 impl Default for LoaderOptions {
     fn default() -> Self {
         Self {
