@@ -151,3 +151,21 @@ pub mod kind {
 /// Lattice nodes per axis on either side of a point that a field sums over
 /// (8 nodes: Gaussian weights down to exp(-8) of the peak).
 pub const FIELD_TAPS: u32 = 8;
+
+/// Most filter taps per axis of the antialiased resampler (`src/resample.rs`):
+/// a triangle filter covers downscales up to 31x, Keys' cubic up to 15x; a
+/// larger downscale keeps the supersampled gather.
+pub const MAX_RESAMPLE_TAPS: u32 = 64;
+
+/// Filter kinds of the antialiased resampler (`GpuResample::mode[0]`).
+pub mod resample_kind {
+    /// No resampler: the sample uses the gather.
+    pub const OFF: u32 = 0;
+    /// Triangle (bilinear, antialiased).
+    pub const TRIANGLE: u32 = 1;
+    /// Keys' cubic with a = -0.5 (bicubic, antialiased).
+    pub const CUBIC: u32 = 2;
+
+    /// The kinds with their WGSL names (emitted as `RESAMPLE_X: u32`).
+    pub const ALL: &[(&str, u32)] = &[("OFF", OFF), ("TRIANGLE", TRIANGLE), ("CUBIC", CUBIC)];
+}

@@ -111,6 +111,7 @@ pub const EXPLICIT_OPS: &[ExplicitOp] = {
                 common::FILL,
                 common::INTERPOLATION,
                 g::CENTER,
+                g::AFFINE_ANTIALIAS,
             ],
         ),
         op("rotate", &[ANGLE, common::FILL, common::INTERPOLATION]),
@@ -348,6 +349,10 @@ pub fn explicit_op(
         ),
         "affine" | "rotate" => {
             let angle = ANGLE.check(&at, r.num(&ANGLE)?)?;
+            // F.rotate turns counter-clockwise for positive angles, F.affine
+            // clockwise: rotate by a is affine by -a (the record, an affine
+            // op, holds -a).
+            let angle = if name == "rotate" { -angle } else { angle };
             let (translate, scale, shear) = if name == "affine" {
                 (
                     r.num_or_range(&PIXELS)?,
@@ -384,6 +389,7 @@ pub fn explicit_op(
                     interpolation: r.interpolation(&common::INTERPOLATION)?,
                     fill: r.rgb(&common::FILL)?,
                     center,
+                    antialias: name == "affine" && r.flag(&g::AFFINE_ANTIALIAS)?,
                     p: 1.0,
                 },
                 Drawn::Affine {

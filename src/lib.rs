@@ -24,6 +24,7 @@ pub mod pipeline;
 pub mod plan;
 mod record;
 mod request;
+pub mod resample;
 mod synth;
 
 pub use engine::{decode_image, load_image, load_image_with, to_rgb, Augmenter, Backend, Batch};

@@ -106,6 +106,8 @@ pub struct GpuSample {
     pub erase: [f32; 4],
     /// The erasing value (RGB in [0, 1]); w = 1 for random values.
     pub erase_value: [f32; 4],
+    /// The antialiased resampler's parameters (off: the gather above).
+    pub resample: crate::resample::GpuResample,
 }
 
 const _: () = assert!(std::mem::size_of::<GpuClip>() == 64);
@@ -132,7 +134,7 @@ impl GpuSample {
         &self.clips[..self.counts[3] as usize]
     }
 }
-const _: () = assert!(std::mem::size_of::<GpuSample>() == 704);
+const _: () = assert!(std::mem::size_of::<GpuSample>() == 768);
 
 /// Values the whole batch shares. Keep in sync with `Globals` in `shaders/common/params.wgsl`.
 #[repr(C)]
@@ -327,8 +329,11 @@ pub fn plan_sample(
     let mut n_stats = 0u32;
     let mut field = GpuField::default();
     let mut erase: Option<([f32; 4], [f32; 4])> = None;
+    // Stages of warps whose own scale does not drive supersampling.
+    let mut warps: Vec<usize> = Vec::new();
     for (op, d) in pipeline.ops.iter().zip(drawn) {
         check_box(index, op, d)?;
+        let before = stages.len();
         match (op, d) {
             (
                 Op::RandomResizedCrop {
@@ -370,6 +375,11 @@ pub fn plan_sample(
                 },
             ) => {
                 let s = size.unwrap_or(Size::new(*height as u32, *width as u32));
+                // Outside the image: zeros, as F.crop pads.
+                let outside = *top < 0
+                    || *left < 0
+                    || (*left + *width) as f64 > cw
+                    || (*top + *height) as f64 > ch;
                 stages.push(Stage {
                     map: M3::scale_translate(
                         *width as f64 / s.width as f64,
@@ -377,7 +387,7 @@ pub fn plan_sample(
                         *left as f64,
                         *top as f64,
                     ),
-                    clip: None,
+                    clip: outside.then_some((cw, ch, [0.0; 3], false)),
                 });
                 nearest |= *interpolation == Interpolation::Nearest;
                 (cw, ch) = (s.width as f64, s.height as f64);
@@ -752,6 +762,16 @@ pub fn plan_sample(
                 )))
             }
         }
+        if matches!(
+            op,
+            Op::Affine {
+                antialias: false,
+                ..
+            } | Op::Perspective { .. }
+                | Op::Policy { .. }
+        ) {
+            warps.extend(before..stages.len());
+        }
     }
     if drawn.len() != pipeline.ops.len() {
         return Err(Error::InvalidArgument(format!(
@@ -802,8 +822,18 @@ pub fn plan_sample(
     }
     clips.reverse(); // innermost (nearest the source) first
     let [m0, m1, m2] = suffix.rows([0.0; 3]);
-    // Footprint of one output pixel in the source: supersample when > 2 pixels.
+    // Footprint of one output pixel in the source: supersample when > 2
+    // pixels. Like torchvision, only resizes antialias: the footprint is that
+    // of the map without the warps (affine unless `antialias = true`, the
+    // policies' warps, perspective), so a warp's own scale never blurs.
     let m = &suffix.0;
+    let aa = stages
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(i, _)| !warps.contains(i))
+        .fold(M3::identity(), |acc, (_, s)| s.map.mul(&acc));
+    let a = &aa.0;
     let taps = |dx: f64, dy: f64| -> u32 {
         let len = (dx * dx + dy * dy).sqrt();
         if nearest || len <= 2.0 || !len.is_finite() {
@@ -815,8 +845,8 @@ pub fn plan_sample(
     g.src = [0, src_w, src_h, nearest as u32];
     g.counts = [
         prog.len() as u32,
-        taps(m[0][0], m[1][0]),
-        taps(m[0][1], m[1][1]),
+        taps(a[0][0], a[1][0]),
+        taps(a[0][1], a[1][1]),
         clips.len() as u32,
     ];
     g.m0 = m0;
@@ -832,6 +862,17 @@ pub fn plan_sample(
     if let Some((b, v)) = erase {
         g.erase = b;
         g.erase_value = v;
+    }
+    // Axis-aligned maps with bilinear taps and no fill: the antialiased
+    // resampler (src/resample.rs) instead of the gather.
+    if !nearest
+        && g.counts[3] == 0
+        && field.mask() & kind::GEOMETRIC == 0
+        && g.is_affine()
+        && m[0][1] == 0.0
+        && m[1][0] == 0.0
+    {
+        g.resample = crate::resample::plan(pipeline, drawn, src_w, src_h).unwrap_or_default();
     }
     Ok(g)
 }

@@ -141,14 +141,17 @@ fn apply_rotates_by_exactly_90_degrees() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rec: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(rec["ops"][0]["angle"], 90.0);
+    // `rotate` turns like F.rotate: counter-clockwise for positive angles
+    // (it used to follow F.affine's clockwise convention). The record is the
+    // affine op it lowers to, in affine's convention: angle -90.
+    assert_eq!(rec["ops"][0]["angle"], -90.0);
     let got = image::open(&out).unwrap().to_rgb8();
-    // Clockwise: output (x, y) comes from source (y, 8 - x).
+    // Counter-clockwise: output (x, y) comes from source (8 - y, x).
     for y in 0..9 {
         for x in 0..9 {
             assert_eq!(
                 got.get_pixel(x, y),
-                src.get_pixel(y, 8 - x),
+                src.get_pixel(8 - y, x),
                 "pixel ({x}, {y})"
             );
         }

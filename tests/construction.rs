@@ -125,6 +125,7 @@ fn base_ops() -> Vec<Op> {
             interpolation: bi,
             fill: [0.0; 3],
             center: None,
+            antialias: false,
             p: 1.0,
         },
         Op::ColorJitter {

@@ -274,9 +274,14 @@ fn random_resized_crop_without_resampling_is_a_plain_crop() {
 }
 
 #[test]
-fn random_resized_crop_halving_averages_two_by_two_blocks() {
-    // A 2x downscale samples at the corner shared by four source pixels:
-    // bilinear weights 1/4 each, rounded half up (no supersampling at 2x).
+fn random_resized_crop_halving_uses_the_antialias_triangle() {
+    // A 2x downscale is torchvision's antialias=True (it used to be one
+    // bilinear tap, a 2x2 average, which is antialias=False): a triangle of
+    // support 2 source pixels around each output centre, cut at the crop box
+    // and renormalised. Along each axis of the 4-pixel box, output 0 (centre
+    // 1) takes pixels 0, 1, 2 with weights 3, 3, 1 (/ 7), output 1 (centre 3)
+    // pixels 1, 2, 3 with 1, 3, 3. Rows first, rounded to u8, then columns;
+    // the fixed-point weights may move a value by 1.
     let src = distinct(6, 6);
     let p = pipeline("size = 2\n[[ops]]\nop = \"random_resized_crop\"");
     let out = apply_one(
@@ -289,17 +294,29 @@ fn random_resized_crop_halving_averages_two_by_two_blocks() {
             width: 4,
         },
     );
+    let taps = |o: u32| -> [(u32, f64); 3] {
+        if o == 0 {
+            [(0, 3.0 / 7.0), (1, 3.0 / 7.0), (2, 1.0 / 7.0)]
+        } else {
+            [(1, 1.0 / 7.0), (2, 3.0 / 7.0), (3, 3.0 / 7.0)]
+        }
+    };
     let expected = image(2, 2, |x, y| {
-        let (x0, y0) = (2 + 2 * x, 1 + 2 * y);
-        let quad = [
-            px(&src, x0, y0),
-            px(&src, x0 + 1, y0),
-            px(&src, x0, y0 + 1),
-            px(&src, x0 + 1, y0 + 1),
-        ];
-        [0, 1, 2].map(|k| round_half_up(quad.iter().map(|q| q[k] as f64).sum::<f64>() / 4.0))
+        [0, 1, 2].map(|k| {
+            let row = |r: u32| {
+                round_half_up(
+                    taps(x)
+                        .iter()
+                        .map(|&(i, w)| w * px(&src, 2 + i, 1 + r)[k] as f64)
+                        .sum::<f64>(),
+                )
+            };
+            round_half_up(taps(y).iter().map(|&(j, w)| w * row(j) as f64).sum::<f64>())
+        })
     });
-    assert_eq!(out, expected.into_raw());
+    for (i, (a, b)) in out.iter().zip(expected.as_raw()).enumerate() {
+        assert!(a.abs_diff(*b) <= 1, "value {i}: {a} vs {b}");
+    }
 }
 
 #[test]

@@ -9,6 +9,7 @@ override USE_SCRATCH: bool = false;   // the stats pass left the warped image in
 override MAY_NEAREST: bool = false;   // some sample samples nearest
 override MAY_CLIP: bool = false;      // some sample has clip stages
 override MAY_PROJECTIVE: bool = false; // some map is projective (else w = 1 exactly)
+override MAY_RESAMPLE: bool = false;  // some sample uses the antialiased resampler
 override HUE_STEPS: u32 = 0u;         // most hue steps in one sample's program
 override FIELD_KINDS: u32 = 0u;       // random-field kinds some sample uses (bit k: kind k)
 override OPS: u32 = 0u;               // colour-program op codes some sample uses (bit c: code c)
@@ -32,6 +33,14 @@ struct Field {
     shape: vec4<f32>,  // 1 / l, canvas centre x, y, unused
 }
 
+// The antialiased resampler's parameters (src/resample.rs, GpuResample).
+struct Resample {
+    x: vec4<f32>,    // x axis: scale a, offset b (centre = a (o + 0.5) + b), support, 1 / filter scale
+    y: vec4<f32>,    // y axis, as x
+    win: vec4<u32>,  // window: first column, columns, first row, rows
+    mode: vec4<u32>, // filter kind (0: off), x precision, y precision, taps (x | y << 16)
+}
+
 struct Sample {
     src: vec4<u32>,    // offset (pixels), width, height, flags (bit 0: nearest)
     counts: vec4<u32>, // program length, supersample x, supersample y, clip count
@@ -43,6 +52,7 @@ struct Sample {
     field: Field,
     erase: vec4<f32>,       // erasing box: left, top, right, bottom (exclusive)
     erase_value: vec4<f32>, // RGB in [0, 1]; w = 1: random values
+    resample: Resample,
 }
 
 struct Globals {

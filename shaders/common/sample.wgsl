@@ -63,6 +63,9 @@ fn coverage(c: Clip, px: f32, py: f32) -> f32 {
 // c + exp(s) R(theta) (p - c) + t before the map and the clip stages.
 // The sample is read from storage field by field (never copied whole).
 fn warp_pixel(si: u32, ox: u32, oy: u32, geo: vec4<f32>) -> vec3<f32> {
+    if (MAY_RESAMPLE && samples[si].resample.mode.x != RESAMPLE_OFF) {
+        return resample_pixel(si, ox, oy);
+    }
     let src = samples[si].src;
     let counts = samples[si].counts;
     let m0 = samples[si].m0;

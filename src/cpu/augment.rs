@@ -85,7 +85,9 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
     } else {
         fields.iter_mut().for_each(Vec::clear);
     }
-    if is_axis_aligned(g) {
+    if g.resample.active() {
+        super::resample::resample(g, src, w, h, [&mut *r, &mut *gg, &mut *b]);
+    } else if is_axis_aligned(g) {
         warp_separable(
             g,
             src,

@@ -7,6 +7,7 @@ pub mod color;
 pub mod field;
 pub mod gather;
 pub mod mix;
+pub mod resample;
 pub mod sample;
 pub mod stats;
 

@@ -79,6 +79,9 @@ pub fn coverage(c: &GpuClip, px: f32, py: f32) -> f32 {
 /// The warped pixel at output pixel (ox, oy), rounded to u8 values.
 #[inline(always)]
 pub fn warp_pixel(g: &GpuSample, s: &Src, ox: u32, oy: u32) -> [u8; 3] {
+    if g.resample.active() {
+        return super::resample::resample_pixel(g, s, ox, oy);
+    }
     let nx = g.counts[1];
     let ny = g.counts[2];
     // An affine map has w = 1 exactly: skipping the divide changes nothing.

@@ -151,6 +151,7 @@ struct Features {
     may_nearest: bool,
     may_clip: bool,
     may_projective: bool,
+    may_resample: bool,
     hue_steps: u32,
     field_kinds: u32,
     ops: u32,
@@ -167,6 +168,7 @@ impl Features {
             may_projective: any(&|s| {
                 !s.is_affine() || s.active_clips().iter().any(|c| !c.is_affine())
             }),
+            may_resample: any(&|s| s.resample.active()),
             hue_steps: samples
                 .iter()
                 .map(|s| {
@@ -196,6 +198,7 @@ impl Features {
             ("MAY_NEAREST", b(self.may_nearest)),
             ("MAY_CLIP", b(self.may_clip)),
             ("MAY_PROJECTIVE", b(self.may_projective)),
+            ("MAY_RESAMPLE", b(self.may_resample)),
             ("HUE_STEPS", self.hue_steps as f64),
             ("FIELD_KINDS", self.field_kinds as f64),
             ("OPS", self.ops as f64),

@@ -9,6 +9,7 @@ const PARAMS: &str = include_str!("../../shaders/common/params.wgsl");
 const SAMPLE: &str = include_str!("../../shaders/common/sample.wgsl");
 const COLOR: &str = include_str!("../../shaders/common/color.wgsl");
 const FIELD: &str = include_str!("../../shaders/common/field.wgsl");
+const RESAMPLE: &str = include_str!("../../shaders/common/resample.wgsl");
 
 /// Every kernel: name and its own file's text.
 pub const KERNELS: &[(&str, &str)] = &[
@@ -48,8 +49,12 @@ pub fn prelude() -> String {
         ("MAX_STATS", codes::MAX_STATS as u32),
         ("STAT_STRIDE", codes::STAT_STRIDE as u32),
         ("FIELD_TAPS", codes::FIELD_TAPS),
+        ("MAX_RESAMPLE_TAPS", codes::MAX_RESAMPLE_TAPS),
     ] {
         let _ = writeln!(s, "const {name}: u32 = {v}u;");
+    }
+    for (name, v) in codes::resample_kind::ALL {
+        let _ = writeln!(s, "const RESAMPLE_{name}: u32 = {v}u;");
     }
     for (name, v) in crate::mix::kind::ALL {
         let _ = writeln!(s, "const MIX_{name}: u32 = {v}u;");
@@ -62,7 +67,7 @@ pub fn kernel_source(name: &str) -> String {
     KERNELS
         .iter()
         .find(|(n, _)| *n == name)
-        .map(|(_, body)| [&prelude(), PARAMS, FIELD, SAMPLE, COLOR, body].join("\n"))
+        .map(|(_, body)| [&prelude(), PARAMS, FIELD, RESAMPLE, SAMPLE, COLOR, body].join("\n"))
         .unwrap_or_default()
 }
 

@@ -147,6 +147,15 @@ pub mod geometry {
         0.0,
         65535.0,
     );
+    /// affine: supersample in proportion to the map's own downscaling
+    /// (torchvision never antialiases affine; off by default, as there).
+    pub const AFFINE_ANTIALIAS: Key = key(
+        "antialias",
+        "true or false",
+        KeyDefault::Flag(false),
+        0.0,
+        0.0,
+    );
     /// random_crop: pad up to the crop size.
     pub const PAD_IF_NEEDED: Key = key(
         "pad_if_needed",

@@ -79,7 +79,7 @@ pub enum Op {
     },
     /// A fixed box (torchvision's `crop` / `resized_crop`): rows `top..top +
     /// height`, columns `left..left + width` of the current image (outside
-    /// it: the edge pixels), resized to `size` (the box's size when `None`).
+    /// it: zeros, as `F.crop` pads), resized to `size` (the box's size when `None`).
     Crop {
         /// Top row (negative: above the image).
         top: i64,
@@ -147,6 +147,9 @@ pub enum Op {
         fill: [f64; 3],
         /// Centre of rotation in pixels (top-left corner origin); image centre when `None`.
         center: Option<[f64; 2]>,
+        /// Supersample in proportion to the map's own downscaling (torchvision
+        /// never antialiases affine: false by default).
+        antialias: bool,
         /// Probability of applying.
         p: f64,
     },

@@ -115,6 +115,7 @@ pub const OP_DEFS: &[OpDef] = {
                 common::INTERPOLATION,
                 common::FILL,
                 g::CENTER,
+                g::AFFINE_ANTIALIAS,
                 P1,
             ],
             "torchvision's RandomAffine",
@@ -437,6 +438,7 @@ pub fn read_op(r: Reader) -> Result<Op> {
                 interpolation: interpolation()?,
                 fill: fill()?,
                 center,
+                antialias: r.flag(&g::AFFINE_ANTIALIAS)?,
                 p: p()?,
             }
         }
