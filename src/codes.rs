@@ -163,9 +163,16 @@ pub mod resample_kind {
     pub const OFF: u32 = 0;
     /// Triangle (bilinear, antialiased).
     pub const TRIANGLE: u32 = 1;
-    /// Keys' cubic with a = -0.5 (bicubic, antialiased).
+    /// Keys' cubic with a = -0.5 (bicubic, antialiased: PIL's and torchvision's).
     pub const CUBIC: u32 = 2;
+    /// Keys' cubic with a = -0.75 (torchvision's bicubic with antialias=False).
+    pub const CUBIC_SHARP: u32 = 3;
 
     /// The kinds with their WGSL names (emitted as `RESAMPLE_X: u32`).
-    pub const ALL: &[(&str, u32)] = &[("OFF", OFF), ("TRIANGLE", TRIANGLE), ("CUBIC", CUBIC)];
+    pub const ALL: &[(&str, u32)] = &[
+        ("OFF", OFF),
+        ("TRIANGLE", TRIANGLE),
+        ("CUBIC", CUBIC),
+        ("CUBIC_SHARP", CUBIC_SHARP),
+    ];
 }

@@ -93,10 +93,13 @@ pub const EXPLICIT_OPS: &[ExplicitOp] = {
                 g::HEIGHT,
                 g::WIDTH,
                 common::SIZE,
-                common::INTERPOLATION,
+                common::RESAMPLING,
             ],
         ),
-        op("resize", &[common::SIZE, common::INTERPOLATION]),
+        op(
+            "resize",
+            &[common::SIZE, g::MAX_SIZE, common::RESAMPLING, g::ANTIALIAS],
+        ),
         op("center_crop", &[common::SIZE]),
         op("pad", &[g::PADDING, common::FILL]),
         op("horizontal_flip", &[]),
@@ -280,14 +283,19 @@ pub fn explicit_op(
                 height,
                 width,
                 size: out,
-                interpolation: r.interpolation(&common::INTERPOLATION)?,
+                interpolation: r.interpolation(&common::RESAMPLING)?,
             };
             let d = crate::ops::draw_op(&op, &mut crate::key::op_rng(0, 0, 0, 0, 0), w, h);
             let out = out.unwrap_or(Size::new(height as u32, width as u32));
             (op, d, out)
         }
         "resize" => {
-            let interpolation = r.interpolation(&common::INTERPOLATION)?;
+            let interpolation = r.interpolation(&common::RESAMPLING)?;
+            let antialias = r.flag(&g::ANTIALIAS)?;
+            let max_size = match r.has(g::MAX_SIZE.name) {
+                false => None,
+                true => Some(r.int_in(&g::MAX_SIZE)?),
+            };
             let to = match r.numbers("size")?.as_deref() {
                 Some([x]) if *x >= 1.0 && x.fract() == 0.0 => ResizeTo::Shorter(*x as u32),
                 Some([a, b]) if *a >= 1.0 && *b >= 1.0 => {
@@ -295,12 +303,19 @@ pub fn explicit_op(
                 }
                 _ => return Err(r.err("size", "expected a positive integer or height,width")),
             };
-            let t = crate::ops::resize_output(to, None, w, h);
+            if let (ResizeTo::Exact(_), Some(_)) = (to, max_size) {
+                return Err(r.err(
+                    "max_size",
+                    "only with a single size (the shorter side), as torchvision",
+                ));
+            }
+            let t = crate::ops::resize_output(to, max_size, w, h);
             (
                 Op::Resize {
                     size: to,
-                    max_size: None,
+                    max_size,
                     interpolation,
+                    antialias,
                 },
                 Drawn::Resize {
                     height: t.height,

@@ -349,16 +349,16 @@ pub fn plan_sample(
                 },
             ) => {
                 let s = size.unwrap_or(out);
+                let (sx, sy) = (
+                    *width as f64 / s.width as f64,
+                    *height as f64 / s.height as f64,
+                );
+                let (nx, ny) = nearest_shift(*interpolation, sx, sy);
                 stages.push(Stage {
-                    map: M3::scale_translate(
-                        *width as f64 / s.width as f64,
-                        *height as f64 / s.height as f64,
-                        *left as f64,
-                        *top as f64,
-                    ),
+                    map: M3::scale_translate(sx, sy, *left as f64 + nx, *top as f64 + ny),
                     clip: None,
                 });
-                nearest |= *interpolation == Interpolation::Nearest;
+                nearest |= interpolation.is_nearest();
                 (cw, ch) = (s.width as f64, s.height as f64);
             }
             (
@@ -380,24 +380,26 @@ pub fn plan_sample(
                     || *left < 0
                     || (*left + *width) as f64 > cw
                     || (*top + *height) as f64 > ch;
+                let (sx, sy) = (
+                    *width as f64 / s.width as f64,
+                    *height as f64 / s.height as f64,
+                );
+                let (nx, ny) = nearest_shift(*interpolation, sx, sy);
                 stages.push(Stage {
-                    map: M3::scale_translate(
-                        *width as f64 / s.width as f64,
-                        *height as f64 / s.height as f64,
-                        *left as f64,
-                        *top as f64,
-                    ),
+                    map: M3::scale_translate(sx, sy, *left as f64 + nx, *top as f64 + ny),
                     clip: outside.then_some((cw, ch, [0.0; 3], false)),
                 });
-                nearest |= *interpolation == Interpolation::Nearest;
+                nearest |= interpolation.is_nearest();
                 (cw, ch) = (s.width as f64, s.height as f64);
             }
             (Op::Resize { interpolation, .. }, Drawn::Resize { height, width }) => {
+                let (sx, sy) = (cw / *width as f64, ch / *height as f64);
+                let (nx, ny) = nearest_shift(*interpolation, sx, sy);
                 stages.push(Stage {
-                    map: M3::scale_translate(cw / *width as f64, ch / *height as f64, 0.0, 0.0),
+                    map: M3::scale_translate(sx, sy, nx, ny),
                     clip: None,
                 });
-                nearest |= *interpolation == Interpolation::Nearest;
+                nearest |= interpolation.is_nearest();
                 (cw, ch) = (*width as f64, *height as f64);
             }
             (
@@ -480,7 +482,7 @@ pub fn plan_sample(
             ) => {
                 if *applied {
                     let c = center.map(|[x, y]| (x, y)).unwrap_or((cw / 2.0, ch / 2.0));
-                    let hard = *interpolation == Interpolation::Nearest;
+                    let hard = interpolation.is_nearest();
                     stages.push(Stage {
                         map: inverse_affine(c, *angle, *translate, *scale, *shear),
                         clip: Some((cw, ch, *fill, hard)),
@@ -655,7 +657,7 @@ pub fn plan_sample(
                 // Corners that define no perspective (a 1-pixel side makes them
                 // coincide) leave the image unchanged.
                 if let Some(map) = perspective_map(&start, &end) {
-                    let hard = *interpolation == Interpolation::Nearest;
+                    let hard = interpolation.is_nearest();
                     stages.push(Stage {
                         map,
                         clip: Some((cw, ch, *fill, hard)),
@@ -765,6 +767,9 @@ pub fn plan_sample(
         if matches!(
             op,
             Op::Affine {
+                antialias: false,
+                ..
+            } | Op::Resize {
                 antialias: false,
                 ..
             } | Op::Perspective { .. }
@@ -877,6 +882,19 @@ pub fn plan_sample(
     Ok(g)
 }
 
+/// The shift of a resize's map that turns the nearest sampler's floor(u) at
+/// output centre i + 0.5 into torchvision's NEAREST index floor(i * s): half
+/// a scaled pixel back, and a thousandth of a pixel forward so that an index
+/// i * s that is a whole number is not lost to f32 rounding. NEAREST_EXACT
+/// (floor((i + 0.5) s)) and the filters need no shift.
+fn nearest_shift(interpolation: Interpolation, sx: f64, sy: f64) -> (f64, f64) {
+    if interpolation == Interpolation::Nearest {
+        (1e-3 - 0.5 * sx, 1e-3 - 0.5 * sy)
+    } else {
+        (0.0, 0.0)
+    }
+}
+
 /// A barrier step with its stat slot (the next free one) in z.
 fn barrier(code: f32, y: f32, w: f32, n_stats: &mut u32) -> [f32; 4] {
     *n_stats += 1;
@@ -947,7 +965,7 @@ fn policy_step(
             format!("magnitude of {:?} is {m}", st.op),
         ));
     }
-    let hard = interpolation == Interpolation::Nearest;
+    let hard = interpolation.is_nearest();
     let centre = (cw / 2.0, ch / 2.0);
     let mut affine = |center: (f64, f64), angle: f64, translate: [f64; 2], shear: [f64; 2]| {
         stages.push(Stage {

@@ -49,12 +49,17 @@ impl GpuResample {
 
 /// The filter of `kind` at distance `x` (in filter units): a triangle for
 /// bilinear, Keys' cubic with a = -0.5 (PIL's, torchvision's antialiased
-/// bicubic) for bicubic. Same operations as `filter` in the shader.
+/// bicubic) or a = -0.75 (torchvision's bicubic without antialias). Same
+/// operations as `rs_filter` in the shader.
 #[inline(always)]
 pub fn filter(kind: u32, x: f32) -> f32 {
     let x = x.abs();
-    if kind == resample_kind::CUBIC {
-        let a = -0.5f32;
+    if kind == resample_kind::CUBIC || kind == resample_kind::CUBIC_SHARP {
+        let a = if kind == resample_kind::CUBIC {
+            -0.5f32
+        } else {
+            -0.75f32
+        };
         if x < 1.0 {
             ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0
         } else if x < 2.0 {
@@ -164,10 +169,22 @@ impl Axis {
     }
 }
 
+/// The filter kind and antialias flag of a resize's interpolation; `None`
+/// for nearest (the gather's single texel).
+fn filter_of(i: Interpolation, antialias: bool) -> Option<(u32, bool)> {
+    match i {
+        Interpolation::Bilinear => Some((resample_kind::TRIANGLE, antialias)),
+        Interpolation::Bicubic if antialias => Some((resample_kind::CUBIC, true)),
+        Interpolation::Bicubic => Some((resample_kind::CUBIC_SHARP, false)),
+        Interpolation::Nearest | Interpolation::NearestExact => None,
+    }
+}
+
 /// The resampler's parameters for a sample whose drawn ops are all
 /// axis-aligned (crops inside their canvas, resizes, flips, colour ops), with
-/// bilinear sampling; `None` for any other sample (it keeps the gather).
-/// `antialias` false for a resize turns the filter off for the sample.
+/// bilinear or bicubic sampling; `None` for any other sample (it keeps the
+/// gather). The filter is that of the last resize (antialiased unless it is a
+/// `resize` with `antialias = false`).
 pub fn plan(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32) -> Option<GpuResample> {
     let out: Size = pipeline.size;
     let mut ax = Axis {
@@ -180,7 +197,7 @@ pub fn plan(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32) -> Opt
         len: src_h as f64,
         ..ax
     };
-    let bilinear = |i: &Interpolation| *i == Interpolation::Bilinear;
+    let mut filt = (resample_kind::TRIANGLE, true);
     for (op, d) in pipeline.ops.iter().zip(drawn) {
         match (op, d) {
             (
@@ -199,9 +216,10 @@ pub fn plan(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32) -> Opt
                 let s = size.unwrap_or(out);
                 let inside = ax.crop(*left as f64, *width as f64)
                     & ay.crop(*top as f64, *height as f64);
-                if !inside || !bilinear(interpolation) {
+                if !inside {
                     return None;
                 }
+                filt = filter_of(*interpolation, true)?;
                 ax.resize(s.width as f64);
                 ay.resize(s.height as f64);
             }
@@ -224,17 +242,20 @@ pub fn plan(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32) -> Opt
                     return None;
                 }
                 if let Some(s) = size {
-                    if !bilinear(interpolation) {
-                        return None;
-                    }
+                    filt = filter_of(*interpolation, true)?;
                     ax.resize(s.width as f64);
                     ay.resize(s.height as f64);
                 }
             }
-            (Op::Resize { interpolation, .. }, Drawn::Resize { height, width }) => {
-                if !bilinear(interpolation) {
-                    return None;
-                }
+            (
+                Op::Resize {
+                    interpolation,
+                    antialias,
+                    ..
+                },
+                Drawn::Resize { height, width },
+            ) => {
+                filt = filter_of(*interpolation, *antialias)?;
                 ax.resize(*width as f64);
                 ay.resize(*height as f64);
             }
@@ -284,7 +305,7 @@ pub fn plan(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32) -> Opt
     // The tensor has one size: a canvas of any other size is resized to it.
     ax.resize(out.width as f64);
     ay.resize(out.height as f64);
-    let kind = resample_kind::TRIANGLE;
+    let (kind, antialias) = filt;
     let axis = |a: &Axis, n_src: u32, n_out: u32| -> Option<([f32; 4], u32, u32, u32, u32)> {
         // Without a resampling the map is a whole-pixel copy: a window of the
         // whole source with scale +-1 gives weights of exactly 1.
@@ -296,7 +317,8 @@ pub fn plan(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32) -> Opt
         if hi <= lo {
             return None;
         }
-        let scale = a.k.abs();
+        // Without antialias the filter keeps its own width (scale 1).
+        let scale = if antialias { a.k.abs() } else { 1.0 };
         let support = if scale >= 1.0 { scale } else { 1.0 } * support_of(kind);
         let taps = (support.ceil() as u32) * 2 + 1;
         if taps > MAX_RESAMPLE_TAPS || !support.is_finite() {
@@ -320,7 +342,7 @@ pub fn plan(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32) -> Opt
 
 /// Half the filter's width in filter units (torchvision's interp_size / 2).
 fn support_of(kind: u32) -> f64 {
-    if kind == resample_kind::CUBIC {
+    if kind == resample_kind::CUBIC || kind == resample_kind::CUBIC_SHARP {
         2.0
     } else {
         1.0

@@ -105,6 +105,7 @@ fn base_ops() -> Vec<Op> {
             size: ResizeTo::Shorter(6),
             max_size: None,
             interpolation: bi,
+            antialias: true,
         },
         Op::CenterCrop {
             size: Size::new(5, 6),

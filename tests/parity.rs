@@ -57,6 +57,19 @@ op_parity! {
     op_random_resized_crop_nearest: "size = 40\n[[ops]]\nop = \"random_resized_crop\"\ninterpolation = \"nearest\"";
     op_resize_shorter: "size = [30, 50]\n[[ops]]\nop = \"resize\"\nsize = 30";
     op_resize_downscale_antialias: "size = 24\n[[ops]]\nop = \"resize\"\nsize = [24, 24]";
+    // The antialiased resampler (src/resample.rs) and its options.
+    op_resize_bicubic: "size = [40, 30]\n[[ops]]\nop = \"resize\"\nsize = [40, 30]\ninterpolation = \"bicubic\"";
+    op_resize_bicubic_up: "size = [90, 70]\n[[ops]]\nop = \"resize\"\nsize = [90, 70]\ninterpolation = \"bicubic\"";
+    op_resize_no_antialias: "size = [24, 30]\n[[ops]]\nop = \"resize\"\nsize = [24, 30]\nantialias = false";
+    op_resize_bicubic_no_antialias: "size = [24, 30]\n[[ops]]\nop = \"resize\"\nsize = [24, 30]\nantialias = false\ninterpolation = \"bicubic\"";
+    op_resize_nearest: "size = [24, 30]\n[[ops]]\nop = \"resize\"\nsize = [24, 30]\ninterpolation = \"nearest\"";
+    op_resize_nearest_exact: "size = [24, 30]\n[[ops]]\nop = \"resize\"\nsize = [24, 30]\ninterpolation = \"nearest_exact\"";
+    op_resize_max_size: "size = [20, 20]\n[[ops]]\nop = \"resize\"\nsize = 16\nmax_size = 20";
+    op_resize_tiny_output: "size = [6, 5]\n[[ops]]\nop = \"resize\"\nsize = [6, 5]";
+    op_flips_then_resized_crop: "size = [32, 28]\n[[ops]]\nop = \"horizontal_flip\"\np = 1.0\n[[ops]]\nop = \"vertical_flip\"\np = 1.0\n[[ops]]\nop = \"random_resized_crop\"\ninterpolation = \"bicubic\"";
+    op_resize_then_center_crop: "size = 24\n[[ops]]\nop = \"resize\"\nsize = 30\n[[ops]]\nop = \"center_crop\"\nsize = 24";
+    op_crop_outside_zero_pad: "size = [30, 30]\n[[ops]]\nop = \"crop\"\ntop = -5\nleft = -7\nheight = 30\nwidth = 30";
+    op_affine_antialias: "size = 48\n[[ops]]\nop = \"affine\"\ndegrees = 20\nscale = [0.3, 0.5]\nantialias = true";
     op_center_crop: "size = 32\n[[ops]]\nop = \"center_crop\"\nsize = 32";
     op_random_crop_padding: "size = 32\nformat = \"u8_hwc\"\n[[ops]]\nop = \"random_crop\"\nsize = 32\npadding = 4\npad_if_needed = true\nfill = [10, 200, 30]";
     op_horizontal_flip: "size = [20, 30]\n[[ops]]\nop = \"horizontal_flip\"\np = 1.0";

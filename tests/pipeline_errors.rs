@@ -191,8 +191,13 @@ fn other_bad_values_name_the_key() {
         &one_op("random_resized_crop", "scale = [0.1, 1.5]"),
         &["key `scale`", "[0, 1]", "1.5"],
     );
+    // Resizes know bicubic now (torchvision's names); warps still do not.
     assert_refused(
-        &one_op("random_resized_crop", "interpolation = \"bicubic\""),
+        &one_op("random_resized_crop", "interpolation = \"lanczos\""),
+        &["key `interpolation`", "bilinear", "nearest_exact", "lanczos"],
+    );
+    assert_refused(
+        &one_op("affine", "interpolation = \"bicubic\""),
         &["key `interpolation`", "bilinear", "nearest", "bicubic"],
     );
     assert_refused(

@@ -64,6 +64,31 @@ def _case_list() -> list[Case]:
                   lambda t: F.resize(t, [600, 450], antialias=True)))
     c.append(Case("resize-up-nonsquare", "chelsea", "resize", {"size": "350,700"},
                   lambda t: F.resize(t, [350, 700], antialias=True)))
+    bic, ne, nx = IM.BICUBIC, IM.NEAREST, IM.NEAREST_EXACT
+    for h, w in [(224, 224), (150, 200), (75, 100), (500, 600)]:
+        c.append(Case(f"resize-bicubic-{h}x{w}", "astronaut", "resize", {"size": f"{h},{w}", "interpolation": "bicubic"},
+                      lambda t, h=h, w=w: F.resize(t, [h, w], interpolation=bic, antialias=True)))
+    for h, w in [(262, 400), (150, 200), (90, 100), (500, 600)]:
+        c.append(Case(f"resize-noaa-{h}x{w}", "astronaut", "resize", {"size": f"{h},{w}", "antialias": "false"},
+                      lambda t, h=h, w=w: F.resize(t, [h, w], antialias=False)))
+    for h, w in [(150, 200), (500, 600)]:
+        c.append(Case(f"resize-noaa-bicubic-{h}x{w}", "astronaut", "resize",
+                      {"size": f"{h},{w}", "antialias": "false", "interpolation": "bicubic"},
+                      lambda t, h=h, w=w: F.resize(t, [h, w], interpolation=bic, antialias=False)))
+    for h, w in [(224, 224), (160, 213), (600, 700), (250, 250)]:
+        c.append(Case(f"resize-nearest-{h}x{w}", "astronaut", "resize", {"size": f"{h},{w}", "interpolation": "nearest"},
+                      lambda t, h=h, w=w: F.resize(t, [h, w], interpolation=ne)))
+        c.append(Case(f"resize-nearest_exact-{h}x{w}", "astronaut", "resize",
+                      {"size": f"{h},{w}", "interpolation": "nearest_exact"},
+                      lambda t, h=h, w=w: F.resize(t, [h, w], interpolation=nx)))
+    c.append(Case("resize-max_size", "astronaut", "resize", {"size": 200, "max_size": 240},
+                  lambda t: F.resize(t, 200, max_size=240, antialias=True)))
+    c.append(Case("resized_crop-nearest", "chelsea", "crop",
+                  {"top": 20, "left": 30, "height": 200, "width": 300, "size": 128, "interpolation": "nearest"},
+                  lambda t: F.resized_crop(t, 20, 30, 200, 300, [128, 128], interpolation=ne)))
+    c.append(Case("resized_crop-bicubic", "chelsea", "crop",
+                  {"top": 20, "left": 30, "height": 200, "width": 300, "size": 128, "interpolation": "bicubic"},
+                  lambda t: F.resized_crop(t, 20, 30, 200, 300, [128, 128], interpolation=bic, antialias=True)))
     for top, left, h, w, s in [(40, 60, 300, 320, 224), (0, 0, 375, 500, 224), (100, 150, 120, 90, 224),
                                (10, 20, 250, 180, 160)]:
         c.append(Case(f"resized_crop-{top},{left},{h}x{w}->{s}", "astronaut", "crop",

@@ -8,8 +8,8 @@
 
 fn rs_filter(kind: u32, x0: f32) -> f32 {
     let x = abs(x0);
-    if (kind == RESAMPLE_CUBIC) {
-        let a = -0.5;
+    if (kind == RESAMPLE_CUBIC || kind == RESAMPLE_CUBIC_SHARP) {
+        let a = select(-0.75, -0.5, kind == RESAMPLE_CUBIC);
         if (x < 1.0) {
             return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
         } else if (x < 2.0) {

@@ -100,6 +100,14 @@ pub mod common {
         0.0,
         255.0,
     );
+    /// Sampling of a resize (resize, crop, random_resized_crop): torchvision's names.
+    pub const RESAMPLING: Key = key(
+        "interpolation",
+        "\"bilinear\", \"bicubic\", \"nearest\" or \"nearest_exact\"",
+        KeyDefault::Name("bilinear"),
+        0.0,
+        0.0,
+    );
     /// Sampling of a geometric op.
     pub const INTERPOLATION: Key = key(
         "interpolation",
@@ -146,6 +154,14 @@ pub mod geometry {
         KeyDefault::Off,
         0.0,
         65535.0,
+    );
+    /// resize: widen the filter with the downscale factor (torchvision's antialias).
+    pub const ANTIALIAS: Key = key(
+        "antialias",
+        "true or false",
+        KeyDefault::Flag(true),
+        0.0,
+        0.0,
     );
     /// affine: supersample in proportion to the map's own downscaling
     /// (torchvision never antialiases affine; off by default, as there).
@@ -845,13 +861,18 @@ impl<'a> Reader<'a> {
     pub fn interpolation(&self, k: &Key) -> Result<super::Interpolation> {
         use super::Interpolation;
         let given = self.get(k.name);
+        // Resizes also know bicubic and nearest_exact (their key's shape says so).
+        let resize = k.shape == common::RESAMPLING.shape;
         match self.name(k)?.as_deref() {
             Some("bilinear") => Ok(Interpolation::Bilinear),
             Some("nearest") => Ok(Interpolation::Nearest),
+            Some("bicubic") if resize => Ok(Interpolation::Bicubic),
+            Some("nearest_exact") if resize => Ok(Interpolation::NearestExact),
             _ => Err(self.err(
                 k.name,
                 format!(
-                    "expected \"bilinear\" or \"nearest\", got {}",
+                    "expected {}, got {}",
+                    k.shape,
                     given.map(|r| r.describe()).unwrap_or_default()
                 ),
             )),

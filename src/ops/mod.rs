@@ -24,10 +24,26 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Interpolation {
-    /// Nearest neighbour (`floor` of the mapped position).
+    /// Nearest neighbour. Warps: `floor` of the mapped position. Resizes
+    /// (resize, crop with a size, random_resized_crop): torchvision's NEAREST,
+    /// source index floor(i * s) for output index i and scale s.
     Nearest,
-    /// Bilinear, supersampled when downscaling by more than 2x.
+    /// Bilinear: antialiased like torchvision's antialias=True for axis-aligned
+    /// maps, else one tap (supersampled when resizes downscale by more than 2x).
     Bilinear,
+    /// Resizes only: torchvision's NEAREST_EXACT, floor((i + 0.5) * s).
+    NearestExact,
+    /// Resizes only: bicubic (Keys' cubic, a = -0.5 antialiased as PIL and
+    /// torchvision, a = -0.75 with antialias=false). A map that is not
+    /// axis-aligned samples it bilinearly.
+    Bicubic,
+}
+
+impl Interpolation {
+    /// Samples one texel (nearest or nearest-exact).
+    pub fn is_nearest(self) -> bool {
+        matches!(self, Interpolation::Nearest | Interpolation::NearestExact)
+    }
 }
 
 /// An output size, height by width.
@@ -102,6 +118,10 @@ pub enum Op {
         max_size: Option<u32>,
         /// Sampling.
         interpolation: Interpolation,
+        /// torchvision's antialias (default true): widen the filter with the
+        /// downscale factor. false: the filter at its own width (one bilinear
+        /// tap pair, 4 cubic taps), as torchvision's antialias=False.
+        antialias: bool,
     },
     /// torchvision's CenterCrop; pads with zeros when the crop is larger than the image.
     CenterCrop {

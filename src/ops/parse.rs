@@ -62,7 +62,7 @@ pub const OP_DEFS: &[OpDef] = {
         def(
             "random_resized_crop",
             Geometry,
-            &[SIZE_OPT, g::RRC_SCALE, g::RRC_RATIO, common::INTERPOLATION],
+            &[SIZE_OPT, g::RRC_SCALE, g::RRC_RATIO, common::RESAMPLING],
             "torchvision's RandomResizedCrop",
         ),
         def(
@@ -74,14 +74,14 @@ pub const OP_DEFS: &[OpDef] = {
                 g::HEIGHT.with_default(KeyDefault::Required),
                 g::WIDTH.with_default(KeyDefault::Required),
                 SIZE_OPT,
-                common::INTERPOLATION,
+                common::RESAMPLING,
             ],
             "a fixed box (torchvision's crop / resized_crop)",
         ),
         def(
             "resize",
             Geometry,
-            &[common::SIZE, g::MAX_SIZE, common::INTERPOLATION],
+            &[common::SIZE, g::MAX_SIZE, common::RESAMPLING, g::ANTIALIAS],
             "torchvision's Resize",
         ),
         def(
@@ -377,6 +377,7 @@ pub fn read_op(r: Reader) -> Result<Op> {
                 size,
                 max_size,
                 interpolation: interpolation()?,
+                antialias: r.flag(&g::ANTIALIAS)?,
             }
         }
         "center_crop" => Op::CenterCrop {
