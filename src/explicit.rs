@@ -117,7 +117,10 @@ pub const EXPLICIT_OPS: &[ExplicitOp] = {
                 g::AFFINE_ANTIALIAS,
             ],
         ),
-        op("rotate", &[ANGLE, common::FILL, common::INTERPOLATION]),
+        op(
+            "rotate",
+            &[ANGLE, common::FILL, common::INTERPOLATION, g::EXPAND],
+        ),
         op("brightness", &[FACTOR]),
         op("contrast", &[FACTOR]),
         op("saturation", &[FACTOR]),
@@ -368,6 +371,7 @@ pub fn explicit_op(
             // clockwise: rotate by a is affine by -a (the record, an affine
             // op, holds -a).
             let angle = if name == "rotate" { -angle } else { angle };
+            let expand = name == "rotate" && r.flag(&g::EXPAND)?;
             let (translate, scale, shear) = if name == "affine" {
                 (
                     r.num_or_range(&PIXELS)?,
@@ -405,6 +409,7 @@ pub fn explicit_op(
                     fill: r.rgb(&common::FILL)?,
                     center,
                     antialias: name == "affine" && r.flag(&g::AFFINE_ANTIALIAS)?,
+                    expand,
                     p: 1.0,
                 },
                 Drawn::Affine {
@@ -414,7 +419,13 @@ pub fn explicit_op(
                     scale,
                     shear,
                 },
-                same,
+                if expand {
+                    let (ew, eh) =
+                        crate::plan::expanded_size(w as f64, h as f64, angle, scale, shear);
+                    Size::new(eh as u32, ew as u32)
+                } else {
+                    same
+                },
             )
         }
         "brightness" | "contrast" | "saturation" | "hue" => {
@@ -563,16 +574,39 @@ pub fn explicit_op(
             if !r.has(color::KERNEL_SIZE.name) {
                 return Err(r.err("kernel_size", "missing"));
             }
-            let sigma = r.num(&BLUR_SIGMA)?;
+            // One value for both axes, or x,y (F.gaussian_blur's [kx, ky], [sx, sy]).
+            let pair = |k: &Key| -> Result<[f64; 2]> {
+                match r.numbers(k.name)?.as_deref() {
+                    None => Ok([r.num(k)?; 2]),
+                    Some([v]) => Ok([*v, *v]),
+                    Some([x, y]) => Ok([*x, *y]),
+                    Some(_) => Err(r.err(k.name, "expected one value or x,y")),
+                }
+            };
+            let [kx, ky] = pair(&color::KERNEL_SIZE)?;
+            let [sx, sy] = pair(&BLUR_SIGMA)?;
+            let kernel = |v: f64| -> Result<u32> {
+                let v = color::KERNEL_SIZE.check(&at, v)?;
+                if v.fract() != 0.0 || v % 2.0 == 0.0 {
+                    return Err(r.err("kernel_size", format!("must be odd integers, got {v}")));
+                }
+                Ok(v as u32)
+            };
+            for s in [sx, sy] {
+                BLUR_SIGMA.check(&at, s)?;
+            }
+            let (kx, ky) = (kernel(kx)?, kernel(ky)?);
             (
                 Op::GaussianBlur {
-                    kernel_size: r.int_in(&color::KERNEL_SIZE)?,
-                    sigma: [sigma, sigma],
+                    kernel_size: kx,
+                    kernel_size_y: (ky != kx).then_some(ky),
+                    sigma: [sx, sx],
                     p: 1.0,
                 },
                 Drawn::GaussianBlur {
                     applied: true,
-                    sigma,
+                    sigma: sx,
+                    sigma_y: (sy != sx).then_some(sy),
                 },
                 same,
             )

@@ -213,6 +213,38 @@ pub(crate) fn inverse_affine(
     M3([[m[0], m[1], m[2]], [m[3], m[4], m[5]], [0.0, 0.0, 1.0]])
 }
 
+/// F.rotate's `expand`: the canvas (width, height) that holds the whole
+/// turned image, torchvision's `_compute_affine_output_size` (the corners
+/// about the centre through the map's linear part, truncated to 1e-4, then
+/// ceil of the largest minus floor of the smallest). At least 1x1. Whole
+/// quarter turns are F.rotate's exact transposes (its fast path): the sides
+/// swap or stay.
+pub fn expanded_size(w: f64, h: f64, angle: f64, scale: f64, shear: [f64; 2]) -> (f64, f64) {
+    if scale == 1.0 && shear == [0.0, 0.0] && angle.rem_euclid(90.0) == 0.0 {
+        return if angle.rem_euclid(180.0) == 0.0 {
+            (w, h)
+        } else {
+            (h, w)
+        };
+    }
+    let m = inverse_affine((0.0, 0.0), angle, [0.0, 0.0], scale, shear).0;
+    let (hw, hh) = (0.5 * w, 0.5 * h);
+    let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
+    for (x, y) in [(-hw, -hh), (-hw, hh), (hw, hh), (hw, -hh)] {
+        let p = [
+            m[0][0] * x + m[0][1] * y + hw,
+            m[1][0] * x + m[1][1] * y + hh,
+        ];
+        for k in 0..2 {
+            lo[k] = lo[k].min(p[k]);
+            hi[k] = hi[k].max(p[k]);
+        }
+    }
+    let cut = |v: f64| (v * 1e4).trunc() / 1e4;
+    let side = |k: usize| (cut(hi[k]).ceil() - cut(lo[k]).floor()).clamp(1.0, (1 << 24) as f64);
+    (side(0), side(1))
+}
+
 struct Stage {
     map: M3,
     clip: Option<(f64, f64, [f64; 3], bool)>,
@@ -470,6 +502,7 @@ pub fn plan_sample(
                     interpolation,
                     fill,
                     center,
+                    expand,
                     ..
                 },
                 Drawn::Affine {
@@ -483,11 +516,25 @@ pub fn plan_sample(
                 if *applied {
                     let c = center.map(|[x, y]| (x, y)).unwrap_or((cw / 2.0, ch / 2.0));
                     let hard = interpolation.is_nearest();
+                    let mut map = inverse_affine(c, *angle, *translate, *scale, *shear);
+                    // expand: the output canvas's centre maps to the input's.
+                    let grown = expand.then(|| expanded_size(cw, ch, *angle, *scale, *shear));
+                    if let Some((ew, eh)) = grown {
+                        map = map.mul(&M3::scale_translate(
+                            1.0,
+                            1.0,
+                            cw / 2.0 - ew / 2.0,
+                            ch / 2.0 - eh / 2.0,
+                        ));
+                    }
                     stages.push(Stage {
-                        map: inverse_affine(c, *angle, *translate, *scale, *shear),
+                        map,
                         clip: Some((cw, ch, *fill, hard)),
                     });
                     nearest |= hard;
+                    if let Some((ew, eh)) = grown {
+                        (cw, ch) = (ew, eh);
+                    }
                 }
             }
             (
@@ -565,18 +612,29 @@ pub fn plan_sample(
                 prog.push(barrier(code::SHARPNESS, *factor as f32, 0.0, &mut n_stats));
             }
             (
-                Op::GaussianBlur { kernel_size, .. },
+                Op::GaussianBlur {
+                    kernel_size,
+                    kernel_size_y,
+                    ..
+                },
                 Drawn::GaussianBlur {
                     applied: true,
                     sigma,
+                    sigma_y,
                 },
             ) => {
-                if !(sigma.is_finite() && *sigma > 0.0) {
-                    return Err(op_err(index, op, format!("sigma must be > 0, got {sigma}")));
+                let sy = sigma_y.unwrap_or(*sigma);
+                if !(sigma.is_finite() && *sigma > 0.0 && sy.is_finite() && sy > 0.0) {
+                    return Err(op_err(
+                        index,
+                        op,
+                        format!("sigma must be > 0, got {sigma} (y: {sy})"),
+                    ));
                 }
                 let half = (kernel_size / 2) as f32;
+                let half_y = (kernel_size_y.unwrap_or(*kernel_size) / 2) as f32;
                 prog.push(barrier(code::BLUR_H, *sigma as f32, half, &mut n_stats));
-                prog.push(barrier(code::BLUR_V, *sigma as f32, half, &mut n_stats));
+                prog.push(barrier(code::BLUR_V, sy as f32, half_y, &mut n_stats));
             }
             (
                 Op::GaussianNoise { sigma, .. },

@@ -214,8 +214,8 @@ pub fn plan(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32) -> Opt
                 },
             ) => {
                 let s = size.unwrap_or(out);
-                let inside = ax.crop(*left as f64, *width as f64)
-                    & ay.crop(*top as f64, *height as f64);
+                let inside =
+                    ax.crop(*left as f64, *width as f64) & ay.crop(*top as f64, *height as f64);
                 if !inside {
                     return None;
                 }
@@ -236,8 +236,8 @@ pub fn plan(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32) -> Opt
                     width,
                 },
             ) => {
-                let inside = ax.crop(*left as f64, *width as f64)
-                    & ay.crop(*top as f64, *height as f64);
+                let inside =
+                    ax.crop(*left as f64, *width as f64) & ay.crop(*top as f64, *height as f64);
                 if !inside {
                     return None;
                 }
@@ -277,8 +277,8 @@ pub fn plan(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32) -> Opt
                     width,
                 },
             ) => {
-                let inside = ax.crop(*left as f64, *width as f64)
-                    & ay.crop(*top as f64, *height as f64);
+                let inside =
+                    ax.crop(*left as f64, *width as f64) & ay.crop(*top as f64, *height as f64);
                 if !inside {
                     return None;
                 }

@@ -127,6 +127,7 @@ fn base_ops() -> Vec<Op> {
             fill: [0.0; 3],
             center: None,
             antialias: false,
+            expand: false,
             p: 1.0,
         },
         Op::ColorJitter {
@@ -168,6 +169,7 @@ fn base_ops() -> Vec<Op> {
         },
         Op::GaussianBlur {
             kernel_size: 3,
+            kernel_size_y: None,
             sigma: [0.1, 2.0],
             p: 1.0,
         },

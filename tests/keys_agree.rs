@@ -197,6 +197,7 @@ fn code_built_ops_that_used_to_panic_or_hang_are_refused() {
         (
             Op::GaussianBlur {
                 kernel_size: u32::MAX,
+                kernel_size_y: None,
                 sigma: [1.0, 1.0],
                 p: 1.0,
             },

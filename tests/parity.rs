@@ -155,3 +155,39 @@ fn pipeline_color_jitter() {
 fn pipeline_affine() {
     check("affine", example("affine"));
 }
+
+/// A pipeline as `apply` builds it (its op with explicit parameters).
+fn applied(op: &str, sets: &[(&str, &str)], w: u32, h: u32) -> Pipeline {
+    let sets: Vec<(String, String)> = sets
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    gpu_augment::explicit::explicit_op(op, &sets, w, h)
+        .unwrap_or_else(|e| panic!("{op}: {e}"))
+        .0
+}
+
+#[test]
+fn op_rotate_expand() {
+    check(
+        "rotate_expand_30",
+        applied("rotate", &[("angle", "30"), ("expand", "true")], 33, 17),
+    );
+    check(
+        "rotate_expand_90",
+        applied("rotate", &[("angle", "90"), ("expand", "true")], 33, 17),
+    );
+}
+
+#[test]
+fn op_gaussian_blur_non_square_kernel() {
+    check(
+        "blur_5x9",
+        applied(
+            "gaussian_blur",
+            &[("kernel_size", "5,9"), ("sigma", "1.5")],
+            40,
+            30,
+        ),
+    );
+}

@@ -194,7 +194,12 @@ fn other_bad_values_name_the_key() {
     // Resizes know bicubic now (torchvision's names); warps still do not.
     assert_refused(
         &one_op("random_resized_crop", "interpolation = \"lanczos\""),
-        &["key `interpolation`", "bilinear", "nearest_exact", "lanczos"],
+        &[
+            "key `interpolation`",
+            "bilinear",
+            "nearest_exact",
+            "lanczos",
+        ],
     );
     assert_refused(
         &one_op("affine", "interpolation = \"bicubic\""),

@@ -131,6 +131,9 @@ def _case_list() -> list[Case]:
     for ang in [90, 25]:
         c.append(Case(f"rotate-{ang}", "chelsea", "rotate", {"angle": ang},
                       lambda t, a=ang: F.rotate(t, a, interpolation=bil), border=1))
+    for ang in [90, 30, -140]:
+        c.append(Case(f"rotate-expand-{ang}", "chelsea", "rotate", {"angle": ang, "expand": "true"},
+                      lambda t, a=ang: F.rotate(t, a, interpolation=bil, expand=True), border=1))
     c.append(Case("perspective", "astronaut", "perspective", {"endpoints": "10,5,480,20,499,374,0,350"},
                   lambda t: F.perspective(t, [[0, 0], [499, 0], [499, 374], [0, 374]],
                                           [[10, 5], [480, 20], [499, 374], [0, 350]], interpolation=bil),
@@ -163,6 +166,10 @@ def _case_list() -> list[Case]:
     for k, s in [(5, 1.5), (9, 3.0)]:
         c.append(Case(f"gaussian_blur-{k}-{s}", "astronaut", "gaussian_blur", {"kernel_size": k, "sigma": s},
                       lambda t, k=k, s=s: F.gaussian_blur(t, [k, k], [s, s])))
+    c.append(Case("gaussian_blur-5x9-1.0,3.0", "astronaut", "gaussian_blur", {"kernel_size": "5,9", "sigma": "1.0,3.0"},
+                  lambda t: F.gaussian_blur(t, [5, 9], [1.0, 3.0])))
+    c.append(Case("gaussian_blur-7x3-2.5,0.6", "chelsea", "gaussian_blur", {"kernel_size": "7,3", "sigma": "2.5,0.6"},
+                  lambda t: F.gaussian_blur(t, [7, 3], [2.5, 0.6])))
     for gm, gain in [(0.5, 1.0), (2.2, 1.0)]:
         c.append(Case(f"gamma-{gm}", "chelsea", "gamma", {"gamma": gm, "gain": gain},
                       lambda t, gm=gm, gain=gain: F.adjust_gamma(t, gm, gain)))

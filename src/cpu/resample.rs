@@ -59,9 +59,15 @@ pub fn resample_pixel(g: &GpuSample, s: &Src, ox: u32, oy: u32) -> [u8; 3] {
     let mut wf = [0.0f32; MAX_RESAMPLE_TAPS as usize];
     let (kx, ky) = (r.mode[3] & 0xffff, r.mode[3] >> 16);
     let (fx, nx) = weights(r.mode[0], r.x, r.win[1], kx, ox, &mut wf);
-    let wx: Vec<i32> = wf[..nx as usize].iter().map(|&v| fixed(v, r.mode[1])).collect();
+    let wx: Vec<i32> = wf[..nx as usize]
+        .iter()
+        .map(|&v| fixed(v, r.mode[1]))
+        .collect();
     let (fy, ny) = weights(r.mode[0], r.y, r.win[3], ky, oy, &mut wf);
-    let wy: Vec<i32> = wf[..ny as usize].iter().map(|&v| fixed(v, r.mode[2])).collect();
+    let wy: Vec<i32> = wf[..ny as usize]
+        .iter()
+        .map(|&v| fixed(v, r.mode[2]))
+        .collect();
     let mut acc = [0i32; 3];
     for (j, &wyj) in wy.iter().enumerate() {
         let row = (r.win[2] + fy) as usize + j;

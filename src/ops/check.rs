@@ -206,12 +206,15 @@ impl Op {
             }
             Op::GaussianBlur {
                 kernel_size,
+                kernel_size_y,
                 sigma,
                 p: x,
             } => {
-                color::KERNEL_SIZE.check(at, *kernel_size as f64)?;
-                if kernel_size % 2 == 0 {
-                    return Err(at.err("kernel_size", format!("must be odd, got {kernel_size}")));
+                for k in std::iter::once(kernel_size).chain(kernel_size_y) {
+                    color::KERNEL_SIZE.check(at, *k as f64)?;
+                    if k % 2 == 0 {
+                        return Err(at.err("kernel_size", format!("must be odd, got {k}")));
+                    }
                 }
                 range(at, &color::BLUR_SIGMA, sigma)?;
                 p(at, *x)?;

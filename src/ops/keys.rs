@@ -163,6 +163,8 @@ pub mod geometry {
         0.0,
         0.0,
     );
+    /// rotate (apply): grow the canvas to hold the whole turned image.
+    pub const EXPAND: Key = key("expand", "true or false", KeyDefault::Flag(false), 0.0, 0.0);
     /// affine: supersample in proportion to the map's own downscaling
     /// (torchvision never antialiases affine; off by default, as there).
     pub const AFFINE_ANTIALIAS: Key = key(

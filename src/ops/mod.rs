@@ -170,6 +170,9 @@ pub enum Op {
         /// Supersample in proportion to the map's own downscaling (torchvision
         /// never antialiases affine: false by default).
         antialias: bool,
+        /// Grow the canvas to hold the whole turned image (F.rotate's
+        /// `expand`; `apply --op rotate` only, a pipeline's affine keeps its canvas).
+        expand: bool,
         /// Probability of applying.
         p: f64,
     },
@@ -271,8 +274,11 @@ pub enum Op {
     /// torchvision's GaussianBlur: a separable Gaussian of the given odd
     /// kernel size, sigma drawn per sample, reflect padding.
     GaussianBlur {
-        /// Kernel size (odd).
+        /// Kernel size (odd); the kernel's width when `kernel_size_y` is set.
         kernel_size: u32,
+        /// The kernel's height (odd) when it differs from its width
+        /// (F.gaussian_blur's [kx, ky]; `apply` only).
+        kernel_size_y: Option<u32>,
         /// Sigma range.
         sigma: [f64; 2],
         /// Probability.
@@ -881,8 +887,11 @@ pub enum Drawn {
     GaussianBlur {
         /// Applied?
         applied: bool,
-        /// Sigma.
+        /// Sigma (along x when `sigma_y` is set).
         sigma: f64,
+        /// Sigma along y when it differs (F.gaussian_blur's [sx, sy]; `apply` only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sigma_y: Option<f64>,
     },
     /// The noise seed.
     GaussianNoise {

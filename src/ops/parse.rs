@@ -440,6 +440,7 @@ pub fn read_op(r: Reader) -> Result<Op> {
                 fill: fill()?,
                 center,
                 antialias: r.flag(&g::AFFINE_ANTIALIAS)?,
+                expand: false,
                 p: p()?,
             }
         }
@@ -504,6 +505,7 @@ pub fn read_op(r: Reader) -> Result<Op> {
             required(&color::KERNEL_SIZE, "an odd positive integer")?;
             Op::GaussianBlur {
                 kernel_size: r.int_in(&color::KERNEL_SIZE)?,
+                kernel_size_y: None,
                 sigma: r.num_or_range(&color::BLUR_SIGMA)?,
                 p: p()?,
             }

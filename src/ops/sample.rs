@@ -297,6 +297,7 @@ pub fn draw_op(op: &Op, rng: &mut impl Rng, w: u32, h: u32) -> Drawn {
             Drawn::GaussianBlur {
                 applied,
                 sigma: uniform(rng, sigma[0], sigma[1]),
+                sigma_y: None,
             }
         }
         Op::GaussianNoise { p, .. } => Drawn::GaussianNoise {
