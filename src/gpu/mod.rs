@@ -266,6 +266,11 @@ pub struct BatchStats {
     pub device_ns: u64,
     /// Host nanoseconds copying the mapped results into the tensor.
     pub readback_ns: u64,
+    /// Allocations the batch made: device buffers created (a buffer set
+    /// grows until the largest batch fits, then is reused), staging buffers
+    /// behind `queue.write_buffer` (wgpu makes one a call), and the output
+    /// tensor (added by the `Augmenter`, one a batch today).
+    pub allocations: u32,
 }
 
 pub(crate) fn grow(
@@ -274,10 +279,10 @@ pub(crate) fn grow(
     size: u64,
     usage: wgpu::BufferUsages,
     label: &str,
-) {
+) -> u32 {
     let size = size.max(16).next_multiple_of(256);
     if slot.as_ref().is_some_and(|b| b.size() >= size) {
-        return;
+        return 0;
     }
     // Grow by 1.5x so a slowly growing batch does not reallocate every time.
     let size = slot.as_ref().map_or(size, |b| {
@@ -289,6 +294,7 @@ pub(crate) fn grow(
         usage,
         mapped_at_creation: false,
     }));
+    1
 }
 
 impl GpuContext {
@@ -688,6 +694,7 @@ impl GpuContext {
             stats.submits += cs.submits;
             stats.bytes_up += cs.bytes_up;
             stats.bytes_down += bytes as u64;
+            stats.allocations += cs.allocations;
             stats.chunks += 1;
         }
         if let (true, Some(m)) = (split, mixes) {
@@ -750,49 +757,50 @@ impl GpuContext {
             }
         }
         let out_bytes = n * out_per;
-        grow(
+        let mut allocations = 0u32;
+        allocations += grow(
             dev,
             &mut bufs.samples,
             n * std::mem::size_of::<GpuSample>() as u64,
             storage,
             "samples",
         );
-        grow(
+        allocations += grow(
             dev,
             &mut bufs.src,
             bufs.pack.len() as u64 * 4,
             storage,
             "src",
         );
-        grow(
+        allocations += grow(
             dev,
             &mut bufs.scratch,
             n * scratch_per,
             wgpu::BufferUsages::STORAGE,
             "scratch",
         );
-        grow(
+        allocations += grow(
             dev,
             &mut bufs.stats,
             n * (MAX_STATS * STAT_STRIDE) as u64 * 4,
             wgpu::BufferUsages::STORAGE,
             "stats",
         );
-        grow(
+        allocations += grow(
             dev,
             &mut bufs.field,
             field_floats * 4,
             wgpu::BufferUsages::STORAGE,
             "field",
         );
-        grow(
+        allocations += grow(
             dev,
             &mut bufs.out,
             out_bytes,
             wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
             "out",
         );
-        grow(
+        allocations += grow(
             dev,
             &mut bufs.readback,
             out_bytes,
@@ -830,6 +838,8 @@ impl GpuContext {
         q.write_buffer(&bufs.globals, 0, &g_all);
         q.write_buffer(sb, 0, bytemuck::cast_slice(&table));
         q.write_buffer(srcb, 0, bytemuck::cast_slice(&bufs.pack));
+        // Each write_buffer stages its bytes in a buffer of its own.
+        allocations += 3;
         fn entire(b: &wgpu::Buffer) -> wgpu::BindingResource<'_> {
             b.as_entire_binding()
         }
@@ -942,6 +952,7 @@ impl GpuContext {
             bytes_up: up,
             bytes_down: out_bytes,
             pack_ns: started.elapsed().as_nanos() as u64,
+            allocations: allocations + mix_pass.as_ref().map_or(0, |(m, _)| m.allocations),
             ..BatchStats::default()
         })
     }
