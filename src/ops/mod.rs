@@ -1,5 +1,9 @@
 //! The ops users see: their parameters, validation, and the drawing of random
-//! parameters. Defined once here and shared by both backends.
+//! parameters. Defined once here and shared by both backends: the types in
+//! this file, keys in `keys.rs`, the op table and reading in `parse.rs`,
+//! limits in `check.rs`, and per family (`Family`) one file with each op's
+//! draw and lowering: `geometry.rs`, `color.rs`, `field.rs`, `policy.rs`
+//! (`lower.rs` drives them).
 
 mod check;
 pub(crate) mod color;
