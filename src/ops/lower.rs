@@ -135,3 +135,71 @@ pub(crate) fn lower_op(op: &Op, d: &Drawn, pl: &mut Lowering) -> Result<()> {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::{parse_op, Family, KeyDefault, OP_DEFS};
+
+    /// Every op of `OP_DEFS` (with p = 1 and its required keys set) is drawn
+    /// and lowered by the file of the family its row names, and by no other.
+    #[test]
+    fn each_op_is_drawn_and_lowered_by_its_familys_file() {
+        for def in OP_DEFS {
+            let mut t = toml::Table::new();
+            t.insert("op".into(), def.name.into());
+            for k in def.keys {
+                let v: toml::Value = match (k.name, k.default) {
+                    ("p", _) => 1.0.into(),
+                    (_, KeyDefault::Required) => match k.name {
+                        "size" | "kernel_size" | "height" | "width" => 3.into(),
+                        _ => 4.0.into(),
+                    },
+                    _ => continue,
+                };
+                t.insert(k.name.into(), v);
+            }
+            let op = parse_op(0, &t).unwrap_or_else(|e| panic!("{}: {e}", def.name));
+            let mut rng = crate::key::op_rng(7, 0, 0, 0, 0);
+            let draws = [
+                geometry::draw(&op, &mut rng, 32, 32),
+                color::draw(&op, &mut rng, 32, 32),
+                field::draw(&op, &mut rng, 32, 32),
+                policy::draw(&op, &mut rng, 32, 32),
+            ];
+            let family = [
+                Family::Geometry,
+                Family::Color,
+                Family::Field,
+                Family::Policy,
+            ];
+            let drawn: Vec<_> = family
+                .iter()
+                .zip(&draws)
+                .filter(|(_, d)| d.is_some())
+                .collect();
+            assert_eq!(drawn.len(), 1, "{}: drawn by one family", def.name);
+            assert_eq!(*drawn[0].0, def.family, "{}: drawn by its family", def.name);
+            let d = drawn[0].1.clone().unwrap();
+            let out = Size::square(32);
+            let mut lowered = vec![];
+            for (f, lower) in family.iter().zip([
+                geometry::lower as fn(&Op, &Drawn, &mut Lowering) -> Result<bool>,
+                color::lower,
+                field::lower,
+                policy::lower,
+            ]) {
+                if lower(&op, &d, &mut Lowering::new(out, 0, 32, 32)).unwrap() {
+                    lowered.push(*f);
+                }
+            }
+            // AugMix's chains are lowered one by one by the engine.
+            let want = if def.name == "augmix" {
+                vec![]
+            } else {
+                vec![def.family]
+            };
+            assert_eq!(lowered, want, "{}: lowered by its family", def.name);
+        }
+    }
+}
