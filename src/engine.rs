@@ -134,6 +134,12 @@ impl Augmenter {
         }
     }
 
+    /// Whether this augmenter's device keeps its buffers in host memory (a
+    /// CPU adapter such as lavapipe). False on the CPU backend.
+    pub fn device_memory_is_host(&self) -> bool {
+        matches!(&self.engine, Engine::Gpu(g) if g.adapter().device_type == "Cpu")
+    }
+
     /// The backend and, on the GPU, the adapter's name.
     pub fn backend_name(&self) -> String {
         match &self.engine {

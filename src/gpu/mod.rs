@@ -645,21 +645,38 @@ impl GpuContext {
     ) -> Result<BatchStats> {
         let mut stats = BatchStats::default();
         let mut done = 0usize;
-        let split = chunks.len() > 1;
+        let mut split = chunks.len() > 1;
         let mix_gl = GpuMixGlobals {
             out: [gl.out[0], gl.out[1], samples.len() as u32, gl.out[3]],
         };
-        for range in chunks.iter().cloned() {
+        // A chunk whose buffers the device cannot allocate is run again as
+        // two halves (on a fresh buffer set, so the failed one's memory is
+        // freed first), down to one sample: results do not depend on the
+        // chunking. A batch split this way mixes on the host, as a batch cut
+        // into chunks by the binding limits does.
+        let mut queue: std::collections::VecDeque<std::ops::Range<usize>> =
+            chunks.iter().cloned().collect();
+        while let Some(range) = queue.pop_front() {
             let cn = range.len();
-            let cs = self.run_chunk(
+            let cs = match self.run_chunk(
                 bufs,
                 gl,
                 &samples[range.clone()],
-                &srcs[range],
+                &srcs[range.clone()],
                 out_per,
                 scratch_per,
                 mixes.filter(|_| !split).map(|m| (&mix_gl, m)),
-            )?;
+            ) {
+                Err(Error::OutOfMemory { .. }) if cn > 1 => {
+                    *bufs = new_buffers(&self.device);
+                    split = true;
+                    let mid = range.start + cn / 2;
+                    queue.push_front(mid..range.end);
+                    queue.push_front(range.start..mid);
+                    continue;
+                }
+                r => r?,
+            };
             let [device_ns, readback_ns] =
                 self.read_back(bufs, cn, out_per as usize, tensor_per as usize, out, done)?;
             stats.pack_ns += cs.pack_ns;
@@ -783,9 +800,10 @@ impl GpuContext {
             "readback",
         );
         if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Gpu(format!(
-                "out of memory allocating batch buffers: {e}"
-            )));
+            return Err(Error::OutOfMemory {
+                what: format!("the device buffers of {n} samples ({e})"),
+                bytes: out_bytes * 2 + n * scratch_per + bufs.pack.len() as u64 * 4,
+            });
         }
         let (Some(sb), Some(srcb), Some(scb), Some(stb), Some(fb), Some(ob), Some(rb)) = (
             &bufs.samples,
