@@ -14,7 +14,7 @@ override STATS_WARP: bool = true;
 var<workgroup> partial: array<f32, 256>;
 var<workgroup> part_min: array<vec3<f32>, 256>;
 var<workgroup> part_max: array<vec3<f32>, 256>;
-var<workgroup> hist: array<atomic<u32>, 768>;
+var<workgroup> hist: array<atomic<u32>, STAT_HIST>;
 
 // The code of the barrier step that starts segment `seg + 1`, or 0.
 fn next_barrier(si: u32, seg: u32) -> u32 {
@@ -43,7 +43,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let want_range = uses(OP_AUTOCONTRAST) && next == OP_AUTOCONTRAST;
     let want_hist = uses(OP_EQUALIZE) && next == OP_EQUALIZE;
     if (uses(OP_EQUALIZE)) {
-        for (var i = li; i < 768u; i += SWG) {
+        for (var i = li; i < STAT_HIST; i += SWG) {
             atomicStore(&hist[i], 0u);
         }
         workgroupBarrier();
@@ -79,8 +79,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         if (want_hist) {
             let q = quantize(c);
             atomicAdd(&hist[q.x], 1u);
-            atomicAdd(&hist[256u + q.y], 1u);
-            atomicAdd(&hist[512u + q.z], 1u);
+            atomicAdd(&hist[STAT_LEVELS + q.y], 1u);
+            atomicAdd(&hist[STAT_LEVELS * 2u + q.z], 1u);
         }
         x += step_x;
         y += step_y;
@@ -102,22 +102,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     }
     let b = stat_base(si, seg);
     if (li == 0u) {
-        stats[b] = partial[0] / f32(npx);
+        stats[b + STAT_MEAN] = partial[0] / f32(npx);
         if (want_range) {
-            stats[b + 1u] = part_min[0].x;
-            stats[b + 2u] = part_min[0].y;
-            stats[b + 3u] = part_min[0].z;
-            stats[b + 4u] = part_max[0].x;
-            stats[b + 5u] = part_max[0].y;
-            stats[b + 6u] = part_max[0].z;
+            stats[b + STAT_MIN] = part_min[0].x;
+            stats[b + STAT_MIN + 1u] = part_min[0].y;
+            stats[b + STAT_MIN + 2u] = part_min[0].z;
+            stats[b + STAT_MAX] = part_max[0].x;
+            stats[b + STAT_MAX + 1u] = part_max[0].y;
+            stats[b + STAT_MAX + 2u] = part_max[0].z;
         }
     }
     // torchvision's equalize LUT, one thread per channel.
     if (want_hist && li < 3u) {
-        let base = li * 256u;
+        let base = li * STAT_LEVELS;
         var total = 0u;
         var last = 0u;
-        for (var i = 0u; i < 256u; i++) {
+        for (var i = 0u; i < STAT_LEVELS; i++) {
             let v = atomicLoad(&hist[base + i]);
             total += v;
             if (v > 0u) {
@@ -125,13 +125,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
             }
         }
         let step = (total - last) / 255u;
-        stats[b + 7u + li] = select(0.0, 1.0, step != 0u);
+        stats[b + STAT_EQUALIZE + li] = select(0.0, 1.0, step != 0u);
         let st = max(step, 1u);
         var cum = 0u;
-        stats[b + 12u + base] = 0.0;
-        for (var i = 0u; i < 255u; i++) {
+        stats[b + STAT_LUT + base] = 0.0;
+        for (var i = 0u; i < STAT_LEVELS - 1u; i++) {
             cum += atomicLoad(&hist[base + i]);
-            stats[b + 12u + base + i + 1u] = f32(min((cum + step / 2u) / st, 255u));
+            stats[b + STAT_LUT + base + i + 1u] = f32(min((cum + step / 2u) / st, 255u));
         }
     }
 }

@@ -11,8 +11,44 @@ pub const MAX_PROG: usize = 16;
 /// input (statistics or neighbours), each one more pass over the batch.
 pub const MAX_STATS: usize = 16;
 /// Floats per barrier slot in the statistics buffer: mean grey, per-channel
-/// min and max, per-channel "equalise" flags, then three 256-entry LUTs.
+/// min and max, per-channel "equalise" flags, then three 256-entry LUTs (the
+/// layout: `stat`).
 pub const STAT_STRIDE: usize = 780;
+
+/// The layout of one barrier slot of the statistics buffer (`STAT_STRIDE`
+/// floats from `stat_base` in shaders/common/color.wgsl), written by
+/// shaders/stats.wgsl and read by the colour steps.
+pub mod stat {
+    /// Mean grey of the image (contrast), 1 float.
+    pub const MEAN: usize = 0;
+    /// Per-channel minimum (autocontrast), 3 floats.
+    pub const MIN: usize = 1;
+    /// Per-channel maximum (autocontrast), 3 floats.
+    pub const MAX: usize = 4;
+    /// Per-channel "equalise" flags (1: the channel is equalised), 3 floats.
+    pub const EQUALIZE: usize = 7;
+    /// The equalize LUTs, one of `LEVELS` entries per channel, channel after
+    /// channel (floats 10 and 11 are unused).
+    pub const LUT: usize = 12;
+    /// Levels of a u8 channel: the entries of one histogram or LUT.
+    pub const LEVELS: usize = 256;
+    /// Histogram bins of the three channels (the stats kernel's workgroup histogram).
+    pub const HIST: usize = 3 * LEVELS;
+
+    /// The offsets and sizes with their WGSL names (emitted as `STAT_X: u32`).
+    pub const ALL: &[(&str, usize)] = &[
+        ("MEAN", MEAN),
+        ("MIN", MIN),
+        ("MAX", MAX),
+        ("EQUALIZE", EQUALIZE),
+        ("LUT", LUT),
+        ("LEVELS", LEVELS),
+        ("HIST", HIST),
+    ];
+}
+
+const _: () = assert!(stat::LUT + stat::HIST == STAT_STRIDE);
+const _: () = assert!(stat::EQUALIZE + 3 <= stat::LUT && stat::MAX + 3 <= stat::EQUALIZE);
 /// Most supersampling taps per axis when downscaling.
 pub const MAX_SUPERSAMPLE: u32 = 8;
 

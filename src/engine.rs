@@ -134,6 +134,12 @@ impl Augmenter {
         }
     }
 
+    /// Whether this augmenter's device keeps its buffers in host memory (a
+    /// CPU adapter such as lavapipe). False on the CPU backend.
+    pub fn device_memory_is_host(&self) -> bool {
+        matches!(&self.engine, Engine::Gpu(g) if g.adapter().device_type == "Cpu")
+    }
+
     /// The backend and, on the GPU, the adapter's name.
     pub fn backend_name(&self) -> String {
         match &self.engine {
@@ -451,6 +457,11 @@ impl Augmenter {
                 stats
             }
         };
+        // The output tensor, allocated for this batch.
+        let gpu_stats = gpu_stats.map(|s| BatchStats {
+            allocations: s.allocations + 1,
+            ..s
+        });
         let labels = label_rows.map(|(nc, rows)| output_labels(nc, &rows, k, mix));
         Ok(Batch {
             data,
@@ -548,6 +559,7 @@ impl Augmenter {
                     stats.pack_ns += s.pack_ns;
                     stats.device_ns += s.device_ns;
                     stats.readback_ns += s.readback_ns;
+                    stats.allocations += s.allocations;
                     Ok(())
                 };
                 for (i, _) in &too_big {

@@ -420,8 +420,9 @@ pub fn explicit_op(
                     shear,
                 },
                 if expand {
-                    let (ew, eh) =
-                        crate::plan::expanded_size(w as f64, h as f64, angle, scale, shear);
+                    let (ew, eh) = crate::ops::geometry::expanded_size(
+                        w as f64, h as f64, angle, scale, shear,
+                    );
                     Size::new(eh as u32, ew as u32)
                 } else {
                     same

@@ -417,6 +417,9 @@ fn real_main() -> Result<()> {
                     .map(|d| d.to_string())
                     .unwrap_or_else(|| "-".into())
             );
+            if let Some(g) = r.gpu {
+                println!("{g}");
+            }
             println!("images/s: {:.0}", r.images_per_sec);
         }
         Some(Command::Info) => print!("{}", app::info::info_report()),

@@ -2,6 +2,8 @@
 //! bench, info, and pipeline errors. Uses the CPU backend (the GPU path is
 //! covered by the parity tests) so these run anywhere.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -228,6 +230,64 @@ fn bench_prints_images_per_second_last() {
         .parse()
         .unwrap();
     assert!(rate > 0.0);
+}
+
+// `bench --backend gpu` prints the GPU path's cost per image after its
+// table: uploads of 4 bytes a source pixel today (RGBA words) plus the
+// sample records, the u8 outputs' bytes read back, 2 dispatches a batch for
+// color_jitter (contrast's mean is a barrier pass), and per batch in steady
+// state 3 staging buffers and the output tensor (the buffer set is reused). Needs an adapter
+// (lavapipe in CI).
+#[test]
+fn bench_on_the_gpu_prints_the_cost_per_image() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    good_images(tmp.path(), 4);
+    let o = bin()
+        .args([
+            "bench",
+            "--backend",
+            "gpu",
+            "--repeats",
+            "2",
+            "--batch-size",
+            "2",
+        ])
+        .arg("--input")
+        .arg(tmp.path())
+        .arg("--pipeline")
+        .arg(pipelines().join("color_jitter.toml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("gpu per image: "))
+        .unwrap_or_else(|| panic!("no `gpu per image` line in {stdout}"));
+    let field = |k: &str| -> f64 {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("{k} missing in {line}"))
+            .parse()
+            .unwrap()
+    };
+    // Sources 40x30, 47x33, 54x36, 61x39.
+    let px: f64 = (0..4)
+        .map(|i| ((40 + i * 7) * (30 + i * 3)) as f64)
+        .sum::<f64>()
+        / 4.0;
+    let up = field("up_bytes");
+    // Beyond the RGBA words: the sample record (768 bytes since it carries the
+    // resampler's parameters) and the image's share of the batch's globals.
+    let record = std::mem::size_of::<gpu_augment::plan::GpuSample>() as f64;
+    assert!(up >= 4.0 * px && up < 4.0 * px + record + 320.0, "{line}");
+    assert_eq!(field("down_bytes"), 224.0 * 224.0 * 3.0, "{line}");
+    assert_eq!(field("dispatches_per_batch"), 2.0, "{line}");
+    assert_eq!(field("allocations_per_batch"), 4.0, "{line}");
+    assert!(field("host_ns") > 0.0, "{line}");
 }
 
 #[test]

@@ -42,7 +42,10 @@ fn pngs(dir: &Path, n: u64) {
 
 fn run(input: &Path, out: &Path, pipeline: &Path, extra: &[&str]) -> Output {
     let mut c = bin();
-    c.args(["run", "--backend", "cpu"]);
+    c.arg("run");
+    if !extra.contains(&"--backend") {
+        c.args(["--backend", "cpu"]);
+    }
     if !extra.contains(&"--batch-size") {
         c.args(["--batch-size", "2"]);
     }
@@ -283,6 +286,62 @@ fn a_changed_input_list_is_caught() {
     );
 }
 
+// Case 3/4, shards: `--overwrite` settles this shard only. Rank 0 rerun
+// with another seed and --overwrite leaves rank 1's manifest, records and
+// outputs as they were (rank 1 may be running); a run of another layout
+// (one shard) with --overwrite clears both ranks' files.
+#[test]
+fn overwrite_settles_this_shard_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    pngs(&input, 4);
+    let p = pipeline_file(tmp.path(), "p.toml", FLIP);
+    let out = tmp.path().join("out");
+    ok(&run(&input, &out, &p, &["--shard", "0/2"]));
+    ok(&run(&input, &out, &p, &["--shard", "1/2"]));
+    let rank1 = ["manifest.1-of-2.json", "params.1-of-2.jsonl"];
+    let before: Vec<Vec<u8>> = rank1
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect();
+    let outputs1: Vec<String> = records(&out.join("params.1-of-2.jsonl"))
+        .iter()
+        .map(|r| r["file"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(outputs1.len(), 2);
+    // Rank 0 with another seed: refused without --overwrite...
+    let o = run(&input, &out, &p, &["--shard", "0/2", "--seed", "5"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o).1);
+    // ...and with it, rank 1's files are untouched.
+    ok(&run(
+        &input,
+        &out,
+        &p,
+        &["--shard", "0/2", "--seed", "5", "--overwrite"],
+    ));
+    for (f, b) in rank1.iter().zip(&before) {
+        assert_eq!(&std::fs::read(out.join(f)).unwrap(), b, "{f} changed");
+    }
+    let recs0 = records(&out.join("params.0-of-2.jsonl"));
+    assert_eq!(recs0.len(), 2);
+    assert!(recs0.iter().all(|r| r["seed"] == 5), "{recs0:?}");
+    for f in &outputs1 {
+        let stem = f.trim_end_matches(".png");
+        assert!(out.join(format!("{stem}.png")).is_file(), "{f}");
+    }
+    // Another layout: both ranks' manifests and records go.
+    ok(&run(&input, &out, &p, &["--seed", "5", "--overwrite"]));
+    for f in [
+        "manifest.0-of-2.json",
+        "manifest.1-of-2.json",
+        "params.0-of-2.jsonl",
+        "params.1-of-2.jsonl",
+    ] {
+        assert!(!out.join(f).exists(), "{f} is still there");
+    }
+    assert_eq!(records(&out.join("params.jsonl")).len(), 4);
+}
+
 fn jpeg_bytes() -> Vec<u8> {
     let mut buf = std::io::Cursor::new(Vec::new());
     image(3, 64, 48)
@@ -357,6 +416,49 @@ fn an_image_too_large_for_the_gpu_runs_on_the_cpu_twin() {
         "the small ones ran on the GPU"
     );
     assert_eq!(g.data, c.data);
+}
+
+// Case 6 through the CLI: `run --backend gpu` over a folder with one image
+// over the device's binding limit writes every output, names that file as
+// run on the CPU twin, and its output is the CPU backend's.
+#[test]
+fn run_names_the_file_that_ran_on_the_cpu_twin() {
+    let Some(gpu) = common::gpu() else { return };
+    let limit = gpu
+        .limits()
+        .max_storage_binding
+        .min(gpu.limits().max_buffer);
+    let px = limit / 4 + 1;
+    let w = 8192u32;
+    let h = (px.div_ceil(w as u64)) as u32;
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    pngs(&input, 2);
+    image::RgbImage::from_pixel(w, h, image::Rgb([200, 30, 90]))
+        .save(input.join("big.png"))
+        .unwrap();
+    let p = pipeline_file(tmp.path(), "p.toml", FLIP);
+    let out = tmp.path().join("gpu");
+    let o = run(&input, &out, &p, &["--backend", "gpu"]);
+    ok(&o);
+    let (stdout, stderr) = text(&o);
+    assert!(
+        stderr.contains("big.png: ran on the CPU twin") && stderr.contains("storage-binding limit"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("1 ran on the CPU twin"), "{stdout}");
+    assert!(!stderr.contains("img0.png: ran on"), "{stderr}");
+    let cpu = tmp.path().join("cpu");
+    ok(&run(&input, &cpu, &p, &["--backend", "cpu"]));
+    let (g, c) = (tree(&out), tree(&cpu));
+    assert_eq!(
+        g.get("big.png"),
+        c.get("big.png"),
+        "the CPU twin's output differs"
+    );
+    for f in ["img0.png", "img1.png", "big.png"] {
+        assert!(g.contains_key(f), "{f} missing: {:?}", g.keys());
+    }
 }
 
 // Case 7: a dangling symlink, a symlink loop and an unreadable folder are
@@ -504,6 +606,68 @@ fn memory_limits_split_batches_or_give_clear_errors() {
         stderr.contains("cannot allocate") && stderr.contains("--replicate"),
         "{stderr}"
     );
+}
+
+// Case 8 on the GPU backend (lavapipe keeps the device's buffers, and its
+// own threads, in the process's memory): under a 2.5 GiB address-space
+// limit a batch of 16 f32 outputs of 1024x1024 is split (sized again once
+// the device is open) and gives the unlimited run's bytes; under 900 MiB,
+// where the device itself takes most of it, a clear error, never an abort.
+#[cfg(target_os = "linux")]
+#[test]
+fn memory_limits_on_the_gpu_backend() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    pngs(&input, 16);
+    let p = pipeline_file(tmp.path(), "p.toml", "size = 1024\nformat = \"f32_chw\"\n");
+    let args = |out: &Path| -> Vec<std::ffi::OsString> {
+        vec![
+            "run".into(),
+            "--backend".into(),
+            "gpu".into(),
+            "--decode-threads".into(),
+            "1".into(),
+            "--batch-size".into(),
+            "16".into(),
+            "--input".into(),
+            input.clone().into(),
+            "--out".into(),
+            out.into(),
+            "--pipeline".into(),
+            p.clone().into(),
+        ]
+    };
+    let free = tmp.path().join("free");
+    let o = bin().args(args(&free)).output().unwrap();
+    ok(&o);
+    let npy = |m: BTreeMap<String, Vec<u8>>| -> BTreeMap<String, Vec<u8>> {
+        m.into_iter().filter(|(k, _)| k.ends_with(".npy")).collect()
+    };
+    let out = tmp.path().join("limited");
+    let a = args(&out);
+    let o = limited(
+        2560 * 1024,
+        &a.iter().map(|s| s.as_os_str()).collect::<Vec<_>>(),
+    );
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("running batches of"), "{stderr}");
+    assert_eq!(
+        npy(tree(&out)),
+        npy(tree(&free)),
+        "split batches changed the outputs"
+    );
+    let a = args(&tmp.path().join("tight"));
+    let o = limited(
+        900 * 1024,
+        &a.iter().map(|s| s.as_os_str()).collect::<Vec<_>>(),
+    );
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("memory allocation of"), "{stderr}");
 }
 
 // Case 10: over an ImageFolder a mixing pipeline takes partners from a keyed

@@ -129,6 +129,13 @@ fn shared_codes_and_limits_reach_the_wgsl_with_rust_values() {
                 "{name}: KIND_{k}"
             );
         }
+        for (k, v) in codes::stat::ALL {
+            assert_eq!(
+                constant(&m, &format!("STAT_{k}")),
+                *v as f64,
+                "{name}: STAT_{k}"
+            );
+        }
         for (c, v) in [
             ("MAX_CLIPS", codes::MAX_CLIPS as f64),
             ("MAX_PROG", codes::MAX_PROG as f64),
@@ -171,7 +178,7 @@ fn shaders_hold_no_codes_of_their_own() {
                 "const OP_",
                 "const KIND_",
                 "const MAX_",
-                "const STAT_STRIDE",
+                "const STAT_",
                 "const FIELD_TAPS",
             ] {
                 assert!(
@@ -183,6 +190,19 @@ fn shaders_hold_no_codes_of_their_own() {
             }
             // An op code or a kind mask as a bare number.
             let squeezed: String = code.split_whitespace().collect();
+            // A statistics slot's offsets: `stats[b + STAT_X ...]`, never `stats[b + 7u]`;
+            // the histogram's channel offsets likewise.
+            for pat in ["stats[b+", "hist[", "<atomic<u32>,"] {
+                for (at, _) in squeezed.match_indices(pat) {
+                    let after = &squeezed[at + pat.len()..];
+                    assert!(
+                        !after.starts_with(|c: char| c.is_ascii_digit()),
+                        "{}:{}: a bare statistics offset after `{pat}`: {line}",
+                        f.display(),
+                        i + 1
+                    );
+                }
+            }
             for pat in ["op==", "next==", "k==", "FIELD_KINDS&", "fmask&", "op<="] {
                 for (at, _) in squeezed.match_indices(pat) {
                     let after = &squeezed[at + pat.len()..];

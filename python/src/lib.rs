@@ -270,6 +270,7 @@ fn stats_dict(py: Python<'_>, s: &ga::gpu::BatchStats) -> PyResult<Py<PyAny>> {
     d.set_item("pack_ns", s.pack_ns)?;
     d.set_item("device_ns", s.device_ns)?;
     d.set_item("readback_ns", s.readback_ns)?;
+    d.set_item("allocations", s.allocations)?;
     Ok(d.into_any().unbind())
 }
 

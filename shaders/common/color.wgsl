@@ -76,7 +76,7 @@ fn blend_step(si: u32, c: vec3<f32>, step_in: vec4<f32>, cf: vec4<f32>) -> vec3<
     let code = step.x;
     let is_contrast = code == CODE_CONTRAST;
     let is_gray = code == CODE_GRAYSCALE;
-    let target_ = select(0.0, stats[stat_base(si, u32(step.z))], is_contrast)
+    let target_ = select(0.0, stats[stat_base(si, u32(step.z)) + STAT_MEAN], is_contrast)
         + select(0.0, gray(c), code == CODE_SATURATION || is_gray);
     return blend(c, vec3<f32>(target_), select(step.y, 0.0, is_gray));
 }
@@ -158,8 +158,8 @@ fn apply_step(si: u32, c: vec3<f32>, step: vec4<f32>, px: Px) -> vec3<f32> {
     }
     if (uses(OP_AUTOCONTRAST) && op == OP_AUTOCONTRAST) {
         let b = stat_base(si, u32(step.z));
-        let mn = vec3<f32>(stats[b + 1u], stats[b + 2u], stats[b + 3u]);
-        let mx = vec3<f32>(stats[b + 4u], stats[b + 5u], stats[b + 6u]);
+        let mn = vec3<f32>(stats[b + STAT_MIN], stats[b + STAT_MIN + 1u], stats[b + STAT_MIN + 2u]);
+        let mx = vec3<f32>(stats[b + STAT_MAX], stats[b + STAT_MAX + 1u], stats[b + STAT_MAX + 2u]);
         let eq = mx == mn;
         let scale = select(1.0 / (mx - mn), vec3<f32>(1.0), eq);
         let lo = select(mn, vec3<f32>(0.0), eq);
@@ -169,8 +169,8 @@ fn apply_step(si: u32, c: vec3<f32>, step: vec4<f32>, px: Px) -> vec3<f32> {
         let b = stat_base(si, u32(step.z));
         let q = quantize(c);
         for (var ch = 0u; ch < 3u; ch++) {
-            if (stats[b + 7u + ch] > 0.5) {
-                r[ch] = stats[b + 12u + ch * 256u + q[ch]] * INV_255;
+            if (stats[b + STAT_EQUALIZE + ch] > 0.5) {
+                r[ch] = stats[b + STAT_LUT + ch * STAT_LEVELS + q[ch]] * INV_255;
             }
         }
     }

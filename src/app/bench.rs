@@ -13,6 +13,41 @@ pub struct BenchResult {
     pub images_per_sec: f64,
     /// Dispatches per batch on the GPU (None on the CPU).
     pub dispatches_per_batch: Option<u32>,
+    /// GPU backend: what the timed passes cost per image and per batch.
+    pub gpu: Option<GpuPerImage>,
+}
+
+/// The GPU path's cost, from the timed passes of `bench --backend gpu`
+/// (`Augmenter`'s `BatchStats`, summed).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GpuPerImage {
+    /// Host nanoseconds per image outside waiting for the device: packing,
+    /// uploading, encoding, copying results out, the output tensor.
+    pub host_ns: f64,
+    /// Bytes uploaded per image.
+    pub up_bytes: f64,
+    /// Bytes of results read back into the tensor per image (u8 outputs
+    /// leave the device as RGBA words today: 4/3 of this).
+    pub down_bytes: f64,
+    /// Dispatches per batch.
+    pub dispatches_per_batch: f64,
+    /// Buffer and tensor allocations per batch (the last timed pass, the
+    /// steady state).
+    pub allocations_per_batch: f64,
+}
+
+impl std::fmt::Display for GpuPerImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "gpu per image: host_ns={:.0} up_bytes={:.0} down_bytes={:.0} dispatches_per_batch={:.1} allocations_per_batch={:.1}",
+            self.host_ns,
+            self.up_bytes,
+            self.down_bytes,
+            self.dispatches_per_batch,
+            self.allocations_per_batch
+        )
+    }
 }
 
 /// `images` used `times` times over (`bench --replicate`), refused with a
@@ -82,22 +117,55 @@ pub fn bench(
 ) -> Result<BenchResult> {
     let bs = batch_size.max(1);
     let mut dispatches = None;
-    let mut pass = |epoch: u64| -> Result<f64> {
+    // Over the timed passes: wall and device-wait ns, bytes, dispatches,
+    // batches; allocations of the last pass.
+    let (mut wall_ns, mut wait_ns, mut up, mut down) = (0u64, 0u64, 0u64, 0u64);
+    let (mut disp, mut batches, mut allocs) = (0u64, 0u64, 0u64);
+    let mut gpu = false;
+    let mut pass = |epoch: u64, timed: bool| -> Result<f64> {
         let t = std::time::Instant::now();
+        let mut pass_allocs = 0u64;
         for (i, chunk) in images.chunks(bs).enumerate() {
             let b =
                 aug.augment(Request::new(chunk).key(BatchKey::new(0, epoch, (i * bs) as u64)))?;
             dispatches = b.gpu_stats.map(|s| s.dispatches / s.chunks.max(1));
+            if let (Some(s), true) = (b.gpu_stats, timed) {
+                gpu = true;
+                wait_ns += s.device_ns;
+                up += s.bytes_up;
+                down += s.bytes_down;
+                disp += s.dispatches as u64;
+                batches += 1;
+                pass_allocs += s.allocations as u64;
+            }
             std::hint::black_box(&b.data);
         }
-        Ok(t.elapsed().as_secs_f64())
+        let e = t.elapsed();
+        if timed {
+            wall_ns += e.as_nanos() as u64;
+            allocs = pass_allocs;
+        }
+        Ok(e.as_secs_f64())
     };
-    pass(0)?;
+    pass(0, false)?;
     let mut seconds = Vec::new();
     for r in 0..repeats.max(1) {
-        seconds.push(pass(r as u64 + 1)?);
+        seconds.push(pass(r as u64 + 1, true)?);
     }
-    Ok(summarise(images.len(), seconds, dispatches))
+    let mut r = summarise(images.len(), seconds, dispatches);
+    if gpu {
+        let passes = repeats.max(1) as f64;
+        let n = images.len().max(1) as f64 * passes;
+        let per_pass_batches = (batches as f64 / passes).max(1.0);
+        r.gpu = Some(GpuPerImage {
+            host_ns: wall_ns.saturating_sub(wait_ns) as f64 / n,
+            up_bytes: up as f64 / n,
+            down_bytes: down as f64 / n,
+            dispatches_per_batch: disp as f64 / batches.max(1) as f64,
+            allocations_per_batch: allocs as f64 / per_pass_batches,
+        });
+    }
+    Ok(r)
 }
 
 /// Times the mixing step alone, as the CPU backend runs it: every batch is
@@ -162,6 +230,7 @@ fn summarise(images: usize, seconds: Vec<f64>, dispatches: Option<u32>) -> Bench
         median,
         images_per_sec: images as f64 / median.max(1e-12),
         dispatches_per_batch: dispatches,
+        gpu: None,
     }
 }
 

@@ -353,6 +353,86 @@ pub fn thread_reserve(threads: usize) -> u64 {
     threads as u64 * STACK + arenas
 }
 
+/// What a batch of a run holds, for sizing it to the memory the process
+/// can allocate (`host_memory_budget`).
+#[derive(Clone, Copy)]
+struct BatchFit {
+    /// Host bytes of one source's outputs.
+    per_source: u64,
+    /// Device bytes of one source, counted where the device's memory is the
+    /// host's (0 otherwise).
+    device_per_source: u64,
+    /// Batches whose outputs are in host memory at once.
+    in_flight: u64,
+    /// Device buffer sets (one batch each).
+    streams: u64,
+    views: u32,
+    size: [u32; 2],
+    mixes: bool,
+}
+
+impl BatchFit {
+    /// Lowers `batch_size` to what fits in half the budget (the other half
+    /// is left to decoding and the rest), with a note saying so; an error
+    /// when not even one source fits, or when a mixing pipeline (whose
+    /// results depend on the batch) would need a smaller batch.
+    fn apply(&self, batch_size: &mut usize, threads: usize) -> Result<Option<String>> {
+        let Some(budget) = host_memory_budget(threads) else {
+            return Ok(None);
+        };
+        let per_batch_source =
+            self.per_source * self.in_flight + self.device_per_source * self.streams;
+        let fit = (budget / 2 / per_batch_source.max(1)) as usize;
+        let [w, h] = self.size;
+        if fit == 0 {
+            return Err(Error::OutOfMemory {
+                what: format!(
+                    "one source's outputs ({} x {w}x{h}, {}{}; this process can allocate about {})",
+                    self.views,
+                    human(self.per_source),
+                    if self.device_per_source > 0 {
+                        format!(
+                            " and {} on the device, whose memory is the host's",
+                            human(self.device_per_source)
+                        )
+                    } else {
+                        String::new()
+                    },
+                    human(budget)
+                ),
+                bytes: per_batch_source,
+            });
+        }
+        if fit >= *batch_size {
+            return Ok(None);
+        }
+        let msg = format!(
+            "batches of {batch_size} sources need {} of outputs each ({} batches in flight){}, more than the {} this process can allocate",
+            human(self.per_source * *batch_size as u64),
+            self.in_flight,
+            if self.device_per_source > 0 {
+                format!(
+                    " and {} on the device ({} buffer sets, in host memory)",
+                    human(self.device_per_source * *batch_size as u64),
+                    self.streams
+                )
+            } else {
+                String::new()
+            },
+            human(budget)
+        );
+        if self.mixes {
+            return Err(Error::InvalidArgument(format!(
+                "{msg}; a mixing pipeline pairs samples within a batch, so lower --batch-size to {fit} yourself"
+            )));
+        }
+        *batch_size = fit;
+        Ok(Some(format!(
+            "{msg}: running batches of {fit} (results do not depend on the batch size)"
+        )))
+    }
+}
+
 fn human(bytes: u64) -> String {
     if bytes >= 1 << 30 {
         format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
@@ -587,38 +667,17 @@ pub fn run_folder(
             OutputFormat::F32Chw => 4,
         };
     let per_source = per_output * views as u64;
-    if let Some(budget) = host_memory_budget(lopts.threads()) {
-        let for_batches = budget / 2 / (prefetch as u64 + 2);
-        let fit = (for_batches / per_source.max(1)) as usize;
-        if fit == 0 {
-            return Err(Error::OutOfMemory {
-                what: format!(
-                    "one source's outputs ({views} x {}x{}, {}; this process can allocate about {})",
-                    size.width,
-                    size.height,
-                    human(per_source),
-                    human(budget)
-                ),
-                bytes: per_source,
-            });
-        }
-        if fit < batch_size {
-            let msg = format!(
-                "batches of {batch_size} sources need {} of outputs each ({} batches in flight), more than the {} this process can allocate",
-                human(per_source * batch_size as u64),
-                prefetch + 2,
-                human(budget)
-            );
-            if mixes {
-                return Err(Error::InvalidArgument(format!(
-                    "{msg}; a mixing pipeline pairs samples within a batch, so lower --batch-size to {fit} yourself"
-                )));
-            }
-            summary.notes.push(format!(
-                "{msg}: running batches of {fit} (results do not depend on the batch size)"
-            ));
-            batch_size = fit;
-        }
+    let fit = BatchFit {
+        per_source,
+        device_per_source: 0,
+        in_flight: prefetch as u64 + 2,
+        streams: 0,
+        views,
+        size: [size.width, size.height],
+        mixes,
+    };
+    if let Some(note) = fit.apply(&mut batch_size, lopts.threads())? {
+        summary.notes.push(note);
     }
     lopts.batch_size = batch_size;
     // The manifest: refuse to mix with what other settings wrote.
@@ -707,6 +766,32 @@ pub fn run_folder(
     let loader = loop {
         lopts.batch_size = batch_size;
         let loader = Loader::new(dataset.clone(), pipeline.clone(), lopts.clone())?;
+        // A device whose memory is the host's (lavapipe) takes its buffers
+        // and its own threads from the same budget: sized again once open.
+        if loader.device_memory_is_host() {
+            let npx = size.width as u64 * size.height as u64;
+            // Per output on the device: the output and its readback copy
+            // (u8: a word a pixel; f32: 3 floats), two f32 scratch images,
+            // and a source of about the output's size.
+            let dev_out = match pipeline.format {
+                OutputFormat::U8Hwc => npx * 4,
+                OutputFormat::F32Chw => npx * 12,
+            };
+            let on_device = BatchFit {
+                device_per_source: (2 * dev_out + npx * 24 + npx * 4) * views as u64,
+                streams: (lopts.devices.max(1) * lopts.streams_per_device.max(1)) as u64,
+                ..fit
+            };
+            let before = batch_size;
+            if let Some(note) = on_device.apply(&mut batch_size, lopts.epoch_threads())? {
+                bar.suspend(|| eprintln!("note: {note}"));
+                summary.notes.push(note);
+            }
+            if batch_size < before {
+                drop(loader);
+                continue;
+            }
+        }
         if let Some(f) = on_start.take() {
             f(&loader);
         }
@@ -856,9 +941,15 @@ pub fn run_folder(
 /// Compares this run's manifest with every manifest in `out` (and, without
 /// any, with records an older version left there). A difference stops the
 /// run with an error naming it, unless `overwrite`: then what the earlier
-/// run wrote is removed (its records, its manifest, its outputs that this
-/// run does not write again) and the run starts over. With `overwrite` this
-/// shard's own records are removed in any case.
+/// run wrote is removed (its records, its manifest, its outputs that no
+/// shard of this run writes again) and the run starts over. With
+/// `overwrite` this shard's own records are removed in any case.
+///
+/// The scope of `overwrite` is this shard: the manifests and records of the
+/// other ranks of the same layout (same world size) are theirs to settle,
+/// as they may be running now; they are left alone. Those of another layout
+/// (another world size), and records with no manifest, belong to no rank of
+/// this run and go.
 fn settle_earlier_runs(out: &Path, mine: &Path, new: &Manifest, overwrite: bool) -> Result<()> {
     let io = |p: &Path| {
         let p = p.to_path_buf();
@@ -890,9 +981,38 @@ fn settle_earlier_runs(out: &Path, mine: &Path, new: &Manifest, overwrite: bool)
             (n.starts_with("params") || n.starts_with("labels")) && n.ends_with(".jsonl")
         })
         .collect();
+    // The shard suffix of a manifest (`manifest.1-of-2.json`: `.1-of-2`)
+    // or record (`params.1-of-2.jsonl`) file name.
+    let suffix_of = |p: &Path| -> String {
+        let n = name_of(p);
+        let n = n
+            .strip_suffix(".jsonl")
+            .or(n.strip_suffix(".json"))
+            .unwrap_or(&n);
+        ["manifest", "params", "labels"]
+            .iter()
+            .find_map(|k| n.strip_prefix(k))
+            .unwrap_or(n)
+            .to_string()
+    };
+    let world_of = |suffix: &str| -> Option<usize> {
+        if suffix.is_empty() {
+            return Some(1);
+        }
+        suffix.rsplit_once("-of-")?.1.parse().ok()
+    };
+    let my_suffix = suffix_of(mine);
+    // Another rank of this layout: not this run's to settle.
+    let another_rank = |m: &Path| {
+        let s = suffix_of(m);
+        s != my_suffix && world_of(&s) == Some(new.shard[1])
+    };
     // (manifest file, what changed, the earlier manifest when readable)
     let mut conflicts: Vec<(PathBuf, Vec<String>, Option<Manifest>)> = Vec::new();
     for m in &manifests {
+        if overwrite && another_rank(m) {
+            continue;
+        }
         let old = std::fs::read_to_string(m)
             .ok()
             .and_then(|t| serde_json::from_str::<Manifest>(&t).ok());
@@ -948,9 +1068,15 @@ fn settle_earlier_runs(out: &Path, mine: &Path, new: &Manifest, overwrite: bool)
             remove(path)?;
         }
     }
-    // Starting over: no record of an earlier run is trusted.
+    // Starting over: this shard's records, those of the manifests removed
+    // above, and records no manifest vouches for are not trusted.
+    let settled: HashSet<String> = conflicts.iter().map(|c| suffix_of(&c.0)).collect();
+    let vouched: HashSet<String> = manifests.iter().map(|m| suffix_of(m)).collect();
     for r in &records {
-        remove(r)?;
+        let s = suffix_of(r);
+        if s == my_suffix || settled.contains(&s) || !vouched.contains(&s) {
+            remove(r)?;
+        }
     }
     Ok(())
 }

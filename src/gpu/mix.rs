@@ -41,6 +41,8 @@ pub(crate) struct MixDispatch {
     pipeline: wgpu::ComputePipeline,
     bind_group: wgpu::BindGroup,
     grid: [u32; 3],
+    /// Buffers created for it (see `BatchStats::allocations`).
+    pub(crate) allocations: u32,
 }
 
 impl MixDispatch {
@@ -136,21 +138,22 @@ impl MixKernel {
         out_bytes: u64,
     ) -> Result<(MixDispatch, u64)> {
         let storage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
-        super::grow(
+        let mut allocations = 0u32;
+        allocations += super::grow(
             device,
             &mut bufs.globals,
             16,
             wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             "mix-globals",
         );
-        super::grow(
+        allocations += super::grow(
             device,
             &mut bufs.params,
             std::mem::size_of_val(mixes) as u64,
             storage,
             "mix-params",
         );
-        super::grow(
+        allocations += super::grow(
             device,
             &mut bufs.out,
             out_bytes,
@@ -189,6 +192,8 @@ impl MixKernel {
                 pipeline: self.pipeline(device, gl.out[3] == 1)?,
                 bind_group,
                 grid: [gl.out[0].div_ceil(16), gl.out[1].div_ceil(16), gl.out[2]],
+                // And the two write_buffer staging buffers.
+                allocations: allocations + 2,
             },
             16 + std::mem::size_of_val(mixes) as u64,
         ))

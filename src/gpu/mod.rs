@@ -269,6 +269,11 @@ pub struct BatchStats {
     pub device_ns: u64,
     /// Host nanoseconds copying the mapped results into the tensor.
     pub readback_ns: u64,
+    /// Allocations the batch made: device buffers created (a buffer set
+    /// grows until the largest batch fits, then is reused), staging buffers
+    /// behind `queue.write_buffer` (wgpu makes one a call), and the output
+    /// tensor (added by the `Augmenter`, one a batch today).
+    pub allocations: u32,
 }
 
 pub(crate) fn grow(
@@ -277,10 +282,10 @@ pub(crate) fn grow(
     size: u64,
     usage: wgpu::BufferUsages,
     label: &str,
-) {
+) -> u32 {
     let size = size.max(16).next_multiple_of(256);
     if slot.as_ref().is_some_and(|b| b.size() >= size) {
-        return;
+        return 0;
     }
     // Grow by 1.5x so a slowly growing batch does not reallocate every time.
     let size = slot.as_ref().map_or(size, |b| {
@@ -292,6 +297,7 @@ pub(crate) fn grow(
         usage,
         mapped_at_creation: false,
     }));
+    1
 }
 
 impl GpuContext {
@@ -648,21 +654,38 @@ impl GpuContext {
     ) -> Result<BatchStats> {
         let mut stats = BatchStats::default();
         let mut done = 0usize;
-        let split = chunks.len() > 1;
+        let mut split = chunks.len() > 1;
         let mix_gl = GpuMixGlobals {
             out: [gl.out[0], gl.out[1], samples.len() as u32, gl.out[3]],
         };
-        for range in chunks.iter().cloned() {
+        // A chunk whose buffers the device cannot allocate is run again as
+        // two halves (on a fresh buffer set, so the failed one's memory is
+        // freed first), down to one sample: results do not depend on the
+        // chunking. A batch split this way mixes on the host, as a batch cut
+        // into chunks by the binding limits does.
+        let mut queue: std::collections::VecDeque<std::ops::Range<usize>> =
+            chunks.iter().cloned().collect();
+        while let Some(range) = queue.pop_front() {
             let cn = range.len();
-            let cs = self.run_chunk(
+            let cs = match self.run_chunk(
                 bufs,
                 gl,
                 &samples[range.clone()],
-                &srcs[range],
+                &srcs[range.clone()],
                 out_per,
                 scratch_per,
                 mixes.filter(|_| !split).map(|m| (&mix_gl, m)),
-            )?;
+            ) {
+                Err(Error::OutOfMemory { .. }) if cn > 1 => {
+                    *bufs = new_buffers(&self.device);
+                    split = true;
+                    let mid = range.start + cn / 2;
+                    queue.push_front(mid..range.end);
+                    queue.push_front(range.start..mid);
+                    continue;
+                }
+                r => r?,
+            };
             let [device_ns, readback_ns] =
                 self.read_back(bufs, cn, out_per as usize, tensor_per as usize, out, done)?;
             stats.pack_ns += cs.pack_ns;
@@ -674,6 +697,7 @@ impl GpuContext {
             stats.submits += cs.submits;
             stats.bytes_up += cs.bytes_up;
             stats.bytes_down += bytes as u64;
+            stats.allocations += cs.allocations;
             stats.chunks += 1;
         }
         if let (true, Some(m)) = (split, mixes) {
@@ -736,49 +760,50 @@ impl GpuContext {
             }
         }
         let out_bytes = n * out_per;
-        grow(
+        let mut allocations = 0u32;
+        allocations += grow(
             dev,
             &mut bufs.samples,
             n * std::mem::size_of::<GpuSample>() as u64,
             storage,
             "samples",
         );
-        grow(
+        allocations += grow(
             dev,
             &mut bufs.src,
             bufs.pack.len() as u64 * 4,
             storage,
             "src",
         );
-        grow(
+        allocations += grow(
             dev,
             &mut bufs.scratch,
             n * scratch_per,
             wgpu::BufferUsages::STORAGE,
             "scratch",
         );
-        grow(
+        allocations += grow(
             dev,
             &mut bufs.stats,
             n * (MAX_STATS * STAT_STRIDE) as u64 * 4,
             wgpu::BufferUsages::STORAGE,
             "stats",
         );
-        grow(
+        allocations += grow(
             dev,
             &mut bufs.field,
             field_floats * 4,
             wgpu::BufferUsages::STORAGE,
             "field",
         );
-        grow(
+        allocations += grow(
             dev,
             &mut bufs.out,
             out_bytes,
             wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
             "out",
         );
-        grow(
+        allocations += grow(
             dev,
             &mut bufs.readback,
             out_bytes,
@@ -786,9 +811,10 @@ impl GpuContext {
             "readback",
         );
         if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Gpu(format!(
-                "out of memory allocating batch buffers: {e}"
-            )));
+            return Err(Error::OutOfMemory {
+                what: format!("the device buffers of {n} samples ({e})"),
+                bytes: out_bytes * 2 + n * scratch_per + bufs.pack.len() as u64 * 4,
+            });
         }
         let (Some(sb), Some(srcb), Some(scb), Some(stb), Some(fb), Some(ob), Some(rb)) = (
             &bufs.samples,
@@ -815,6 +841,8 @@ impl GpuContext {
         q.write_buffer(&bufs.globals, 0, &g_all);
         q.write_buffer(sb, 0, bytemuck::cast_slice(&table));
         q.write_buffer(srcb, 0, bytemuck::cast_slice(&bufs.pack));
+        // Each write_buffer stages its bytes in a buffer of its own.
+        allocations += 3;
         fn entire(b: &wgpu::Buffer) -> wgpu::BindingResource<'_> {
             b.as_entire_binding()
         }
@@ -927,6 +955,7 @@ impl GpuContext {
             bytes_up: up,
             bytes_down: out_bytes,
             pack_ns: started.elapsed().as_nanos() as u64,
+            allocations: allocations + mix_pass.as_ref().map_or(0, |(m, _)| m.allocations),
             ..BatchStats::default()
         })
     }

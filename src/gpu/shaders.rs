@@ -25,7 +25,8 @@ pub const MIX: &str = include_str!("../../shaders/mix.wgsl");
 /// The WGSL `const` block every kernel starts with, generated from the Rust
 /// definitions: colour-program codes as `CODE_X: f32` (the program's lane
 /// type) and `OP_X: u32`, field kinds and masks as `KIND_X`, the per-sample
-/// limits, and the mixing kinds as `MIX_X`.
+/// limits, the statistics slot's layout as `STAT_X`, and the mixing kinds as
+/// `MIX_X`.
 pub fn prelude() -> String {
     use crate::codes::{self, code, kind};
     let mut s = String::from("// Generated from Rust (src/codes.rs, src/mix.rs): the codes and limits both sides share.\n");
@@ -55,6 +56,9 @@ pub fn prelude() -> String {
     }
     for (name, v) in codes::resample_kind::ALL {
         let _ = writeln!(s, "const RESAMPLE_{name}: u32 = {v}u;");
+    }
+    for (name, v) in codes::stat::ALL {
+        let _ = writeln!(s, "const STAT_{name}: u32 = {v}u;");
     }
     for (name, v) in crate::mix::kind::ALL {
         let _ = writeln!(s, "const MIX_{name}: u32 = {v}u;");

@@ -197,13 +197,19 @@ impl LoaderOptions {
     /// with glibc, a malloc arena), which a caller sizing batches to fit
     /// must leave room for.
     pub fn threads(&self) -> usize {
+        // The loader starts rayon's global pool in any case.
+        let global = rayon::current_num_threads();
+        self.epoch_threads() + self.augment_threads.unwrap_or(0) + global
+    }
+
+    /// The threads of [`threads`](Self::threads) that an epoch starts (the
+    /// rest start with the loader): decoders, augment workers and one more.
+    pub fn epoch_threads(&self) -> usize {
         let workers = match self.backend {
             Backend::Cpu => 1,
             _ => self.devices.max(1) * self.streams_per_device.max(1),
         };
-        // The loader starts rayon's global pool in any case.
-        let global = rayon::current_num_threads();
-        self.decode_threads + workers + self.augment_threads.unwrap_or(0) + global + 1
+        self.decode_threads + workers + 1
     }
 }
 
@@ -477,6 +483,13 @@ impl Loader {
     /// The options.
     pub fn options(&self) -> &LoaderOptions {
         &self.opts
+    }
+
+    /// Whether the loader's device keeps its buffers in this process's own
+    /// memory (a CPU adapter such as lavapipe), so that they count against
+    /// the host's memory and address-space limits.
+    pub fn device_memory_is_host(&self) -> bool {
+        self.gpu && self.engines.iter().any(|e| e.device_memory_is_host())
     }
 
     /// The pipeline.

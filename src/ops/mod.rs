@@ -1,12 +1,21 @@
 //! The ops users see: their parameters, validation, and the drawing of random
-//! parameters. Defined once here and shared by both backends.
+//! parameters. Defined once here and shared by both backends: the types in
+//! this file, keys in `keys.rs`, the op table and reading in `parse.rs`,
+//! limits in `check.rs`, and per family (`Family`) one file with each op's
+//! draw and lowering: `geometry.rs`, `color.rs`, `field.rs`, `policy.rs`
+//! (`lower.rs` drives them).
 
 mod check;
+pub(crate) mod color;
+pub(crate) mod field;
+pub(crate) mod geometry;
 pub mod keys;
+pub(crate) mod lower;
 mod parse;
 pub mod policy;
-mod sample;
 
+pub use geometry::canvas_after;
+pub use geometry::resize_target as resize_output;
 pub use keys::{Key, KeyDefault, Reader};
 pub(crate) use parse::describe as describe_value;
 pub(crate) use parse::parse_size as parse_size_value;
@@ -14,9 +23,17 @@ pub use parse::{
     op_def, op_names, parse_op, read_op, read_padding, Family, OpDef, MAX_LENGTH_SCALE,
     MIN_LENGTH_SCALE, OP_DEFS,
 };
-pub use sample::canvas_after;
-pub use sample::draw_op;
-pub use sample::resize_target as resize_output;
+
+/// Draws one op's parameters for a canvas of `w` x `h` (the size of the
+/// image as that op sees it); returns what was drawn. Output sizes follow
+/// from `Drawn` (see `plan`). Each family draws its own ops.
+pub fn draw_op(op: &Op, rng: &mut impl rand::Rng, w: u32, h: u32) -> Drawn {
+    geometry::draw(op, rng, w, h)
+        .or_else(|| color::draw(op, rng, w, h))
+        .or_else(|| field::draw(op, rng, w, h))
+        .or_else(|| policy::draw(op, rng, w, h))
+        .expect("every op belongs to a family that draws it")
+}
 
 use serde::{Deserialize, Serialize};
 

@@ -8,16 +8,17 @@ use crate::error::{Error, Result};
 pub use keys::field::{MAX_LENGTH_SCALE, MIN_LENGTH_SCALE};
 use keys::Key;
 
-/// The op families: where an op's lowering goes (see "Adding an op" in the README).
+/// The op families: the file that holds an op's draw and lowering (see
+/// "Adding an op" in the README).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
-    /// Folds into the sample's inverse map (and clip stages).
+    /// Folds into the sample's inverse map (and clip stages): src/ops/geometry.rs.
     Geometry,
-    /// Steps of the sample's colour program.
+    /// Steps of the sample's colour program: src/ops/color.rs.
     Color,
-    /// Random fields: per-pixel geometry and colour.
+    /// Random fields, per-pixel geometry and colour: src/ops/field.rs.
     Field,
-    /// Auto-augment policies and AugMix: per-sample op choices.
+    /// Auto-augment policies and AugMix, per-sample op choices: src/ops/policy.rs.
     Policy,
     /// Batch mixing (src/mix.rs).
     Mix,

@@ -1,7 +1,15 @@
-//! The auto-augment policies, as torchvision v2 defines them: the op spaces,
-//! the magnitude of each bin, and the drawing of a sample's ops.
+//! The policy family: the auto-augment policies, as torchvision v2 defines
+//! them (the op spaces, the magnitude of each bin, the drawing of a sample's
+//! ops), and AugMix. Per op, in this file: its random draw (`draw`) and its
+//! lowering to the per-sample program (`lower`: each drawn step becomes a
+//! map stage or a colour step). Its name, keys and validation: `OP_DEFS`
+//! (src/ops/parse.rs), `keys::policy` (src/ops/keys.rs), `Op::check`
+//! (src/ops/check.rs). AugMix's chains run in src/engine.rs.
 
-use super::{PolicyKind, PolicyOp, PolicyStep};
+use super::lower::{barrier, op_err, Lowering, Stage};
+use super::{Drawn, Interpolation, Op, PolicyKind, PolicyOp, PolicyStep};
+use crate::codes::code;
+use crate::error::Result;
 use rand::Rng;
 
 /// RandAugment's and TrivialAugmentWide's 14 ops, in torchvision's order.
@@ -157,7 +165,7 @@ pub fn op_bit(name: &str) -> Option<u16> {
 }
 
 /// Draws the ops of one sample from the policy on a `w` x `h` canvas.
-pub fn draw(kind: &PolicyKind, rng: &mut impl Rng, w: u32, h: u32) -> Vec<PolicyStep> {
+pub fn draw_steps(kind: &PolicyKind, rng: &mut impl Rng, w: u32, h: u32) -> Vec<PolicyStep> {
     let signed = |rng: &mut dyn rand::RngCore, m: Option<(f64, bool)>| match m {
         None => 0.0,
         Some((v, true)) if rng.random::<f64>() <= 0.5 => -v,
@@ -267,4 +275,119 @@ pub fn draw_augmix(
         })
         .collect();
     (m[0], weights, chains)
+}
+
+/// Draws the parameters of one of this family's ops for a canvas of `w` x
+/// `h`; `None` for an op of another family.
+pub(crate) fn draw(op: &Op, rng: &mut impl Rng, w: u32, h: u32) -> Option<Drawn> {
+    Some(match op {
+        Op::AugMix {
+            severity,
+            width,
+            depth,
+            alpha,
+            all_ops,
+            ..
+        } => {
+            let (original, weights, chains) =
+                draw_augmix(rng, *severity, *width, *depth, *alpha, *all_ops, w, h);
+            Drawn::AugMix {
+                original,
+                weights,
+                chains,
+            }
+        }
+        Op::Policy { kind, .. } => Drawn::Policy {
+            steps: draw_steps(kind, rng, w, h),
+        },
+        _ => return None,
+    })
+}
+
+/// Lowers one of this family's drawn ops into the sample's program; `false`
+/// for an op of another family (or drawn parameters of another op).
+pub(crate) fn lower(op: &Op, d: &Drawn, pl: &mut Lowering) -> Result<bool> {
+    match (op, d) {
+        (
+            Op::Policy {
+                interpolation,
+                fill,
+                ..
+            },
+            Drawn::Policy { steps },
+        ) => {
+            for st in steps {
+                policy_step(
+                    pl.index,
+                    op,
+                    st,
+                    *interpolation,
+                    *fill,
+                    pl.cw,
+                    pl.ch,
+                    &mut pl.stages,
+                    &mut pl.nearest,
+                    &mut pl.prog,
+                    &mut pl.n_stats,
+                )?;
+            }
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// One op a sample drew from a policy: geometric ops become map stages (with
+/// a clip stage of the policy's fill), the others colour steps.
+#[allow(clippy::too_many_arguments)]
+fn policy_step(
+    index: usize,
+    op: &Op,
+    st: &PolicyStep,
+    interpolation: Interpolation,
+    fill: [f64; 3],
+    cw: f64,
+    ch: f64,
+    stages: &mut Vec<Stage>,
+    nearest: &mut bool,
+    prog: &mut Vec<[f32; 4]>,
+    n_stats: &mut u32,
+) -> Result<()> {
+    use PolicyOp as P;
+    let m = st.magnitude;
+    if !m.is_finite() {
+        return Err(op_err(
+            index,
+            op,
+            format!("magnitude of {:?} is {m}", st.op),
+        ));
+    }
+    let hard = interpolation == Interpolation::Nearest;
+    let centre = (cw / 2.0, ch / 2.0);
+    let mut affine = |center: (f64, f64), angle: f64, translate: [f64; 2], shear: [f64; 2]| {
+        stages.push(Stage {
+            map: super::geometry::inverse_affine(center, angle, translate, 1.0, shear),
+            clip: Some((cw, ch, fill, hard)),
+        });
+        *nearest |= hard;
+    };
+    match st.op {
+        P::Identity => {}
+        P::ShearX => affine((0.0, 0.0), 0.0, [0.0, 0.0], [m.atan().to_degrees(), 0.0]),
+        P::ShearY => affine((0.0, 0.0), 0.0, [0.0, 0.0], [0.0, m.atan().to_degrees()]),
+        P::TranslateX => affine(centre, 0.0, [m.trunc(), 0.0], [0.0, 0.0]),
+        P::TranslateY => affine(centre, 0.0, [0.0, m.trunc()], [0.0, 0.0]),
+        // F.rotate turns counter-clockwise; the affine angle is clockwise.
+        P::Rotate => affine(centre, -m, [0.0, 0.0], [0.0, 0.0]),
+        P::Brightness => prog.push([code::BRIGHTNESS, (1.0 + m) as f32, 0.0, 0.0]),
+        P::Color => prog.push([code::SATURATION, (1.0 + m) as f32, 0.0, 0.0]),
+        P::Contrast => prog.push(barrier(code::CONTRAST, (1.0 + m) as f32, 0.0, n_stats)),
+        P::Sharpness => prog.push(barrier(code::SHARPNESS, (1.0 + m) as f32, 0.0, n_stats)),
+        P::Posterize => prog.push([code::POSTERIZE, m.trunc().clamp(0.0, 8.0) as f32, 0.0, 0.0]),
+        P::Solarize => prog.push([code::SOLARIZE, (255.0 * m) as f32, 0.0, 0.0]),
+        P::AutoContrast => prog.push(barrier(code::AUTOCONTRAST, 0.0, 0.0, n_stats)),
+        P::Equalize => prog.push(barrier(code::EQUALIZE, 0.0, 0.0, n_stats)),
+        P::Invert => prog.push([code::INVERT, 0.0, 0.0, 0.0]),
+    }
+    Ok(())
 }

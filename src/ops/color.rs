@@ -1,0 +1,381 @@
+//! The colour family: ops that become steps of the sample's colour program
+//! (and random erasing's box). Per op, in this file: its random draw
+//! (`draw`), the check of explicit parameters (`check_drawn`) and its
+//! lowering to the per-sample program (`lower`). Its name, keys and
+//! validation: `OP_DEFS` (src/ops/parse.rs), `keys::color`
+//! (src/ops/keys.rs), `Op::check` (src/ops/check.rs). Its codes: `code` in
+//! src/codes.rs; kernels: shaders/common/color.wgsl; CPU twin: src/cpu/color.rs.
+
+use super::geometry::pyround;
+use super::lower::{barrier, key_bits, op_err, Lowering};
+use super::{ColorStep, Drawn, Op};
+use crate::codes::code;
+use crate::error::Result;
+use crate::key::{randint, uniform};
+use rand::seq::SliceRandom;
+use rand::Rng;
+
+/// Draws the parameters of one of this family's ops for a canvas of `w` x
+/// `h`; `None` for an op of another family.
+pub(crate) fn draw(op: &Op, rng: &mut impl Rng, w: u32, h: u32) -> Option<Drawn> {
+    let (wf, hf) = (w as f64, h as f64);
+    Some(match op {
+        Op::ColorJitter {
+            brightness,
+            contrast,
+            saturation,
+            hue,
+            p,
+        } => {
+            let applied = rng.random::<f64>() < *p;
+            let mut order = [
+                ColorStep::Brightness,
+                ColorStep::Contrast,
+                ColorStep::Saturation,
+                ColorStep::Hue,
+            ];
+            order.shuffle(rng);
+            let f = |rng: &mut _, r: &Option<[f64; 2]>, neutral: f64| match r {
+                Some([a, b]) => uniform(rng, *a, *b),
+                None => neutral,
+            };
+            let b = f(rng, brightness, 1.0);
+            let c = f(rng, contrast, 1.0);
+            let s = f(rng, saturation, 1.0);
+            let hh = f(rng, hue, 0.0);
+            let present = |step: &ColorStep| match step {
+                ColorStep::Brightness => brightness.is_some(),
+                ColorStep::Contrast => contrast.is_some(),
+                ColorStep::Saturation => saturation.is_some(),
+                ColorStep::Hue => hue.is_some(),
+            };
+            let order: Vec<ColorStep> = if applied {
+                order.into_iter().filter(present).collect()
+            } else {
+                vec![]
+            };
+            if applied {
+                Drawn::ColorJitter {
+                    applied,
+                    brightness: b,
+                    contrast: c,
+                    saturation: s,
+                    hue: hh,
+                    order,
+                }
+            } else {
+                Drawn::ColorJitter {
+                    applied,
+                    brightness: 1.0,
+                    contrast: 1.0,
+                    saturation: 1.0,
+                    hue: 0.0,
+                    order,
+                }
+            }
+        }
+        Op::Grayscale { p } => Drawn::Grayscale {
+            applied: rng.random::<f64>() < *p,
+        },
+        Op::PermuteChannels { p } => {
+            let applied = rng.random::<f64>() < *p;
+            let mut order = [0u32, 1, 2];
+            order.shuffle(rng);
+            Drawn::PermuteChannels { applied, order }
+        }
+        Op::Invert { p } => Drawn::Invert {
+            applied: rng.random::<f64>() < *p,
+        },
+        Op::Solarize { p, .. } => Drawn::Solarize {
+            applied: rng.random::<f64>() < *p,
+        },
+        Op::Posterize { p, .. } => Drawn::Posterize {
+            applied: rng.random::<f64>() < *p,
+        },
+        Op::Autocontrast { p } => Drawn::Autocontrast {
+            applied: rng.random::<f64>() < *p,
+        },
+        Op::Equalize { p } => Drawn::Equalize {
+            applied: rng.random::<f64>() < *p,
+        },
+        Op::Sharpness { p, .. } => Drawn::Sharpness {
+            applied: rng.random::<f64>() < *p,
+        },
+        Op::GaussianBlur { sigma, p, .. } => {
+            let applied = rng.random::<f64>() < *p;
+            Drawn::GaussianBlur {
+                applied,
+                sigma: uniform(rng, sigma[0], sigma[1]),
+                sigma_y: None,
+            }
+        }
+        Op::GaussianNoise { p, .. } => Drawn::GaussianNoise {
+            applied: rng.random::<f64>() < *p,
+            seed: rng.random(),
+        },
+        Op::Gamma { gamma, p, .. } => {
+            let applied = rng.random::<f64>() < *p;
+            Drawn::Gamma {
+                applied,
+                gamma: uniform(rng, gamma[0], gamma[1]),
+            }
+        }
+        Op::RandomErasing {
+            p, scale, ratio, ..
+        } => {
+            // torchvision's RandomErasing.get_params; `w` x `h` is the output canvas.
+            let applied = rng.random::<f64>() < *p;
+            let seed: u64 = rng.random();
+            let area = wf * hf;
+            let log_ratio = [ratio[0].ln(), ratio[1].ln()];
+            for _ in 0..10 {
+                let erase_area = area * uniform(rng, scale[0], scale[1]);
+                let aspect = uniform(rng, log_ratio[0], log_ratio[1]).exp();
+                let eh = pyround((erase_area * aspect).sqrt());
+                let ew = pyround((erase_area / aspect).sqrt());
+                if !(eh < h as i64 && ew < w as i64) {
+                    continue;
+                }
+                let top = randint(rng, 0, h as i64 - eh);
+                let left = randint(rng, 0, w as i64 - ew);
+                return Some(Drawn::RandomErasing {
+                    applied,
+                    top,
+                    left,
+                    height: eh,
+                    width: ew,
+                    seed,
+                });
+            }
+            // No box fits: torchvision returns the image unchanged.
+            Drawn::RandomErasing {
+                applied: false,
+                top: 0,
+                left: 0,
+                height: 0,
+                width: 0,
+                seed,
+            }
+        }
+        Op::Normalize { .. } => Drawn::Normalize {},
+        _ => return None,
+    })
+}
+
+/// Explicit parameters (from `apply` or a saved record): colour factors
+/// must be finite and in range.
+pub(crate) fn check_drawn(index: usize, op: &Op, d: &Drawn) -> Result<()> {
+    if let Drawn::ColorJitter {
+        brightness,
+        contrast,
+        saturation,
+        hue,
+        ..
+    } = d
+    {
+        let ok = [*brightness, *contrast, *saturation]
+            .iter()
+            .all(|f| f.is_finite() && *f >= 0.0)
+            && hue.is_finite()
+            && hue.abs() <= 0.5;
+        if !ok {
+            return Err(op_err(index, op, format!(
+                "colour factors must be finite and >= 0, hue in [-0.5, 0.5] (brightness {brightness}, contrast {contrast}, saturation {saturation}, hue {hue})"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Lowers one of this family's drawn ops into the sample's program; `false`
+/// for an op of another family (or drawn parameters of another op).
+pub(crate) fn lower(op: &Op, d: &Drawn, pl: &mut Lowering) -> Result<bool> {
+    match (op, d) {
+        (
+            Op::ColorJitter { .. },
+            Drawn::ColorJitter {
+                applied,
+                brightness,
+                contrast,
+                saturation,
+                hue,
+                order,
+            },
+        ) => {
+            if *applied {
+                for step in order {
+                    pl.prog.push(match step {
+                        ColorStep::Brightness => [code::BRIGHTNESS, *brightness as f32, 0.0, 0.0],
+                        ColorStep::Contrast => {
+                            pl.n_stats += 1;
+                            [
+                                code::CONTRAST,
+                                *contrast as f32,
+                                (pl.n_stats - 1) as f32,
+                                0.0,
+                            ]
+                        }
+                        ColorStep::Saturation => [code::SATURATION, *saturation as f32, 0.0, 0.0],
+                        ColorStep::Hue => [code::HUE, *hue as f32, 0.0, 0.0],
+                    });
+                }
+            }
+        }
+        (Op::Grayscale { .. }, Drawn::Grayscale { applied }) => {
+            if *applied {
+                pl.prog.push([code::GRAYSCALE, 0.0, 0.0, 0.0]);
+            }
+        }
+        (Op::PermuteChannels { .. }, Drawn::PermuteChannels { applied, order }) => {
+            if *applied {
+                let mut seen = [false; 3];
+                for o in order {
+                    match seen.get_mut(*o as usize) {
+                        Some(s) if !*s => *s = true,
+                        _ => {
+                            return Err(op_err(
+                                pl.index,
+                                op,
+                                format!("order {order:?} is not a permutation of 0, 1, 2"),
+                            ))
+                        }
+                    }
+                }
+                let packed = order
+                    .iter()
+                    .enumerate()
+                    .fold(0, |m, (c, o)| m | o << (code::PERMUTE_SHIFT * c as u32));
+                pl.prog.push([code::PERMUTE, packed as f32, 0.0, 0.0]);
+            }
+        }
+        (Op::Invert { .. }, Drawn::Invert { applied: true }) => {
+            pl.prog.push([code::INVERT, 0.0, 0.0, 0.0]);
+        }
+        (Op::Solarize { threshold, .. }, Drawn::Solarize { applied: true }) => {
+            pl.prog.push([code::SOLARIZE, *threshold as f32, 0.0, 0.0]);
+        }
+        (Op::Posterize { bits, .. }, Drawn::Posterize { applied: true }) => {
+            pl.prog.push([code::POSTERIZE, *bits as f32, 0.0, 0.0]);
+        }
+        (Op::Autocontrast { .. }, Drawn::Autocontrast { applied: true }) => {
+            pl.prog
+                .push(barrier(code::AUTOCONTRAST, 0.0, 0.0, &mut pl.n_stats));
+        }
+        (Op::Equalize { .. }, Drawn::Equalize { applied: true }) => {
+            pl.prog
+                .push(barrier(code::EQUALIZE, 0.0, 0.0, &mut pl.n_stats));
+        }
+        (Op::Sharpness { factor, .. }, Drawn::Sharpness { applied: true }) => {
+            pl.prog.push(barrier(
+                code::SHARPNESS,
+                *factor as f32,
+                0.0,
+                &mut pl.n_stats,
+            ));
+        }
+        (
+            Op::GaussianBlur {
+                kernel_size,
+                kernel_size_y,
+                ..
+            },
+            Drawn::GaussianBlur {
+                applied: true,
+                sigma,
+                sigma_y,
+            },
+        ) => {
+            let sy = sigma_y.unwrap_or(*sigma);
+            if !(sigma.is_finite() && *sigma > 0.0 && sy.is_finite() && sy > 0.0) {
+                return Err(op_err(
+                    pl.index,
+                    op,
+                    format!("sigma must be > 0, got {sigma} (y: {sy})"),
+                ));
+            }
+            let half = (kernel_size / 2) as f32;
+            let half_y = (kernel_size_y.unwrap_or(*kernel_size) / 2) as f32;
+            pl.prog
+                .push(barrier(code::BLUR_H, *sigma as f32, half, &mut pl.n_stats));
+            pl.prog
+                .push(barrier(code::BLUR_V, sy as f32, half_y, &mut pl.n_stats));
+        }
+        (
+            Op::GaussianNoise { sigma, .. },
+            Drawn::GaussianNoise {
+                applied: true,
+                seed,
+            },
+        ) => {
+            pl.prog
+                .push([code::NOISE, *sigma as f32, 0.0, key_bits(*seed)]);
+        }
+        (
+            Op::Gamma { gain, .. },
+            Drawn::Gamma {
+                applied: true,
+                gamma,
+            },
+        ) => {
+            if !(gamma.is_finite() && *gamma > 0.0) {
+                return Err(op_err(
+                    pl.index,
+                    op,
+                    format!("gamma must be > 0, got {gamma}"),
+                ));
+            }
+            pl.prog
+                .push([code::GAMMA, *gamma as f32, 0.0, *gain as f32]);
+        }
+        (
+            Op::RandomErasing { value, .. },
+            Drawn::RandomErasing {
+                applied: true,
+                top,
+                left,
+                height,
+                width,
+                seed,
+            },
+        ) => {
+            if pl.erase.is_some() {
+                return Err(op_err(
+                    pl.index,
+                    op,
+                    "at most one random_erasing per sample".into(),
+                ));
+            }
+            pl.erase = Some((
+                [
+                    *left as f32,
+                    *top as f32,
+                    (*left + *width) as f32,
+                    (*top + *height) as f32,
+                ],
+                match value {
+                    Some(v) => [
+                        (v[0] / 255.0) as f32,
+                        (v[1] / 255.0) as f32,
+                        (v[2] / 255.0) as f32,
+                        0.0,
+                    ],
+                    None => [0.0, 0.0, 0.0, 1.0],
+                },
+            ));
+            pl.prog.push([code::ERASE, 0.0, 0.0, key_bits(*seed)]);
+        }
+        (Op::Invert { .. }, Drawn::Invert { .. })
+        | (Op::Solarize { .. }, Drawn::Solarize { .. })
+        | (Op::Posterize { .. }, Drawn::Posterize { .. })
+        | (Op::Autocontrast { .. }, Drawn::Autocontrast { .. })
+        | (Op::Equalize { .. }, Drawn::Equalize { .. })
+        | (Op::Sharpness { .. }, Drawn::Sharpness { .. })
+        | (Op::GaussianBlur { .. }, Drawn::GaussianBlur { .. })
+        | (Op::GaussianNoise { .. }, Drawn::GaussianNoise { .. })
+        | (Op::Gamma { .. }, Drawn::Gamma { .. })
+        | (Op::RandomErasing { .. }, Drawn::RandomErasing { .. }) => {}
+        (Op::Normalize { .. }, Drawn::Normalize {}) => {}
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
