@@ -188,6 +188,41 @@ pub mod kind {
 /// (8 nodes: Gaussian weights down to exp(-8) of the peak).
 pub const FIELD_TAPS: u32 = 8;
 
+/// Padding modes of `pad` / `random_crop` (bits 1-2 of `GpuSample::src[3]`
+/// for the modes that fold source taps back into the image).
+pub mod pad_mode {
+    /// A fill colour (a clip stage).
+    pub const CONSTANT: u32 = 0;
+    /// The edge pixel repeated.
+    pub const EDGE: u32 = 1;
+    /// Mirrored without repeating the edge pixel (torchvision's "reflect").
+    pub const REFLECT: u32 = 2;
+    /// Mirrored with the edge pixel repeated (torchvision's "symmetric").
+    pub const SYMMETRIC: u32 = 3;
+    /// The shift of the mode in `GpuSample::src[3]`.
+    pub const SHIFT: u32 = 1;
+
+    /// The modes with their names (pipeline keys) and WGSL names (`PAD_X`).
+    pub const ALL: &[(&str, u32)] = &[
+        ("CONSTANT", CONSTANT),
+        ("EDGE", EDGE),
+        ("REFLECT", REFLECT),
+        ("SYMMETRIC", SYMMETRIC),
+        ("SHIFT", SHIFT),
+    ];
+
+    /// The mode of a `padding_mode` name.
+    pub fn of(name: &str) -> Option<u32> {
+        match name {
+            "constant" => Some(CONSTANT),
+            "edge" => Some(EDGE),
+            "reflect" => Some(REFLECT),
+            "symmetric" => Some(SYMMETRIC),
+            _ => None,
+        }
+    }
+}
+
 /// Most filter taps per axis of the antialiased resampler (`src/resample.rs`):
 /// a triangle filter covers downscales up to 31x, Keys' cubic up to 15x; a
 /// larger downscale keeps the supersampled gather.

@@ -101,7 +101,7 @@ pub const EXPLICIT_OPS: &[ExplicitOp] = {
             &[common::SIZE, g::MAX_SIZE, common::RESAMPLING, g::ANTIALIAS],
         ),
         op("center_crop", &[common::SIZE]),
-        op("pad", &[g::PADDING, common::FILL]),
+        op("pad", &[g::PADDING, common::FILL, g::PADDING_MODE]),
         op("horizontal_flip", &[]),
         op("vertical_flip", &[]),
         op(
@@ -345,6 +345,15 @@ pub fn explicit_op(
                     padding: p,
                     pad_if_needed: false,
                     fill: r.rgb(&common::FILL)?,
+                    padding_mode: match r.name(&g::PADDING_MODE)?.as_deref() {
+                        None => crate::codes::pad_mode::CONSTANT,
+                        Some(n) => crate::codes::pad_mode::of(n).ok_or_else(|| {
+                            r.err(
+                                "padding_mode",
+                                format!("expected {}, got \"{n}\"", g::PADDING_MODE.shape),
+                            )
+                        })?,
+                    },
                 },
                 Drawn::RandomCrop {
                     top: -(p[1] as i64),

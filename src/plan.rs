@@ -181,6 +181,7 @@ pub fn plan_sample(
         field,
         erase,
         warps,
+        fold,
         ..
     } = pl;
     if drawn.len() != pipeline.ops.len() {
@@ -196,6 +197,11 @@ pub fn plan_sample(
             map: M3::scale_translate(cw / out.width as f64, ch / out.height as f64, 0.0, 0.0),
             clip: None,
         });
+    }
+    if fold != 0 && field.grid[2] & kind::GEOMETRIC != 0 {
+        return Err(Error::InvalidPipeline(
+            "edge, reflect or symmetric padding with a geometric random field (dx, dy, rotation, log_scale, elastic) is not supported: use constant padding".into(),
+        ));
     }
     if prog.len() > MAX_PROG || n_stats as usize > MAX_STATS {
         return Err(Error::InvalidPipeline(format!(
@@ -252,7 +258,12 @@ pub fn plan_sample(
             (len.ceil() as u32).min(MAX_SUPERSAMPLE)
         }
     };
-    g.src = [0, src_w, src_h, nearest as u32];
+    g.src = [
+        0,
+        src_w,
+        src_h,
+        nearest as u32 | fold << crate::codes::pad_mode::SHIFT,
+    ];
     g.counts = [
         prog.len() as u32,
         taps(a[0][0], a[1][0]),
@@ -282,6 +293,7 @@ pub fn plan_sample(
     // Axis-aligned maps with bilinear or bicubic taps and no fill: the
     // antialiased resampler (src/resample.rs) instead of the gather.
     if !nearest
+        && fold == 0
         && g.counts[3] == 0
         && g.field.mask() & kind::GEOMETRIC == 0
         && g.is_affine()

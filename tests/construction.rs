@@ -115,6 +115,7 @@ fn base_ops() -> Vec<Op> {
             padding: [1, 1, 1, 1],
             pad_if_needed: true,
             fill: [0.0; 3],
+            padding_mode: 0,
         },
         Op::HorizontalFlip { p: 0.5 },
         Op::VerticalFlip { p: 0.5 },

@@ -69,6 +69,9 @@ op_parity! {
     op_flips_then_resized_crop: "size = [32, 28]\n[[ops]]\nop = \"horizontal_flip\"\np = 1.0\n[[ops]]\nop = \"vertical_flip\"\np = 1.0\n[[ops]]\nop = \"random_resized_crop\"\ninterpolation = \"bicubic\"";
     op_resize_then_center_crop: "size = 24\n[[ops]]\nop = \"resize\"\nsize = 30\n[[ops]]\nop = \"center_crop\"\nsize = 24";
     op_crop_outside_zero_pad: "size = [30, 30]\n[[ops]]\nop = \"crop\"\ntop = -5\nleft = -7\nheight = 30\nwidth = 30";
+    op_random_crop_edge: "size = [40, 30]\n[[ops]]\nop = \"random_crop\"\nsize = [40, 30]\npadding = [4, 6, 5, 3]\npad_if_needed = true\npadding_mode = \"edge\"";
+    op_random_crop_reflect: "size = [40, 30]\n[[ops]]\nop = \"random_crop\"\nsize = [40, 30]\npadding = [4, 6, 5, 3]\npad_if_needed = true\npadding_mode = \"reflect\"\n[[ops]]\nop = \"color_jitter\"\nbrightness = 0.4";
+    op_random_crop_symmetric: "size = [20, 24]\n[[ops]]\nop = \"random_crop\"\nsize = [40, 30]\npadding = 8\npad_if_needed = true\npadding_mode = \"symmetric\"\n[[ops]]\nop = \"horizontal_flip\"";
     op_affine_antialias: "size = 48\n[[ops]]\nop = \"affine\"\ndegrees = 20\nscale = [0.3, 0.5]\nantialias = true";
     op_center_crop: "size = 32\n[[ops]]\nop = \"center_crop\"\nsize = 32";
     op_random_crop_padding: "size = 32\nformat = \"u8_hwc\"\n[[ops]]\nop = \"random_crop\"\nsize = 32\npadding = 4\npad_if_needed = true\nfill = [10, 200, 30]";

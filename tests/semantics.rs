@@ -1190,3 +1190,50 @@ fn draws_are_pure_functions_of_the_key() {
         assert_ne!(a, other, "seed, epoch, index and view each change the draw");
     }
 }
+
+#[test]
+fn padding_modes_fold_like_torchvision() {
+    // A 3-pixel row padded by 2 on each side (F.pad's modes): edge repeats
+    // the end pixels, reflect mirrors about them, symmetric repeats them.
+    let src = distinct(3, 2);
+    for (mode, cols) in [
+        ("edge", [0, 0, 0, 1, 2, 2, 2]),
+        ("reflect", [2, 1, 0, 1, 2, 1, 0]),
+        ("symmetric", [1, 0, 0, 1, 2, 2, 1]),
+    ] {
+        let p = pipeline(&format!(
+            "size = [2, 7]\n[[ops]]\nop = \"random_crop\"\nsize = [2, 7]\npadding = [2, 0, 2, 0]\npadding_mode = \"{mode}\""
+        ));
+        let out = apply_one(
+            &p,
+            &src,
+            Drawn::RandomCrop {
+                top: 0,
+                left: -2,
+                height: 2,
+                width: 7,
+            },
+        );
+        let want = image(7, 2, |x, y| px(&src, cols[x as usize], y));
+        assert_eq!(out, want.into_raw(), "{mode}");
+    }
+    // Folding pads the source: after another geometric op it is refused.
+    let p = pipeline(
+        "size = 8\n[[ops]]\nop = \"horizontal_flip\"\np = 1.0\n[[ops]]\nop = \"random_crop\"\nsize = 8\npadding = 2\npadding_mode = \"reflect\"",
+    );
+    let aug = Augmenter::new(p, Backend::Cpu).expect("cpu augmenter");
+    let im = distinct(6, 6);
+    let e = aug
+        .augment(Request::new(std::slice::from_ref(&im)).params(&[vec![
+            Drawn::HorizontalFlip { applied: true },
+            Drawn::RandomCrop {
+                top: -2,
+                left: -2,
+                height: 8,
+                width: 8,
+            },
+        ]]))
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("first geometric op"), "{e}");
+}

@@ -110,6 +110,9 @@ def _case_list() -> list[Case]:
     c.append(Case("pad-4-fill", "rocket", "pad", {"padding": "3,5,7,9", "fill": "10,200,30"},
                   lambda t: F.pad(t, [3, 5, 7, 9], fill=[10, 200, 30])))
     c.append(Case("pad-1", "chelsea", "pad", {"padding": "4"}, lambda t: F.pad(t, [4])))
+    for mode in ["edge", "reflect", "symmetric"]:
+        c.append(Case(f"pad-{mode}", "rocket", "pad", {"padding": "3,50,17,9", "padding_mode": mode},
+                      lambda t, m=mode: F.pad(t, [3, 50, 17, 9], padding_mode=m)))
     # Warps.
     for ang in [90, 30, -17.5]:
         c.append(Case(f"affine-angle{ang}", "chelsea", "affine", {"angle": ang},

@@ -10,6 +10,7 @@ override MAY_NEAREST: bool = false;   // some sample samples nearest
 override MAY_CLIP: bool = false;      // some sample has clip stages
 override MAY_PROJECTIVE: bool = false; // some map is projective (else w = 1 exactly)
 override MAY_RESAMPLE: bool = false;  // some sample uses the antialiased resampler
+override MAY_FOLD: bool = false;      // some sample pads by folding taps (edge, reflect, symmetric)
 override HUE_STEPS: u32 = 0u;         // most hue steps in one sample's program
 override FIELD_KINDS: u32 = 0u;       // random-field kinds some sample uses (bit k: kind k)
 override OPS: u32 = 0u;               // colour-program op codes some sample uses (bit c: code c)

@@ -2,6 +2,37 @@
 // (bilinear or nearest, supersampled when downscaling), clip stages, rounding.
 // CPU twin: src/cpu/sample.rs.
 
+// Tap index i (a whole number as f32) folded into [0, n) by a padding mode:
+// edge clamps, reflect mirrors about the edge pixels, symmetric repeats them.
+// CPU twin: `fold_index` in src/cpu/sample.rs.
+fn fold_index(v: f32, n: u32, mode: u32) -> u32 {
+    let i = i32(clamp(v, -1e8, 1e8));
+    let m = i32(n);
+    if (mode == PAD_REFLECT) {
+        if (m == 1) {
+            return 0u;
+        }
+        let p = 2 * (m - 1);
+        var j = abs(i) % p;
+        if (j >= m) {
+            j = p - j;
+        }
+        return u32(j);
+    }
+    if (mode == PAD_SYMMETRIC) {
+        let p = 2 * m;
+        var j = i % p;
+        if (j < 0) {
+            j += p;
+        }
+        if (j >= m) {
+            j = p - 1 - j;
+        }
+        return u32(j);
+    }
+    return u32(clamp(i, 0, m - 1));
+}
+
 fn unpack_rgb(p: u32) -> vec3<f32> {
     return vec3<f32>(f32(p & 255u), f32((p >> 8u) & 255u), f32((p >> 16u) & 255u));
 }
@@ -28,10 +59,19 @@ fn sample_at(src: vec4<u32>, u: f32, v: f32) -> vec3<f32> {
     let fy = y - y0;
     let hx = f32(src.y) - 1.0;
     let hy = f32(src.z) - 1.0;
-    let xa = u32(clamp(x0, 0.0, hx));
-    let xb = u32(clamp(x0 + 1.0, 0.0, hx));
-    let ya = src.x + u32(clamp(y0, 0.0, hy)) * src.y;
-    let yb = src.x + u32(clamp(y0 + 1.0, 0.0, hy)) * src.y;
+    var xa = u32(clamp(x0, 0.0, hx));
+    var xb = u32(clamp(x0 + 1.0, 0.0, hx));
+    var ya = src.x + u32(clamp(y0, 0.0, hy)) * src.y;
+    var yb = src.x + u32(clamp(y0 + 1.0, 0.0, hy)) * src.y;
+    if (MAY_FOLD) {
+        let mode = (src.w >> PAD_SHIFT) & 3u;
+        if (mode != PAD_CONSTANT) {
+            xa = fold_index(x0, src.y, mode);
+            xb = fold_index(x0 + 1.0, src.y, mode);
+            ya = src.x + fold_index(y0, src.z, mode) * src.y;
+            yb = src.x + fold_index(y0 + 1.0, src.z, mode) * src.y;
+        }
+    }
     let a = unpack_rgb(src_px[ya + xa]);
     let b = unpack_rgb(src_px[ya + xb]);
     let c = unpack_rgb(src_px[yb + xa]);

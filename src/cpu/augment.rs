@@ -87,6 +87,18 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
     }
     if g.resample.active() {
         super::resample::resample(g, src, w, h, [&mut *r, &mut *gg, &mut *b]);
+    } else if g.src[3] >> crate::codes::pad_mode::SHIFT != 0 {
+        // Folded padding (edge, reflect, symmetric): the shader's warp pixel
+        // by pixel (the fast paths clamp their taps).
+        for y in 0..h {
+            for x in 0..w {
+                let c = super::sample::warp_pixel(g, src, x as u32, y as u32);
+                let p = y * w + x;
+                r[p] = c[0] as f32 * INV_255;
+                gg[p] = c[1] as f32 * INV_255;
+                b[p] = c[2] as f32 * INV_255;
+            }
+        }
     } else if is_axis_aligned(g) {
         warp_separable(
             g,

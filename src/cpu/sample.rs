@@ -1,7 +1,33 @@
 //! CPU twin of `shaders/common/sample.wgsl`: the same casts, the same order of
 //! operations, on RGB u8 sources instead of packed words.
 
+use crate::codes::pad_mode;
 use crate::plan::{GpuClip, GpuSample};
+
+/// The shader's `fold_index`: tap index `v` (a whole number) folded into
+/// [0, n) by a padding mode (edge clamps, reflect mirrors about the edge
+/// pixels, symmetric repeats them).
+pub fn fold_index(v: f32, n: u32, mode: u32) -> u32 {
+    let i = v.clamp(-1e8, 1e8) as i32;
+    let m = n as i32;
+    if mode == pad_mode::REFLECT {
+        if m == 1 {
+            return 0;
+        }
+        let p = 2 * (m - 1);
+        let j = i.abs() % p;
+        return (if j >= m { p - j } else { j }) as u32;
+    }
+    if mode == pad_mode::SYMMETRIC {
+        let p = 2 * m;
+        let mut j = i % p;
+        if j < 0 {
+            j += p;
+        }
+        return (if j >= m { p - 1 - j } else { j }) as u32;
+    }
+    i.clamp(0, m - 1) as u32
+}
 
 /// A source image as the CPU kernels read it: RGB u8, row-major.
 #[derive(Clone, Copy)]
@@ -27,17 +53,28 @@ pub fn sample_at(g: &GpuSample, s: &Src, u: f32, v: f32) -> [f32; 3] {
     let y0 = y.floor();
     let fx = x - x0;
     let fy = y - y0;
-    // Taps clamp to the image edge.
+    // Taps clamp to the image edge (or fold, for edge / reflect / symmetric padding).
     let (hx, hy) = (s.width as f32 - 1.0, s.height as f32 - 1.0);
-    let (xa, xb) = (
-        x0.clamp(0.0, hx) as i32 as usize * 3,
-        (x0 + 1.0).clamp(0.0, hx) as i32 as usize * 3,
-    );
     let row = s.width as usize * 3;
-    let (ya, yb) = (
-        y0.clamp(0.0, hy) as i32 as usize * row,
-        (y0 + 1.0).clamp(0.0, hy) as i32 as usize * row,
-    );
+    let mode = (g.src[3] >> pad_mode::SHIFT) & 3;
+    let ((xa, xb), (ya, yb)) = if mode != pad_mode::CONSTANT {
+        let f = |v: f32, n: u32| fold_index(v, n, mode) as usize;
+        (
+            (f(x0, s.width) * 3, f(x0 + 1.0, s.width) * 3),
+            (f(y0, s.height) * row, f(y0 + 1.0, s.height) * row),
+        )
+    } else {
+        (
+            (
+                x0.clamp(0.0, hx) as i32 as usize * 3,
+                (x0 + 1.0).clamp(0.0, hx) as i32 as usize * 3,
+            ),
+            (
+                y0.clamp(0.0, hy) as i32 as usize * row,
+                (y0 + 1.0).clamp(0.0, hy) as i32 as usize * row,
+            ),
+        )
+    };
     let px =
         |o: usize| -> [f32; 3] { [s.data[o] as f32, s.data[o + 1] as f32, s.data[o + 2] as f32] };
     let (a, b, c, d) = (px(ya + xa), px(ya + xb), px(yb + xa), px(yb + xb));

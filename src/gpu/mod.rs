@@ -152,6 +152,7 @@ struct Features {
     may_clip: bool,
     may_projective: bool,
     may_resample: bool,
+    may_fold: bool,
     hue_steps: u32,
     field_kinds: u32,
     ops: u32,
@@ -169,6 +170,7 @@ impl Features {
                 !s.is_affine() || s.active_clips().iter().any(|c| !c.is_affine())
             }),
             may_resample: any(&|s| s.resample.active()),
+            may_fold: any(&|s| s.src[3] >> crate::codes::pad_mode::SHIFT != 0),
             hue_steps: samples
                 .iter()
                 .map(|s| {
@@ -199,6 +201,7 @@ impl Features {
             ("MAY_CLIP", b(self.may_clip)),
             ("MAY_PROJECTIVE", b(self.may_projective)),
             ("MAY_RESAMPLE", b(self.may_resample)),
+            ("MAY_FOLD", b(self.may_fold)),
             ("HUE_STEPS", self.hue_steps as f64),
             ("FIELD_KINDS", self.field_kinds as f64),
             ("OPS", self.ops as f64),

@@ -54,6 +54,9 @@ pub fn prelude() -> String {
     ] {
         let _ = writeln!(s, "const {name}: u32 = {v}u;");
     }
+    for (name, v) in codes::pad_mode::ALL {
+        let _ = writeln!(s, "const PAD_{name}: u32 = {v}u;");
+    }
     for (name, v) in codes::resample_kind::ALL {
         let _ = writeln!(s, "const RESAMPLE_{name}: u32 = {v}u;");
     }

@@ -416,17 +416,32 @@ pub(crate) fn lower(op: &Op, d: &Drawn, pl: &mut Lowering) -> Result<bool> {
                         )));
                 }
             }
-            let fill = match op {
-                Op::RandomCrop { fill, .. } => *fill,
-                _ => [0.0; 3],
+            let (fill, mode) = match op {
+                Op::RandomCrop {
+                    fill, padding_mode, ..
+                } => (*fill, *padding_mode),
+                _ => ([0.0; 3], crate::codes::pad_mode::CONSTANT),
             };
             let outside = *top < 0
                 || *left < 0
                 || (*left + *width) as f64 > pl.cw
                 || (*top + *height) as f64 > pl.ch;
+            // Edge, reflect and symmetric padding fold the source taps back
+            // into the image: only where the op pads the source itself.
+            let fold = outside && mode != crate::codes::pad_mode::CONSTANT;
+            if fold {
+                if !pl.stages.is_empty() || (pl.fold != 0 && pl.fold != mode) {
+                    return Err(op_err(
+                        pl.index,
+                        op,
+                        "padding_mode other than \"constant\" pads the source image: the op must be the first geometric op".into(),
+                    ));
+                }
+                pl.fold = mode;
+            }
             pl.stages.push(Stage {
                 map: M3::scale_translate(1.0, 1.0, *left as f64, *top as f64),
-                clip: outside.then_some((pl.cw, pl.ch, fill, false)),
+                clip: (outside && !fold).then_some((pl.cw, pl.ch, fill, false)),
             });
             (pl.cw, pl.ch) = (*width as f64, *height as f64);
         }

@@ -182,10 +182,10 @@ pub mod geometry {
         0.0,
         0.0,
     );
-    /// random_crop: only "constant".
+    /// random_crop / pad: torchvision's padding modes.
     pub const PADDING_MODE: Key = key(
         "padding_mode",
-        "\"constant\"",
+        "\"constant\", \"edge\", \"reflect\" or \"symmetric\"",
         KeyDefault::Name("constant"),
         0.0,
         0.0,

@@ -82,6 +82,8 @@ pub(crate) struct Lowering {
     /// unless `antialias`, resize with `antialias = false`, perspective, the
     /// policies' warps): torchvision antialiases resizes only.
     pub warps: Vec<usize>,
+    /// The padding mode that folds source taps into the image (0: none).
+    pub fold: u32,
 }
 
 impl Lowering {
@@ -99,6 +101,7 @@ impl Lowering {
             field: FieldParams::default(),
             erase: None,
             warps: Vec::new(),
+            fold: 0,
         }
     }
 }

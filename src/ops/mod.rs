@@ -155,6 +155,10 @@ pub enum Op {
         pad_if_needed: bool,
         /// Padding colour, 0..255 per channel.
         fill: [f64; 3],
+        /// `crate::codes::pad_mode`: constant (the fill), edge, reflect or
+        /// symmetric (the source's pixels folded back; the op must then be
+        /// the first geometric op, padding the source itself).
+        padding_mode: u32,
     },
     /// Flip left-right with probability `p`.
     HorizontalFlip {

@@ -387,15 +387,20 @@ pub fn read_op(r: Reader) -> Result<Op> {
                 .ok_or_else(|| r.err("size", "missing"))?,
         },
         "random_crop" => {
-            if let Some(v) = r.get(g::PADDING_MODE.name) {
-                if v.as_str() != Some("constant") {
-                    return Err(r.err(
-                        "padding_mode",
-                        format!("only \"constant\" is supported, got {}", v.describe()),
-                    ));
-                }
-            }
+            let padding_mode = match r.get(g::PADDING_MODE.name) {
+                None => crate::codes::pad_mode::CONSTANT,
+                Some(v) => v
+                    .as_str()
+                    .and_then(crate::codes::pad_mode::of)
+                    .ok_or_else(|| {
+                        r.err(
+                            "padding_mode",
+                            format!("expected {}, got {}", g::PADDING_MODE.shape, v.describe()),
+                        )
+                    })?,
+            };
             Op::RandomCrop {
+                padding_mode,
                 size: r
                     .size(&common::SIZE)?
                     .ok_or_else(|| r.err("size", "missing"))?,
