@@ -380,21 +380,26 @@ fn truncated_jpegs_fail() {
     assert!(stdout.contains("wrote 2 images"), "{stdout}");
 }
 
+/// A flat image just over `gpu`'s storage-binding limit (sources are RGBA
+/// words on the device).
+fn over_the_binding_limit(gpu: &gpu_augment::gpu::GpuContext) -> image::RgbImage {
+    let limit = gpu
+        .limits()
+        .max_storage_binding
+        .min(gpu.limits().max_buffer);
+    let px = limit / 4 + 1;
+    let w = 8192u32;
+    let h = (px.div_ceil(w as u64)) as u32;
+    image::RgbImage::from_pixel(w, h, image::Rgb([200, 30, 90]))
+}
+
 // Case 6: on the GPU backend an image the device cannot hold runs on the CPU
 // twin, in its place in the batch, with the same values; the others stay on
 // the GPU. (Needs an adapter: lavapipe in CI.)
 #[test]
 fn an_image_too_large_for_the_gpu_runs_on_the_cpu_twin() {
     let Some(gpu) = common::gpu() else { return };
-    let limit = gpu
-        .limits()
-        .max_storage_binding
-        .min(gpu.limits().max_buffer);
-    // A source just over the binding limit (RGBA words on the device).
-    let px = limit / 4 + 1;
-    let w = 8192u32;
-    let h = (px.div_ceil(w as u64)) as u32;
-    let big = image::RgbImage::from_pixel(w, h, image::Rgb([200, 30, 90]));
+    let big = over_the_binding_limit(&gpu);
     let images = vec![image(0, 40, 30), big, image(2, 33, 17)];
     let p =
         gpu_augment::Pipeline::from_toml("size = 32\n[[ops]]\nop = \"horizontal_flip\"\np = 1\n")
@@ -424,17 +429,10 @@ fn an_image_too_large_for_the_gpu_runs_on_the_cpu_twin() {
 #[test]
 fn run_names_the_file_that_ran_on_the_cpu_twin() {
     let Some(gpu) = common::gpu() else { return };
-    let limit = gpu
-        .limits()
-        .max_storage_binding
-        .min(gpu.limits().max_buffer);
-    let px = limit / 4 + 1;
-    let w = 8192u32;
-    let h = (px.div_ceil(w as u64)) as u32;
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("in");
     pngs(&input, 2);
-    image::RgbImage::from_pixel(w, h, image::Rgb([200, 30, 90]))
+    over_the_binding_limit(&gpu)
         .save(input.join("big.png"))
         .unwrap();
     let p = pipeline_file(tmp.path(), "p.toml", FLIP);
