@@ -44,8 +44,9 @@ pub enum Mixer {
         alpha: f64,
     },
     /// ResizeMix: tau ~ U(tau); the whole partner is resized to
-    /// (floor(tau*H), floor(tau*W)) (at least 1x1) with the core's antialiased
-    /// bilinear sampling and pasted at a uniform position; lam = 1 - pasted
+    /// (floor(tau*H), floor(tau*W)) (at least 1x1) with bilinear taps
+    /// supersampled when it shrinks by more than 2x (the core's gather, not
+    /// its antialiased resampler) and pasted at a uniform position; lam = 1 - pasted
     /// area / (H*W).
     ResizeMix {
         /// Range of the scale, inside (0, 1).

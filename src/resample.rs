@@ -294,6 +294,16 @@ pub fn plan(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32) -> Opt
                 }
             }
             (op, _) if !op.is_geometric() => {}
+            // A random field without geometric kinds: none at all changes
+            // nothing; colour kinds bring the canvas to the output size.
+            (Op::RandomField { .. } | Op::Elastic { .. }, _)
+                if crate::ops::field::kinds(op) & crate::codes::kind::GEOMETRIC == 0 =>
+            {
+                if crate::ops::field::kinds(op) != 0 {
+                    ax.resize(out.width as f64);
+                    ay.resize(out.height as f64);
+                }
+            }
             // Geometric ops that did not apply leave the map as it is.
             (_, Drawn::Affine { applied: false, .. })
             | (_, Drawn::Perspective { applied: false, .. })
