@@ -12,6 +12,7 @@ use crate::ops::{Drawn, Op, PolicyKind};
 use crate::pipeline::{OutputFormat, Pipeline, SampleRecord};
 use crate::plan::{globals, plan_sample, GpuSample};
 use crate::request::Request;
+use crate::targets::{self, ForwardMap, Mask, SampleTargets, TargetOptions, Targets};
 pub use crate::Tensor;
 use crate::TensorMut;
 use image::{DynamicImage, RgbImage};
@@ -63,6 +64,9 @@ pub struct Batch {
     /// buffer limit), with the reason. Same values either way (the CPU twin
     /// matches the shader); empty on the CPU backend.
     pub cpu_fallback: Vec<(usize, String)>,
+    /// Every output sample's transformed targets, when targets were given
+    /// (see [`crate::targets`]).
+    pub targets: Option<Vec<SampleTargets>>,
 }
 
 impl Batch {
@@ -216,7 +220,11 @@ impl Augmenter {
     /// mixing op, and mixes the labels when they are given.
     pub fn augment(&self, request: Request<'_>) -> Result<Batch> {
         let records = self.draw(&request)?;
-        self.render(request.images, records, request.labels.as_ref())
+        let default_options = TargetOptions::default();
+        let targets = request
+            .targets
+            .map(|t| (t, request.target_options.unwrap_or(&default_options)));
+        self.render(request.images, records, request.labels.as_ref(), targets)
     }
 
     /// Every output sample's parameters drawn for source images with global
@@ -352,6 +360,7 @@ impl Augmenter {
         images: &[RgbImage],
         records: Vec<SampleRecord>,
         labels: Option<&Labels>,
+        targets: Option<(&[Targets], &TargetOptions)>,
     ) -> Result<Batch> {
         let k = self.pipeline.views.max(1) as usize;
         let n = images.len() * k;
@@ -393,6 +402,10 @@ impl Augmenter {
             }
             None => None,
         };
+        let tjob = match targets {
+            Some((t, o)) => Some(self.check_targets(images, t, o)?),
+            None => None,
+        };
         let gl = globals(&self.pipeline, n as u32, 0);
         let gmix = mix.map(|m| plan_mix(m, size));
         let (h, w) = (size.height as usize, size.width as usize);
@@ -418,6 +431,8 @@ impl Augmenter {
             .ops
             .iter()
             .position(|o| matches!(o, Op::AugMix { .. }));
+        let mut masks_out: Option<Vec<Vec<Mask>>> = None;
+        let mut planned: Vec<GpuSample> = Vec::new();
         let gpu_stats = match augmix {
             None => {
                 let samples: Vec<GpuSample> = records
@@ -438,14 +453,26 @@ impl Augmenter {
                         }
                     })
                     .collect();
-                self.run(
+                let mask_refs: Option<(Vec<Vec<&Mask>>, _)> =
+                    tjob.as_ref().filter(|j| j.per_image > 0).map(|j| {
+                        let t = targets.map_or(&[][..], |(t, _)| t);
+                        (
+                            (0..n).map(|o| t[o / k].masks.iter().collect()).collect(),
+                            j.ignore,
+                        )
+                    });
+                let stats = self.run(
                     &gl,
                     &samples,
                     &srcs,
                     &mut data,
                     gmix.as_deref(),
                     &mut cpu_fallback,
-                )?
+                    mask_refs.as_ref().map(|(m, i)| (&m[..], *i)),
+                    &mut masks_out,
+                )?;
+                planned = samples;
+                stats
             }
             Some(pos) => {
                 let stats =
@@ -463,6 +490,39 @@ impl Augmenter {
             ..s
         });
         let labels = label_rows.map(|(nc, rows)| output_labels(nc, &rows, k, mix));
+        let targets = match (targets, tjob) {
+            (Some((t, o)), Some(_)) => {
+                let mut masks = masks_out.unwrap_or_default();
+                let mut out = Vec::with_capacity(n);
+                for (i, (r, g)) in records.iter().zip(&planned).enumerate() {
+                    let im = &images[i / k];
+                    let map = ForwardMap::new(
+                        &self.pipeline,
+                        &r.ops,
+                        im.width(),
+                        im.height(),
+                        i / k,
+                        &g.field,
+                    )?;
+                    let (boxes, box_origin, keypoints) =
+                        targets::transform_geometry(&t[i / k], &map, o, i);
+                    out.push(SampleTargets {
+                        masks: masks.get_mut(i).map(std::mem::take).unwrap_or_default(),
+                        boxes,
+                        box_origin,
+                        keypoints,
+                        forward_error: map.error_bound(),
+                        weight: 1.0,
+                    });
+                }
+                // The batch mix moves targets as it moves pixels.
+                if let Some(m) = mix {
+                    out = targets::mix::mix_targets(out, m, (size.width, size.height), o);
+                }
+                Some(out)
+            }
+            _ => None,
+        };
         Ok(Batch {
             data,
             shape,
@@ -470,6 +530,7 @@ impl Augmenter {
             gpu_stats,
             labels,
             cpu_fallback,
+            targets,
         })
     }
 
@@ -503,7 +564,9 @@ impl Augmenter {
     /// beyond a binding or buffer limit) runs on the CPU twin instead, in its
     /// place in the tensor (listed in `fallback` with the reason); the
     /// samples around it still run on the GPU, and the batch mix then runs
-    /// on the host.
+    /// on the host. With `masks` (each output sample's label maps and the
+    /// ignore value) the masks are gathered on the same maps into `masks_out`.
+    #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
         gl: &crate::plan::GpuGlobals,
@@ -512,10 +575,15 @@ impl Augmenter {
         data: &mut Tensor,
         gmix: Option<&[crate::mix::GpuMix]>,
         fallback: &mut Vec<(usize, String)>,
+        masks: Option<crate::cpu::masks::MaskJob<'_>>,
+        masks_out: &mut Option<Vec<Vec<Mask>>>,
     ) -> Result<Option<BatchStats>> {
         Ok(match &self.engine {
             Engine::Cpu => {
                 cpu::run_batch(gl, samples, srcs, tensor_mut(data))?;
+                if let Some((m, ignore)) = masks {
+                    *masks_out = Some(cpu::masks::run_masks(gl, samples, m, ignore));
+                }
                 if let Some(gm) = gmix {
                     mix_on_host(gl, gm, data);
                 }
@@ -529,13 +597,15 @@ impl Augmenter {
                     .filter_map(|(i, (s, src))| g.sample_misfit(gl, s, src).map(|r| (i, r)))
                     .collect();
                 if too_big.is_empty() {
-                    return Ok(Some(g.run_batch(
-                        gl,
-                        samples,
-                        srcs,
-                        tensor_mut(data),
-                        gmix,
-                    )?));
+                    let (stats, m) =
+                        g.run_batch_masks(gl, samples, srcs, tensor_mut(data), gmix, masks)?;
+                    *masks_out = m;
+                    return Ok(Some(stats));
+                }
+                // Samples the device cannot hold: the masks of the whole
+                // batch on the CPU twin (the same values).
+                if let Some((m, ignore)) = masks {
+                    *masks_out = Some(cpu::masks::run_masks(gl, samples, m, ignore));
                 }
                 let per = (gl.out[0] * gl.out[1]) as usize * 3;
                 let mut stats = BatchStats::default();
@@ -582,6 +652,40 @@ impl Augmenter {
                 Some(stats)
             }
         })
+    }
+
+    /// Checks a batch's targets (one per image) against the images, the
+    /// options and the pipeline; what the backends need to gather the masks.
+    fn check_targets(
+        &self,
+        images: &[RgbImage],
+        targets: &[Targets],
+        options: &TargetOptions,
+    ) -> Result<TargetJob> {
+        if targets.len() != images.len() {
+            return Err(Error::InvalidArgument(format!(
+                "{} images but {} targets (give one `Targets` per image, empty where it has none)",
+                images.len(),
+                targets.len()
+            )));
+        }
+        options.check()?;
+        if let Some(pos) = self
+            .pipeline
+            .ops
+            .iter()
+            .position(|o| matches!(o, Op::AugMix { .. }))
+        {
+            return Err(Error::InvalidPipeline(format!(
+                "op #{pos} `augmix` blends chains of different geometry: targets cannot follow it (drop augmix or the targets)"
+            )));
+        }
+        for (i, (t, im)) in targets.iter().zip(images).enumerate() {
+            targets::check(i, t, im.width(), im.height(), options)?;
+        }
+        let (per_image, any_u8) = targets::mask_layout(targets)?;
+        let ignore = options.ignore_values(any_u8)?;
+        Ok(TargetJob { per_image, ignore })
     }
 
     /// AugMix (op `pos`, the last before an optional normalize): every output
@@ -684,6 +788,8 @@ impl Augmenter {
             &mut internal,
             None,
             &mut inner_fallback,
+            None,
+            &mut None,
         )?;
         // Internal sample j is chain j % (width + 1) of output sample j / (width + 1).
         let per_out = samples.len() / records.len().max(1);
@@ -709,6 +815,14 @@ impl Augmenter {
         );
         Ok(stats)
     }
+}
+
+/// What `render` needs of a batch's checked targets.
+struct TargetJob {
+    /// Masks per image.
+    per_image: usize,
+    /// The labels of pixels from outside, for u8 and u16 masks.
+    ignore: (u8, u16),
 }
 
 /// The batch mix with the CPU twin (`gl` gives the size, format and sample

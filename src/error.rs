@@ -97,6 +97,16 @@ pub enum Error {
         /// Why it could not be decoded.
         reason: String,
     },
+    /// A target (mask, box, keypoint) given with an image that is wrong.
+    #[error("image {index}: targets field `{field}`: {message}")]
+    InvalidTarget {
+        /// Position of the image in the batch.
+        index: usize,
+        /// The field (`masks[0]`, `boxes[3]`, `keypoints`).
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The GPU backend was asked for but no adapter exists.
     #[error("no GPU adapter found (on Linux without a GPU, install Mesa's lavapipe: apt-get install mesa-vulkan-drivers libvulkan1)")]
     NoAdapter,

@@ -26,6 +26,7 @@ mod record;
 mod request;
 pub mod resample;
 mod synth;
+pub mod targets;
 
 pub use engine::{decode_image, load_image, load_image_with, to_rgb, Augmenter, Backend, Batch};
 pub use error::{Error, Result};
@@ -37,6 +38,9 @@ pub use pipeline::{OutputFormat, Pipeline, SampleRecord};
 pub use record::RECORD_FORMAT;
 pub use request::Request;
 pub use synth::synthetic_image;
+pub use targets::{
+    BoxFormat, BoxOrigin, Boxes, Keypoints, Mask, MaskData, SampleTargets, TargetOptions, Targets,
+};
 
 /// RGB u8 images, as the `image` crate holds them: the engine's input type.
 pub use image::RgbImage;

@@ -113,13 +113,15 @@ impl Pipeline {
             message,
         };
         for key in table.keys() {
-            if !["size", "format", "ops", "views"].contains(&key.as_str()) {
+            if !["size", "format", "ops", "views", "targets"].contains(&key.as_str()) {
                 return Err(key_err(
                     key,
-                    "unknown key (allowed: size, format, ops, views)".into(),
+                    "unknown key (allowed: size, format, ops, views, targets)".into(),
                 ));
             }
         }
+        // The `[targets]` table (read by `TargetOptions::from_pipeline_toml`) is checked here too.
+        crate::targets::TargetOptions::from_pipeline_toml(text)?;
         let size = match table.get("size") {
             Some(v) => ops::parse_size_value(v).map_err(|m| key_err("size", m))?,
             None => {

@@ -166,15 +166,9 @@ pub fn plan_sample(
     src_h: u32,
     index: usize,
 ) -> Result<GpuSample> {
-    let out = pipeline.size;
-    let mut pl = Lowering::new(out, index, src_w, src_h);
-    for (op, d) in pipeline.ops.iter().zip(drawn) {
-        lower_op(op, d, &mut pl)?;
-    }
+    let pl = lower_sample(pipeline, drawn, src_w, src_h, index)?;
     let Lowering {
-        cw,
-        ch,
-        mut stages,
+        stages,
         nearest,
         prog,
         n_stats,
@@ -184,20 +178,6 @@ pub fn plan_sample(
         fold,
         ..
     } = pl;
-    if drawn.len() != pipeline.ops.len() {
-        return Err(Error::InvalidArgument(format!(
-            "{} drawn records for {} ops",
-            drawn.len(),
-            pipeline.ops.len()
-        )));
-    }
-    // The tensor has one size: a canvas of any other size is resized to it.
-    if cw != out.width as f64 || ch != out.height as f64 {
-        stages.push(Stage {
-            map: M3::scale_translate(cw / out.width as f64, ch / out.height as f64, 0.0, 0.0),
-            clip: None,
-        });
-    }
     if fold != 0 && field.grid[2] & kind::GEOMETRIC != 0 {
         return Err(Error::InvalidPipeline(
             "edge, reflect or symmetric padding with a geometric random field (dx, dy, rotation, log_scale, elastic) is not supported: use constant padding".into(),
@@ -303,6 +283,44 @@ pub fn plan_sample(
         g.resample = crate::resample::plan(pipeline, drawn, src_w, src_h).unwrap_or_default();
     }
     Ok(g)
+}
+
+/// Every drawn op of one sample lowered in order, with the final resize of
+/// the canvas to the tensor's size appended as its last stage: what
+/// `plan_sample` folds into a `GpuSample`, and what the targets' forward
+/// map (src/targets/) inverts, so both read one program.
+pub(crate) fn lower_sample(
+    pipeline: &Pipeline,
+    drawn: &[Drawn],
+    src_w: u32,
+    src_h: u32,
+    index: usize,
+) -> Result<Lowering> {
+    let out = pipeline.size;
+    let mut pl = Lowering::new(out, index, src_w, src_h);
+    for (op, d) in pipeline.ops.iter().zip(drawn) {
+        lower_op(op, d, &mut pl)?;
+    }
+    if drawn.len() != pipeline.ops.len() {
+        return Err(Error::InvalidArgument(format!(
+            "{} drawn records for {} ops",
+            drawn.len(),
+            pipeline.ops.len()
+        )));
+    }
+    // The tensor has one size: a canvas of any other size is resized to it.
+    if pl.cw != out.width as f64 || pl.ch != out.height as f64 {
+        pl.stages.push(Stage {
+            map: M3::scale_translate(
+                pl.cw / out.width as f64,
+                pl.ch / out.height as f64,
+                0.0,
+                0.0,
+            ),
+            clip: None,
+        });
+    }
+    Ok(pl)
 }
 
 /// The field kinds (bit k: kind k) any sample of the pipeline can draw.

@@ -62,6 +62,8 @@ pub struct Request<'a> {
     pub(crate) params: Option<&'a [Vec<Drawn>]>,
     pub(crate) mix: Option<&'a [MixRecord]>,
     pub(crate) replay: Option<&'a [SampleRecord]>,
+    pub(crate) targets: Option<&'a [crate::targets::Targets]>,
+    pub(crate) target_options: Option<&'a crate::targets::TargetOptions>,
 }
 
 impl<'a> Request<'a> {
@@ -80,6 +82,8 @@ impl<'a> Request<'a> {
             params: None,
             mix: None,
             replay: None,
+            targets: None,
+            target_options: None,
         }
     }
 
@@ -169,6 +173,25 @@ impl<'a> Request<'a> {
     pub fn replay(self, records: &'a [SampleRecord]) -> Self {
         Self {
             replay: Some(records),
+            ..self
+        }
+    }
+
+    /// Targets, one per source image (masks of the image's size, boxes,
+    /// keypoints): `Batch::targets` then holds every output sample's,
+    /// transformed with its image's geometry (see [`crate::targets`]).
+    /// They never change a sample's draws or pixels.
+    pub fn targets(self, targets: &'a [crate::targets::Targets]) -> Self {
+        Self {
+            targets: Some(targets),
+            ..self
+        }
+    }
+
+    /// How targets are transformed and filtered (defaults otherwise).
+    pub fn target_options(self, options: &'a crate::targets::TargetOptions) -> Self {
+        Self {
+            target_options: Some(options),
             ..self
         }
     }

@@ -6,6 +6,7 @@ pub mod augmix;
 pub mod color;
 pub mod field;
 pub mod gather;
+pub mod masks;
 pub mod mix;
 pub mod resample;
 pub mod sample;

@@ -21,6 +21,7 @@ use crate::cpu::Src;
 use crate::error::{Error, Result};
 use crate::mix::{GpuMix, GpuMixGlobals};
 use crate::plan::{code, GpuGlobals, GpuSample, MAX_STATS, STAT_STRIDE};
+use crate::targets::{Mask, MaskData};
 use std::sync::{Arc, Mutex};
 
 /// What `info` prints about an adapter.
@@ -106,6 +107,11 @@ struct Buffers {
     readback: Option<wgpu::Buffer>,
     pack: Vec<u32>,
     mix: mix::MixBuffers,
+    /// Label maps in (header and planes) and out, and their readback.
+    mask_in: Option<wgpu::Buffer>,
+    mask_out: Option<wgpu::Buffer>,
+    mask_readback: Option<wgpu::Buffer>,
+    mask_pack: Vec<u32>,
     /// The submission whose results `readback` will hold (what `read_back` waits for).
     submitted: Option<wgpu::SubmissionIndex>,
 }
@@ -128,6 +134,10 @@ fn new_buffers(device: &wgpu::Device) -> Buffers {
         readback: None,
         pack: Vec::new(),
         mix: mix::MixBuffers::default(),
+        mask_in: None,
+        mask_out: None,
+        mask_readback: None,
+        mask_pack: Vec::new(),
         submitted: None,
     }
 }
@@ -240,6 +250,13 @@ pub struct GpuContext {
     stats_module: wgpu::ShaderModule,
     field_module: wgpu::ShaderModule,
     mix: mix::MixKernel,
+    /// The label-map kernel (`shaders/masks.wgsl`): its module, its own
+    /// bindings (group 1, beside the main pass's group 0) and its pipelines
+    /// per feature set, compiled on first use.
+    masks_module: wgpu::ShaderModule,
+    mask_layout: wgpu::BindGroupLayout,
+    mask_pipeline_layout: wgpu::PipelineLayout,
+    mask_variants: Mutex<std::collections::HashMap<Features, Arc<wgpu::ComputePipeline>>>,
     /// Compiled (main, stats) pipelines per feature set (see `Features`).
     variants: Mutex<std::collections::HashMap<Features, Arc<Kernels>>>,
     /// Free buffer sets. A batch takes one (or makes one when all are in
@@ -434,6 +451,16 @@ impl GpuContext {
         let main_module = module("augment");
         let stats_module = module("stats");
         let field_module = module("field");
+        let masks_module = module("masks");
+        let mask_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("masks"),
+            entries: &[storage(0, true), storage(1, false)],
+        });
+        let mask_pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("masks"),
+            bind_group_layouts: &[Some(&layout), Some(&mask_layout)],
+            immediate_size: 0,
+        });
         let mix = mix::MixKernel::new(&device);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!("shader compilation failed: {e}")));
@@ -450,6 +477,10 @@ impl GpuContext {
             stats_module,
             field_module,
             mix,
+            masks_module,
+            mask_layout,
+            mask_pipeline_layout,
+            mask_variants: Mutex::default(),
             variants: Mutex::default(),
             bufs: Mutex::new(vec![first]),
             errors,
@@ -527,6 +558,39 @@ impl GpuContext {
         Ok(pair)
     }
 
+    /// The label-map pipeline for a feature set, compiled on first use.
+    fn mask_pipeline(&self, f: Features) -> Result<Arc<wgpu::ComputePipeline>> {
+        let mut cache = self
+            .mask_variants
+            .lock()
+            .map_err(|_| Error::Gpu("a previous batch panicked".into()))?;
+        if let Some(p) = cache.get(&f) {
+            return Ok(p.clone());
+        }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let p = Arc::new(
+            self.device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some("masks"),
+                    layout: Some(&self.mask_pipeline_layout),
+                    module: &self.masks_module,
+                    entry_point: Some("main"),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants: &f.constants(),
+                        ..Default::default()
+                    },
+                    cache: None,
+                }),
+        );
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!(
+                "mask pipeline creation failed for {f:?}: {e}"
+            )));
+        }
+        cache.insert(f, p.clone());
+        Ok(p)
+    }
+
     fn take_error(&self) -> Option<String> {
         let mut v = self.errors.lock().ok()?;
         if v.is_empty() {
@@ -567,10 +631,36 @@ impl GpuContext {
         gl: &GpuGlobals,
         samples: &[GpuSample],
         srcs: &[Src],
-        mut out: crate::TensorMut,
+        out: crate::TensorMut,
         mixes: Option<&[GpuMix]>,
     ) -> Result<BatchStats> {
+        Ok(self.run_batch_masks(gl, samples, srcs, out, mixes, None)?.0)
+    }
+
+    /// `run_batch`, and with `masks` (every sample's label maps, each of its
+    /// source's size, and the ignore value) their gather through the same
+    /// maps: one more dispatch in each chunk's submit (`shaders/masks.wgsl`).
+    /// Returns every sample's masks at the output size.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn run_batch_masks(
+        &self,
+        gl: &GpuGlobals,
+        samples: &[GpuSample],
+        srcs: &[Src],
+        mut out: crate::TensorMut,
+        mixes: Option<&[GpuMix]>,
+        masks: Option<crate::cpu::masks::MaskJob<'_>>,
+    ) -> Result<(BatchStats, Option<Vec<Vec<Mask>>>)> {
         crate::cpu::check_batch(gl, samples, srcs, &out, mixes)?;
+        if let Some((m, _)) = masks {
+            if m.len() != samples.len() {
+                return Err(Error::InvalidArgument(format!(
+                    "batch: {} mask sets for {} samples",
+                    m.len(),
+                    samples.len()
+                )));
+            }
+        }
         let npx = (gl.out[0] as u64) * (gl.out[1] as u64);
         let f32_out = gl.out[3] == 1;
         // Bytes per sample on the device (u8: one RGBA word per pixel) and in the tensor.
@@ -580,6 +670,8 @@ impl GpuContext {
         // Two halves of f32 RGB images (segment passes read one, write the other).
         let scratch_per = if stat_slots > 0 { npx * 24 } else { 0 };
         let limit = self.limits.max_storage_binding.min(self.limits.max_buffer);
+        // Masks per sample (their buffers grow with the batch too).
+        let mask_k = masks.map_or(0, |(m, _)| m.first().map_or(0, Vec::len)) as u64;
         // Split into chunks whose every binding fits.
         let mut chunks: Vec<std::ops::Range<usize>> = Vec::new();
         let (mut start, mut src_sum, mut n) = (0usize, 0u64, 0u64);
@@ -596,6 +688,8 @@ impl GpuContext {
                     && n * std::mem::size_of::<GpuSample>() as u64 <= limit
                     && n * (MAX_STATS * STAT_STRIDE * 4) as u64 <= limit
                     && n <= self.limits.max_workgroups_per_dim as u64
+                    && src * mask_k + 4 * (n + 2) <= limit
+                    && n * mask_k * npx * 4 <= limit
             };
             if !fits(sb, 1, fb) {
                 return Err(Error::InvalidImage {
@@ -632,6 +726,7 @@ impl GpuContext {
             srcs,
             &mut out,
             mixes,
+            masks,
             &chunks,
             [out_per, tensor_per, scratch_per],
         );
@@ -652,10 +747,13 @@ impl GpuContext {
         srcs: &[Src],
         out: &mut crate::TensorMut,
         mixes: Option<&[GpuMix]>,
+        masks: Option<crate::cpu::masks::MaskJob<'_>>,
         chunks: &[std::ops::Range<usize>],
         [out_per, tensor_per, scratch_per]: [u64; 3],
-    ) -> Result<BatchStats> {
+    ) -> Result<(BatchStats, Option<Vec<Vec<Mask>>>)> {
         let mut stats = BatchStats::default();
+        let mut masks_out: Option<Vec<Vec<Mask>>> = masks.map(|_| Vec::new());
+        let masks_ignore = masks.map_or((0, 0), |(_, i)| i);
         let mut done = 0usize;
         let mut split = chunks.len() > 1;
         let mix_gl = GpuMixGlobals {
@@ -678,6 +776,7 @@ impl GpuContext {
                 out_per,
                 scratch_per,
                 mixes.filter(|_| !split).map(|m| (&mix_gl, m)),
+                masks.map(|(m, ignore)| (&m[range.clone()], ignore)),
             ) {
                 Err(Error::OutOfMemory { .. }) if cn > 1 => {
                     *bufs = new_buffers(&self.device);
@@ -691,6 +790,11 @@ impl GpuContext {
             };
             let [device_ns, readback_ns] =
                 self.read_back(bufs, cn, out_per as usize, tensor_per as usize, out, done)?;
+            if let (Some(acc), Some((m, _))) = (masks_out.as_mut(), masks) {
+                acc.extend(self.read_masks(bufs, gl, &m[range.clone()], masks_ignore)?);
+                let k = m.first().map_or(0, Vec::len) as u64;
+                stats.bytes_down += cn as u64 * k * (gl.out[0] as u64 * gl.out[1] as u64) * 4;
+            }
             stats.pack_ns += cs.pack_ns;
             stats.device_ns += device_ns;
             stats.readback_ns += readback_ns;
@@ -706,7 +810,7 @@ impl GpuContext {
         if let (true, Some(m)) = (split, mixes) {
             mix::mix_on_host(&mix_gl, m, out);
         }
-        Ok(stats)
+        Ok((stats, masks_out))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -719,6 +823,7 @@ impl GpuContext {
         out_per: u64,
         scratch_per: u64,
         mix: Option<(&GpuMixGlobals, &[GpuMix])>,
+        masks: Option<crate::cpu::masks::MaskJob<'_>>,
     ) -> Result<BatchStats> {
         let started = std::time::Instant::now();
         let dev = &self.device;
@@ -813,6 +918,48 @@ impl GpuContext {
             wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             "readback",
         );
+        // Label maps: a header (masks per sample, ignore value, each
+        // sample's first value), then every plane, one value a word.
+        let mask_k = masks.map_or(0, |(m, _)| m.first().map_or(0, Vec::len));
+        let mask_out_bytes = n * mask_k as u64 * (gl.out[0] as u64 * gl.out[1] as u64) * 4;
+        if let Some((m, _)) = masks.filter(|_| mask_k > 0) {
+            let p = &mut bufs.mask_pack;
+            p.clear();
+            p.push(mask_k as u32);
+            p.push(0);
+            let head = p.len();
+            p.resize(head + m.len(), 0);
+            for (si, planes) in m.iter().enumerate() {
+                p[head + si] = p.len() as u32;
+                for plane in planes {
+                    match &plane.data {
+                        MaskData::U8(v) => p.extend(v.iter().map(|&x| x as u32)),
+                        MaskData::U16(v) => p.extend(v.iter().map(|&x| x as u32)),
+                    }
+                }
+            }
+            allocations += grow(
+                dev,
+                &mut bufs.mask_in,
+                p.len() as u64 * 4,
+                storage,
+                "mask-in",
+            );
+            allocations += grow(
+                dev,
+                &mut bufs.mask_out,
+                mask_out_bytes,
+                wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                "mask-out",
+            );
+            allocations += grow(
+                dev,
+                &mut bufs.mask_readback,
+                mask_out_bytes,
+                wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                "mask-readback",
+            );
+        }
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::OutOfMemory {
                 what: format!("the device buffers of {n} samples ({e})"),
@@ -892,7 +1039,30 @@ impl GpuContext {
             let x = groups.clamp(1, maxd);
             (x as u32, groups.div_ceil(x).max(1) as u32)
         };
-        let kernels = self.pipelines(Features::of(gl, samples))?;
+        let features = Features::of(gl, samples);
+        let kernels = self.pipelines(features)?;
+        let mask_pass = match (&bufs.mask_in, &bufs.mask_out) {
+            (Some(mi), Some(mo)) if mask_k > 0 => {
+                q.write_buffer(mi, 0, bytemuck::cast_slice(&bufs.mask_pack));
+                allocations += 1;
+                let bg1 = dev.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some("masks"),
+                    layout: &self.mask_layout,
+                    entries: &[
+                        wgpu::BindGroupEntry {
+                            binding: 0,
+                            resource: entire(mi),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 1,
+                            resource: entire(mo),
+                        },
+                    ],
+                });
+                Some((self.mask_pipeline(features)?, bg1))
+            }
+            _ => None,
+        };
         let mix_pass = match mix {
             Some((mg, m)) => {
                 Some(
@@ -939,6 +1109,17 @@ impl GpuContext {
                 m.encode(&mut pass);
                 dispatches += 1;
             }
+            if let Some((p, bg1)) = &mask_pass {
+                // The label maps on the same maps: 16x16 tiles, z = sample.
+                pass.set_pipeline(p);
+                pass.set_bind_group(0, &bg, &[(stat_slots * GLOBALS_STRIDE) as u32]);
+                pass.set_bind_group(1, bg1, &[]);
+                pass.dispatch_workgroups(gl.out[0].div_ceil(16), gl.out[1].div_ceil(16), n as u32);
+                dispatches += 1;
+            }
+        }
+        if let (Some(_), Some(mo), Some(mr)) = (&mask_pass, &bufs.mask_out, &bufs.mask_readback) {
+            enc.copy_buffer_to_buffer(mo, 0, mr, 0, mask_out_bytes);
         }
         let copy_from = match (&mix_pass, bufs.mix.out()) {
             (Some(_), Some(mixed)) => mixed,
@@ -949,7 +1130,10 @@ impl GpuContext {
         let up = g_all.len() as u64
             + (table.len() * std::mem::size_of::<GpuSample>()) as u64
             + bufs.pack.len() as u64 * 4
-            + mix_pass.as_ref().map_or(0, |(_, b)| *b);
+            + mix_pass.as_ref().map_or(0, |(_, b)| *b)
+            + mask_pass
+                .as_ref()
+                .map_or(0, |_| bufs.mask_pack.len() as u64 * 4);
         bufs.submitted = Some(submitted);
         Ok(BatchStats {
             dispatches,
@@ -961,6 +1145,75 @@ impl GpuContext {
             allocations: allocations + mix_pass.as_ref().map_or(0, |(m, _)| m.allocations),
             ..BatchStats::default()
         })
+    }
+
+    /// The label maps of the chunk just read back (`masks`: its samples'
+    /// inputs, for the count and type), from the mask readback buffer; the
+    /// device finished with them in `read_back`.
+    fn read_masks(
+        &self,
+        bufs: &Buffers,
+        gl: &GpuGlobals,
+        masks: &[Vec<&Mask>],
+        (ignore8, ignore16): (u8, u16),
+    ) -> Result<Vec<Vec<Mask>>> {
+        let k = masks.first().map_or(0, Vec::len);
+        let (w, h) = (gl.out[0], gl.out[1]);
+        let npx = w as usize * h as usize;
+        if k == 0 {
+            return Ok(vec![Vec::new(); masks.len()]);
+        }
+        let rb = bufs
+            .mask_readback
+            .as_ref()
+            .ok_or_else(|| Error::Gpu("no mask readback buffer".into()))?;
+        let bytes = (masks.len() * k * npx * 4) as u64;
+        let (tx, rx) = std::sync::mpsc::channel();
+        rb.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
+            let _ = tx.send(r);
+        });
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: bufs.submitted.clone(),
+                timeout: Some(DEVICE_TIMEOUT),
+            })
+            .map_err(|e| Error::Gpu(format!("waiting for the device: {e}")))?;
+        match rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(Error::Gpu(format!("mapping masks: {e}"))),
+            Err(_) => return Err(Error::Gpu("device dropped the mask readback".into())),
+        }
+        let out = {
+            let view = rb
+                .get_mapped_range(0..bytes)
+                .map_err(|e| Error::Gpu(format!("mapping masks: {e:?}")))?;
+            let words: &[u32] = bytemuck::cast_slice(&view[..]);
+            masks
+                .iter()
+                .enumerate()
+                .map(|(si, planes)| {
+                    planes
+                        .iter()
+                        .enumerate()
+                        .map(|(j, m)| {
+                            let v = &words[(si * k + j) * npx..(si * k + j + 1) * npx];
+                            // The kernel marks pixels from outside; each
+                            // plane's type has its ignore value.
+                            let outside = crate::cpu::masks::OUTSIDE;
+                            if m.is_u16() {
+                                let f = |&x: &u32| if x == outside { ignore16 } else { x as u16 };
+                                Mask::u16(w, h, v.iter().map(f).collect())
+                            } else {
+                                let f = |&x: &u32| if x == outside { ignore8 } else { x as u8 };
+                                Mask::u8(w, h, v.iter().map(f).collect())
+                            }
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        rb.unmap();
+        Ok(out)
     }
 
     /// Copies `n` samples of `per` device bytes (of which `keep` are the sample's) into the tensor at byte `done`.

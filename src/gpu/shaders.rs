@@ -16,6 +16,7 @@ pub const KERNELS: &[(&str, &str)] = &[
     ("augment", include_str!("../../shaders/augment.wgsl")),
     ("stats", include_str!("../../shaders/stats.wgsl")),
     ("field", include_str!("../../shaders/field.wgsl")),
+    ("masks", include_str!("../../shaders/masks.wgsl")),
 ];
 
 /// The mixing kernel's own file: standalone (its own bindings, none of the
