@@ -31,7 +31,7 @@ pub mod targets;
 pub use engine::{decode_image, load_image, load_image_with, to_rgb, Augmenter, Backend, Batch};
 pub use error::{Error, Result};
 pub use key::BatchKey;
-pub use loader::{Dataset, Epoch, Loader, LoaderBatch, LoaderOptions, LoaderStats};
+pub use loader::{Dataset, Epoch, ItemTargets, Loader, LoaderBatch, LoaderOptions, LoaderStats};
 pub use mix::{Labels, Mix, MixRecord, Mixer, SoftLabels};
 pub use ops::{ColorStep, Drawn, Interpolation, Op, ResizeTo, Size};
 pub use pipeline::{OutputFormat, Pipeline, SampleRecord};

@@ -67,6 +67,12 @@ enum Command {
         /// names under --input; the other settings come from --pipeline.
         #[arg(long, value_name = "PARAMS.jsonl", conflicts_with_all = ["seed", "epoch", "shard", "devices"])]
         replay: Option<PathBuf>,
+        /// Folder of label maps (PNG) with the images' relative paths and
+        /// stems (DIR/a/b.png for --input/a/b.jpg): warped with their image
+        /// (nearest; pixels from outside take the [targets] ignore_index)
+        /// and written to OUT/masks/ under the outputs' names.
+        #[arg(long, value_name = "DIR", conflicts_with = "replay")]
+        masks: Option<PathBuf>,
     },
     /// Apply one op with explicit parameters (like torchvision's functional API).
     Apply {
@@ -210,8 +216,11 @@ fn real_main() -> Result<()> {
             overwrite,
             exif_orientation,
             replay,
+            masks,
         }) => {
             let p = Pipeline::from_file(&pipeline)?;
+            let text = std::fs::read_to_string(&pipeline)?;
+            let target_options = gpu_augment::TargetOptions::from_pipeline_toml(&text)?;
             if let Some(params) = replay {
                 let opts = app::replay::ReplayOptions {
                     backend,
@@ -246,6 +255,8 @@ fn real_main() -> Result<()> {
                 decode_threads,
                 overwrite,
                 exif_orientation,
+                masks,
+                target_options,
             };
             let s = app::run::run_folder(p, &input, &out, &opts, |l| {
                 eprintln!("backend: {}", l.backend_name())

@@ -468,6 +468,13 @@ pub struct RunOptions {
     /// Apply each image's EXIF orientation when decoding (PIL's
     /// `exif_transpose`); default false (torchvision's `decode_image`).
     pub exif_orientation: bool,
+    /// A folder of label maps (PNG) with the inputs' relative paths and
+    /// stems: each is warped with its image and written to `OUT/masks/`
+    /// under its output's name (as a PNG). An image whose mask is missing
+    /// or does not fit it is a failed file.
+    pub masks: Option<PathBuf>,
+    /// How targets are transformed (the pipeline file's `[targets]`).
+    pub target_options: gpu_augment::targets::TargetOptions,
 }
 
 impl Default for RunOptions {
@@ -482,6 +489,8 @@ impl Default for RunOptions {
             decode_threads: None,
             overwrite: false,
             exif_orientation: false,
+            masks: None,
+            target_options: gpu_augment::targets::TargetOptions::default(),
         }
     }
 }
@@ -633,6 +642,30 @@ pub fn run_folder(
             names.len(),
         )?,
         (None, None) => Dataset::from_paths(paths),
+    };
+    // Label maps beside the images: DIR/<relative path with .png>.
+    let dataset = match &opts.masks {
+        Some(dir) => {
+            if !dir.is_dir() {
+                return Err(Error::Decode {
+                    path: dir.clone(),
+                    reason: "--masks: not a directory".into(),
+                });
+            }
+            let items = files
+                .iter()
+                .map(|(_, r)| gpu_augment::ItemTargets {
+                    masks: vec![dir.join(r).with_extension("png")],
+                    ..Default::default()
+                })
+                .collect();
+            dataset.with_targets(items, opts.target_options.clone())?
+        }
+        None => dataset,
+    };
+    let mask_of = |item: usize, view: u32| {
+        out.join("masks")
+            .join(Path::new(&out_names[item][view as usize]).with_extension("png"))
     };
     let (rank, world) = opts.shard;
     let mixes = pipeline.mix.is_some();
@@ -806,9 +839,13 @@ pub fn run_folder(
                         .is_none_or(|(_, _, done)| done.contains(&key))
             };
             let epoch = loader.epoch_where(opts.epoch, |_, items| {
-                let missing = items
-                    .iter()
-                    .any(|&i| (0..views).any(|v| !output_of(i, v).exists() || !is_recorded(i, v)));
+                let missing = items.iter().any(|&i| {
+                    (0..views).any(|v| {
+                        !output_of(i, v).exists()
+                            || !is_recorded(i, v)
+                            || (opts.masks.is_some() && !mask_of(i, v).exists())
+                    })
+                });
                 if !missing {
                     summary.existing += items.len() * views as usize;
                 }
@@ -845,6 +882,18 @@ pub fn run_folder(
                     .map(|(j, path)| {
                         if let Some(parent) = path.parent() {
                             std::fs::create_dir_all(parent).map_err(io(parent))?;
+                        }
+                        if let Some(st) = batch.targets.as_ref().and_then(|t| t.get(*j)) {
+                            let item = lb.items[*j / views as usize];
+                            let mpath = mask_of(item, (*j % views as usize) as u32);
+                            if let Some(parent) = mpath.parent() {
+                                std::fs::create_dir_all(parent).map_err(io(parent))?;
+                            }
+                            if let Some(m) = st.masks.first() {
+                                let tmp = mpath.with_extension("png.tmp");
+                                gpu_augment::targets::io::save_mask(&tmp, m)?;
+                                std::fs::rename(&tmp, &mpath).map_err(io(&mpath))?;
+                            }
                         }
                         match &batch.data {
                             Tensor::U8(_) => write_png(

@@ -50,9 +50,50 @@ pub struct Dataset {
     labels: Option<Vec<u32>>,
     classes: Vec<String>,
     num_classes: usize,
+    /// What each item carries beside its image, and how it is transformed.
+    targets: Option<Arc<(Vec<ItemTargets>, crate::targets::TargetOptions)>>,
+}
+
+/// What the loader reads and carries beside one item's image
+/// ([`Dataset::with_targets`]): its masks are read (PNG label maps, see
+/// [`crate::targets::io::load_mask`]) by the worker that augments its batch.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ItemTargets {
+    /// Label-map files, each of the image's size.
+    pub masks: Vec<PathBuf>,
+    /// Boxes with classes.
+    pub boxes: Option<crate::targets::Boxes>,
+    /// Keypoints.
+    pub keypoints: Option<crate::targets::Keypoints>,
 }
 
 impl Dataset {
+    /// The same items, each with its targets (one per item, in order):
+    /// every batch's `Batch::targets` then holds its outputs' transformed
+    /// targets. A mask that cannot be read, or targets that do not fit their
+    /// image, make the item a skipped file, reported with the reason.
+    pub fn with_targets(
+        mut self,
+        targets: Vec<ItemTargets>,
+        options: crate::targets::TargetOptions,
+    ) -> Result<Self> {
+        if targets.len() != self.paths.len() {
+            return Err(Error::InvalidArgument(format!(
+                "{} targets for a dataset of {} items",
+                targets.len(),
+                self.paths.len()
+            )));
+        }
+        options.check()?;
+        self.targets = Some(Arc::new((targets, options)));
+        Ok(self)
+    }
+
+    /// The targets of item `i`, when the dataset has targets.
+    pub fn targets(&self, i: usize) -> Option<&ItemTargets> {
+        self.targets.as_ref().and_then(|t| t.0.get(i))
+    }
+
     /// A folder in the ImageFolder layout (`DIR/class_name/image.ext`): the
     /// classes are the sub-folders in sorted order, the items every image
     /// file in sorted path order (dataset index = position in that order).
@@ -71,6 +112,7 @@ impl Dataset {
             labels: Some(ids),
             num_classes: classes.len(),
             classes,
+            targets: None,
         })
     }
 
@@ -104,6 +146,7 @@ impl Dataset {
             labels: Some(labels),
             classes: (0..num_classes).map(|c| c.to_string()).collect(),
             num_classes,
+            targets: None,
         })
     }
 

@@ -379,9 +379,48 @@ fn augment_batch(sh: &Shared, aug: &Augmenter, d: Decoded) -> Result<Option<Load
             Err(f) => skipped.push(f),
         }
     }
+    // Targets: each item's masks read here; one that cannot be read makes
+    // its item a skipped file.
+    let mut targets: Option<Vec<crate::targets::Targets>> = None;
+    if let Some(dt) = &sh.dataset.targets {
+        let mut ts = Vec::with_capacity(items.len());
+        let mut keep = Vec::with_capacity(items.len());
+        for &ds in &items {
+            let it = &dt.0[ds];
+            let masks: Result<Vec<_>> = it
+                .masks
+                .iter()
+                .map(|p| crate::targets::io::load_mask(p))
+                .collect();
+            match masks {
+                Ok(masks) => {
+                    ts.push(crate::targets::Targets {
+                        masks,
+                        boxes: it.boxes.clone(),
+                        keypoints: it.keypoints.clone(),
+                    });
+                    keep.push(true);
+                }
+                Err(e) => {
+                    let f = (sh.dataset.paths[ds].clone(), format!("its mask: {e}"));
+                    sh.counters.skipped.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(mut v) = sh.counters.skipped_files.lock() {
+                        v.push(f.clone());
+                    }
+                    skipped.push(f);
+                    keep.push(false);
+                }
+            }
+        }
+        let mut k = keep.iter();
+        images.retain(|_| *k.next().unwrap_or(&true));
+        let mut k = keep.iter();
+        items.retain(|_| *k.next().unwrap_or(&true));
+        targets = Some(ts);
+    }
     // A file the engine refuses (an image it cannot work on, an op whose
-    // drawn geometry does not apply) is reported like a decode failure and
-    // the batch runs again without it.
+    // drawn geometry does not apply, targets that do not fit it) is
+    // reported like a decode failure and the batch runs again without it.
     let batch = loop {
         if images.is_empty() {
             return Ok(None);
@@ -403,11 +442,16 @@ fn augment_batch(sh: &Shared, aug: &Augmenter, d: Decoded) -> Result<Option<Load
         if let Some(l) = labels {
             request = request.labels(l);
         }
+        if let (Some(t), Some(dt)) = (&targets, &sh.dataset.targets) {
+            request = request.targets(t).target_options(&dt.1);
+        }
         match aug.augment(request) {
             Ok(b) => break b,
-            Err(e @ (Error::InvalidImage { index, .. } | Error::OpFailed { index, .. }))
-                if index < images.len() =>
-            {
+            Err(
+                e @ (Error::InvalidImage { index, .. }
+                | Error::OpFailed { index, .. }
+                | Error::InvalidTarget { index, .. }),
+            ) if index < images.len() => {
                 let path = sh.dataset.paths[items[index]].clone();
                 let f = (path, e.to_string());
                 sh.counters.skipped.fetch_add(1, Ordering::Relaxed);
@@ -417,6 +461,9 @@ fn augment_batch(sh: &Shared, aug: &Augmenter, d: Decoded) -> Result<Option<Load
                 skipped.push(f);
                 images.remove(index);
                 items.remove(index);
+                if let Some(t) = targets.as_mut() {
+                    t.remove(index);
+                }
             }
             Err(e) => return Err(e),
         }

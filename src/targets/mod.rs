@@ -18,6 +18,7 @@
 //! never change a sample's random draws.
 
 pub(crate) mod forward;
+pub mod io;
 pub(crate) mod mix;
 
 use crate::error::{Error, Result};

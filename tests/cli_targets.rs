@@ -1,0 +1,167 @@
+//! Targets from the command line and the Loader: `run --masks DIR` reads
+//! label maps beside the images and writes them warped to OUT/masks/; mask
+//! files in (8/16-bit grey, palette indices) and out.
+
+use gpu_augment::targets::io::{load_mask, save_mask};
+use gpu_augment::{Dataset, ItemTargets, Loader, LoaderOptions, Mask, Pipeline, TargetOptions};
+use std::path::Path;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gpu-augment"))
+}
+
+fn labels(w: u32, h: u32, seed: u32) -> Mask {
+    Mask::u8(
+        w,
+        h,
+        (0..h)
+            .flat_map(|y| (0..w).map(move |x| ((x * 3 + y * 5 + seed) % 7) as u8))
+            .collect(),
+    )
+}
+
+#[test]
+fn mask_files_round_trip_and_palette_indices_are_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = labels(13, 9, 1);
+    let p = tmp.path().join("m.png");
+    save_mask(&p, &m).unwrap();
+    assert_eq!(load_mask(&p).unwrap(), m);
+    let wide = Mask::u16(5, 4, (0..20).map(|v| v * 3000).collect());
+    save_mask(&p, &wide).unwrap();
+    assert_eq!(load_mask(&p).unwrap(), wide);
+    // A palette PNG (as Pascal VOC stores classes): the indices, not colours.
+    let mut bytes = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut bytes, 4, 2);
+        enc.set_color(png::ColorType::Indexed);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.set_palette(vec![0, 0, 0, 128, 0, 0, 0, 128, 0, 255, 255, 255]);
+        let mut w = enc.write_header().unwrap();
+        w.write_image_data(&[0, 1, 2, 3, 3, 2, 1, 0]).unwrap();
+    }
+    std::fs::write(&p, &bytes).unwrap();
+    assert_eq!(
+        load_mask(&p).unwrap(),
+        Mask::u8(4, 2, vec![0, 1, 2, 3, 3, 2, 1, 0])
+    );
+    // An RGB PNG is no label map: an error naming the file.
+    gpu_augment::synthetic_image(0, 4, 4).save(&p).unwrap();
+    let e = load_mask(&p).unwrap_err().to_string();
+    assert!(
+        e.contains("m.png") && e.contains("one value per pixel"),
+        "{e}"
+    );
+}
+
+fn write_inputs(dir: &Path, masks: &Path) {
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::create_dir_all(masks.join("sub")).unwrap();
+    for (i, rel) in ["a.png", "sub/b.jpg"].iter().enumerate() {
+        gpu_augment::synthetic_image(i as u64, 40, 30)
+            .save(dir.join(rel))
+            .unwrap();
+        let stem = Path::new(rel).with_extension("png");
+        save_mask(&masks.join(stem), &labels(40, 30, i as u32)).unwrap();
+    }
+}
+
+#[test]
+fn run_with_masks_writes_the_warped_label_maps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (input, masks, out) = (
+        tmp.path().join("in"),
+        tmp.path().join("masks"),
+        tmp.path().join("out"),
+    );
+    write_inputs(&input, &masks);
+    // A third image without its mask: reported, the others written.
+    gpu_augment::synthetic_image(9, 40, 30)
+        .save(input.join("c.png"))
+        .unwrap();
+    let pipeline = tmp.path().join("p.toml");
+    std::fs::write(
+        &pipeline,
+        "size = [30, 40]\n[[ops]]\nop = \"horizontal_flip\"\np = 1.0\n[[ops]]\nop = \"color_jitter\"\nbrightness = 0.3\n[targets]\nignore_index = 200",
+    )
+    .unwrap();
+    let o = bin()
+        .args(["run", "--backend", "cpu", "--input"])
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .arg("--pipeline")
+        .arg(&pipeline)
+        .arg("--masks")
+        .arg(&masks)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("c.png") && stderr.contains("mask"),
+        "{stderr}"
+    );
+    for (i, rel) in ["a.png", "sub/b.png"].iter().enumerate() {
+        let got = load_mask(&out.join("masks").join(rel)).unwrap();
+        let src = labels(40, 30, i as u32);
+        for y in 0..30 {
+            for x in 0..40 {
+                assert_eq!(got.get(x, y), src.get(39 - x, y), "{rel} at ({x}, {y})");
+            }
+        }
+    }
+    assert!(!out.join("masks/c.png").exists());
+}
+
+#[test]
+fn the_loader_carries_targets_and_skips_items_whose_masks_fail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (input, masks) = (tmp.path().join("in"), tmp.path().join("masks"));
+    write_inputs(&input, &masks);
+    let paths = vec![
+        input.join("a.png"),
+        input.join("sub/b.jpg"),
+        input.join("a.png"),
+    ];
+    let items = vec![
+        ItemTargets {
+            masks: vec![masks.join("a.png")],
+            ..Default::default()
+        },
+        ItemTargets {
+            masks: vec![masks.join("sub/b.png")],
+            ..Default::default()
+        },
+        ItemTargets {
+            masks: vec![masks.join("missing.png")],
+            ..Default::default()
+        },
+    ];
+    let ds = Dataset::from_paths(paths)
+        .with_targets(items, TargetOptions::default())
+        .unwrap();
+    let p =
+        Pipeline::from_toml("size = [30, 40]\n[[ops]]\nop = \"vertical_flip\"\np = 1.0").unwrap();
+    let opts = LoaderOptions {
+        batch_size: 3,
+        shuffle: false,
+        backend: gpu_augment::Backend::Cpu,
+        ..LoaderOptions::default()
+    };
+    let loader = Loader::new(ds, p, opts).unwrap();
+    let batches: Vec<_> = loader.epoch(0).unwrap().map(|b| b.unwrap()).collect();
+    assert_eq!(batches.len(), 1);
+    let b = &batches[0];
+    assert_eq!(b.items, vec![0, 1]);
+    assert_eq!(b.skipped.len(), 1);
+    assert!(b.skipped[0].1.contains("missing.png"), "{:?}", b.skipped);
+    let t = b.batch.targets.as_ref().unwrap();
+    for (j, &item) in b.items.iter().enumerate() {
+        let src = labels(40, 30, item as u32);
+        let m = &t[j].masks[0];
+        assert_eq!(m.get(3, 0), src.get(3, 29));
+        assert_eq!(m.get(17, 11), src.get(17, 18));
+    }
+}
