@@ -73,6 +73,12 @@ enum Command {
         /// and written to OUT/masks/ under the outputs' names.
         #[arg(long, value_name = "DIR", conflicts_with = "replay")]
         masks: Option<PathBuf>,
+        /// COCO instances file (bbox, category_id, keypoints; images matched
+        /// by file_name, the path relative to --input or its file name):
+        /// boxes and keypoints transformed with their image, written to
+        /// OUT/annotations.json (one image entry per output, areas recomputed).
+        #[arg(long, value_name = "FILE.json", conflicts_with = "replay")]
+        annotations: Option<PathBuf>,
     },
     /// Apply one op with explicit parameters (like torchvision's functional API).
     Apply {
@@ -217,6 +223,7 @@ fn real_main() -> Result<()> {
             exif_orientation,
             replay,
             masks,
+            annotations,
         }) => {
             let p = Pipeline::from_file(&pipeline)?;
             let text = std::fs::read_to_string(&pipeline)?;
@@ -256,6 +263,7 @@ fn real_main() -> Result<()> {
                 overwrite,
                 exif_orientation,
                 masks,
+                annotations,
                 target_options,
             };
             let s = app::run::run_folder(p, &input, &out, &opts, |l| {

@@ -165,3 +165,122 @@ fn the_loader_carries_targets_and_skips_items_whose_masks_fail() {
         assert_eq!(m.get(17, 11), src.get(17, 18));
     }
 }
+
+const COCO: &str = r#"{
+  "images": [
+    {"id": 7, "file_name": "a.png", "width": 40, "height": 30},
+    {"id": 8, "file_name": "sub/b.jpg", "width": 40, "height": 30}
+  ],
+  "annotations": [
+    {"id": 1, "image_id": 7, "category_id": 3, "bbox": [4, 5, 10, 8], "area": 80, "iscrowd": 0,
+     "keypoints": [6.5, 7.5, 2, 0, 0, 0], "num_keypoints": 1},
+    {"id": 2, "image_id": 7, "category_id": 1, "bbox": [20, 2, 12, 20], "area": 240, "iscrowd": 0,
+     "keypoints": [25.5, 10.5, 2, 28.5, 12.5, 1], "num_keypoints": 2},
+    {"id": 3, "image_id": 8, "category_id": 1, "bbox": [0, 0, 40, 30], "area": 1200, "iscrowd": 1}
+  ],
+  "categories": [
+    {"id": 1, "name": "person", "keypoints": ["left_eye", "right_eye"], "skeleton": [[1, 2]]},
+    {"id": 3, "name": "dog"}
+  ]
+}"#;
+
+fn run_coco(pipeline_text: &str, coco: &str) -> (std::process::Output, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (input, masks) = (tmp.path().join("in"), tmp.path().join("masks"));
+    write_inputs(&input, &masks);
+    let ann = tmp.path().join("instances.json");
+    std::fs::write(&ann, coco).unwrap();
+    let pipeline = tmp.path().join("p.toml");
+    std::fs::write(&pipeline, pipeline_text).unwrap();
+    let o = bin()
+        .args(["run", "--backend", "cpu", "--input"])
+        .arg(&input)
+        .arg("--out")
+        .arg(tmp.path().join("out"))
+        .arg("--pipeline")
+        .arg(&pipeline)
+        .arg("--annotations")
+        .arg(&ann)
+        .output()
+        .unwrap();
+    (o, tmp)
+}
+
+fn read_json(p: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+#[test]
+fn coco_round_trip_through_an_identity_pipeline_gives_the_same_annotations() {
+    let (o, tmp) = run_coco("size = [30, 40]\n", COCO);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = read_json(&tmp.path().join("out/annotations.json"));
+    let want: serde_json::Value = serde_json::from_str(COCO).unwrap();
+    assert_eq!(got["categories"], want["categories"]);
+    let names: Vec<&str> = got["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["file_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a.png", "sub/b.png"]);
+    let anns = got["annotations"].as_array().unwrap();
+    assert_eq!(anns.len(), 3);
+    for (g, w) in anns.iter().zip(want["annotations"].as_array().unwrap()) {
+        for key in [
+            "bbox",
+            "category_id",
+            "iscrowd",
+            "area",
+            "keypoints",
+            "num_keypoints",
+        ] {
+            let (a, b) = (&g[key], &w[key]);
+            if let (Some(a), Some(b)) = (a.as_array(), b.as_array()) {
+                let a: Vec<f64> = a.iter().map(|v| v.as_f64().unwrap()).collect();
+                let b: Vec<f64> = b.iter().map(|v| v.as_f64().unwrap()).collect();
+                assert_eq!(a, b, "{key}");
+            } else if let (Some(a), Some(b)) = (a.as_f64(), b.as_f64()) {
+                assert_eq!(a, b, "{key}");
+            } else {
+                assert_eq!(a, b, "{key}");
+            }
+        }
+    }
+}
+
+#[test]
+fn coco_boxes_and_keypoints_follow_a_flip_and_bad_files_are_errors() {
+    let (o, tmp) = run_coco(
+        "size = [30, 40]\n[[ops]]\nop = \"horizontal_flip\"\np = 1.0\n[targets]\nflip_pairs = [[0, 1]]",
+        COCO,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = read_json(&tmp.path().join("out/annotations.json"));
+    let a = &got["annotations"][1];
+    let bbox: Vec<f64> = a["bbox"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(bbox, [8.0, 2.0, 12.0, 20.0]);
+    // Left and right eye swap places after the mirror.
+    let kp: Vec<f64> = a["keypoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(kp, [11.5, 12.5, 1.0, 14.5, 10.5, 2.0]);
+    let bad = COCO.replace("\"category_id\": 3", "\"category_id\": 5");
+    let (o, _tmp) = run_coco("size = [30, 40]\n", &bad);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains("instances.json")
+            && stderr.contains("annotation 1")
+            && stderr.contains("unknown category_id 5"),
+        "{stderr}"
+    );
+}

@@ -441,6 +441,36 @@ fn human(bytes: u64) -> String {
     }
 }
 
+/// One output's line of `annotations.jsonl`: its COCO image entry and annotations.
+#[derive(Serialize, Deserialize)]
+struct AnnotationLine {
+    image: gpu_augment::targets::coco::CocoImage,
+    annotations: Vec<gpu_augment::targets::coco::CocoAnnotation>,
+}
+
+/// The lines an earlier run (or this one) wrote; none when the file is absent.
+fn read_annotation_lines(path: &Path) -> Result<Vec<AnnotationLine>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })
+        }
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l).map_err(|e| Error::Decode {
+                path: path.to_path_buf(),
+                reason: format!("a line that is no annotation record: {e}"),
+            })
+        })
+        .collect()
+}
+
 /// How `run_folder` runs.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -473,6 +503,10 @@ pub struct RunOptions {
     /// under its output's name (as a PNG). An image whose mask is missing
     /// or does not fit it is a failed file.
     pub masks: Option<PathBuf>,
+    /// A COCO instances file: each input's boxes and keypoints (matched by
+    /// `file_name`) transformed with it, `OUT/annotations.json` written for
+    /// the outputs.
+    pub annotations: Option<PathBuf>,
     /// How targets are transformed (the pipeline file's `[targets]`).
     pub target_options: gpu_augment::targets::TargetOptions,
 }
@@ -490,6 +524,7 @@ impl Default for RunOptions {
             overwrite: false,
             exif_orientation: false,
             masks: None,
+            annotations: None,
             target_options: gpu_augment::targets::TargetOptions::default(),
         }
     }
@@ -643,25 +678,101 @@ pub fn run_folder(
         )?,
         (None, None) => Dataset::from_paths(paths),
     };
-    // Label maps beside the images: DIR/<relative path with .png>.
-    let dataset = match &opts.masks {
-        Some(dir) => {
-            if !dir.is_dir() {
-                return Err(Error::Decode {
-                    path: dir.clone(),
-                    reason: "--masks: not a directory".into(),
-                });
+    // Label maps beside the images (DIR/<relative path with .png>) and
+    // COCO annotations (matched by file_name).
+    if let Some(dir) = opts.masks.as_ref().filter(|d| !d.is_dir()) {
+        return Err(Error::Decode {
+            path: dir.clone(),
+            reason: "--masks: not a directory".into(),
+        });
+    }
+    let coco = match &opts.annotations {
+        Some(p) => Some(gpu_augment::targets::coco::CocoFile::read(p)?),
+        None => None,
+    };
+    let mut target_options = opts.target_options.clone();
+    // Per input: its annotations (what the output annotations copy).
+    let mut coco_anns: Vec<Vec<gpu_augment::targets::coco::CocoAnnotation>> = Vec::new();
+    if let Some(c) = &coco {
+        let k = c.num_keypoints();
+        match (target_options.num_keypoints, k) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(Error::InvalidArgument(format!(
+                    "--annotations: the file's keypoints come in {b}s but the pipeline's [targets] num_keypoints = {a}"
+                )))
             }
-            let items = files
-                .iter()
-                .map(|(_, r)| gpu_augment::ItemTargets {
-                    masks: vec![dir.join(r).with_extension("png")],
-                    ..Default::default()
-                })
-                .collect();
-            dataset.with_targets(items, opts.target_options.clone())?
+            (None, Some(b)) => target_options.num_keypoints = Some(b),
+            _ => {}
         }
-        None => dataset,
+        let by_file = c.by_file();
+        coco_anns = rels
+            .iter()
+            .map(|rel| {
+                let base = Path::new(rel)
+                    .file_name()
+                    .and_then(|f| f.to_str())
+                    .unwrap_or("");
+                by_file
+                    .get(rel.as_str())
+                    .or_else(|| by_file.get(base))
+                    .map(|(_, a)| a.iter().map(|&a| a.clone()).collect())
+                    .unwrap_or_default()
+            })
+            .collect();
+    }
+    let dataset = if opts.masks.is_some() || coco.is_some() {
+        let k = target_options.num_keypoints;
+        let items = files
+            .iter()
+            .enumerate()
+            .map(|(i, (_, r))| {
+                let mut it = gpu_augment::ItemTargets {
+                    masks: opts
+                        .masks
+                        .iter()
+                        .map(|dir| dir.join(r).with_extension("png"))
+                        .collect(),
+                    ..Default::default()
+                };
+                if coco.is_some() {
+                    let refs: Vec<_> = coco_anns[i].iter().collect();
+                    let (b, kp) = gpu_augment::targets::coco::targets_of(&refs, k);
+                    it.boxes = Some(b);
+                    it.keypoints = kp;
+                }
+                it
+            })
+            .collect();
+        dataset.with_targets(items, target_options.clone())?
+    } else {
+        dataset
+    };
+    let annotations_path = out.join(format!(
+        "annotations{suffix_early}.jsonl",
+        suffix_early = manifest_suffix(opts.shard.0, opts.shard.1)
+    ));
+    if opts.overwrite {
+        // Starting over: the earlier run's annotation lines go with its records.
+        let _ = std::fs::remove_file(&annotations_path);
+    }
+    let annotated: HashSet<String> = if coco.is_some() {
+        read_annotation_lines(&annotations_path)?
+            .into_iter()
+            .map(|l| l.image.file_name)
+            .collect()
+    } else {
+        HashSet::new()
+    };
+    let mut annotation_lines = match &coco {
+        Some(_) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&annotations_path)
+                .map(std::io::BufWriter::new)
+                .map_err(io(&annotations_path))?,
+        ),
+        None => None,
     };
     let mask_of = |item: usize, view: u32| {
         out.join("masks")
@@ -844,6 +955,7 @@ pub fn run_folder(
                         !output_of(i, v).exists()
                             || !is_recorded(i, v)
                             || (opts.masks.is_some() && !mask_of(i, v).exists())
+                            || (coco.is_some() && !annotated.contains(&out_names[i][v as usize]))
                     })
                 });
                 if !missing {
@@ -932,6 +1044,43 @@ pub fn run_folder(
                                     done.insert(key.clone());
                                 }
                             }
+                            if let (Some(w), Some(st)) = (
+                                annotation_lines.as_mut(),
+                                batch.targets.as_ref().and_then(|t| t.get(*j)),
+                            ) {
+                                let item = lb.items[*j / views as usize];
+                                let view = *j % views as usize;
+                                let image = gpu_augment::targets::coco::CocoImage {
+                                    id: (item * views as usize + view) as u64 + 1,
+                                    file_name: out_names[item][view].clone(),
+                                    width: size.width,
+                                    height: size.height,
+                                };
+                                let own = coco_anns[item].len();
+                                let source = |o: &gpu_augment::BoxOrigin| {
+                                    let it = lb.items.get(o.sample / views as usize)?;
+                                    let a = coco_anns[*it].get(o.index)?.clone();
+                                    let inst = if o.sample == *j {
+                                        o.index
+                                    } else {
+                                        own + o.index
+                                    };
+                                    Some((a, inst))
+                                };
+                                let anns = gpu_augment::targets::coco::output_annotations(
+                                    &image,
+                                    st,
+                                    &source,
+                                    &target_options,
+                                );
+                                let line = AnnotationLine {
+                                    image,
+                                    annotations: anns,
+                                };
+                                let text = serde_json::to_string(&line)
+                                    .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+                                writeln!(w, "{text}").map_err(io(&annotations_path))?;
+                            }
                             if !params_done.contains(&key) {
                                 let line = Line {
                                     file: rel,
@@ -955,6 +1104,9 @@ pub fn run_folder(
                 // A batch's records reach the disk with the batch: a stopped run
                 // loses at most the records of the batch it was writing.
                 params.flush().map_err(io(&params_path))?;
+                if let Some(w) = annotation_lines.as_mut() {
+                    w.flush().map_err(io(&annotations_path))?;
+                }
                 if let Some((path, w, _)) = &mut label_out {
                     w.flush().map_err(io(path))?;
                 }
@@ -978,6 +1130,36 @@ pub fn run_folder(
     };
     // Every listing and decode failure, including batches in which every
     // file failed, then the write failures.
+    // annotations.json: every output's line (this run's and earlier ones'),
+    // the last line of an output winning, annotation ids in order.
+    if let Some(c) = &coco {
+        drop(annotation_lines.take());
+        let mut by_file: BTreeMap<u64, AnnotationLine> = BTreeMap::new();
+        for l in read_annotation_lines(&annotations_path)? {
+            by_file.insert(l.image.id, l);
+        }
+        let mut next = 1u64;
+        let mut images = Vec::new();
+        let mut annotations = Vec::new();
+        for (_, l) in by_file {
+            images.push(l.image);
+            for mut a in l.annotations {
+                a.id = next;
+                next += 1;
+                annotations.push(a);
+            }
+        }
+        let f = gpu_augment::targets::coco::CocoFile {
+            images,
+            annotations,
+            categories: c.categories.clone(),
+        };
+        let text = serde_json::to_string(&f).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        write_text(
+            &out.join(format!("annotations{}.json", manifest_suffix(rank, world))),
+            &(text + "\n"),
+        )?;
+    }
     failed.append(&mut loader.skipped_files());
     failed.append(&mut summary.failed);
     summary.failed = failed;

@@ -31,9 +31,11 @@ pub fn load_mask(path: &Path) -> Result<Mask> {
     let bits = info.bit_depth as u8;
     match info.color_type {
         png::ColorType::Grayscale | png::ColorType::Indexed => {}
-        other => return Err(err(format!(
+        other => {
+            return Err(err(format!(
             "a label map has one value per pixel (8/16-bit grey or palette), this PNG is {other:?}"
-        ))),
+        )))
+        }
     }
     let line = info.line_size;
     let mut data8 = Vec::with_capacity((w * h) as usize);

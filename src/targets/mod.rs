@@ -17,6 +17,7 @@
 //! Photometric ops and random_erasing leave every target alone; targets
 //! never change a sample's random draws.
 
+pub mod coco;
 pub(crate) mod forward;
 pub mod io;
 pub(crate) mod mix;
@@ -140,7 +141,11 @@ impl Boxes {
     }
     /// Box `i` as pixel corners (x1, y1, x2, y2) of a `w` x `h` image.
     fn xyxy(&self, i: usize, w: f64, h: f64) -> [f64; 4] {
-        let [a, b, c, d] = self.coords[i];
+        self.xyxy_of(self.coords[i], w, h)
+    }
+    /// Coordinates `c` in this format as pixel corners of a `w` x `h` image.
+    pub fn xyxy_of(&self, c: [f64; 4], w: f64, h: f64) -> [f64; 4] {
+        let [a, b, c, d] = c;
         let (sx, sy) = if self.normalized { (w, h) } else { (1.0, 1.0) };
         let (a, b, c, d) = (a * sx, b * sy, c * sx, d * sy);
         match self.format {
