@@ -7,9 +7,9 @@
 // reflect / symmetric padding).
 // CPU twin: src/cpu/masks.rs.
 //
-// mask_in: [0] masks per sample K, [1] unused, [2 + si] the offset (values)
-// of sample si's first plane; then the planes, one value a word, each of its
-// source's size. mask_out: sample si's plane j at (si * K + j) * npx, one
+// mask_in: [0] masks per sample K, [1] unused, [2 + si * K + j] the first
+// word of sample si's plane j (bit 31 set: u16 values, 2 a word; else u8,
+// 4 a word, little-endian); then the planes, each of its source's size. mask_out: sample si's plane j at (si * K + j) * npx, one
 // value a word, MASK_OUTSIDE where the pixel comes from outside (the host
 // writes each plane's ignore value there: u8 and u16 planes differ).
 
@@ -126,12 +126,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
     let fv = field_values(si, ox, oy);
     let idx = mask_source(si, ox, oy, fv.geo);
     let k = mask_in[0];
-    let base = mask_in[2u + si];
-    let spx = samples[si].src.y * samples[si].src.z;
     for (var j = 0u; j < k; j++) {
         var val = MASK_OUTSIDE;
         if (idx != MASK_OUTSIDE) {
-            val = mask_in[base + j * spx + idx];
+            let entry = mask_in[2u + si * k + j];
+            let base = entry & 0x7fffffffu;
+            if ((entry >> 31u) != 0u) {
+                val = (mask_in[base + idx / 2u] >> (16u * (idx % 2u))) & 0xffffu;
+            } else {
+                val = (mask_in[base + idx / 4u] >> (8u * (idx % 4u))) & 0xffu;
+            }
         }
         mask_out[(si * k + j) * npx + p] = val;
     }

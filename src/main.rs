@@ -129,6 +129,10 @@ enum Command {
         /// threads (and the CPU augment pool).
         #[arg(long, conflicts_with = "mix_only")]
         end_to_end: bool,
+        /// Gather this many u8 label maps per image with every batch (what
+        /// masks add to the pipeline's time).
+        #[arg(long, default_value_t = 0, conflicts_with_all = ["mix_only", "end_to_end"])]
+        masks: usize,
         /// GPU devices for --end-to-end.
         #[arg(long, default_value_t = 1, value_parser = at_least_one)]
         devices: usize,
@@ -336,6 +340,7 @@ fn real_main() -> Result<()> {
             mix_only,
             end_to_end,
             devices,
+            masks,
         }) => {
             let p = Pipeline::from_file(&pipeline)?;
             if end_to_end {
@@ -409,6 +414,8 @@ fn real_main() -> Result<()> {
                 let aug = Augmenter::new(p.clone(), backend)?;
                 let r = if mix_only {
                     app::bench::bench_mixing(&aug, &images, batch_size, repeats)?
+                } else if masks > 0 {
+                    app::bench::bench_masks(&aug, &images, masks, batch_size, repeats)?
                 } else {
                     app::bench::bench(&aug, &images, batch_size, repeats)?
                 };

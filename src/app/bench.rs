@@ -115,6 +115,46 @@ pub fn bench(
     batch_size: usize,
     repeats: usize,
 ) -> Result<BenchResult> {
+    bench_targets(aug, images, &[], batch_size, repeats)
+}
+
+/// `bench` with `masks` u8 label maps per image (synthetic, of its size)
+/// gathered with every batch: what masks add (`bench --masks N`).
+pub fn bench_masks(
+    aug: &Augmenter,
+    images: &[RgbImage],
+    masks: usize,
+    batch_size: usize,
+    repeats: usize,
+) -> Result<BenchResult> {
+    let targets: Vec<gpu_augment::Targets> = images
+        .iter()
+        .map(|im| gpu_augment::Targets {
+            masks: (0..masks)
+                .map(|k| {
+                    let (w, h) = (im.width(), im.height());
+                    let v = (0..h)
+                        .flat_map(|y| {
+                            (0..w).map(move |x| ((x / 16 + y / 16 + k as u32) % 21) as u8)
+                        })
+                        .collect();
+                    gpu_augment::Mask::u8(w, h, v)
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .collect();
+    bench_targets(aug, images, &targets, batch_size, repeats)
+}
+
+/// `bench` with one `Targets` per image (none when `targets` is empty).
+fn bench_targets(
+    aug: &Augmenter,
+    images: &[RgbImage],
+    targets: &[gpu_augment::Targets],
+    batch_size: usize,
+    repeats: usize,
+) -> Result<BenchResult> {
     let bs = batch_size.max(1);
     let mut dispatches = None;
     // Over the timed passes: wall and device-wait ns, bytes, dispatches,
@@ -126,8 +166,12 @@ pub fn bench(
         let t = std::time::Instant::now();
         let mut pass_allocs = 0u64;
         for (i, chunk) in images.chunks(bs).enumerate() {
-            let b =
-                aug.augment(Request::new(chunk).key(BatchKey::new(0, epoch, (i * bs) as u64)))?;
+            let mut req = Request::new(chunk).key(BatchKey::new(0, epoch, (i * bs) as u64));
+            if !targets.is_empty() {
+                req = req.targets(&targets[i * bs..i * bs + chunk.len()]);
+            }
+            let b = aug.augment(req)?;
+            std::hint::black_box(&b.targets);
             dispatches = b.gpu_stats.map(|s| s.dispatches / s.chunks.max(1));
             if let (Some(s), true) = (b.gpu_stats, timed) {
                 gpu = true;

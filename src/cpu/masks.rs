@@ -93,7 +93,12 @@ pub fn source_indices(gl: &GpuGlobals, g: &GpuSample, out: &mut Vec<u32>) {
                 out.push(OUTSIDE);
                 continue;
             }
-            let (x, y) = (div_floor(u, ww), div_floor(v, ww));
+            // div_floor(a, 1) is floor(a): skip the divide for affine maps.
+            let (x, y) = if affine {
+                (u.floor(), v.floor())
+            } else {
+                (div_floor(u, ww), div_floor(v, ww))
+            };
             let idx = if mode != pad_mode::CONSTANT {
                 // NaN or -inf (a degenerate map) stays outside, as in the shader.
                 if !(x >= -3.0e38 && y >= -3.0e38) {

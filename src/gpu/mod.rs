@@ -688,7 +688,7 @@ impl GpuContext {
                     && n * std::mem::size_of::<GpuSample>() as u64 <= limit
                     && n * (MAX_STATS * STAT_STRIDE * 4) as u64 <= limit
                     && n <= self.limits.max_workgroups_per_dim as u64
-                    && src * mask_k + 4 * (n + 2) <= limit
+                    && src * mask_k + 4 * (n * mask_k + 2) <= limit
                     && n * mask_k * npx * 4 <= limit
             };
             if !fits(sb, 1, fb) {
@@ -918,8 +918,9 @@ impl GpuContext {
             wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             "readback",
         );
-        // Label maps: a header (masks per sample, ignore value, each
-        // sample's first value), then every plane, one value a word.
+        // Label maps: a header (masks per sample, unused, then per sample and
+        // plane its first word, bit 31 set for u16), then every plane packed
+        // as it is stored (u8: 4 values a word, u16: 2, little-endian).
         let mask_k = masks.map_or(0, |(m, _)| m.first().map_or(0, Vec::len));
         let mask_out_bytes = n * mask_k as u64 * (gl.out[0] as u64 * gl.out[1] as u64) * 4;
         if let Some((m, _)) = masks.filter(|_| mask_k > 0) {
@@ -928,13 +929,31 @@ impl GpuContext {
             p.push(mask_k as u32);
             p.push(0);
             let head = p.len();
-            p.resize(head + m.len(), 0);
+            p.resize(head + m.len() * mask_k, 0);
             for (si, planes) in m.iter().enumerate() {
-                p[head + si] = p.len() as u32;
-                for plane in planes {
+                for (j, plane) in planes.iter().enumerate() {
+                    let at = p.len() as u32;
                     match &plane.data {
-                        MaskData::U8(v) => p.extend(v.iter().map(|&x| x as u32)),
-                        MaskData::U16(v) => p.extend(v.iter().map(|&x| x as u32)),
+                        MaskData::U8(v) => {
+                            p[head + si * mask_k + j] = at;
+                            let words = v.chunks_exact(4);
+                            let tail = words.remainder();
+                            p.extend(words.map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])));
+                            if !tail.is_empty() {
+                                let mut last = [0u8; 4];
+                                last[..tail.len()].copy_from_slice(tail);
+                                p.push(u32::from_le_bytes(last));
+                            }
+                        }
+                        MaskData::U16(v) => {
+                            p[head + si * mask_k + j] = at | 1 << 31;
+                            let words = v.chunks_exact(2);
+                            let tail = words.remainder();
+                            p.extend(words.map(|c| c[0] as u32 | (c[1] as u32) << 16));
+                            if let Some(&t) = tail.first() {
+                                p.push(t as u32);
+                            }
+                        }
                     }
                 }
             }
