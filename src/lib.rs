@@ -26,6 +26,7 @@ mod record;
 mod request;
 pub mod resample;
 mod synth;
+mod target_types;
 pub mod targets;
 
 pub use engine::{decode_image, load_image, load_image_with, to_rgb, Augmenter, Backend, Batch};

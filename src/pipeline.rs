@@ -121,7 +121,7 @@ impl Pipeline {
             }
         }
         // The `[targets]` table (read by `TargetOptions::from_pipeline_toml`) is checked here too.
-        crate::targets::TargetOptions::from_pipeline_toml(text)?;
+        crate::target_types::TargetOptions::from_pipeline_toml(text)?;
         let size = match table.get("size") {
             Some(v) => ops::parse_size_value(v).map_err(|m| key_err("size", m))?,
             None => {

@@ -10,7 +10,7 @@ use super::field::{render, FieldScratch};
 use super::sample::fold_index;
 use crate::codes::pad_mode;
 use crate::plan::{kind, GpuClip, GpuGlobals, GpuSample};
-use crate::targets::{Mask, MaskData};
+use crate::target_types::{Mask, MaskData};
 
 /// A batch's label maps to gather: each sample's masks (each of its
 /// source's size) and the ignore values of u8 and u16 masks.

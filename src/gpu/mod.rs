@@ -21,7 +21,7 @@ use crate::cpu::Src;
 use crate::error::{Error, Result};
 use crate::mix::{GpuMix, GpuMixGlobals};
 use crate::plan::{code, GpuGlobals, GpuSample, MAX_STATS, STAT_STRIDE};
-use crate::targets::{Mask, MaskData};
+use crate::target_types::{Mask, MaskData};
 use std::sync::{Arc, Mutex};
 
 /// What `info` prints about an adapter.
