@@ -79,6 +79,11 @@ enum Command {
         /// OUT/annotations.json (one image entry per output, areas recomputed).
         #[arg(long, value_name = "FILE.json", conflicts_with = "replay")]
         annotations: Option<PathBuf>,
+        /// Folder of YOLO label files (DIR/<relative path>.txt: `class cx cy
+        /// w h` per line, fractions of the image; YOLO-pose `x y v` after):
+        /// transformed with their image and written to OUT/labels/.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["replay", "annotations"])]
+        yolo: Option<PathBuf>,
     },
     /// Apply one op with explicit parameters (like torchvision's functional API).
     Apply {
@@ -228,6 +233,7 @@ fn real_main() -> Result<()> {
             replay,
             masks,
             annotations,
+            yolo,
         }) => {
             let p = Pipeline::from_file(&pipeline)?;
             let text = std::fs::read_to_string(&pipeline)?;
@@ -268,6 +274,7 @@ fn real_main() -> Result<()> {
                 exif_orientation,
                 masks,
                 annotations,
+                yolo,
                 target_options,
             };
             let s = app::run::run_folder(p, &input, &out, &opts, |l| {

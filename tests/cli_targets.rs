@@ -284,3 +284,60 @@ fn coco_boxes_and_keypoints_follow_a_flip_and_bad_files_are_errors() {
         "{stderr}"
     );
 }
+
+#[test]
+fn yolo_labels_follow_a_flip_and_bad_lines_are_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (input, masks, labels_dir) = (
+        tmp.path().join("in"),
+        tmp.path().join("masks"),
+        tmp.path().join("labels"),
+    );
+    write_inputs(&input, &masks);
+    std::fs::create_dir_all(&labels_dir).unwrap();
+    // a.png: a box and a 2-point pose instance; sub/b.jpg: no file, no objects.
+    std::fs::write(
+        labels_dir.join("a.txt"),
+        "3 0.25 0.5 0.25 0.4 0.2 0.5 2 0.3 0.5 1\n",
+    )
+    .unwrap();
+    let pipeline = tmp.path().join("p.toml");
+    std::fs::write(
+        &pipeline,
+        "size = [30, 40]\n[[ops]]\nop = \"horizontal_flip\"\np = 1.0\n[targets]\nflip_pairs = [[0, 1]]",
+    )
+    .unwrap();
+    let run = |out: &Path| {
+        bin()
+            .args(["run", "--backend", "cpu", "--input"])
+            .arg(&input)
+            .arg("--out")
+            .arg(out)
+            .arg("--pipeline")
+            .arg(&pipeline)
+            .arg("--yolo")
+            .arg(&labels_dir)
+            .output()
+            .unwrap()
+    };
+    let out = tmp.path().join("out");
+    let o = run(&out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // x -> 1 - x; the pair swapped after the mirror.
+    assert_eq!(
+        std::fs::read_to_string(out.join("labels/a.txt")).unwrap(),
+        "3 0.750000 0.500000 0.250000 0.400000 0.700000 0.500000 1 0.800000 0.500000 2\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("labels/sub/b.txt")).unwrap(),
+        ""
+    );
+    std::fs::write(labels_dir.join("a.txt"), "3 0.25 0.5 0.25\n").unwrap();
+    let o = run(&tmp.path().join("out2"));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains("a.txt") && stderr.contains("line 1") && stderr.contains("4 fields"),
+        "{stderr}"
+    );
+}

@@ -507,6 +507,9 @@ pub struct RunOptions {
     /// `file_name`) transformed with it, `OUT/annotations.json` written for
     /// the outputs.
     pub annotations: Option<PathBuf>,
+    /// A folder of YOLO label files (`DIR/<relative path>.txt`), each
+    /// transformed with its image and written to `OUT/labels/<output>.txt`.
+    pub yolo: Option<PathBuf>,
     /// How targets are transformed (the pipeline file's `[targets]`).
     pub target_options: gpu_augment::targets::TargetOptions,
 }
@@ -525,6 +528,7 @@ impl Default for RunOptions {
             exif_orientation: false,
             masks: None,
             annotations: None,
+            yolo: None,
             target_options: gpu_augment::targets::TargetOptions::default(),
         }
     }
@@ -720,7 +724,56 @@ pub fn run_folder(
             })
             .collect();
     }
-    let dataset = if opts.masks.is_some() || coco.is_some() {
+    // YOLO label files: boxes (normalised cxcywh) and pose keypoints
+    // (normalised in the file, pixels in the engine: scaled by the image's
+    // size, read from its header).
+    let mut yolo_k = 0usize;
+    let mut yolo_items: Vec<(gpu_augment::Boxes, Option<gpu_augment::Keypoints>)> = Vec::new();
+    if let Some(dir) = &opts.yolo {
+        if !dir.is_dir() {
+            return Err(Error::Decode {
+                path: dir.clone(),
+                reason: "--yolo: not a directory".into(),
+            });
+        }
+        for (p, r) in &files {
+            let lp = dir.join(r).with_extension("txt");
+            let (b, kp, k) = gpu_augment::targets::yolo::read_labels(&lp)?;
+            let kp = match kp {
+                Some(mut kp) => {
+                    if yolo_k != 0 && yolo_k != k {
+                        return Err(Error::Decode {
+                            path: lp,
+                            reason: format!("{k} keypoints a line where other files have {yolo_k}"),
+                        });
+                    }
+                    yolo_k = k;
+                    let (w, h) = image::image_dimensions(p).map_err(|e| Error::Decode {
+                        path: p.clone(),
+                        reason: e.to_string(),
+                    })?;
+                    for q in &mut kp.points {
+                        q[0] *= w as f64;
+                        q[1] *= h as f64;
+                    }
+                    Some(kp)
+                }
+                None => None,
+            };
+            yolo_items.push((b, kp));
+        }
+        if yolo_k > 0 {
+            match target_options.num_keypoints {
+                Some(a) if a != yolo_k => {
+                    return Err(Error::InvalidArgument(format!(
+                        "--yolo: the label files have {yolo_k} keypoints a box but the pipeline's [targets] num_keypoints = {a}"
+                    )))
+                }
+                _ => target_options.num_keypoints = Some(yolo_k),
+            }
+        }
+    }
+    let dataset = if opts.masks.is_some() || coco.is_some() || opts.yolo.is_some() {
         let k = target_options.num_keypoints;
         let items = files
             .iter()
@@ -734,6 +787,16 @@ pub fn run_folder(
                         .collect(),
                     ..Default::default()
                 };
+                if let Some((b, kp)) = yolo_items.get(i) {
+                    it.boxes = Some(b.clone());
+                    it.keypoints = kp.clone().or_else(|| {
+                        // A file without keypoints among pose files: its
+                        // boxes' instances unlabelled.
+                        (yolo_k > 0).then(|| gpu_augment::Keypoints {
+                            points: vec![[0.0; 3]; b.coords.len() * yolo_k],
+                        })
+                    });
+                }
                 if coco.is_some() {
                     let refs: Vec<_> = coco_anns[i].iter().collect();
                     let (b, kp) = gpu_augment::targets::coco::targets_of(&refs, k);
@@ -773,6 +836,10 @@ pub fn run_folder(
                 .map_err(io(&annotations_path))?,
         ),
         None => None,
+    };
+    let label_of = |item: usize, view: u32| {
+        out.join("labels")
+            .join(Path::new(&out_names[item][view as usize]).with_extension("txt"))
     };
     let mask_of = |item: usize, view: u32| {
         out.join("masks")
@@ -955,6 +1022,7 @@ pub fn run_folder(
                         !output_of(i, v).exists()
                             || !is_recorded(i, v)
                             || (opts.masks.is_some() && !mask_of(i, v).exists())
+                            || (opts.yolo.is_some() && !label_of(i, v).exists())
                             || (coco.is_some() && !annotated.contains(&out_names[i][v as usize]))
                     })
                 });
@@ -995,13 +1063,40 @@ pub fn run_folder(
                         if let Some(parent) = path.parent() {
                             std::fs::create_dir_all(parent).map_err(io(parent))?;
                         }
+                        if let (Some(st), true) = (
+                            batch.targets.as_ref().and_then(|t| t.get(*j)),
+                            opts.yolo.is_some(),
+                        ) {
+                            let item = lb.items[*j / views as usize];
+                            let lpath = label_of(item, (*j % views as usize) as u32);
+                            if let Some(parent) = lpath.parent() {
+                                std::fs::create_dir_all(parent).map_err(io(parent))?;
+                            }
+                            let own = yolo_items[item].0.coords.len();
+                            let origin = &st.box_origin;
+                            let instance = |i: usize| {
+                                let o = origin[i];
+                                if o.sample == *j {
+                                    o.index
+                                } else {
+                                    own + o.index
+                                }
+                            };
+                            let text = gpu_augment::targets::yolo::format_labels(
+                                st,
+                                (size.width, size.height),
+                                yolo_k,
+                                &instance,
+                            );
+                            write_text(&lpath, &text)?;
+                        }
                         if let Some(st) = batch.targets.as_ref().and_then(|t| t.get(*j)) {
                             let item = lb.items[*j / views as usize];
                             let mpath = mask_of(item, (*j % views as usize) as u32);
-                            if let Some(parent) = mpath.parent() {
-                                std::fs::create_dir_all(parent).map_err(io(parent))?;
-                            }
                             if let Some(m) = st.masks.first() {
+                                if let Some(parent) = mpath.parent() {
+                                    std::fs::create_dir_all(parent).map_err(io(parent))?;
+                                }
                                 let tmp = mpath.with_extension("png.tmp");
                                 gpu_augment::targets::io::save_mask(&tmp, m)?;
                                 std::fs::rename(&tmp, &mpath).map_err(io(&mpath))?;

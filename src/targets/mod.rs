@@ -21,10 +21,11 @@ pub mod coco;
 pub(crate) mod forward;
 pub mod io;
 pub(crate) mod mix;
+pub mod yolo;
 
 use crate::error::{Error, Result};
-pub(crate) use forward::ForwardMap;
 pub use crate::target_types::{Mask, MaskData, TargetOptions};
+pub(crate) use forward::ForwardMap;
 use serde::{Deserialize, Serialize};
 
 /// How a box's four numbers read.
