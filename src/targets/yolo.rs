@@ -38,7 +38,7 @@ pub fn read_labels(path: &Path) -> Result<(Boxes, Option<Keypoints>, usize)> {
             reason: format!("line {}: {m}", n + 1),
         };
         let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 5 || (f.len() - 5) % 3 != 0 {
+        if f.len() < 5 || !(f.len() - 5).is_multiple_of(3) {
             return Err(bad(format!(
                 "{} fields: a YOLO line is `class cx cy w h`, then `x y v` per keypoint",
                 f.len()
@@ -70,7 +70,7 @@ pub fn read_labels(path: &Path) -> Result<(Boxes, Option<Keypoints>, usize)> {
         }
     }
     let k = per.unwrap_or(0);
-    let kp = (k > 0).then(|| Keypoints { points });
+    let kp = (k > 0).then_some(Keypoints { points });
     Ok((boxes, kp, k))
 }
 
