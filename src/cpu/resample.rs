@@ -22,7 +22,9 @@ pub struct AxisTaps {
 }
 
 impl AxisTaps {
-    fn build(r: &GpuResample, y_axis: bool, n_out: usize) -> Self {
+    /// The taps of the x axis (or, with `y_axis`, the y axis) of `r` for
+    /// `n_out` output positions.
+    pub fn build(r: &GpuResample, y_axis: bool, n_out: usize) -> Self {
         let (p, lo, n, prec, k) = if y_axis {
             (r.y, r.win[2], r.win[3], r.mode[2], r.mode[3] >> 16)
         } else {
@@ -46,9 +48,17 @@ impl AxisTaps {
         }
         t
     }
-    fn taps(&self, o: usize) -> (usize, &[i32]) {
+    /// Output position `o`'s first source index and fixed-point weights.
+    pub fn taps(&self, o: usize) -> (usize, &[i32]) {
         let n = self.count[o] as usize;
         (self.first[o] as usize, &self.w[o * self.k..o * self.k + n])
+    }
+    /// The source indices any tap touches: lo..hi (empty: lo >= hi).
+    pub fn span(&self) -> (usize, usize) {
+        (0..self.first.len()).fold((usize::MAX, 0), |(lo, hi), o| {
+            let (f, t) = self.taps(o);
+            (lo.min(f), hi.max(f + t.len()))
+        })
     }
 }
 
@@ -92,22 +102,52 @@ pub fn resample_pixel(g: &GpuSample, s: &Src, ox: u32, oy: u32) -> [u8; 3] {
 /// vertical pass.
 pub fn resample(g: &GpuSample, s: &Src, w: usize, h: usize, planes: [&mut [f32]; 3]) {
     let r = &g.resample;
-    let cols = AxisTaps::build(r, false, w);
-    let rows = AxisTaps::build(r, true, h);
-    let (y_lo, y_hi) = (0..h).fold((usize::MAX, 0), |(lo, hi), o| {
-        let (f, t) = rows.taps(o);
-        (lo.min(f), hi.max(f + t.len()))
+    let [pr, pg, pb] = planes;
+    let done = resample_u8(r, s.data, s.width as usize, w, h, |oy, acc| {
+        let row = oy * w..(oy + 1) * w;
+        for (((a, r0), g0), b0) in acc
+            .chunks_exact(3)
+            .zip(&mut pr[row.clone()])
+            .zip(&mut pg[row.clone()])
+            .zip(&mut pb[row])
+        {
+            *r0 = to_u8(a[0], r.mode[2]) as f32 * INV_255;
+            *g0 = to_u8(a[1], r.mode[2]) as f32 * INV_255;
+            *b0 = to_u8(a[2], r.mode[2]) as f32 * INV_255;
+        }
     });
-    if y_lo >= y_hi {
-        for p in planes {
+    if !done {
+        for p in [pr, pg, pb] {
             p[..w * h].fill(0.0);
         }
-        return;
+    }
+}
+
+/// The resampler `r` over the u8 RGB image `data` (`width` pixels a row)
+/// into `w` x `h` outputs: the horizontal pass over each source row the
+/// vertical taps touch, rounded to u8, then the vertical pass, whose
+/// unrounded fixed-point sums (3 per output pixel, a row at a time) go to
+/// `put(output row, sums)` (round them with `to_u8(sum, r.mode[2])`). False,
+/// with nothing put, when no tap falls in the window. Also resizemix's paste
+/// (`src/cpu/mix.rs`).
+pub fn resample_u8(
+    r: &GpuResample,
+    data: &[u8],
+    width: usize,
+    w: usize,
+    h: usize,
+    mut put: impl FnMut(usize, &[i32]),
+) -> bool {
+    let cols = AxisTaps::build(r, false, w);
+    let rows = AxisTaps::build(r, true, h);
+    let (y_lo, y_hi) = rows.span();
+    if y_lo >= y_hi {
+        return false;
     }
     // Horizontal pass: the source rows y_lo..y_hi, each to w u8 pixels.
-    let sw = s.width as usize * 3;
+    let sw = width * 3;
     let mut mid = vec![0u8; (y_hi - y_lo) * w * 3];
-    for (line, out) in s.data[y_lo * sw..y_hi * sw]
+    for (line, out) in data[y_lo * sw..y_hi * sw]
         .chunks_exact(sw)
         .zip(mid.chunks_exact_mut(w * 3))
     {
@@ -125,7 +165,6 @@ pub fn resample(g: &GpuSample, s: &Src, w: usize, h: usize, planes: [&mut [f32];
         }
     }
     // Vertical pass.
-    let [pr, pg, pb] = planes;
     let mut acc = vec![0i32; w * 3];
     for oy in 0..h {
         acc.fill(0);
@@ -136,16 +175,7 @@ pub fn resample(g: &GpuSample, s: &Src, w: usize, h: usize, planes: [&mut [f32];
                 *a += v as i32 * wj;
             }
         }
-        let row = oy * w..(oy + 1) * w;
-        for (((a, r0), g0), b0) in acc
-            .chunks_exact(3)
-            .zip(&mut pr[row.clone()])
-            .zip(&mut pg[row.clone()])
-            .zip(&mut pb[row])
-        {
-            *r0 = to_u8(a[0], r.mode[2]) as f32 * INV_255;
-            *g0 = to_u8(a[1], r.mode[2]) as f32 * INV_255;
-            *b0 = to_u8(a[2], r.mode[2]) as f32 * INV_255;
-        }
+        put(oy, &acc);
     }
+    true
 }
