@@ -16,7 +16,6 @@
 //! gather of `shaders/common/sample.wgsl`.
 
 use crate::ops::{Drawn, Interpolation, Op, Size};
-use crate::pipeline::Pipeline;
 use bytemuck::{Pod, Zeroable};
 
 pub use crate::codes::{resample_kind, MAX_RESAMPLE_TAPS};
@@ -184,9 +183,10 @@ fn filter_of(i: Interpolation, antialias: bool) -> Option<(u32, bool)> {
 /// axis-aligned (crops inside their canvas, resizes, flips, colour ops), with
 /// bilinear or bicubic sampling; `None` for any other sample (it keeps the
 /// gather). The filter is that of the last resize (antialiased unless it is a
-/// `resize` with `antialias = false`).
-pub fn plan(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32) -> Option<GpuResample> {
-    let out: Size = pipeline.size;
+/// `resize` with `antialias = false`). `ops` are the pipeline's per-sample
+/// ops, `out` its output size (the module needs no `Pipeline`, so the mixing
+/// module can use it without a cycle).
+pub fn plan(ops: &[Op], out: Size, drawn: &[Drawn], src_w: u32, src_h: u32) -> Option<GpuResample> {
     let mut ax = Axis {
         k: 1.0,
         t: 0.0,
@@ -198,7 +198,7 @@ pub fn plan(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32) -> Opt
         ..ax
     };
     let mut filt = (resample_kind::TRIANGLE, true);
-    for (op, d) in pipeline.ops.iter().zip(drawn) {
+    for (op, d) in ops.iter().zip(drawn) {
         match (op, d) {
             (
                 Op::RandomResizedCrop {
