@@ -730,8 +730,40 @@ pub(crate) fn zeroed<T: Clone + Default>(n: usize, what: &dyn Fn() -> String) ->
         what: what(),
         bytes: (n as u64).saturating_mul(std::mem::size_of::<T>() as u64),
     })?;
+    huge_pages(&mut v);
     v.resize(n, T::default());
     Ok(v)
+}
+
+/// Asks the kernel to back a large fresh buffer (a batch's tensor: tens of
+/// MB) with transparent huge pages where the system allows it (`madvise`
+/// mode, the default of most distributions), as PyTorch's CPU allocator does
+/// for its large tensors: one fault per 2 MiB instead of one per 4 KiB. A
+/// fresh 224x224 f32 batch of 64 took about 9,400 page faults per batch, a
+/// tenth of the CPU backend's time on imagenet_train. Only a hint: where it
+/// is refused nothing changes.
+fn huge_pages<T>(v: &mut Vec<T>) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let bytes = v.capacity() * std::mem::size_of::<T>();
+        if bytes < 2 * HUGE {
+            return;
+        }
+        let start = v.as_mut_ptr() as usize;
+        // The page-aligned range inside the allocation.
+        let lo = (start + 4095) & !4095;
+        let hi = (start + bytes) & !4095;
+        if hi > lo {
+            // SAFETY: [lo, hi) lies inside the vector's own allocation and
+            // MADV_HUGEPAGE changes no contents (only how pages are backed).
+            unsafe {
+                libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
 }
 
 /// The values `range` of a tensor, as a mutable view.

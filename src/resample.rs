@@ -315,6 +315,12 @@ pub fn plan(ops: &[Op], out: Size, drawn: &[Drawn], src_w: u32, src_h: u32) -> O
     // The tensor has one size: a canvas of any other size is resized to it.
     ax.resize(out.width as f64);
     ay.resize(out.height as f64);
+    // No resampling on either axis: the map is a whole-pixel copy (crops and
+    // flips only), which the gather does exactly and at a fraction of the
+    // filter's cost (weights of exactly 1 would give the same values).
+    if ax.win.is_none() && ay.win.is_none() {
+        return None;
+    }
     let (kind, antialias) = filt;
     let (px, lx, nx, precx, kx) = axis_params(&ax, kind, antialias, src_w, out.width)?;
     let (py, ly, ny, precy, ky) = axis_params(&ay, kind, antialias, src_h, out.height)?;
@@ -365,7 +371,7 @@ fn axis_params(
     n_src: u32,
     n_out: u32,
 ) -> Option<([f32; 4], u32, u32, u32, u32)> {
-    // Without a resampling the map is a whole-pixel copy: a window of the
+    // An axis without a resampling is a whole-pixel copy: a window of the
     // whole source with scale +-1 gives weights of exactly 1.
     let (lo, hi) = a.win.unwrap_or((0.0, n_src as f64));
     // Windows come from whole-pixel crops of the source; after two

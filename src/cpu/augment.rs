@@ -195,25 +195,21 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
                 }
             }
         } else if op == code::SATURATION {
-            for p in 0..npx {
-                let gr = gray([r[p], gg[p], b[p]]);
-                r[p] = blend1(r[p], gr, f);
-                gg[p] = blend1(gg[p], gr, f);
-                b[p] = blend1(b[p], gr, f);
+            // Zipped loops (no indexing, no bounds checks) so they vectorise.
+            for ((r, g), b) in r.iter_mut().zip(gg.iter_mut()).zip(b.iter_mut()) {
+                let gr = gray([*r, *g, *b]);
+                *r = blend1(*r, gr, f);
+                *g = blend1(*g, gr, f);
+                *b = blend1(*b, gr, f);
             }
         } else if op == code::HUE {
-            for p in 0..npx {
-                let c = adjust_hue([r[p], gg[p], b[p]], f);
-                r[p] = c[0];
-                gg[p] = c[1];
-                b[p] = c[2];
+            for ((r, g), b) in r.iter_mut().zip(gg.iter_mut()).zip(b.iter_mut()) {
+                [*r, *g, *b] = adjust_hue([*r, *g, *b], f);
             }
         } else if op == code::GRAYSCALE {
-            for p in 0..npx {
-                let gr = gray([r[p], gg[p], b[p]]);
-                r[p] = gr;
-                gg[p] = gr;
-                b[p] = gr;
+            for ((r, g), b) in r.iter_mut().zip(gg.iter_mut()).zip(b.iter_mut()) {
+                let gr = gray([*r, *g, *b]);
+                (*r, *g, *b) = (gr, gr, gr);
             }
         }
     }

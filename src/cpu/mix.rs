@@ -294,9 +294,9 @@ fn mix_f32(w: usize, h: usize, m: &GpuMix, o: &mut [f32], b: &[f32]) {
 /// outputs, as the shader's `resample_px` on f32: per output pixel the
 /// horizontal sums of the rows its vertical taps touch, each
 /// `sum_i v_i (w_i / 2^prec_x)`, then `sum_j h_j (w_j / 2^prec_y)`, in tap
-/// order. A horizontal sum does not depend on the output row, so each source
-/// row's sums are computed once (the same values). `put(output row, values)`
-/// gets `rw` RGB triples a row.
+/// order (the CPU taps' zero padding adds exact zeros). A horizontal sum does
+/// not depend on the output row, so each source row's sums are computed once
+/// (the same values). `put(output row, values)` gets `rw` RGB triples a row.
 fn resample_f32(
     r: &GpuResample,
     b: &[f32],
@@ -307,8 +307,9 @@ fn resample_f32(
     mut put: impl FnMut(usize, &[f32]),
 ) {
     let npx = w * h;
-    let cols = AxisTaps::build(r, false, rw);
-    let rows = AxisTaps::build(r, true, rh);
+    let (mut cols, mut rows) = (AxisTaps::default(), AxisTaps::default());
+    cols.build(r, false, rw);
+    rows.build(r, true, rh);
     let scx = 1.0 / (1u32 << r.mode[1]) as f32;
     let scy = 1.0 / (1u32 << r.mode[2]) as f32;
     let (y_lo, y_hi) = rows.span();

@@ -11,12 +11,14 @@ use super::sample::Src;
 use crate::plan::GpuSample;
 use crate::resample::{fixed, to_u8, weights, GpuResample, MAX_RESAMPLE_TAPS};
 
-/// One axis's taps for every output position: first tap (source index),
-/// count, fixed-point weights (`k` per position).
+/// One axis's taps for every output position, `k` per position: the first
+/// tap (source index) and `k` fixed-point weights. Positions with fewer taps
+/// are padded with zero weights (their first tap moved back where the window
+/// ends), so every position sums exactly `k` taps: the integer sums are those
+/// of the taps alone, and the loops have a fixed length.
 #[derive(Default)]
 pub struct AxisTaps {
     first: Vec<u32>,
-    count: Vec<u32>,
     w: Vec<i32>,
     k: usize,
 }
@@ -24,34 +26,39 @@ pub struct AxisTaps {
 impl AxisTaps {
     /// The taps of the x axis (or, with `y_axis`, the y axis) of `r` for
     /// `n_out` output positions.
-    pub fn build(r: &GpuResample, y_axis: bool, n_out: usize) -> Self {
+    pub fn build(&mut self, r: &GpuResample, y_axis: bool, n_out: usize) {
         let (p, lo, n, prec, k) = if y_axis {
             (r.y, r.win[2], r.win[3], r.mode[2], r.mode[3] >> 16)
         } else {
             (r.x, r.win[0], r.win[1], r.mode[1], r.mode[3] & 0xffff)
         };
         let k = k.min(MAX_RESAMPLE_TAPS);
-        let mut t = AxisTaps {
-            first: Vec::with_capacity(n_out),
-            count: Vec::with_capacity(n_out),
-            w: vec![0; n_out * k as usize],
-            k: k as usize,
-        };
+        // Every position has at most min(k, n) taps (a window of n).
+        let kk = k.min(n).max(1) as usize;
+        self.k = kk;
+        self.first.clear();
+        self.w.clear();
+        self.w.resize(n_out * kk, 0);
         let mut wf = [0.0f32; MAX_RESAMPLE_TAPS as usize];
         for o in 0..n_out {
             let (first, size) = weights(r.mode[0], p, n, k, o as u32, &mut wf);
-            t.first.push(lo + first);
-            t.count.push(size);
-            for (d, &v) in t.w[o * k as usize..].iter_mut().zip(&wf[..size as usize]) {
-                *d = fixed(v, prec);
+            // The kk taps from `start` stay inside the window [0, n).
+            let start = first.min(n.saturating_sub(kk as u32));
+            let d = (first - start) as usize;
+            self.first.push(lo + start);
+            for (dst, &v) in self.w[o * kk + d..].iter_mut().zip(&wf[..size as usize]) {
+                *dst = fixed(v, prec);
             }
         }
-        t
     }
-    /// Output position `o`'s first source index and fixed-point weights.
+    /// Output position `o`'s first source index and its `k` fixed-point
+    /// weights (zero-padded).
+    #[inline(always)]
     pub fn taps(&self, o: usize) -> (usize, &[i32]) {
-        let n = self.count[o] as usize;
-        (self.first[o] as usize, &self.w[o * self.k..o * self.k + n])
+        (
+            self.first[o] as usize,
+            &self.w[o * self.k..(o + 1) * self.k],
+        )
     }
     /// The source indices any tap touches: lo..hi (empty: lo >= hi).
     pub fn span(&self) -> (usize, usize) {
@@ -60,6 +67,19 @@ impl AxisTaps {
             (lo.min(f), hi.max(f + t.len()))
         })
     }
+}
+
+/// The resampler's buffers, kept per thread between samples.
+#[derive(Default)]
+struct Scratch {
+    cols: AxisTaps,
+    rows: AxisTaps,
+    mid: Vec<u8>,
+    acc: Vec<i32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// The resampled pixel at output pixel (ox, oy): the shader's
@@ -101,9 +121,71 @@ pub fn resample_pixel(g: &GpuSample, s: &Src, ox: u32, oy: u32) -> [u8; 3] {
 /// over each source row the vertical taps touch, rounded to u8, then the
 /// vertical pass.
 pub fn resample(g: &GpuSample, s: &Src, w: usize, h: usize, planes: [&mut [f32]; 3]) {
+    SCRATCH.with(|sc| resample_with(g, s, w, h, planes, &mut sc.borrow_mut()))
+}
+
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
+fn resample_with(
+    g: &GpuSample,
+    s: &Src,
+    w: usize,
+    h: usize,
+    planes: [&mut [f32]; 3],
+    sc: &mut Scratch,
+) {
     let r = &g.resample;
+    let Scratch {
+        cols,
+        rows,
+        mid,
+        acc,
+    } = sc;
+    cols.build(r, false, w);
+    rows.build(r, true, h);
+    let (y_lo, y_hi) = (0..h).fold((usize::MAX, 0), |(lo, hi), o| {
+        let (f, t) = rows.taps(o);
+        (lo.min(f), hi.max(f + t.len()))
+    });
+    if y_lo >= y_hi || w == 0 {
+        for p in planes {
+            p[..w * h].fill(0.0);
+        }
+        return;
+    }
+    // Horizontal pass: the source rows y_lo..y_hi, each to w u8 pixels.
+    let sw = s.width as usize * 3;
+    mid.clear();
+    mid.resize((y_hi - y_lo) * w * 3, 0);
+    let px = r.mode[1];
+    for (line, out) in s.data[y_lo * sw..y_hi * sw]
+        .chunks_exact(sw)
+        .zip(mid.chunks_exact_mut(w * 3))
+    {
+        match cols.k {
+            1 => hpass::<1>(line, out, cols, px),
+            2 => hpass::<2>(line, out, cols, px),
+            3 => hpass::<3>(line, out, cols, px),
+            4 => hpass::<4>(line, out, cols, px),
+            5 => hpass::<5>(line, out, cols, px),
+            6 => hpass::<6>(line, out, cols, px),
+            7 => hpass::<7>(line, out, cols, px),
+            8 => hpass::<8>(line, out, cols, px),
+            _ => hpass_any(line, out, cols, px),
+        }
+    }
+    // Vertical pass.
     let [pr, pg, pb] = planes;
-    let done = resample_u8(r, s.data, s.width as usize, w, h, |oy, acc| {
+    acc.clear();
+    acc.resize(w * 3, 0);
+    for oy in 0..h {
+        acc.fill(0);
+        let (f, wy) = rows.taps(oy);
+        for (j, &wj) in wy.iter().enumerate() {
+            let line = &mid[(f + j - y_lo) * w * 3..(f + j - y_lo + 1) * w * 3];
+            for (a, &v) in acc.iter_mut().zip(line) {
+                *a += v as i32 * wj;
+            }
+        }
         let row = oy * w..(oy + 1) * w;
         for (((a, r0), g0), b0) in acc
             .chunks_exact(3)
@@ -115,21 +197,52 @@ pub fn resample(g: &GpuSample, s: &Src, w: usize, h: usize, planes: [&mut [f32];
             *g0 = to_u8(a[1], r.mode[2]) as f32 * INV_255;
             *b0 = to_u8(a[2], r.mode[2]) as f32 * INV_255;
         }
-    });
-    if !done {
-        for p in [pr, pg, pb] {
-            p[..w * h].fill(0.0);
+    }
+}
+
+/// One source row (RGB) to the `out` row's pixels, `K` taps a pixel.
+#[inline(always)]
+fn hpass<const K: usize>(line: &[u8], out: &mut [u8], cols: &AxisTaps, prec: u32) {
+    for (x, px) in out.chunks_exact_mut(3).enumerate() {
+        let (f, wx) = cols.taps(x);
+        let wx: &[i32; K] = wx.try_into().expect("K taps a position");
+        let t = &line[f * 3..f * 3 + 3 * K];
+        let mut acc = [0i32; 3];
+        for j in 0..K {
+            acc[0] += t[3 * j] as i32 * wx[j];
+            acc[1] += t[3 * j + 1] as i32 * wx[j];
+            acc[2] += t[3 * j + 2] as i32 * wx[j];
+        }
+        for (p, a) in px.iter_mut().zip(acc) {
+            *p = to_u8(a, prec) as u8;
+        }
+    }
+}
+
+/// `hpass` for any tap count.
+#[inline(always)]
+fn hpass_any(line: &[u8], out: &mut [u8], cols: &AxisTaps, prec: u32) {
+    for (x, px) in out.chunks_exact_mut(3).enumerate() {
+        let (f, wx) = cols.taps(x);
+        let mut acc = [0i32; 3];
+        for (t, &wi) in line[f * 3..(f + wx.len()) * 3].chunks_exact(3).zip(wx) {
+            acc[0] += t[0] as i32 * wi;
+            acc[1] += t[1] as i32 * wi;
+            acc[2] += t[2] as i32 * wi;
+        }
+        for (p, a) in px.iter_mut().zip(acc) {
+            *p = to_u8(a, prec) as u8;
         }
     }
 }
 
 /// The resampler `r` over the u8 RGB image `data` (`width` pixels a row)
-/// into `w` x `h` outputs: the horizontal pass over each source row the
-/// vertical taps touch, rounded to u8, then the vertical pass, whose
-/// unrounded fixed-point sums (3 per output pixel, a row at a time) go to
+/// into `w` x `h` outputs, for resizemix's paste (`src/cpu/mix.rs`): the
+/// integer sums of [`resample`] (a horizontal pass over each source row the
+/// vertical taps touch, rounded to u8, then the vertical pass), whose
+/// unrounded vertical sums (3 per output pixel, a row at a time) go to
 /// `put(output row, sums)` (round them with `to_u8(sum, r.mode[2])`). False,
-/// with nothing put, when no tap falls in the window. Also resizemix's paste
-/// (`src/cpu/mix.rs`).
+/// with nothing put, when no tap falls in the window.
 pub fn resample_u8(
     r: &GpuResample,
     data: &[u8],
@@ -138,33 +251,21 @@ pub fn resample_u8(
     h: usize,
     mut put: impl FnMut(usize, &[i32]),
 ) -> bool {
-    let cols = AxisTaps::build(r, false, w);
-    let rows = AxisTaps::build(r, true, h);
+    let (mut cols, mut rows) = (AxisTaps::default(), AxisTaps::default());
+    cols.build(r, false, w);
+    rows.build(r, true, h);
     let (y_lo, y_hi) = rows.span();
-    if y_lo >= y_hi {
+    if y_lo >= y_hi || w == 0 {
         return false;
     }
-    // Horizontal pass: the source rows y_lo..y_hi, each to w u8 pixels.
     let sw = width * 3;
     let mut mid = vec![0u8; (y_hi - y_lo) * w * 3];
     for (line, out) in data[y_lo * sw..y_hi * sw]
         .chunks_exact(sw)
         .zip(mid.chunks_exact_mut(w * 3))
     {
-        for (x, px) in out.chunks_exact_mut(3).enumerate() {
-            let (f, wx) = cols.taps(x);
-            let mut acc = [0i32; 3];
-            for (t, &wi) in line[f * 3..(f + wx.len()) * 3].chunks_exact(3).zip(wx) {
-                acc[0] += t[0] as i32 * wi;
-                acc[1] += t[1] as i32 * wi;
-                acc[2] += t[2] as i32 * wi;
-            }
-            for (p, a) in px.iter_mut().zip(acc) {
-                *p = to_u8(a, r.mode[1]) as u8;
-            }
-        }
+        hpass_any(line, out, &cols, r.mode[1]);
     }
-    // Vertical pass.
     let mut acc = vec![0i32; w * 3];
     for oy in 0..h {
         acc.fill(0);
