@@ -79,6 +79,41 @@ fn same_key_gives_identical_bytes() {
     }
 }
 
+/// A batch written into a recycled tensor (`Augmenter::recycle`) has the
+/// bytes of one written into a fresh tensor, whatever the recycled tensor
+/// held; tensors of another size are not reused.
+#[test]
+fn recycled_tensors_give_identical_bytes() {
+    let images = test_images();
+    for (name, p) in pipelines() {
+        for (backend, aug) in backends(&p) {
+            let key = BatchKey::new(7, 2, 500);
+            let fresh = run(&aug, &images, key);
+            // Fill the pool with a tensor of other contents: another key.
+            let other = run(&aug, &images, BatchKey::new(8, 0, 0));
+            assert!(other.data != fresh.data, "{name} on {backend}");
+            aug.recycle(other);
+            // A batch of another size cannot take it (and leaves it there).
+            let small = small_images(2);
+            let s = run(&aug, &small, BatchKey::new(1, 1, 1));
+            assert_eq!(s.shape[0], 2, "{name} on {backend}");
+            let again = run(&aug, &images, key);
+            assert!(
+                again.data == fresh.data,
+                "{name} on {backend}: a recycled tensor changed the bytes"
+            );
+            assert_eq!(again.records, fresh.records, "{name} on {backend}");
+            if let (Some(a), Some(b)) = (fresh.gpu_stats, again.gpu_stats) {
+                assert_eq!(
+                    b.allocations + 1,
+                    a.allocations,
+                    "{name} on {backend}: the recycled tensor is not counted as an allocation"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn batch_cut_does_not_change_samples() {
     let images = test_images();

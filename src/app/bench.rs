@@ -139,6 +139,9 @@ pub fn bench(
                 pass_allocs += s.allocations as u64;
             }
             std::hint::black_box(&b.data);
+            // As a training loop that is done with the batch once consumed:
+            // its tensor goes back to the pool for the next batch.
+            aug.recycle(b);
         }
         let e = t.elapsed();
         if timed {
@@ -294,6 +297,7 @@ pub fn bench_end_to_end(
             let b = b?;
             n += b.items.len();
             std::hint::black_box(&b.batch.data);
+            loader.recycle(b);
         }
         let wall = t.elapsed().as_secs_f64();
         let after = loader.stats();

@@ -910,6 +910,8 @@ pub fn run_folder(
                     w.flush().map_err(io(path))?;
                 }
                 bar.inc(outs.len() as u64);
+                // Written: the tensor serves a later batch.
+                loader.recycle(lb);
             }
             Ok(())
         })();

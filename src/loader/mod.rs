@@ -497,6 +497,14 @@ impl Loader {
         self.engines[0].pipeline()
     }
 
+    /// Hands a consumed batch's tensor back: a later batch of the same size
+    /// is written into it instead of a fresh allocation
+    /// ([`Augmenter::recycle`]).
+    pub fn recycle(&self, batch: LoaderBatch) {
+        let e = &self.engines[batch.index % self.engines.len()];
+        e.recycle(batch.batch);
+    }
+
     /// The backend, e.g. "cpu (2 threads)" or "2 x gpu (llvmpipe ..., Vulkan)".
     pub fn backend_name(&self) -> String {
         let one = self.engines[0].backend_name();
