@@ -11,8 +11,8 @@ use gpu_augment::{synthetic_image, Augmenter, Backend, BatchKey, Pipeline, Reque
 fn oversized_batch_is_split_and_matches_small_batches() {
     let Some(g) = gpu() else { return };
     let limit = g.limits().max_storage_binding.min(g.limits().max_buffer);
-    // Enough 2048x2048 sources (16 MiB each as RGBA words) to exceed the limit.
-    let per = 2048u64 * 2048 * 4;
+    // Enough 2048x2048 sources (12 MiB each as RGB bytes) to exceed the limit.
+    let per = 2048u64 * 2048 * 3;
     let n = (limit / per + 2).min(40) as usize;
     let images: Vec<_> = (0..n)
         .map(|i| synthetic_image(i as u64, 2048, 2048))

@@ -676,7 +676,8 @@ fn gpu_mixing_matches_the_cpu_with_one_extra_dispatch() {
 fn gpu_batch_split_into_chunks_mixes_across_chunks() {
     let Some(g) = gpu() else { return };
     let limit = g.limits().max_storage_binding.min(g.limits().max_buffer);
-    let per = 2048u64 * 2048 * 4;
+    // 2048x2048 sources go up as 12 MiB of RGB bytes each.
+    let per = 2048u64 * 2048 * 3;
     let n = (limit / per + 2).min(40) as usize;
     let imgs: Vec<_> = (0..n)
         .map(|i| synthetic_image(i as u64, 2048, 2048))

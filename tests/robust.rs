@@ -380,14 +380,14 @@ fn truncated_jpegs_fail() {
     assert!(stdout.contains("wrote 2 images"), "{stdout}");
 }
 
-/// A flat image just over `gpu`'s storage-binding limit (sources are RGBA
-/// words on the device).
+/// A flat image just over `gpu`'s storage-binding limit (sources are their
+/// RGB bytes on the device, 3 a pixel).
 fn over_the_binding_limit(gpu: &gpu_augment::gpu::GpuContext) -> image::RgbImage {
     let limit = gpu
         .limits()
         .max_storage_binding
         .min(gpu.limits().max_buffer);
-    let px = limit / 4 + 1;
+    let px = limit / 3 + 1;
     let w = 8192u32;
     let h = (px.div_ceil(w as u64)) as u32;
     image::RgbImage::from_pixel(w, h, image::Rgb([200, 30, 90]))

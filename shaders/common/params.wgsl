@@ -57,6 +57,8 @@ struct Globals {
 
 @group(0) @binding(0) var<uniform> g: Globals;
 @group(0) @binding(1) var<storage, read> samples: array<Sample>;
+// The sources' RGB bytes back to back (3 bytes a pixel, little-endian in
+// the words, one word of padding at the end); read with `src_rgb`.
 @group(0) @binding(2) var<storage, read> src_px: array<u32>;
 @group(0) @binding(3) var<storage, read_write> scratch: array<u32>; // two halves of f32 RGB images
 @group(0) @binding(4) var<storage, read_write> stats: array<f32>;
@@ -79,4 +81,16 @@ fn store_img(half: u32, si: u32, x: u32, y: u32, c: vec3<f32>) {
     scratch[i] = bitcast<u32>(c.x);
     scratch[i + 1u] = bitcast<u32>(c.y);
     scratch[i + 2u] = bitcast<u32>(c.z);
+}
+
+// Source pixel `p` (an index into all the batch's pixels) as a word
+// r | g << 8 | b << 16: its 3 bytes from one word or two. Both words are
+// read (a select, not a branch; the buffer has a word of padding).
+fn src_rgb(p: u32) -> u32 {
+    let byte = p * 3u;
+    let w = byte >> 2u;
+    let s = (byte & 3u) * 8u;
+    let lo = src_px[w] >> s;
+    let hi = src_px[w + 1u] << ((32u - s) & 31u);
+    return (lo | select(0u, hi, s > 8u)) & 0xffffffu;
 }

@@ -20,7 +20,7 @@ fn resample_pixel(si: u32, ox: u32, oy: u32) -> vec3<f32> {
         let row = src.x + (r.win.z + ty.x + j) * src.y + r.win.x + tx.x;
         var h = vec3<i32>(0);
         for (var i = 0u; i < tx.y; i++) {
-            h += rs_unpack(src_px[row + i]) * wx[i];
+            h += rs_unpack(src_rgb(row + i)) * wx[i];
         }
         acc += rs_round(h, r.mode.y) * wy[j];
     }

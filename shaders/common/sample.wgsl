@@ -72,10 +72,10 @@ fn sample_at(src: vec4<u32>, u: f32, v: f32) -> vec3<f32> {
             yb = src.x + fold_index(y0 + 1.0, src.z, mode) * src.y;
         }
     }
-    let a = unpack_rgb(src_px[ya + xa]);
-    let b = unpack_rgb(src_px[ya + xb]);
-    let c = unpack_rgb(src_px[yb + xa]);
-    let d = unpack_rgb(src_px[yb + xb]);
+    let a = unpack_rgb(src_rgb(ya + xa));
+    let b = unpack_rgb(src_rgb(ya + xb));
+    let c = unpack_rgb(src_rgb(yb + xa));
+    let d = unpack_rgb(src_rgb(yb + xb));
     // Columns first (the CPU twin interpolates whole source rows vertically,
     // then gathers along them), then across.
     let left = a + (c - a) * fy;

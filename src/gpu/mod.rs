@@ -2,7 +2,8 @@
 //! Nothing outside this module touches wgpu types.
 //!
 //! Per batch (or per chunk, when a batch exceeds a storage-binding limit):
-//! one upload of the packed sources and the per-sample table; 2 field
+//! one upload of the sources (their RGB bytes, copied straight into the
+//! staging memory) and the per-sample table; 2 field
 //! dispatches when the pipeline has random fields; one segment pass per
 //! barrier a sample of the pipeline can draw; one main dispatch; the mixing
 //! dispatch when the pipeline mixes (a fixed number for a given pipeline,
@@ -104,7 +105,6 @@ struct Buffers {
     field: Option<wgpu::Buffer>,
     out: Option<wgpu::Buffer>,
     readback: Option<wgpu::Buffer>,
-    pack: Vec<u32>,
     mix: mix::MixBuffers,
     /// The submission whose results `readback` will hold (what `read_back` waits for).
     submitted: Option<wgpu::SubmissionIndex>,
@@ -126,7 +126,6 @@ fn new_buffers(device: &wgpu::Device) -> Buffers {
         field: None,
         out: None,
         readback: None,
-        pack: Vec::new(),
         mix: mix::MixBuffers::default(),
         submitted: None,
     }
@@ -585,11 +584,12 @@ impl GpuContext {
         let (mut start, mut src_sum, mut n) = (0usize, 0u64, 0u64);
         let mut field_sum = 0u64;
         for (i, s) in srcs.iter().enumerate() {
-            let sb = s.width as u64 * s.height as u64 * 4;
+            // RGB bytes (3 a pixel; the chunk's buffer adds up to 8 of padding).
+            let sb = s.width as u64 * s.height as u64 * 3;
             let (noise, cols) = samples[i].field.buffer_floats(gl.out[0]);
             let fb = (noise + cols) * 4;
             let fits = |src: u64, n: u64, field: u64| {
-                src <= limit
+                src + 8 <= limit
                     && field <= limit
                     && n * out_per <= limit
                     && n * scratch_per <= limit
@@ -725,29 +725,22 @@ impl GpuContext {
         let n = samples.len() as u64;
         let scope = dev.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let storage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
-        // Pack sources as RGBA words with an offset table in the sample records.
-        let total_px: usize = srcs
-            .iter()
-            .map(|s| s.width as usize * s.height as usize)
-            .sum();
-        bufs.pack.clear();
-        bufs.pack
-            .try_reserve(total_px)
-            .map_err(|_| Error::OutOfMemory {
-                what: format!("the packed sources of {} images", srcs.len()),
-                bytes: total_px as u64 * 4,
-            })?;
+        // Sources go up as their own RGB bytes, back to back (3 bytes a
+        // pixel; the shader's `src_rgb` unpacks them), copied by each source
+        // straight into the upload's staging memory: no packing pass. The
+        // sample records carry each source's first pixel.
+        let total_px: u64 = srcs.iter().map(|s| s.width as u64 * s.height as u64).sum();
+        // Whole words, and one more: a pixel's second word is read even when
+        // the pixel lies in the first (a select, not a branch).
+        let src_bytes = (total_px * 3).div_ceil(4) * 4 + 4;
         let mut table = samples.to_vec();
+        let mut first_px = 0u64;
         for (t, s) in table.iter_mut().zip(srcs) {
-            t.src[0] = bufs.pack.len() as u32;
-            bufs.pack.extend(
-                s.data
-                    .chunks_exact(3)
-                    .map(|p| p[0] as u32 | (p[1] as u32) << 8 | (p[2] as u32) << 16),
-            );
-        }
-        if bufs.pack.is_empty() {
-            bufs.pack.push(0);
+            t.src[0] = u32::try_from(first_px).map_err(|_| Error::OutOfMemory {
+                what: format!("the sources of {} images", srcs.len()),
+                bytes: src_bytes,
+            })?;
+            first_px += s.width as u64 * s.height as u64;
         }
         // Each sample's noise lattice and row sums in the field buffer.
         let mut field_floats = 0u64;
@@ -771,13 +764,7 @@ impl GpuContext {
             storage,
             "samples",
         );
-        allocations += grow(
-            dev,
-            &mut bufs.src,
-            bufs.pack.len() as u64 * 4,
-            storage,
-            "src",
-        );
+        allocations += grow(dev, &mut bufs.src, src_bytes, storage, "src");
         allocations += grow(
             dev,
             &mut bufs.scratch,
@@ -816,7 +803,7 @@ impl GpuContext {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::OutOfMemory {
                 what: format!("the device buffers of {n} samples ({e})"),
-                bytes: out_bytes * 2 + n * scratch_per + bufs.pack.len() as u64 * 4,
+                bytes: out_bytes * 2 + n * scratch_per + src_bytes,
             });
         }
         let (Some(sb), Some(srcb), Some(scb), Some(stb), Some(fb), Some(ob), Some(rb)) = (
@@ -843,8 +830,22 @@ impl GpuContext {
         let q = &self.queue;
         q.write_buffer(&bufs.globals, 0, &g_all);
         q.write_buffer(sb, 0, bytemuck::cast_slice(&table));
-        q.write_buffer(srcb, 0, bytemuck::cast_slice(&bufs.pack));
-        // Each write_buffer stages its bytes in a buffer of its own.
+        {
+            let size = wgpu::BufferSize::new(src_bytes).expect("at least one word");
+            let mut view = q
+                .write_buffer_with(srcb, 0, size)
+                .ok_or_else(|| Error::Gpu("the sources' upload could not be staged".into()))?;
+            let mut at = 0usize;
+            for s in srcs {
+                let len = s.width as usize * s.height as usize * 3;
+                view.slice(at..at + len).copy_from_slice(&s.data[..len]);
+                at += len;
+            }
+            let tail = src_bytes as usize - at;
+            view.slice(at..).copy_from_slice(&[0u8; 8][..tail]);
+        }
+        // Each write_buffer (and write_buffer_with) stages its bytes in a
+        // buffer of its own.
         allocations += 3;
         fn entire(b: &wgpu::Buffer) -> wgpu::BindingResource<'_> {
             b.as_entire_binding()
@@ -948,7 +949,7 @@ impl GpuContext {
         let submitted = q.submit([enc.finish()]);
         let up = g_all.len() as u64
             + (table.len() * std::mem::size_of::<GpuSample>()) as u64
-            + bufs.pack.len() as u64 * 4
+            + src_bytes
             + mix_pass.as_ref().map_or(0, |(_, b)| *b);
         bufs.submitted = Some(submitted);
         Ok(BatchStats {
