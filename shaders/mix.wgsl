@@ -6,7 +6,8 @@
 // Grid: workgroup (x, y, z) is a 16x16 tile of sample z, as in the main pass,
 // so the sample's mixing record is uniform across the workgroup.
 // Layouts: u8 is one RGBA word per pixel, f32 is CHW planes (bit patterns).
-// CPU twin: src/cpu/mix.rs. MIX_X kinds come from the generated prelude (src/mix.rs, `kind`).
+// CPU twin: src/cpu/mix.rs. MIX_X kinds come from the generated prelude (src/mix.rs, `kind`);
+// the resampler's weights (rs_taps, Resample) from common/weights.wgsl.
 
 override OUT_F32: bool = false;
 
@@ -15,11 +16,12 @@ struct MixGlobals {
     out: vec4<u32>,   // width, height, samples, format (0: u8 HWC, 1: f32 CHW)
 }
 
-// Keep in sync with GpuMix in src/mix.rs (48 bytes).
+// Keep in sync with GpuMix in src/mix.rs (112 bytes).
 struct MixSample {
     kind: vec4<u32>,  // kind (0 copy, 1 blend, 2 box, 3 resize), partner, taps x, taps y
     rect: vec4<u32>,  // left, top, width, height
     f: vec4<f32>,     // lam, source pixels per pasted pixel x, y, unused
+    resample: Resample, // resize: the antialiased resampler (mode.x 0: the supersampled gather)
 }
 
 @group(0) @binding(0) var<uniform> mg: MixGlobals;
@@ -83,6 +85,45 @@ fn resize_px(si: u32, sj: u32, rx: u32, ry: u32) -> vec3<f32> {
     return acc / f32(nx * ny);
 }
 
+// The resized partner at pixel (rx, ry) of the paste region by the core's
+// antialiased resampler (resample_pixel in common/resample.wgsl, on the
+// partner's whole image): u8, a horizontal sum per row rounded to u8, then
+// the vertical sum, in integers; f32, the same fixed-point weights as f32
+// (w / 2^prec), no rounding between the passes.
+fn resample_px(si: u32, sj: u32, rx: u32, ry: u32) -> vec3<f32> {
+    let r = mixes[si].resample;
+    var wx: array<i32, MAX_RESAMPLE_TAPS>;
+    var wy: array<i32, MAX_RESAMPLE_TAPS>;
+    let tx = rs_taps(r.mode.x, r.x, r.win.y, r.mode.w & 0xffffu, r.mode.y, rx, &wx);
+    let ty = rs_taps(r.mode.x, r.y, r.win.w, r.mode.w >> 16u, r.mode.z, ry, &wy);
+    let x0 = r.win.x + tx.x;
+    let y0 = r.win.z + ty.x;
+    if (OUT_F32) {
+        let scx = 1.0 / f32(1u << r.mode.y);
+        let scy = 1.0 / f32(1u << r.mode.z);
+        var acc = vec3<f32>(0.0);
+        for (var j = 0u; j < ty.y; j++) {
+            var h = vec3<f32>(0.0);
+            for (var i = 0u; i < tx.y; i++) {
+                h += load3(sj, x0 + i, y0 + j) * (f32(wx[i]) * scx);
+            }
+            acc += h * (f32(wy[j]) * scy);
+        }
+        return acc;
+    }
+    let npx = mg.out.x * mg.out.y;
+    var acc = vec3<i32>(0);
+    for (var j = 0u; j < ty.y; j++) {
+        let row = sj * npx + (y0 + j) * mg.out.x + x0;
+        var h = vec3<i32>(0);
+        for (var i = 0u; i < tx.y; i++) {
+            h += rs_unpack(mix_in[row + i]) * wx[i];
+        }
+        acc += rs_round(h, r.mode.y) * wy[j];
+    }
+    return vec3<f32>(rs_round(acc, r.mode.z));
+}
+
 @compute @workgroup_size(16, 16)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
     let si = wg.z;
@@ -104,7 +145,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
     } else if (k == MIX_BOX && inside) {
         c = load3(sj, ox, oy);
     } else if (k == MIX_RESIZE && inside) {
-        c = resize_px(si, sj, ox - rect.x, oy - rect.y);
+        if (mixes[si].resample.mode.x != RESAMPLE_OFF) {
+            c = resample_px(si, sj, ox - rect.x, oy - rect.y);
+        } else {
+            c = resize_px(si, sj, ox - rect.x, oy - rect.y);
+        }
         round = true;
     } else {
         c = load3(si, ox, oy);

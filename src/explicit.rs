@@ -61,6 +61,12 @@ const ENDPOINTS: Key = Key {
     gt: false,
     min: -1e6,
 };
+const STARTPOINTS: Key = Key {
+    name: "startpoints",
+    shape: "8 integers: the points (x,y each) that move to endpoints, in the same order; default the corners 0,0,W-1,0,W-1,H-1,0,H-1",
+    default: KeyDefault::Off,
+    ..ENDPOINTS
+};
 const JITTER_ORDER: Key = Key {
     name: "order",
     shape: "steps, e.g. hue,brightness",
@@ -182,7 +188,7 @@ pub const EXPLICIT_OPS: &[ExplicitOp] = {
         ),
         op(
             "perspective",
-            &[ENDPOINTS, common::FILL, common::INTERPOLATION],
+            &[ENDPOINTS, STARTPOINTS, common::FILL, common::INTERPOLATION],
         ),
         op("normalize", &[color::MEAN, color::STD]),
     ]
@@ -674,16 +680,46 @@ pub fn explicit_op(
             )
         }
         "perspective" => {
-            let e = match r.numbers(ENDPOINTS.name)?.as_deref() {
-                Some(v)
-                    if v.len() == 8
-                        && v.iter().all(|x| x.fract() == 0.0 && x.abs() < ENDPOINTS.hi) =>
-                {
-                    [[v[0], v[1]], [v[2], v[3]], [v[4], v[5]], [v[6], v[7]]]
-                        .map(|[x, y]| [x as i64, y as i64])
+            let points = |k: &Key| -> Result<Option<[[i64; 2]; 4]>> {
+                match r.numbers(k.name)?.as_deref() {
+                    None => Ok(None),
+                    Some(v)
+                        if v.len() == 8 && v.iter().all(|x| x.fract() == 0.0 && x.abs() < k.hi) =>
+                    {
+                        Ok(Some(
+                            [[v[0], v[1]], [v[2], v[3]], [v[4], v[5]], [v[6], v[7]]]
+                                .map(|[x, y]| [x as i64, y as i64]),
+                        ))
+                    }
+                    Some(v) => Err(r.err(k.name, format!("expected {}, got {v:?}", k.shape))),
                 }
-                _ => return Err(r.err("endpoints", format!("expected {}", ENDPOINTS.shape))),
             };
+            let Some(e) = points(&ENDPOINTS)? else {
+                return Err(r.err("endpoints", format!("expected {}", ENDPOINTS.shape)));
+            };
+            let start = points(&STARTPOINTS)?;
+            // The points must define a projective map: four points, no three
+            // on a line (torchvision's solve would return a degenerate map).
+            let corners = [
+                [0, 0],
+                [w as i64 - 1, 0],
+                [w as i64 - 1, h as i64 - 1],
+                [0, h as i64 - 1],
+            ];
+            let degenerate = "the four points must not have three on a line (nor two the same)";
+            if let Some(sp) = start {
+                if !crate::ops::geometry::general_position(&sp) {
+                    return Err(r.err("startpoints", format!("{degenerate}, got {sp:?}")));
+                }
+            }
+            // (A 1-pixel side makes the default corners coincide: the op
+            // leaves such an image as it is, as a random perspective does.)
+            let sp = start.unwrap_or(corners);
+            if crate::ops::geometry::general_position(&sp)
+                && !crate::ops::geometry::defines_perspective(&sp, &e)
+            {
+                return Err(r.err("endpoints", format!("{degenerate}, got {e:?}")));
+            }
             (
                 Op::Perspective {
                     distortion: 0.0,
@@ -694,6 +730,7 @@ pub fn explicit_op(
                 Drawn::Perspective {
                     applied: true,
                     endpoints: e,
+                    startpoints: start,
                 },
                 same,
             )

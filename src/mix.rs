@@ -44,10 +44,11 @@ pub enum Mixer {
         alpha: f64,
     },
     /// ResizeMix: tau ~ U(tau); the whole partner is resized to
-    /// (floor(tau*H), floor(tau*W)) (at least 1x1) with bilinear taps
-    /// supersampled when it shrinks by more than 2x (the core's gather, not
-    /// its antialiased resampler) and pasted at a uniform position; lam = 1 - pasted
-    /// area / (H*W).
+    /// (floor(tau*H), floor(tau*W)) (at least 1x1) with the core's
+    /// antialiased resampler (the same fixed-point weights as a `resize`;
+    /// beyond its reach, a shrink of more than about 31x, the core's
+    /// supersampled gather, as the core does) and pasted at a uniform
+    /// position; lam = 1 - pasted area / (H*W).
     ResizeMix {
         /// Range of the scale, inside (0, 1).
         tau: [f64; 2],
@@ -185,8 +186,12 @@ pub struct GpuMix {
     pub rect: [u32; 4],
     /// lam, source pixels per pasted pixel in x and y (resizemix), unused.
     pub f: [f32; 4],
+    /// Resizemix: the antialiased resampler's parameters for the partner
+    /// resized to the paste region (`crate::resample::resize`); off: the
+    /// supersampled gather of `kind`'s taps.
+    pub resample: crate::resample::GpuResample,
 }
-const _: () = assert!(std::mem::size_of::<GpuMix>() == 48);
+const _: () = assert!(std::mem::size_of::<GpuMix>() == 112);
 
 // Not part of the API: see `GpuMix`.
 #[doc(hidden)]
@@ -671,6 +676,12 @@ pub(crate) fn plan_mix(records: &[MixRecord], size: Size) -> Vec<GpuMix> {
                 (1.0, 1.0)
             };
             let resize = r.op == MixKind::Resizemix;
+            let resample = if resize && g.width > 0 && g.height > 0 {
+                crate::resample::resize(size.width, size.height, g.width, g.height)
+                    .unwrap_or_default()
+            } else {
+                crate::resample::GpuResample::default()
+            };
             GpuMix {
                 kind: [
                     code,
@@ -680,6 +691,7 @@ pub(crate) fn plan_mix(records: &[MixRecord], size: Size) -> Vec<GpuMix> {
                 ],
                 rect: [g.left, g.top, g.width, g.height],
                 f: [r.lam as f32, sx as f32, sy as f32, 0.0],
+                resample,
             }
         })
         .collect()

@@ -280,7 +280,8 @@ pub fn plan_sample(
         && m[0][1] == 0.0
         && m[1][0] == 0.0
     {
-        g.resample = crate::resample::plan(pipeline, drawn, src_w, src_h).unwrap_or_default();
+        g.resample = crate::resample::plan(&pipeline.ops, pipeline.size, drawn, src_w, src_h)
+            .unwrap_or_default();
     }
     Ok(g)
 }

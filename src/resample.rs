@@ -16,7 +16,6 @@
 //! gather of `shaders/common/sample.wgsl`.
 
 use crate::ops::{Drawn, Interpolation, Op, Size};
-use crate::pipeline::Pipeline;
 use bytemuck::{Pod, Zeroable};
 
 pub use crate::codes::{resample_kind, MAX_RESAMPLE_TAPS};
@@ -184,9 +183,10 @@ fn filter_of(i: Interpolation, antialias: bool) -> Option<(u32, bool)> {
 /// axis-aligned (crops inside their canvas, resizes, flips, colour ops), with
 /// bilinear or bicubic sampling; `None` for any other sample (it keeps the
 /// gather). The filter is that of the last resize (antialiased unless it is a
-/// `resize` with `antialias = false`).
-pub fn plan(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32) -> Option<GpuResample> {
-    let out: Size = pipeline.size;
+/// `resize` with `antialias = false`). `ops` are the pipeline's per-sample
+/// ops, `out` its output size (the module needs no `Pipeline`, so the mixing
+/// module can use it without a cycle).
+pub fn plan(ops: &[Op], out: Size, drawn: &[Drawn], src_w: u32, src_h: u32) -> Option<GpuResample> {
     let mut ax = Axis {
         k: 1.0,
         t: 0.0,
@@ -198,7 +198,7 @@ pub fn plan(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32) -> Opt
         ..ax
     };
     let mut filt = (resample_kind::TRIANGLE, true);
-    for (op, d) in pipeline.ops.iter().zip(drawn) {
+    for (op, d) in ops.iter().zip(drawn) {
         match (op, d) {
             (
                 Op::RandomResizedCrop {
@@ -322,39 +322,77 @@ pub fn plan(pipeline: &Pipeline, drawn: &[Drawn], src_w: u32, src_h: u32) -> Opt
         return None;
     }
     let (kind, antialias) = filt;
-    let axis = |a: &Axis, n_src: u32, n_out: u32| -> Option<([f32; 4], u32, u32, u32, u32)> {
-        // An axis without a resampling (the other has one) is a whole-pixel
-        // copy: a window of the whole source with scale +-1 gives weights of
-        // exactly 1.
-        let (lo, hi) = a.win.unwrap_or((0.0, n_src as f64));
-        // Windows come from whole-pixel crops of the source; after two
-        // resamplings (a resize of a resize) the window of the last one is
-        // rounded outwards to whole pixels and clamped to the source.
-        let (lo, hi) = (lo.floor().max(0.0), hi.ceil().min(n_src as f64));
-        if hi <= lo {
-            return None;
-        }
-        // Without antialias the filter keeps its own width (scale 1).
-        let scale = if antialias { a.k.abs() } else { 1.0 };
-        let support = if scale >= 1.0 { scale } else { 1.0 } * support_of(kind);
-        let taps = (support.ceil() as u32) * 2 + 1;
-        if taps > MAX_RESAMPLE_TAPS || !support.is_finite() {
-            return None;
-        }
-        let inv = if scale >= 1.0 { 1.0 / scale } else { 1.0 };
-        let p = [a.k as f32, (a.t - lo) as f32, support as f32, inv as f32];
-        let n = (hi - lo) as u32;
-        let prec = precision(kind, p, n, taps, n_out);
-        Some((p, lo as u32, n, prec, taps))
-    };
-    let (px, lx, nx, precx, kx) = axis(&ax, src_w, out.width)?;
-    let (py, ly, ny, precy, ky) = axis(&ay, src_h, out.height)?;
+    let (px, lx, nx, precx, kx) = axis_params(&ax, kind, antialias, src_w, out.width)?;
+    let (py, ly, ny, precy, ky) = axis_params(&ay, kind, antialias, src_h, out.height)?;
     Some(GpuResample {
         x: px,
         y: py,
         win: [lx, nx, ly, ny],
         mode: [kind, precx, precy, kx | ky << 16],
     })
+}
+
+/// The resampler's parameters for a whole `src_w` x `src_h` image resized to
+/// `out_w` x `out_h` with the antialiased triangle filter: what [`plan`] gives
+/// a pipeline without ops of that output size (resizemix's paste uses it, so
+/// the pasted partner is the core's resize of it). `None` beyond the
+/// resampler's reach (a downscale of more than about 31x).
+pub fn resize(src_w: u32, src_h: u32, out_w: u32, out_h: u32) -> Option<GpuResample> {
+    let mut ax = Axis {
+        k: 1.0,
+        t: 0.0,
+        len: src_w as f64,
+        win: None,
+    };
+    let mut ay = Axis {
+        len: src_h as f64,
+        ..ax
+    };
+    ax.resize(out_w as f64);
+    ay.resize(out_h as f64);
+    let kind = resample_kind::TRIANGLE;
+    let (px, lx, nx, precx, kx) = axis_params(&ax, kind, true, src_w, out_w)?;
+    let (py, ly, ny, precy, ky) = axis_params(&ay, kind, true, src_h, out_h)?;
+    Some(GpuResample {
+        x: px,
+        y: py,
+        win: [lx, nx, ly, ny],
+        mode: [kind, precx, precy, kx | ky << 16],
+    })
+}
+
+/// One axis of [`GpuResample`] for the map `a` from an `n_out` long output
+/// axis to an `n_src` long source axis: (a, b, support, 1 / filter scale),
+/// window start, window length, precision, most taps.
+fn axis_params(
+    a: &Axis,
+    kind: u32,
+    antialias: bool,
+    n_src: u32,
+    n_out: u32,
+) -> Option<([f32; 4], u32, u32, u32, u32)> {
+    // An axis without a resampling is a whole-pixel copy: a window of the
+    // whole source with scale +-1 gives weights of exactly 1.
+    let (lo, hi) = a.win.unwrap_or((0.0, n_src as f64));
+    // Windows come from whole-pixel crops of the source; after two
+    // resamplings (a resize of a resize) the window of the last one is
+    // rounded outwards to whole pixels and clamped to the source.
+    let (lo, hi) = (lo.floor().max(0.0), hi.ceil().min(n_src as f64));
+    if hi <= lo {
+        return None;
+    }
+    // Without antialias the filter keeps its own width (scale 1).
+    let scale = if antialias { a.k.abs() } else { 1.0 };
+    let support = if scale >= 1.0 { scale } else { 1.0 } * support_of(kind);
+    let taps = (support.ceil() as u32) * 2 + 1;
+    if taps > MAX_RESAMPLE_TAPS || !support.is_finite() {
+        return None;
+    }
+    let inv = if scale >= 1.0 { 1.0 / scale } else { 1.0 };
+    let p = [a.k as f32, (a.t - lo) as f32, support as f32, inv as f32];
+    let n = (hi - lo) as u32;
+    let prec = precision(kind, p, n, taps, n_out);
+    Some((p, lo as u32, n, prec, taps))
 }
 
 /// Half the filter's width in filter units (torchvision's interp_size / 2).

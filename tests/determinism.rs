@@ -92,24 +92,38 @@ fn recycled_tensors_give_identical_bytes() {
             // Fill the pool with a tensor of other contents: another key.
             let other = run(&aug, &images, BatchKey::new(8, 0, 0));
             assert!(other.data != fresh.data, "{name} on {backend}");
+            let addr = |t: &Tensor| match t {
+                Tensor::U8(v) => v.as_ptr() as usize,
+                Tensor::F32(v) => v.as_ptr() as usize,
+            };
+            let pooled = addr(&other.data);
             aug.recycle(other);
             // A batch of another size cannot take it (and leaves it there).
             let small = small_images(2);
             let s = run(&aug, &small, BatchKey::new(1, 1, 1));
             assert_eq!(s.shape[0], 2, "{name} on {backend}");
+            // A live allocation of the same size: had the pool dropped the
+            // tensor, this would most likely take its place in memory.
+            let bytes = match &fresh.data {
+                Tensor::U8(v) => v.len(),
+                Tensor::F32(v) => v.len() * 4,
+            };
+            let decoy = std::hint::black_box(vec![1u8; bytes]);
             let again = run(&aug, &images, key);
+            drop(decoy);
             assert!(
                 again.data == fresh.data,
                 "{name} on {backend}: a recycled tensor changed the bytes"
             );
             assert_eq!(again.records, fresh.records, "{name} on {backend}");
-            if let (Some(a), Some(b)) = (fresh.gpu_stats, again.gpu_stats) {
-                assert_eq!(
-                    b.allocations + 1,
-                    a.allocations,
-                    "{name} on {backend}: the recycled tensor is not counted as an allocation"
-                );
-            }
+            // It was written into the recycled tensor itself. (The GPU's
+            // allocation count is not compared: the device's buffer sets are
+            // shared with the tests running beside this one.)
+            assert_eq!(
+                addr(&again.data),
+                pooled,
+                "{name} on {backend}: the recycled tensor was not reused"
+            );
         }
     }
 }

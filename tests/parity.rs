@@ -194,3 +194,46 @@ fn op_gaussian_blur_non_square_kernel() {
         ),
     );
 }
+
+/// `apply`'s op with its explicit parameters on one image, CPU and GPU.
+fn check_applied(name: &str, op: &str, sets: &[(&str, &str)], w: u32, h: u32) {
+    let Some(g) = gpu() else { return };
+    let sets: Vec<(String, String)> = sets
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let (p, d) =
+        gpu_augment::explicit::explicit_op(op, &sets, w, h).unwrap_or_else(|e| panic!("{op}: {e}"));
+    let img = [gpu_augment::synthetic_image(3, w, h)];
+    let params = [vec![d]];
+    let cpu = Augmenter::new(p.clone(), Backend::Cpu).unwrap();
+    let gpu = Augmenter::with_gpu(p, g).unwrap();
+    let a = cpu.augment(Request::new(&img).params(&params)).unwrap();
+    let b = gpu.augment(Request::new(&img).params(&params)).unwrap();
+    assert_close(name, &a, &b, [0.0; 3], [1.0; 3]);
+}
+
+#[test]
+fn op_perspective_explicit_points() {
+    check_applied(
+        "perspective_start_end",
+        "perspective",
+        &[
+            ("startpoints", "3,2,40,5,44,30,1,33"),
+            ("endpoints", "0,0,47,0,45,35,6,30"),
+            ("fill", "10,200,30"),
+        ],
+        48,
+        36,
+    );
+    check_applied(
+        "perspective_end_only_nearest",
+        "perspective",
+        &[
+            ("endpoints", "5,1,40,4,47,35,0,30"),
+            ("interpolation", "nearest"),
+        ],
+        48,
+        36,
+    );
+}

@@ -1237,3 +1237,98 @@ fn padding_modes_fold_like_torchvision() {
     };
     assert!(e.to_string().contains("first geometric op"), "{e}");
 }
+
+/// `apply`'s op and explicit parameters on one image (CPU), u8 HWC bytes.
+fn apply_explicit(op: &str, sets: &[(&str, &str)], im: &RgbImage) -> Vec<u8> {
+    let sets: Vec<(String, String)> = sets
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let (p, d) = gpu_augment::explicit::explicit_op(op, &sets, im.width(), im.height())
+        .unwrap_or_else(|e| panic!("{op}: {e}"));
+    apply_one(&p, im, d)
+}
+
+#[test]
+fn perspective_moves_the_start_points_onto_the_end_points() {
+    // F.perspective(img, startpoints, endpoints): the content at each start
+    // point shows at its end point. Start points 2 right and 1 down of the
+    // end points: the image moves 2 left and 1 up, exactly, fill behind.
+    let src = distinct(6, 5);
+    let fill = [9, 99, 199];
+    for interpolation in ["nearest", "bilinear"] {
+        let out = apply_explicit(
+            "perspective",
+            &[
+                ("startpoints", "2,1,5,1,5,4,2,4"),
+                ("endpoints", "0,0,3,0,3,3,0,3"),
+                ("fill", "9,99,199"),
+                ("interpolation", interpolation),
+            ],
+            &src,
+        );
+        let want = image(6, 5, |x, y| {
+            if x + 2 < 6 && y + 1 < 5 {
+                px(&src, x + 2, y + 1)
+            } else {
+                fill
+            }
+        });
+        assert_eq!(out, want.into_raw(), "{interpolation}");
+    }
+    // Start points at the corners are the default (RandomPerspective's).
+    let src = image(40, 30, |x, y| {
+        [(x * 6) as u8, (y * 8) as u8, ((x * y) % 251) as u8]
+    });
+    let end = ("endpoints", "4,2,37,0,39,29,1,25");
+    assert_eq!(
+        apply_explicit(
+            "perspective",
+            &[("startpoints", "0,0,39,0,39,29,0,29"), end],
+            &src
+        ),
+        apply_explicit("perspective", &[end], &src)
+    );
+    // Start points equal to the end points: the identity.
+    assert_eq!(
+        apply_explicit(
+            "perspective",
+            &[("startpoints", "4,2,37,0,39,29,1,25"), end],
+            &src
+        ),
+        src.clone().into_raw()
+    );
+}
+
+#[test]
+fn perspective_points_that_define_no_map_are_clear_errors() {
+    let sets = |s: &[(&str, &str)]| -> Vec<(String, String)> {
+        s.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let err = |s: &[(&str, &str)]| {
+        gpu_augment::explicit::explicit_op("perspective", &sets(s), 20, 10)
+            .err()
+            .unwrap_or_else(|| panic!("{s:?} accepted"))
+            .to_string()
+    };
+    let end = ("endpoints", "0,0,19,0,19,9,0,9");
+    for (s, key) in [
+        (vec![("startpoints", "1,2,3"), end], "startpoints"),
+        (
+            vec![("startpoints", "0,0,1.5,0,19,9,0,9"), end],
+            "startpoints",
+        ),
+        // Three start points on a line.
+        (
+            vec![("startpoints", "0,0,5,0,10,0,0,9"), end],
+            "startpoints",
+        ),
+        // Repeated end points.
+        (vec![("endpoints", "0,0,0,0,19,9,0,9")], "endpoints"),
+    ] {
+        let e = err(&s);
+        assert!(e.contains("`perspective`") && e.contains(key), "{s:?}: {e}");
+    }
+}

@@ -146,6 +146,11 @@ def _case_list() -> list[Case]:
                   lambda t: F.perspective(t, [[0, 0], [499, 0], [499, 374], [0, 374]],
                                           [[60, 0], [440, 0], [499, 374], [0, 374]], interpolation=bil),
                   border=1))
+    c.append(Case("perspective-start-end", "chelsea", "perspective",
+                  {"startpoints": "20,10,430,15,445,290,5,280", "endpoints": "0,6,440,0,420,299,12,290"},
+                  lambda t: F.perspective(t, [[20, 10], [430, 15], [445, 290], [5, 280]],
+                                          [[0, 6], [440, 0], [420, 299], [12, 290]], interpolation=bil),
+                  border=1))
     # Colour.
     for f in [0.0, 0.5, 1.7]:
         c.append(Case(f"brightness-{f}", "chelsea", "brightness", {"factor": f},

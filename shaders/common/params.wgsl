@@ -34,14 +34,6 @@ struct Field {
     shape: vec4<f32>,  // 1 / l, canvas centre x, y, unused
 }
 
-// The antialiased resampler's parameters (src/resample.rs, GpuResample).
-struct Resample {
-    x: vec4<f32>,    // x axis: scale a, offset b (centre = a (o + 0.5) + b), support, 1 / filter scale
-    y: vec4<f32>,    // y axis, as x
-    win: vec4<u32>,  // window: first column, columns, first row, rows
-    mode: vec4<u32>, // filter kind (0: off), x precision, y precision, taps (x | y << 16)
-}
-
 struct Sample {
     src: vec4<u32>,    // offset (pixels), width, height, flags (bit 0: nearest)
     counts: vec4<u32>, // program length, supersample x, supersample y, clip count
@@ -53,7 +45,7 @@ struct Sample {
     field: Field,
     erase: vec4<f32>,       // erasing box: left, top, right, bottom (exclusive)
     erase_value: vec4<f32>, // RGB in [0, 1]; w = 1: random values
-    resample: Resample,
+    resample: Resample, // common/weights.wgsl
 }
 
 struct Globals {

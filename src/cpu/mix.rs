@@ -2,12 +2,17 @@
 //!
 //! The shader works pixel by pixel; this twin works a row span at a time so
 //! that it vectorises, with the same arithmetic per value: blends are
-//! `a * lam + b * (1 - lam)` in f32, resizes are the core's bilinear taps
-//! (columns first, edge-clamped) averaged over the supersampling grid, and u8
-//! results round half up (the shader's `clamp(floor(x + 0.5), 0, 255)`;
-//! for x >= 0 truncation is floor).
+//! `a * lam + b * (1 - lam)` in f32; resizes are the core's antialiased
+//! resampler (`src/cpu/resample.rs`: the same fixed-point weights and integer
+//! sums on u8; on f32 the same weights as f32, w / 2^prec, without rounding
+//! between the passes), or where the resampler cannot reach, the core's
+//! bilinear taps (columns first, edge-clamped) averaged over the
+//! supersampling grid; u8 results round half up (the shader's
+//! `clamp(floor(x + 0.5), 0, 255)`; for x >= 0 truncation is floor).
 
+use super::resample::{resample_u8, AxisTaps};
 use crate::mix::{kind, GpuMix, GpuMixGlobals};
+use crate::resample::{to_u8, GpuResample};
 use crate::{Tensor, TensorMut};
 use rayon::prelude::*;
 
@@ -194,6 +199,21 @@ fn mix_u8(w: usize, h: usize, m: &GpuMix, o: &mut [u8], b: &[u8]) {
                 return;
             };
             let row = w * 3;
+            if m.kind[0] == kind::RESIZE && m.resample.active() {
+                let r = &m.resample;
+                let done = resample_u8(r, b, w, rw, rh, |ry, acc| {
+                    let at = (top + ry) * row + left * 3;
+                    for (d, &a) in o[at..at + rw * 3].iter_mut().zip(acc) {
+                        *d = to_u8(a, r.mode[2]) as u8;
+                    }
+                });
+                if !done {
+                    for y in top..top + rh {
+                        o[y * row + left * 3..y * row + (left + rw) * 3].fill(0);
+                    }
+                }
+                return;
+            }
             for y in top..top + rh {
                 let span = y * row + left * 3..y * row + (left + rw) * 3;
                 if m.kind[0] == kind::BOX {
@@ -246,6 +266,17 @@ fn mix_f32(w: usize, h: usize, m: &GpuMix, o: &mut [f32], b: &[f32]) {
                 }
                 return;
             }
+            if m.resample.active() {
+                resample_f32(&m.resample, b, w, h, rw, rh, |ry, acc| {
+                    let at = (top + ry) * w + left;
+                    for (x, v) in acc.chunks_exact(3).enumerate() {
+                        for (c, &v) in v.iter().enumerate() {
+                            o[c * npx + at + x] = v;
+                        }
+                    }
+                });
+                return;
+            }
             for y in top..top + rh {
                 for x in 0..rw {
                     let v = resize_px(m, x, y - top, |k, xx, yy| b[k * npx + yy * w + xx], w, h);
@@ -256,6 +287,60 @@ fn mix_f32(w: usize, h: usize, m: &GpuMix, o: &mut [f32], b: &[f32]) {
             }
         }
         _ => {}
+    }
+}
+
+/// The resampler `r` over the f32 CHW image `b` (`w` x `h`) into `rw` x `rh`
+/// outputs, as the shader's `resample_px` on f32: per output pixel the
+/// horizontal sums of the rows its vertical taps touch, each
+/// `sum_i v_i (w_i / 2^prec_x)`, then `sum_j h_j (w_j / 2^prec_y)`, in tap
+/// order (the CPU taps' zero padding adds exact zeros). A horizontal sum does
+/// not depend on the output row, so each source row's sums are computed once
+/// (the same values). `put(output row, values)` gets `rw` RGB triples a row.
+fn resample_f32(
+    r: &GpuResample,
+    b: &[f32],
+    w: usize,
+    h: usize,
+    rw: usize,
+    rh: usize,
+    mut put: impl FnMut(usize, &[f32]),
+) {
+    let npx = w * h;
+    let (mut cols, mut rows) = (AxisTaps::default(), AxisTaps::default());
+    cols.build(r, false, rw);
+    rows.build(r, true, rh);
+    let scx = 1.0 / (1u32 << r.mode[1]) as f32;
+    let scy = 1.0 / (1u32 << r.mode[2]) as f32;
+    let (y_lo, y_hi) = rows.span();
+    let lines = y_hi.saturating_sub(y_lo);
+    let mut mid = vec![0f32; lines * rw * 3];
+    for (k, out) in mid.chunks_exact_mut(rw * 3).enumerate() {
+        let y = y_lo + k;
+        for (x, px) in out.chunks_exact_mut(3).enumerate() {
+            let (f, wx) = cols.taps(x);
+            let mut acc = [0f32; 3];
+            for (i, &wi) in wx.iter().enumerate() {
+                let wf = wi as f32 * scx;
+                for (c, a) in acc.iter_mut().enumerate() {
+                    *a += b[c * npx + y * w + f + i] * wf;
+                }
+            }
+            px.copy_from_slice(&acc);
+        }
+    }
+    let mut acc = vec![0f32; rw * 3];
+    for oy in 0..rh {
+        acc.fill(0.0);
+        let (f, wy) = rows.taps(oy);
+        for (j, &wj) in wy.iter().enumerate() {
+            let wf = wj as f32 * scy;
+            let line = &mid[(f + j - y_lo) * rw * 3..(f + j - y_lo + 1) * rw * 3];
+            for (a, &v) in acc.iter_mut().zip(line) {
+                *a += v * wf;
+            }
+        }
+        put(oy, &acc);
     }
 }
 
@@ -345,6 +430,13 @@ mod tests {
                     kind: [(i % 4) as u32, perm[i] as u32, 1 + (i % 3) as u32, 2],
                     rect: [1, 2, 5, 4],
                     f: [rng.random::<f32>(), 1.6, 1.7, 0.0],
+                    // Resizes: every other one by the resampler, the rest
+                    // by the supersampled gather.
+                    resample: if i % 8 == 3 {
+                        crate::resample::resize(w as u32, h as u32, 5, 4).unwrap_or_default()
+                    } else {
+                        GpuResample::default()
+                    },
                 })
                 .collect();
             let gl = GpuMixGlobals {

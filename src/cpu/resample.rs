@@ -24,7 +24,9 @@ pub struct AxisTaps {
 }
 
 impl AxisTaps {
-    fn build(&mut self, r: &GpuResample, y_axis: bool, n_out: usize) {
+    /// The taps of the x axis (or, with `y_axis`, the y axis) of `r` for
+    /// `n_out` output positions.
+    pub fn build(&mut self, r: &GpuResample, y_axis: bool, n_out: usize) {
         let (p, lo, n, prec, k) = if y_axis {
             (r.y, r.win[2], r.win[3], r.mode[2], r.mode[3] >> 16)
         } else {
@@ -49,12 +51,21 @@ impl AxisTaps {
             }
         }
     }
+    /// Output position `o`'s first source index and its `k` fixed-point
+    /// weights (zero-padded).
     #[inline(always)]
-    fn taps(&self, o: usize) -> (usize, &[i32]) {
+    pub fn taps(&self, o: usize) -> (usize, &[i32]) {
         (
             self.first[o] as usize,
             &self.w[o * self.k..(o + 1) * self.k],
         )
+    }
+    /// The source indices any tap touches: lo..hi (empty: lo >= hi).
+    pub fn span(&self) -> (usize, usize) {
+        (0..self.first.len()).fold((usize::MAX, 0), |(lo, hi), o| {
+            let (f, t) = self.taps(o);
+            (lo.min(f), hi.max(f + t.len()))
+        })
     }
 }
 
@@ -223,4 +234,49 @@ fn hpass_any(line: &[u8], out: &mut [u8], cols: &AxisTaps, prec: u32) {
             *p = to_u8(a, prec) as u8;
         }
     }
+}
+
+/// The resampler `r` over the u8 RGB image `data` (`width` pixels a row)
+/// into `w` x `h` outputs, for resizemix's paste (`src/cpu/mix.rs`): the
+/// integer sums of [`resample`] (a horizontal pass over each source row the
+/// vertical taps touch, rounded to u8, then the vertical pass), whose
+/// unrounded vertical sums (3 per output pixel, a row at a time) go to
+/// `put(output row, sums)` (round them with `to_u8(sum, r.mode[2])`). False,
+/// with nothing put, when no tap falls in the window.
+pub fn resample_u8(
+    r: &GpuResample,
+    data: &[u8],
+    width: usize,
+    w: usize,
+    h: usize,
+    mut put: impl FnMut(usize, &[i32]),
+) -> bool {
+    let (mut cols, mut rows) = (AxisTaps::default(), AxisTaps::default());
+    cols.build(r, false, w);
+    rows.build(r, true, h);
+    let (y_lo, y_hi) = rows.span();
+    if y_lo >= y_hi || w == 0 {
+        return false;
+    }
+    let sw = width * 3;
+    let mut mid = vec![0u8; (y_hi - y_lo) * w * 3];
+    for (line, out) in data[y_lo * sw..y_hi * sw]
+        .chunks_exact(sw)
+        .zip(mid.chunks_exact_mut(w * 3))
+    {
+        hpass_any(line, out, &cols, r.mode[1]);
+    }
+    let mut acc = vec![0i32; w * 3];
+    for oy in 0..h {
+        acc.fill(0);
+        let (f, wy) = rows.taps(oy);
+        for (j, &wj) in wy.iter().enumerate() {
+            let line = &mid[(f + j - y_lo) * w * 3..(f + j - y_lo + 1) * w * 3];
+            for (a, &v) in acc.iter_mut().zip(line) {
+                *a += v as i32 * wj;
+            }
+        }
+        put(oy, &acc);
+    }
+    true
 }

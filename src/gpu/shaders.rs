@@ -10,6 +10,7 @@ const SAMPLE: &str = include_str!("../../shaders/common/sample.wgsl");
 const COLOR: &str = include_str!("../../shaders/common/color.wgsl");
 const FIELD: &str = include_str!("../../shaders/common/field.wgsl");
 const RESAMPLE: &str = include_str!("../../shaders/common/resample.wgsl");
+const WEIGHTS: &str = include_str!("../../shaders/common/weights.wgsl");
 
 /// Every kernel: name and its own file's text.
 pub const KERNELS: &[(&str, &str)] = &[
@@ -19,8 +20,8 @@ pub const KERNELS: &[(&str, &str)] = &[
     ("masks", include_str!("../../shaders/masks.wgsl")),
 ];
 
-/// The mixing kernel's own file: standalone (its own bindings, none of the
-/// shared pieces; the prelude only).
+/// The mixing kernel's own file: standalone (its own bindings; of the shared
+/// pieces only the binding-free resampler weights, for resizemix's paste).
 pub const MIX: &str = include_str!("../../shaders/mix.wgsl");
 
 /// The WGSL `const` block every kernel starts with, generated from the Rust
@@ -75,11 +76,24 @@ pub fn kernel_source(name: &str) -> String {
     KERNELS
         .iter()
         .find(|(n, _)| *n == name)
-        .map(|(_, body)| [&prelude(), PARAMS, FIELD, RESAMPLE, SAMPLE, COLOR, body].join("\n"))
+        .map(|(_, body)| {
+            [
+                &prelude(),
+                PARAMS,
+                FIELD,
+                WEIGHTS,
+                RESAMPLE,
+                SAMPLE,
+                COLOR,
+                body,
+            ]
+            .join("\n")
+        })
         .unwrap_or_default()
 }
 
-/// The full source of the mixing kernel (the prelude, then `shaders/mix.wgsl`).
+/// The full source of the mixing kernel (the prelude, the resampler's weights
+/// of `shaders/common/weights.wgsl`, then `shaders/mix.wgsl`).
 pub fn mix_source() -> String {
-    [&prelude(), MIX].join("\n")
+    [&prelude(), WEIGHTS, MIX].join("\n")
 }

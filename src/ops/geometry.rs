@@ -222,6 +222,7 @@ pub(crate) fn draw(op: &Op, rng: &mut impl Rng, w: u32, h: u32) -> Option<Drawn>
             Drawn::Perspective {
                 applied: applied && endpoints != start,
                 endpoints,
+                startpoints: None,
             }
         }
         _ => return None,
@@ -512,14 +513,18 @@ pub(crate) fn lower(op: &Op, d: &Drawn, pl: &mut Lowering) -> Result<bool> {
             Drawn::Perspective {
                 applied: true,
                 endpoints,
+                startpoints,
             },
         ) => {
-            let start = [
-                [0.0, 0.0],
-                [pl.cw - 1.0, 0.0],
-                [pl.cw - 1.0, pl.ch - 1.0],
-                [0.0, pl.ch - 1.0],
-            ];
+            let start = match startpoints {
+                Some(sp) => sp.map(|[x, y]| [x as f64, y as f64]),
+                None => [
+                    [0.0, 0.0],
+                    [pl.cw - 1.0, 0.0],
+                    [pl.cw - 1.0, pl.ch - 1.0],
+                    [0.0, pl.ch - 1.0],
+                ],
+            };
             let end = endpoints.map(|[x, y]| [x as f64, y as f64]);
             // Corners that define no perspective (a 1-pixel side makes them
             // coincide) leave the image unchanged.
@@ -606,6 +611,27 @@ pub(crate) fn inverse_affine(
     m[2] += cx;
     m[5] += cy;
     M3([[m[0], m[1], m[2]], [m[3], m[4], m[5]], [0.0, 0.0, 1.0]])
+}
+
+/// Whether four points (x, y each) can be the corners of a projective map:
+/// no three on a line (nor two the same).
+pub(crate) fn general_position(p: &[[i64; 2]; 4]) -> bool {
+    let cross = |a: [i64; 2], b: [i64; 2], c: [i64; 2]| {
+        (b[0] - a[0]) as i128 * (c[1] - a[1]) as i128
+            - (b[1] - a[1]) as i128 * (c[0] - a[0]) as i128
+    };
+    [(0, 1, 2), (0, 1, 3), (0, 2, 3), (1, 2, 3)]
+        .iter()
+        .all(|&(i, j, k)| cross(p[i], p[j], p[k]) != 0)
+}
+
+/// Whether moving the points `start` to `end` defines a projective map
+/// (`perspective`'s explicit points).
+pub(crate) fn defines_perspective(start: &[[i64; 2]; 4], end: &[[i64; 2]; 4]) -> bool {
+    let f = |p: &[[i64; 2]; 4]| p.map(|[x, y]| [x as f64, y as f64]);
+    general_position(start)
+        && general_position(end)
+        && perspective_map(&f(start), &f(end)).is_some()
 }
 
 /// torchvision's `_get_perspective_coeffs`: the projective map taking each

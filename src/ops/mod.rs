@@ -947,8 +947,13 @@ pub enum Drawn {
     Perspective {
         /// Applied?
         applied: bool,
-        /// The corners' new positions (x, y).
+        /// The points' new positions (x, y).
         endpoints: [[i64; 2]; 4],
+        /// The points that move to `endpoints` (torchvision's `startpoints`);
+        /// none: the canvas corners (0, 0), (W-1, 0), (W-1, H-1), (0, H-1),
+        /// what RandomPerspective draws from.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        startpoints: Option<[[i64; 2]; 4]>,
     },
     /// The ops a sample drew from a policy, in order.
     Policy {
