@@ -148,6 +148,15 @@ struct Axis {
 }
 
 impl Axis {
+    /// The identity map of a source side of `len` pixels.
+    fn identity(len: u32) -> Self {
+        Axis {
+            k: 1.0,
+            t: 0.0,
+            len: len as f64,
+            win: None,
+        }
+    }
     fn crop(&mut self, off: f64, len: f64) -> bool {
         let inside = off >= 0.0 && off + len <= self.len;
         self.t += self.k * off;
@@ -187,16 +196,7 @@ fn filter_of(i: Interpolation, antialias: bool) -> Option<(u32, bool)> {
 /// ops, `out` its output size (the module needs no `Pipeline`, so the mixing
 /// module can use it without a cycle).
 pub fn plan(ops: &[Op], out: Size, drawn: &[Drawn], src_w: u32, src_h: u32) -> Option<GpuResample> {
-    let mut ax = Axis {
-        k: 1.0,
-        t: 0.0,
-        len: src_w as f64,
-        win: None,
-    };
-    let mut ay = Axis {
-        len: src_h as f64,
-        ..ax
-    };
+    let (mut ax, mut ay) = (Axis::identity(src_w), Axis::identity(src_h));
     let mut filt = (resample_kind::TRIANGLE, true);
     for (op, d) in ops.iter().zip(drawn) {
         match (op, d) {
@@ -338,16 +338,7 @@ pub fn plan(ops: &[Op], out: Size, drawn: &[Drawn], src_w: u32, src_h: u32) -> O
 /// the pasted partner is the core's resize of it). `None` beyond the
 /// resampler's reach (a downscale of more than about 31x).
 pub fn resize(src_w: u32, src_h: u32, out_w: u32, out_h: u32) -> Option<GpuResample> {
-    let mut ax = Axis {
-        k: 1.0,
-        t: 0.0,
-        len: src_w as f64,
-        win: None,
-    };
-    let mut ay = Axis {
-        len: src_h as f64,
-        ..ax
-    };
+    let (mut ax, mut ay) = (Axis::identity(src_w), Axis::identity(src_h));
     ax.resize(out_w as f64);
     ay.resize(out_h as f64);
     let kind = resample_kind::TRIANGLE;

@@ -178,14 +178,7 @@ fn resample_with(
     acc.clear();
     acc.resize(w * 3, 0);
     for oy in 0..h {
-        acc.fill(0);
-        let (f, wy) = rows.taps(oy);
-        for (j, &wj) in wy.iter().enumerate() {
-            let line = &mid[(f + j - y_lo) * w * 3..(f + j - y_lo + 1) * w * 3];
-            for (a, &v) in acc.iter_mut().zip(line) {
-                *a += v as i32 * wj;
-            }
-        }
+        vsum(acc.as_mut_slice(), mid.as_slice(), &rows, oy, y_lo, w);
         let row = oy * w..(oy + 1) * w;
         for (((a, r0), g0), b0) in acc
             .chunks_exact(3)
@@ -268,15 +261,23 @@ pub fn resample_u8(
     }
     let mut acc = vec![0i32; w * 3];
     for oy in 0..h {
-        acc.fill(0);
-        let (f, wy) = rows.taps(oy);
-        for (j, &wj) in wy.iter().enumerate() {
-            let line = &mid[(f + j - y_lo) * w * 3..(f + j - y_lo + 1) * w * 3];
-            for (a, &v) in acc.iter_mut().zip(line) {
-                *a += v as i32 * wj;
-            }
-        }
+        vsum(acc.as_mut_slice(), mid.as_slice(), &rows, oy, y_lo, w);
         put(oy, &acc);
     }
     true
+}
+
+/// Output row `oy` of the vertical pass into `acc` (w RGB sums): the middle
+/// rows (`mid`, the horizontal pass of source rows from `y_lo`) its taps
+/// touch, times their weights.
+#[inline(always)]
+fn vsum(acc: &mut [i32], mid: &[u8], rows: &AxisTaps, oy: usize, y_lo: usize, w: usize) {
+    acc.fill(0);
+    let (f, wy) = rows.taps(oy);
+    for (j, &wj) in wy.iter().enumerate() {
+        let line = &mid[(f + j - y_lo) * w * 3..(f + j - y_lo + 1) * w * 3];
+        for (a, &v) in acc.iter_mut().zip(line) {
+            *a += v as i32 * wj;
+        }
+    }
 }
