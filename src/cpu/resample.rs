@@ -178,7 +178,7 @@ fn resample_with(
     acc.clear();
     acc.resize(w * 3, 0);
     for oy in 0..h {
-        vsum(acc.as_mut_slice(), mid.as_slice(), &rows, oy, y_lo, w);
+        vsum(acc.as_mut_slice(), mid.as_slice(), rows, oy, y_lo, w);
         let row = oy * w..(oy + 1) * w;
         for (((a, r0), g0), b0) in acc
             .chunks_exact(3)
