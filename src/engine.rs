@@ -97,8 +97,8 @@ enum Engine {
 pub struct Augmenter {
     pipeline: Pipeline,
     engine: Engine,
-    /// Output tensors handed back with [`Augmenter::recycle`], reused by the
-    /// next batches of the same size (at most `POOL` kept).
+    /// Output tensors handed back with [`Augmenter::recycle`], oldest first,
+    /// reused by the next batches of the same size (at most `POOL` kept).
     pool: std::sync::Mutex<Vec<Tensor>>,
 }
 
@@ -142,12 +142,15 @@ impl Augmenter {
     /// allocation, which saves the kernel's zeroing and page faults of tens
     /// of MB per batch (a tenth of the CPU backend's time on imagenet_train).
     /// For loops that are done with a batch once it is consumed (copied to
-    /// the device, say). Tensors of another size are dropped.
+    /// the device, say). The pool keeps the `POOL` most recent tensors: one
+    /// of a size no batch asks for again (an epoch's short last batch) is
+    /// pushed out by later ones instead of taking a place for good.
     pub fn recycle(&self, batch: Batch) {
         let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < POOL {
-            pool.push(batch.data);
+        if pool.len() == POOL {
+            pool.remove(0);
         }
+        pool.push(batch.data);
     }
 
     /// A tensor of `values` zeros in the pipeline's format: a recycled one
@@ -160,7 +163,7 @@ impl Augmenter {
                 Tensor::U8(v) => !f32s && v.len() == values,
                 Tensor::F32(v) => f32s && v.len() == values,
             };
-            pool.iter().position(fits).map(|i| pool.swap_remove(i))
+            pool.iter().position(fits).map(|i| pool.remove(i))
         };
         Ok(match reused {
             Some(mut t) => {
