@@ -26,6 +26,8 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
+mod targets;
+
 /// How long one slice of a wait lasts before signals are checked again.
 const WAIT_SLICE: Duration = Duration::from_millis(50);
 
@@ -47,6 +49,7 @@ fn to_py_err(e: ga::Error) -> PyErr {
         | E::InvalidPipeline(_)
         | E::InvalidImage { .. }
         | E::OpFailed { .. }
+        | E::InvalidTarget { .. }
         | E::InvalidArgument(_) => PyValueError::new_err(msg),
         _ => PyRuntimeError::new_err(msg),
     }
@@ -61,6 +64,7 @@ fn augment_batch(
     seed: u64,
     epoch: u64,
     indices: &[u64],
+    targets: Option<(&[ga::Targets], &ga::TargetOptions)>,
 ) -> ga::Result<ga::Batch> {
     let mut request = ga::Request::new(images)
         .seed(seed)
@@ -69,6 +73,9 @@ fn augment_batch(
     if let Some(l) = labels {
         request = request.labels(*l);
     }
+    if let Some((t, o)) = targets {
+        request = request.targets(t).target_options(o);
+    }
     aug.augment(request)
 }
 
@@ -76,6 +83,8 @@ fn augment_batch(
 #[pyclass(module = "gpu_augment._native", frozen)]
 struct Pipeline {
     inner: ga::Pipeline,
+    /// The file's `[targets]` table (the defaults without one).
+    target_options: ga::TargetOptions,
 }
 
 #[pymethods]
@@ -84,14 +93,25 @@ impl Pipeline {
     #[staticmethod]
     fn from_file(path: PathBuf) -> PyResult<Self> {
         let inner = ga::Pipeline::from_file(&path).map_err(to_py_err)?;
-        Ok(Self { inner })
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            PyOSError::new_err(format!("cannot read pipeline file {}: {e}", path.display()))
+        })?;
+        let target_options = ga::TargetOptions::from_pipeline_toml(&text).map_err(to_py_err)?;
+        Ok(Self {
+            inner,
+            target_options,
+        })
     }
 
     /// Parses a pipeline from TOML text.
     #[staticmethod]
     fn from_toml(text: &str) -> PyResult<Self> {
         let inner = ga::Pipeline::from_toml(text).map_err(to_py_err)?;
-        Ok(Self { inner })
+        let target_options = ga::TargetOptions::from_pipeline_toml(text).map_err(to_py_err)?;
+        Ok(Self {
+            inner,
+            target_options,
+        })
     }
 
     /// Parses a pipeline from JSON text with the TOML file's schema (what
@@ -137,6 +157,13 @@ impl Pipeline {
     #[getter]
     fn mix_classes(&self) -> Option<usize> {
         self.inner.mix.as_ref().map(|m| m.num_classes)
+    }
+
+    /// The `[targets]` table as JSON (its defaults filled in).
+    #[getter]
+    fn target_options(&self) -> PyResult<String> {
+        serde_json::to_string(&self.target_options)
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))
     }
 
     /// Number of per-sample ops.
@@ -200,6 +227,10 @@ struct Batch {
     /// Views per source image.
     #[pyo3(get)]
     views: u32,
+    /// Per output sample, its transformed targets (a dict of numpy arrays),
+    /// when targets were given.
+    #[pyo3(get)]
+    targets: Option<Py<PyAny>>,
     records: Vec<ga::SampleRecord>,
     records_py: Mutex<Option<Py<PyAny>>>,
 }
@@ -307,6 +338,17 @@ fn batch_to_py(
     let indices = PyArray1::from_owned_array(py, Array1::from_vec(indices))
         .into_any()
         .unbind();
+    let targets = match b.targets {
+        Some(t) => Some(
+            t.into_iter()
+                .map(|s| targets::sample_targets_to_py(py, s))
+                .collect::<PyResult<Vec<_>>>()?
+                .into_pyobject(py)?
+                .into_any()
+                .unbind(),
+        ),
+        None => None,
+    };
     let (epoch, index, skipped, classes) = match extra {
         Some(x) => (
             Some(x.epoch),
@@ -331,6 +373,7 @@ fn batch_to_py(
         index,
         skipped,
         views,
+        targets,
         records: b.records,
         records_py: Mutex::new(None),
     })
@@ -375,6 +418,8 @@ fn extract_input(i: usize, obj: &Bound<'_, PyAny>) -> PyResult<Input> {
 #[pyclass(module = "gpu_augment._native", frozen)]
 struct Augmenter {
     inner: Arc<ga::Augmenter>,
+    /// The pipeline's `[targets]` table.
+    target_options: ga::TargetOptions,
 }
 
 #[pymethods]
@@ -389,6 +434,7 @@ impl Augmenter {
             .map_err(to_py_err)?;
         Ok(Self {
             inner: Arc::new(inner),
+            target_options: pipeline.target_options.clone(),
         })
     }
 
@@ -407,7 +453,10 @@ impl Augmenter {
     /// Augments `images` (uint8 H x W x 3 arrays or paths); source `i` has
     /// global index `indices[i]`. `classes` (one per image, below
     /// `num_classes`) or `soft` (images x C float32 rows) are the labels.
-    #[pyo3(signature = (images, indices, seed, epoch, classes = None, soft = None, num_classes = None))]
+    /// `targets`: one dict per image (see `targets.rs`); `target_options`:
+    /// their options as JSON (the pipeline's `[targets]` table when None).
+    #[pyo3(signature = (images, indices, seed, epoch, classes = None, soft = None, num_classes = None,
+                        targets = None, target_options = None))]
     #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
@@ -419,7 +468,21 @@ impl Augmenter {
         classes: Option<Vec<u32>>,
         soft: Option<PyReadonlyArray2<'_, f32>>,
         num_classes: Option<usize>,
+        targets: Option<Vec<Bound<'_, PyDict>>>,
+        target_options: Option<&str>,
     ) -> PyResult<Batch> {
+        let targets: Option<Vec<ga::Targets>> = targets
+            .map(|t| {
+                t.iter()
+                    .enumerate()
+                    .map(|(i, d)| targets::targets_from_py(i, d))
+                    .collect::<PyResult<_>>()
+            })
+            .transpose()?;
+        let options = match target_options {
+            Some(j) => targets::options_from_json(j)?,
+            None => self.target_options.clone(),
+        };
         let inputs: Vec<Input> = images
             .iter()
             .enumerate()
@@ -457,7 +520,8 @@ impl Augmenter {
                 }),
                 (None, None) => None,
             };
-            augment_batch(&aug, &images, labels.as_ref(), seed, epoch, &idx)
+            let t = targets.as_deref().map(|t| (t, &options));
+            augment_batch(&aug, &images, labels.as_ref(), seed, epoch, &idx, t)
         });
         let b = b.map_err(to_py_err)?;
         batch_to_py(py, b, indices, views, None)
@@ -487,7 +551,7 @@ impl Loader {
     #[new]
     #[pyo3(signature = (root, paths, labels, pipeline, *, batch_size, shuffle, seed, drop_last,
                         rank, world_size, shard_tail, backend, decode_threads, augment_threads,
-                        prefetch, devices, num_classes))]
+                        prefetch, devices, num_classes, targets = None, target_options = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -508,7 +572,21 @@ impl Loader {
         prefetch: usize,
         devices: usize,
         num_classes: Option<usize>,
+        targets: Option<Vec<Bound<'_, PyDict>>>,
+        target_options: Option<&str>,
     ) -> PyResult<Self> {
+        let item_targets: Option<Vec<ga::ItemTargets>> = targets
+            .map(|t| {
+                t.iter()
+                    .enumerate()
+                    .map(|(i, d)| targets::item_targets_from_py(i, d))
+                    .collect::<PyResult<_>>()
+            })
+            .transpose()?;
+        let options = match target_options {
+            Some(j) => targets::options_from_json(j)?,
+            None => pipeline.target_options.clone(),
+        };
         let backend: ga::Backend = backend.parse().map_err(to_py_err)?;
         let shard_tail = parse_tail(shard_tail)?;
         let mix_classes = pipeline.inner.mix.as_ref().map(|m| m.num_classes);
@@ -559,6 +637,10 @@ impl Loader {
                     "give an ImageFolder root or a list of paths",
                 ))
             }
+        };
+        let dataset = match item_targets {
+            Some(t) => dataset.with_targets(t, options).map_err(to_py_err)?,
+            None => dataset,
         };
         let mut opts = ga::LoaderOptions {
             batch_size,
