@@ -266,11 +266,13 @@ mod tests {
         let mut inside = 0;
         for (m0, m1) in maps {
             for (w, h, sw, sh) in [(37, 23, 40, 30), (1, 1, 1, 1), (64, 5, 13, 200)] {
-                let mut g = GpuSample::default();
-                g.src = [0, sw, sh, 0];
-                g.m0 = [m0[0], m0[1], m0[2], 0.0];
-                g.m1 = [m1[0], m1[1], m1[2], 0.0];
-                g.m2 = [0.0, 0.0, 1.0, 0.0];
+                let mut g = GpuSample {
+                    src: [0, sw, sh, 0],
+                    m0: [m0[0], m0[1], m0[2], 0.0],
+                    m1: [m1[0], m1[1], m1[2], 0.0],
+                    m2: [0.0, 0.0, 1.0, 0.0],
+                    ..Default::default()
+                };
                 let gl = GpuGlobals {
                     out: [w, h, 1, 0],
                     ..Default::default()
