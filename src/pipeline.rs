@@ -311,6 +311,19 @@ impl Pipeline {
         }
     }
 
+    /// The output classes' names for label classes `names`: the names
+    /// themselves, or with `rotation_label` the joint classes `name@0`,
+    /// `name@90`, `name@180`, `name@270` (index label * 4 + k).
+    pub fn output_classes(&self, names: &[String]) -> Vec<String> {
+        match self.label_factor() {
+            1 => names.to_vec(),
+            _ => names
+                .iter()
+                .flat_map(|n| (0..4).map(move |k| format!("{n}@{}", k * 90)))
+                .collect(),
+        }
+    }
+
     /// How many image statistics (reduction passes) a sample may need.
     pub fn stat_slots(&self) -> usize {
         self.ops.iter().map(|o| o.stat_slots()).sum()
