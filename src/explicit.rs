@@ -238,7 +238,6 @@ pub const EXPLICIT_OPS: &[ExplicitOp] = {
             &[color::CUTOUT_LENGTH, color::GRID, CENTERS, field::SEED],
         ),
         op("rotation_label", &[ROT_K]),
-
         op("normalize", &[color::MEAN, color::STD]),
     ]
 };
@@ -828,11 +827,7 @@ pub fn explicit_op(
             (
                 Op::RotationLabel { all_views: false },
                 Drawn::RotationLabel { k },
-                if k % 2 == 1 {
-                    Size::new(w, h)
-                } else {
-                    same
-                },
+                if k % 2 == 1 { Size::new(w, h) } else { same },
             )
         }
         "normalize" => {

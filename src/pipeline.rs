@@ -304,7 +304,11 @@ impl Pipeline {
     /// How many output classes each label class becomes: 4 with
     /// `rotation_label` (the joint index label * 4 + k), else 1.
     pub fn label_factor(&self) -> usize {
-        if self.ops.iter().any(|o| matches!(o, Op::RotationLabel { .. })) {
+        if self
+            .ops
+            .iter()
+            .any(|o| matches!(o, Op::RotationLabel { .. }))
+        {
             4
         } else {
             1

@@ -567,7 +567,12 @@ fn keys() -> Vec<(&'static str, &'static str, Set, bool)> {
             int!(ColorfulCutout, n_holes),
             true,
         ),
-        ("colorful_cutout", "length", int!(ColorfulCutout, length), true),
+        (
+            "colorful_cutout",
+            "length",
+            int!(ColorfulCutout, length),
+            true,
+        ),
         ("colorful_cutout", "grid", int!(ColorfulCutout, grid), true),
         ("colorful_cutout", "p", num!(ColorfulCutout, p), false),
         (

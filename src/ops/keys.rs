@@ -326,7 +326,13 @@ pub mod color {
     /// cutout / colorful_cutout: holes per sample (0: no change).
     pub const N_HOLES: Key = key("n_holes", "integer", KeyDefault::Num(1.0), 0.0, 16.0);
     /// cutout / colorful_cutout: side of each square hole in pixels (0: no change).
-    pub const CUTOUT_LENGTH: Key = key("length", "integer (pixels)", KeyDefault::Num(16.0), 0.0, 65535.0);
+    pub const CUTOUT_LENGTH: Key = key(
+        "length",
+        "integer (pixels)",
+        KeyDefault::Num(16.0),
+        0.0,
+        65535.0,
+    );
     /// cutout fill (0..255 integers, one or [r, g, b]).
     pub const CUTOUT_VALUE: Key = key(
         "value",
