@@ -740,3 +740,62 @@ fn run_writes_joint_labels_and_classes() {
         assert!(row[class * 4 + view] > 0.0, "{l}");
     }
 }
+
+#[test]
+fn rotation_label_moves_boxes_keypoints_and_masks() {
+    use gpu_augment::{BoxFormat, Boxes, Keypoints, Mask, Targets};
+    let (w, h) = (40u32, 30u32);
+    let img = asymmetric(w, h);
+    let mask = Mask::u8(
+        w,
+        h,
+        (0..h)
+            .flat_map(|y| (0..w).map(move |x| ((x + 7 * y) % 250) as u8))
+            .collect(),
+    );
+    let t = vec![Targets {
+        masks: vec![mask.clone()],
+        boxes: Some(Boxes::new(
+            BoxFormat::Xyxy,
+            vec![[5.0, 6.0, 15.0, 20.0]],
+            vec![0],
+        )),
+        keypoints: Some(Keypoints {
+            points: vec![[5.5, 7.5, 2.0]],
+        }),
+    }];
+    // k = 1 (counter-clockwise): source (x, y) lands on (y, W - x).
+    let p = pipeline("size = [40, 30]\n[[ops]]\nop = \"rotation_label\"");
+    let params = vec![vec![Drawn::RotationLabel { k: 1 }]];
+    for (name, aug) in backends(&p) {
+        let b = aug
+            .augment(
+                Request::new(std::slice::from_ref(&img))
+                    .params(&params)
+                    .targets(&t),
+            )
+            .expect("batch");
+        let st = &b.targets.as_ref().unwrap()[0];
+        let bx = st.boxes.as_ref().unwrap().coords[0];
+        let want = [6.0, 25.0, 20.0, 35.0];
+        for k in 0..4 {
+            assert!((bx[k] - want[k]).abs() < 1e-9, "{name}: box {bx:?}");
+        }
+        let kp = st.keypoints.as_ref().unwrap().points[0];
+        assert!(
+            (kp[0] - 7.5).abs() < 1e-9 && (kp[1] - 34.5).abs() < 1e-9,
+            "{name}: {kp:?}"
+        );
+        let m = &st.masks[0];
+        assert_eq!((m.width, m.height), (h, w), "{name}");
+        for y in 0..w {
+            for x in 0..h {
+                assert_eq!(
+                    m.get(x, y),
+                    mask.get(w - 1 - y, x),
+                    "{name}: mask ({x}, {y})"
+                );
+            }
+        }
+    }
+}
