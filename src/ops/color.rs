@@ -209,10 +209,15 @@ pub(crate) fn hole_corner(c: [i64; 2], length: u32) -> [i64; 2] {
     [c[0] - half, c[1] - half]
 }
 
-/// The colour key of hole `hole` of a colorful_cutout sample drawn with `seed`.
+/// The colour key of hole `hole` of a colorful_cutout sample drawn with
+/// `seed`: SplitMix64's finaliser of the seed stepped `hole` times, folded
+/// to 32 bits. Computed here once; both backends read it from the step.
 pub(crate) fn hole_key(seed: u64, hole: u32) -> u32 {
-    use crate::cpu::field::hash32;
-    hash32(key_bits(seed).to_bits() ^ hash32(hole))
+    let mut z = seed.wrapping_add((hole as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    key_bits(z).to_bits()
 }
 
 /// Explicit parameters (from `apply` or a saved record): colour factors/// Explicit parameters (from `apply` or a saved record): colour factors
