@@ -155,6 +155,16 @@ fn pipeline_cifar_train() {
 }
 
 #[test]
+fn example_rotation_cutout() {
+    check("rotation_cutout", example("rotation_cutout"));
+}
+
+#[test]
+fn example_colorful_cutout() {
+    check("colorful_cutout", example("colorful_cutout"));
+}
+
+#[test]
 fn pipeline_color_jitter() {
     check("color_jitter", example("color_jitter"));
 }
