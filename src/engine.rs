@@ -6,7 +6,8 @@ use crate::error::{Error, Result};
 use crate::gpu::{BatchStats, GpuContext};
 use crate::mix::GpuMixGlobals;
 use crate::mix::{
-    check_records, label_rows, output_labels, plan_mix, Labels, MixRecord, SoftLabels,
+    check_records, label_rows, output_labels, plan_mix, rotation_joint_rows, Labels, MixRecord,
+    SoftLabels,
 };
 use crate::ops::{Drawn, Op, PolicyKind};
 use crate::pipeline::{OutputFormat, Pipeline, SampleRecord};
@@ -536,7 +537,11 @@ impl Augmenter {
             allocations: s.allocations + u32::from(!reused),
             ..s
         });
-        let labels = label_rows.map(|(nc, rows)| output_labels(nc, &rows, k, mix));
+        let labels = label_rows.map(|(nc, rows)| match self.rotation_ks(&records) {
+            // rotation_label: joint rows of nc * 4 classes, one per output.
+            Some(ks) => output_labels(nc * 4, &rotation_joint_rows(nc, &rows, k, &ks), 1, mix),
+            None => output_labels(nc, &rows, k, mix),
+        });
         let targets = match (targets, tjob) {
             (Some((t, o)), Some(_)) => {
                 let mut masks = masks_out.unwrap_or_default();
@@ -579,6 +584,24 @@ impl Augmenter {
             cpu_fallback,
             targets,
         })
+    }
+
+    /// Each output sample's rotation_label k (None without the op).
+    fn rotation_ks(&self, records: &[SampleRecord]) -> Option<Vec<u32>> {
+        let pos = self
+            .pipeline
+            .ops
+            .iter()
+            .position(|o| matches!(o, Op::RotationLabel { .. }))?;
+        Some(
+            records
+                .iter()
+                .map(|r| match r.ops.get(pos) {
+                    Some(Drawn::RotationLabel { k }) => *k,
+                    _ => 0,
+                })
+                .collect(),
+        )
     }
 
     /// Mixes an already augmented batch `data` (this pipeline's size and

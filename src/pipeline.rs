@@ -267,6 +267,23 @@ impl Pipeline {
                 ));
             }
         }
+        let rotations: Vec<usize> = (0..self.ops.len())
+            .filter(|&i| matches!(self.ops[i], Op::RotationLabel { .. }))
+            .collect();
+        if rotations.len() > 1 {
+            return bad(format!(
+                "rotation_label (ops #{} and #{}) may appear once: its k is the label's joint index",
+                rotations[0], rotations[1]
+            ));
+        }
+        if let Some(&i) = rotations.first() {
+            if matches!(self.ops[i], Op::RotationLabel { all_views: true }) && self.views != 4 {
+                return bad(format!(
+                    "rotation_label (op #{i}) has all_views = true, which gives view v the rotation k = v: it needs views = 4, got views = {}",
+                    self.views
+                ));
+            }
+        }
         let clips = self.ops.iter().filter(|o| o.may_fill()).count();
         if clips > MAX_CLIPS {
             return bad(format!("{clips} ops that fill outside the image (affine, center_crop, random_crop, random_field, elastic); at most {MAX_CLIPS}"));
@@ -282,6 +299,33 @@ impl Pipeline {
             ));
         }
         Ok(())
+    }
+
+    /// How many output classes each label class becomes: 4 with
+    /// `rotation_label` (the joint index label * 4 + k), else 1.
+    pub fn label_factor(&self) -> usize {
+        if self
+            .ops
+            .iter()
+            .any(|o| matches!(o, Op::RotationLabel { .. }))
+        {
+            4
+        } else {
+            1
+        }
+    }
+
+    /// The output classes' names for label classes `names`: the names
+    /// themselves, or with `rotation_label` the joint classes `name@0`,
+    /// `name@90`, `name@180`, `name@270` (index label * 4 + k).
+    pub fn output_classes(&self, names: &[String]) -> Vec<String> {
+        match self.label_factor() {
+            1 => names.to_vec(),
+            _ => names
+                .iter()
+                .flat_map(|n| (0..4).map(move |k| format!("{n}@{}", k * 90)))
+                .collect(),
+        }
     }
 
     /// How many image statistics (reduction passes) a sample may need.
@@ -306,9 +350,11 @@ impl Pipeline {
             let mut rng = op_rng(seed, epoch, index, view, pos as u32);
             // Erasing works on the output canvas, whatever the geometry before it.
             let d = match op {
-                Op::RandomErasing { .. } => {
+                Op::RandomErasing { .. } | Op::Cutout { .. } | Op::ColorfulCutout { .. } => {
                     draw_op(op, &mut rng, self.size.width, self.size.height)
                 }
+                // The four rotations as the four views.
+                Op::RotationLabel { all_views: true } => Drawn::RotationLabel { k: view % 4 },
                 _ => draw_op(op, &mut rng, cw, ch),
             };
             (cw, ch) = canvas_after(op, &d, self.size, cw, ch);

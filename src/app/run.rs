@@ -939,6 +939,7 @@ pub fn run_folder(
     let run_key = (opts.seed, opts.epoch);
     let mut label_out = match &classes {
         Some((names, _)) => {
+            let names = pipeline.output_classes(names);
             write_text(&out.join("classes.txt"), &(names.join("\n") + "\n"))?;
             let path = out.join(format!("labels{suffix}.jsonl"));
             let done = recorded(&path, run_key)?;

@@ -158,6 +158,10 @@ pub(crate) fn draw(op: &Op, rng: &mut impl Rng, w: u32, h: u32) -> Option<Drawn>
         Op::VerticalFlip { p } => Drawn::VerticalFlip {
             applied: rng.random::<f64>() < *p,
         },
+        // With `all_views` the pipeline sets k to the view index after the draw.
+        Op::RotationLabel { .. } => Drawn::RotationLabel {
+            k: randint(rng, 0, 3) as u32,
+        },
         Op::Affine {
             degrees,
             translate,
@@ -237,6 +241,7 @@ pub fn canvas_after(op: &Op, d: &Drawn, out: Size, w: u32, h: u32) -> (u32, u32)
             (s.width, s.height)
         }
         (Op::Crop { size: Some(s), .. }, _) => (s.width, s.height),
+        (Op::RotationLabel { .. }, Drawn::RotationLabel { k }) if k % 2 == 1 => (h, w),
         (_, Drawn::Resize { height, width }) => (*width, *height),
         (_, Drawn::CenterCrop { height, width, .. })
         | (_, Drawn::RandomCrop { height, width, .. })
@@ -460,6 +465,33 @@ pub(crate) fn lower(op: &Op, d: &Drawn, pl: &mut Lowering) -> Result<bool> {
                     map: M3::scale_translate(1.0, -1.0, 0.0, pl.ch),
                     clip: None,
                 });
+            }
+        }
+        (Op::RotationLabel { .. }, Drawn::RotationLabel { k }) => {
+            // numpy's rot90 (counter-clockwise) as an inverse map: output
+            // (u, v) -> input; pixel centres land on pixel centres exactly.
+            let (w, h) = (pl.cw, pl.ch);
+            let m = match k {
+                0 => None,
+                1 => Some([[0.0, -1.0, w], [1.0, 0.0, 0.0]]),
+                2 => Some([[-1.0, 0.0, w], [0.0, -1.0, h]]),
+                3 => Some([[0.0, 1.0, 0.0], [-1.0, 0.0, h]]),
+                _ => {
+                    return Err(op_err(
+                        pl.index,
+                        op,
+                        format!("k must be 0, 1, 2 or 3, got {k}"),
+                    ))
+                }
+            };
+            if let Some([r0, r1]) = m {
+                pl.stages.push(Stage {
+                    map: M3([r0, r1, [0.0, 0.0, 1.0]]),
+                    clip: None,
+                });
+            }
+            if k % 2 == 1 {
+                (pl.cw, pl.ch) = (h, w);
             }
         }
         (
