@@ -200,6 +200,56 @@ fn main() {
     }
 }
 
+/// `run` (or `run --replay`) of a `[[views]]` pipeline file.
+fn run_views(
+    views: gpu_augment::Views,
+    input: &std::path::Path,
+    out: &std::path::Path,
+    replay: Option<&std::path::Path>,
+    opts: app::run::RunOptions,
+) -> Result<()> {
+    if let Some(params) = replay {
+        let s = app::views::replay_views_folder(
+            views,
+            input,
+            out,
+            params,
+            opts.backend,
+            opts.batch_size,
+        )?;
+        eprintln!("backend: {}", s.backend);
+        println!(
+            "replayed {} outputs from {} to {} in {:.2} s; 0 failed",
+            s.written,
+            params.display(),
+            out.display(),
+            s.seconds
+        );
+        return Ok(());
+    }
+    let s = app::views::run_views_folder(views, input, out, &opts)?;
+    eprintln!("backend: {}", s.backend);
+    for n in &s.notes {
+        eprintln!("note: {n}");
+    }
+    println!(
+        "wrote {} images to {} in {:.2} s ({:.0} images/s); {} already there; {} failed",
+        s.written,
+        out.display(),
+        s.seconds,
+        s.written as f64 / s.seconds.max(1e-9),
+        s.existing,
+        s.failed.len()
+    );
+    if !s.failed.is_empty() {
+        for (p, r) in &s.failed {
+            eprintln!("failed: {}: {r}", p.display());
+        }
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
 fn real_main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -235,8 +285,31 @@ fn real_main() -> Result<()> {
             annotations,
             yolo,
         }) => {
-            let p = Pipeline::from_file(&pipeline)?;
             let text = std::fs::read_to_string(&pipeline)?;
+            if gpu_augment::Views::declared_in(&text) {
+                return run_views(
+                    gpu_augment::Views::from_toml(&text)?,
+                    &input,
+                    &out,
+                    replay.as_deref(),
+                    app::run::RunOptions {
+                        backend,
+                        seed,
+                        epoch,
+                        batch_size,
+                        shard,
+                        devices,
+                        decode_threads,
+                        overwrite,
+                        exif_orientation,
+                        masks,
+                        annotations,
+                        yolo,
+                        ..Default::default()
+                    },
+                );
+            }
+            let p = Pipeline::from_file(&pipeline)?;
             let target_options = gpu_augment::TargetOptions::from_pipeline_toml(&text)?;
             if let Some(params) = replay {
                 let opts = app::replay::ReplayOptions {
