@@ -422,6 +422,48 @@ fn real_main() -> Result<()> {
             devices,
             masks,
         }) => {
+            let views_text = std::fs::read_to_string(&pipeline)?;
+            if gpu_augment::Views::declared_in(&views_text) {
+                if end_to_end || mix_only || masks > 0 {
+                    bail!("--end-to-end, --mix-only and --masks are not supported with a [[views]] pipeline");
+                }
+                let views = gpu_augment::Views::from_toml(&views_text)?;
+                let files = gpu_augment::loader::find_images(&input)?;
+                if files.is_empty() {
+                    return Err(app::files::no_images(&input).into());
+                }
+                let base: Vec<_> = files
+                    .iter()
+                    .filter_map(|(p, _)| load_image(p).map_err(|e| eprintln!("skipped: {e}")).ok())
+                    .collect();
+                if base.is_empty() {
+                    bail!("no image under {} could be decoded", input.display());
+                }
+                let images = app::bench::replicate(base, replicate)?;
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads.unwrap_or(0))
+                    .build()
+                    .context("building the thread pool")?;
+                let (name, r) = pool.install(|| -> Result<_> {
+                    let aug = gpu_augment::ViewAugmenter::new(views, backend)?;
+                    let r = app::bench::bench_views(&aug, &images, batch_size, repeats)?;
+                    Ok((aug.backend_name(), r))
+                })?;
+                println!("backend: {name}");
+                println!(
+                    "{} source images through every view ({} outputs each): median {:.3} s a pass",
+                    r.images, r.outputs_per_image, r.median
+                );
+                if let Some((d, s)) = r.gpu_per_batch {
+                    println!("gpu per batch (all views): dispatches={d:.1} submits={s:.1}");
+                }
+                println!(
+                    "outputs/s: {:.0}",
+                    r.images_per_sec * r.outputs_per_image as f64
+                );
+                println!("images/s: {:.0}", r.images_per_sec);
+                return Ok(());
+            }
             let p = Pipeline::from_file(&pipeline)?;
             if end_to_end {
                 let threads = threads
