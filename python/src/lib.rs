@@ -516,6 +516,7 @@ impl ViewAugmenter {
     /// view: a list of (name, Batch) in file order, each Batch N x count
     /// samples, image-major, records with `view_name`.
     #[pyo3(signature = (images, indices, seed, epoch, classes = None, num_classes = None))]
+    #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
         py: Python<'_>,
