@@ -234,6 +234,16 @@ impl Augmenter {
             Some(ix) => ix.to_vec(),
             None => batch_indices(r.first_index, r.images.len())?,
         };
+        let keys: Vec<u32> = match r.view_keys {
+            Some(v) if v.len() != k => {
+                return Err(Error::InvalidArgument(format!(
+                    "request: {} view keys but the pipeline has {k} view(s): give one key per view",
+                    v.len()
+                )))
+            }
+            Some(v) => v.to_vec(),
+            None => (0..k as u32).collect(),
+        };
         let drawn = match r.params {
             Some(p) if p.len() != n => {
                 return Err(Error::InvalidArgument(format!(
@@ -243,11 +253,11 @@ impl Augmenter {
                 )))
             }
             Some(p) => p.to_vec(),
-            None => self.draw_indexed(r.images, r.seed, r.epoch, &indices),
+            None => self.draw_indexed(r.images, r.seed, r.epoch, &indices, &keys),
         };
         let mix = match r.mix {
             Some(m) => Some(m.to_vec()),
-            None => self.draw_mix(r.seed, r.epoch, &indices),
+            None => self.draw_mix(r.seed, r.epoch, &indices, &keys),
         };
         if let Some(m) = &mix {
             check_records(m, n, self.pipeline.size)?;
@@ -263,6 +273,7 @@ impl Augmenter {
                     source_size: [im.width(), im.height()],
                     ops,
                     mix: mix.as_ref().map(|m| m[o].clone()),
+                    view_name: None,
                 }
             })
             .collect())
@@ -283,20 +294,20 @@ impl Augmenter {
 
     /// Every output sample's parameters drawn for source images with global
     /// indices `indices`; with `views = k` image `i`'s views are outputs
-    /// `i * k .. i * k + k`, view `v` keyed on `v`.
+    /// `i * k .. i * k + k`, view `v` keyed on `keys[v]` (`v` by default).
     fn draw_indexed(
         &self,
         images: &[RgbImage],
         seed: u64,
         epoch: u64,
         indices: &[u64],
+        keys: &[u32],
     ) -> Vec<Vec<Drawn>> {
-        let views = self.pipeline.views;
         images
             .iter()
             .zip(indices)
             .flat_map(|(im, &i)| {
-                (0..views).map(move |v| {
+                keys.iter().map(move |&v| {
                     self.pipeline
                         .draw(seed, epoch, i, v, im.width(), im.height())
                 })
@@ -308,19 +319,32 @@ impl Augmenter {
     /// `indices` (None when the pipeline does not mix). The partners are a
     /// random cycle keyed on the whole batch; lambdas and boxes are keyed on
     /// each output sample's (index, view), or on the batch with `per_batch`.
-    fn draw_mix(&self, seed: u64, epoch: u64, indices: &[u64]) -> Option<Vec<MixRecord>> {
+    /// With view keys, the draws are keyed on them and `partner_view` is
+    /// still the partner's view number (its position among its image's views).
+    fn draw_mix(
+        &self,
+        seed: u64,
+        epoch: u64,
+        indices: &[u64],
+        keys: &[u32],
+    ) -> Option<Vec<MixRecord>> {
         let mix = self.pipeline.mix.as_ref()?;
         let ids: Vec<(u64, u32)> = indices
             .iter()
-            .flat_map(|&i| (0..self.pipeline.views).map(move |v| (i, v)))
+            .flat_map(|&i| keys.iter().map(move |&v| (i, v)))
             .collect();
-        Some(mix.draw(
+        let mut records = mix.draw(
             seed,
             epoch,
             self.pipeline.ops.len() as u32,
             &ids,
             self.pipeline.size,
-        ))
+        );
+        let k = keys.len().max(1);
+        for r in &mut records {
+            r.partner_view = (r.partner % k) as u32;
+        }
+        Some(records)
     }
 
     /// Checks saved records against the images and the pipeline before a

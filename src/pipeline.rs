@@ -58,6 +58,9 @@ pub struct SampleRecord {
     pub ops: Vec<Drawn>,
     /// How the sample was mixed with its partner (pipelines with a mixing op).
     pub mix: Option<MixRecord>,
+    /// The named view the sample belongs to (`[[views]]` files, see
+    /// [`crate::Views`]); `None` otherwise, and then not serialised.
+    pub view_name: Option<String>,
 }
 
 impl Pipeline {
@@ -147,6 +150,12 @@ impl Pipeline {
         };
         let views = match table.get("views") {
             None => 1,
+            Some(toml::Value::Array(_)) => {
+                return Err(key_err(
+                    "views",
+                    "this file declares named views ([[views]] tables): read it with `Views::from_toml` / `Views::from_file` (the CLI does so by itself); `views = k` (an integer) is k views of this pipeline".into(),
+                ))
+            }
             Some(toml::Value::Integer(k)) if *k >= 1 && *k <= MAX_VIEWS as i64 => *k as u32,
             Some(other) => {
                 return Err(key_err(

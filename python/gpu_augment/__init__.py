@@ -38,6 +38,7 @@ __all__ = [
     "DataLoaderWorkerWarning",
     "Loader",
     "Pipeline",
+    "ViewAugmenter",
     "__version__",
 ]
 
@@ -318,6 +319,66 @@ class Augmenter:
 
     def __repr__(self) -> str:
         return f"Augmenter({self.pipeline!r}, backend={self.backend!r})"
+
+
+class ViewAugmenter:
+    """Named views (a pipeline file with ``[[views]]`` tables, e.g.
+    ``examples/pipelines/dino_multicrop.toml``) bound to a backend. A call
+    returns a dict, in file order, view name -> ``(images, records)``:
+    ``images`` is images x count x (H, W, 3 | 3, H, W), ``records`` one dict
+    per output (image-major, each with ``view_name``)."""
+
+    def __init__(self, path_or_toml: PathLike, backend: str = "auto") -> None:
+        text = str(path_or_toml)
+        if "[[views]]" not in text:
+            with open(path_or_toml, encoding="utf-8") as f:
+                text = f.read()
+        self._native = _native.ViewAugmenter(text, backend)
+
+    @property
+    def backend(self) -> str:
+        """``"gpu"`` or ``"cpu"``."""
+        return self._native.backend
+
+    @property
+    def views(self) -> list[tuple[str, int, tuple[int, int], str]]:
+        """(name, count, (height, width), format) of every view."""
+        return self._native.views
+
+    def __call__(
+        self,
+        images: Sequence[np.ndarray | PathLike],
+        *,
+        seed: int = 0,
+        epoch: int = 0,
+        first_index: int = 0,
+        indices: Sequence[int] | None = None,
+        labels: Sequence[int] | None = None,
+        num_classes: int | None = None,
+    ) -> dict[str, tuple[np.ndarray, list[dict[str, Any]]]]:
+        """Augments a batch of images through every view (sample indices as
+        :class:`Augmenter`; a view's results depend on (seed, epoch, index,
+        its name) only)."""
+        imgs = _images_arg(images)
+        n = len(imgs)
+        if indices is None:
+            idx = list(range(int(first_index), int(first_index) + n))
+        else:
+            if first_index:
+                raise ValueError("give first_index or indices, not both")
+            idx = [int(i) for i in indices]
+            if len(idx) != n:
+                raise ValueError(f"{n} images but {len(idx)} indices")
+        classes = None if labels is None else [int(c) for c in labels]
+        out = {}
+        for name, batch in self._native.run(imgs, idx, int(seed), int(epoch), classes, num_classes):
+            arr = batch.images
+            count = len(batch) // max(n, 1)
+            out[name] = (arr.reshape((n, count) + arr.shape[1:]), batch.records)
+        return out
+
+    def __repr__(self) -> str:
+        return f"ViewAugmenter(views={self.views!r}, backend={self.backend!r})"
 
 
 def _env_int(name: str) -> int | None:

@@ -47,6 +47,7 @@ fn to_py_err(e: ga::Error) -> PyErr {
         | E::UnknownKey { .. }
         | E::InvalidParam { .. }
         | E::InvalidPipeline(_)
+        | E::InvalidView { .. }
         | E::InvalidImage { .. }
         | E::OpFailed { .. }
         | E::InvalidTarget { .. }
@@ -528,6 +529,108 @@ impl Augmenter {
     }
 }
 
+/// Named views (`[[views]]` tables of a pipeline file) on a backend: one
+/// batch per view.
+#[pyclass(module = "gpu_augment._native", frozen)]
+struct ViewAugmenter {
+    inner: Arc<ga::ViewAugmenter>,
+}
+
+#[pymethods]
+impl ViewAugmenter {
+    /// Parses `[[views]]` TOML text and binds it to `backend`.
+    #[new]
+    #[pyo3(signature = (text, backend = "auto"))]
+    fn new(py: Python<'_>, text: &str, backend: &str) -> PyResult<Self> {
+        let backend: ga::Backend = backend.parse().map_err(to_py_err)?;
+        let views = ga::Views::from_toml(text).map_err(to_py_err)?;
+        let inner = py
+            .detach(move || ga::ViewAugmenter::new(views, backend))
+            .map_err(to_py_err)?;
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// "gpu" or "cpu".
+    #[getter]
+    fn backend(&self) -> &'static str {
+        self.inner.backend_kind()
+    }
+
+    /// (name, count, (height, width), format) of every view, in file order.
+    #[getter]
+    fn views(&self) -> Vec<(String, u32, (u32, u32), &'static str)> {
+        self.inner
+            .views()
+            .views()
+            .iter()
+            .map(|v| {
+                let s = v.pipeline.size;
+                let f = match v.pipeline.format {
+                    ga::OutputFormat::U8Hwc => "u8_hwc",
+                    ga::OutputFormat::F32Chw => "f32_chw",
+                };
+                (v.name.clone(), v.count(), (s.height, s.width), f)
+            })
+            .collect()
+    }
+
+    /// Augments `images` (uint8 H x W x 3 arrays or paths) through every
+    /// view: a list of (name, Batch) in file order, each Batch N x count
+    /// samples, image-major, records with `view_name`.
+    #[pyo3(signature = (images, indices, seed, epoch, classes = None, num_classes = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &self,
+        py: Python<'_>,
+        images: Vec<Bound<'_, PyAny>>,
+        indices: Vec<u64>,
+        seed: u64,
+        epoch: u64,
+        classes: Option<Vec<u32>>,
+        num_classes: Option<usize>,
+    ) -> PyResult<Vec<(String, Batch)>> {
+        let inputs: Vec<Input> = images
+            .iter()
+            .enumerate()
+            .map(|(i, o)| extract_input(i, o))
+            .collect::<PyResult<_>>()?;
+        let aug = self.inner.clone();
+        let idx = indices.clone();
+        let out = py
+            .detach(move || -> ga::Result<Vec<ga::ViewBatch>> {
+                let images: Vec<ga::RgbImage> = inputs
+                    .into_par_iter()
+                    .map(|i| match i {
+                        Input::Image(im) => Ok(im),
+                        Input::Path(p) => ga::load_image(&p),
+                    })
+                    .collect::<ga::Result<_>>()?;
+                let mut request = ga::Request::new(&images)
+                    .seed(seed)
+                    .epoch(epoch)
+                    .indices(&idx);
+                let labels = classes.as_ref().map(|c| ga::Labels::Classes {
+                    classes: c,
+                    num_classes: num_classes
+                        .unwrap_or_else(|| c.iter().max().map_or(1, |m| *m as usize + 1)),
+                });
+                if let Some(l) = &labels {
+                    request = request.labels(*l);
+                }
+                aug.augment(request)
+            })
+            .map_err(to_py_err)?;
+        out.into_iter()
+            .map(|v| {
+                let b = batch_to_py(py, v.batch, indices.clone(), v.count, None)?;
+                Ok((v.name, b))
+            })
+            .collect()
+    }
+}
+
 /// The streaming loader (decode, augment and hand-over overlapped on the
 /// engine's own threads).
 #[pyclass(module = "gpu_augment._native", frozen)]
@@ -840,6 +943,7 @@ impl EpochIter {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Pipeline>()?;
     m.add_class::<Augmenter>()?;
+    m.add_class::<ViewAugmenter>()?;
     m.add_class::<Batch>()?;
     m.add_class::<Loader>()?;
     m.add_class::<EpochIter>()?;

@@ -278,7 +278,7 @@ fn manifest_suffix(rank: usize, world: usize) -> String {
 
 /// `p` made absolute with every symlink resolved, for the part that exists
 /// (the rest appended as given), so that two spellings of one folder compare equal.
-fn resolved(p: &Path) -> PathBuf {
+pub(super) fn resolved(p: &Path) -> PathBuf {
     let abs = if p.is_absolute() {
         p.to_path_buf()
     } else {
