@@ -307,9 +307,9 @@ impl Augmenter {
             .iter()
             .zip(indices)
             .flat_map(|(im, &i)| {
-                keys.iter().map(move |&v| {
+                (0u32..).zip(keys).map(move |(copy, &v)| {
                     self.pipeline
-                        .draw(seed, epoch, i, v, im.width(), im.height())
+                        .draw_keyed(seed, epoch, i, v, copy, im.width(), im.height())
                 })
             })
             .collect()

@@ -353,6 +353,25 @@ impl Pipeline {
     /// Draws every op's parameters for the sample with global index `index`
     /// and source size `w` x `h`: a pure function of its arguments.
     pub fn draw(&self, seed: u64, epoch: u64, index: u64, view: u32, w: u32, h: u32) -> Vec<Drawn> {
+        self.draw_keyed(seed, epoch, index, view, view, w, h)
+    }
+
+    /// `draw` for view number `copy` (its position among its image's views)
+    /// keyed on `view_key` (the copy itself for `views = k`, the view's own
+    /// key id for named views, see [`crate::key::view_key`]):
+    /// `rotation_label`'s `all_views` turns view `copy` by `copy` quarter turns.
+    #[allow(clippy::too_many_arguments)]
+    pub fn draw_keyed(
+        &self,
+        seed: u64,
+        epoch: u64,
+        index: u64,
+        view_key: u32,
+        copy: u32,
+        w: u32,
+        h: u32,
+    ) -> Vec<Drawn> {
+        let view = view_key;
         let (mut cw, mut ch) = (w, h);
         let mut drawn = Vec::with_capacity(self.ops.len());
         for (pos, op) in self.ops.iter().enumerate() {
@@ -363,7 +382,7 @@ impl Pipeline {
                     draw_op(op, &mut rng, self.size.width, self.size.height)
                 }
                 // The four rotations as the four views.
-                Op::RotationLabel { all_views: true } => Drawn::RotationLabel { k: view % 4 },
+                Op::RotationLabel { all_views: true } => Drawn::RotationLabel { k: copy % 4 },
                 _ => draw_op(op, &mut rng, cw, ch),
             };
             (cw, ch) = canvas_after(op, &d, self.size, cw, ch);

@@ -542,3 +542,26 @@ fn bad_requests_are_errors() {
         .unwrap_err();
     assert!(e.to_string().contains("1 view keys"), "{e}");
 }
+
+#[test]
+fn rotation_label_all_views_turns_copy_k_of_a_named_view_by_k() {
+    // In a named view the draws are keyed on the view's key ids, but
+    // `all_views` still gives copy k the rotation k (not the key id mod 4).
+    let v = views(
+        "size = 16\n[[views]]\nname = \"rot\"\ncount = 4\n[[views.ops]]\nop = \"rotation_label\"\nall_views = true\n[[views]]\nname = \"plain\"\n[[views.ops]]\nop = \"horizontal_flip\"",
+    );
+    let imgs = vec![synthetic_image(1, 16, 16), synthetic_image(2, 16, 16)];
+    let aug = ViewAugmenter::new(v, Backend::Cpu).unwrap();
+    let out = aug
+        .augment(Request::new(&imgs).key(BatchKey::new(4, 0, 9)))
+        .unwrap();
+    let rot = &out[0];
+    assert_eq!((rot.name.as_str(), rot.count), ("rot", 4));
+    for (o, r) in rot.batch.records.iter().enumerate() {
+        assert_eq!(
+            r.ops[0],
+            gpu_augment::Drawn::RotationLabel { k: (o % 4) as u32 },
+            "output {o}"
+        );
+    }
+}
