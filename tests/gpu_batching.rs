@@ -53,3 +53,32 @@ fn oversized_batch_is_split_and_matches_small_batches() {
         .unwrap();
     common::assert_close("oversized-batch", &cpu, &whole, [0.0; 3], [1.0; 3]);
 }
+
+#[test]
+fn buffers_grown_by_a_later_batch_stay_within_the_binding_limit() {
+    // Buffers grow by 1.5x: a batch needing more than the last one must not
+    // get a buffer past the device's binding limit (an invalid buffer made
+    // every later submit fail: "submission index ... not returned by a
+    // successful submission"). First a batch of n1 sources (1.5x its bytes
+    // is over the limit), then one of n2 > n1 that still fits in one chunk.
+    let Some(g) = gpu() else { return };
+    let limit = g.limits().max_storage_binding.min(g.limits().max_buffer);
+    let per = 2048u64 * 2048 * 3;
+    let n1 = (limit * 2 / 3 / per + 1) as usize;
+    let n2 = ((limit - 65536) / per) as usize;
+    assert!(n2 > n1 && n2 <= 40, "limit {limit}: {n1} then {n2} sources");
+    let images: Vec<_> = (0..n2)
+        .map(|i| synthetic_image(i as u64, 2048, 2048))
+        .collect();
+    let p = Pipeline::from_toml("size = 8\n[[ops]]\nop = \"random_resized_crop\"").unwrap();
+    let aug = Augmenter::with_gpu(p.clone(), g).unwrap();
+    let cpu = Augmenter::new(p, Backend::Cpu).unwrap();
+    for (n, first) in [(n1, 0u64), (n2, 1000), (n1, 2000)] {
+        let req = Request::new(&images[..n]).key(BatchKey::new(1, 0, first));
+        let b = aug
+            .augment(req)
+            .unwrap_or_else(|e| panic!("batch of {n} after growth: {e}"));
+        assert_eq!(b.gpu_stats.unwrap().chunks, 1, "{n} sources fit one chunk");
+        common::assert_close("grown", &cpu.augment(req).unwrap(), &b, [0.0; 3], [1.0; 3]);
+    }
+}

@@ -306,9 +306,18 @@ pub(crate) fn grow(
     if slot.as_ref().is_some_and(|b| b.size() >= size) {
         return 0;
     }
-    // Grow by 1.5x so a slowly growing batch does not reallocate every time.
+    // Grow by 1.5x so a slowly growing batch does not reallocate every
+    // time, but never past what the device can hold or bind whole (the
+    // chunking keeps every request within that): a buffer over the limit
+    // is invalid, and every later submit that used it would fail.
+    let limits = device.limits();
+    let mut cap = limits.max_buffer_size;
+    if usage.contains(wgpu::BufferUsages::STORAGE) {
+        cap = cap.min(limits.max_storage_buffer_binding_size as u64);
+    }
+    let cap = cap / 256 * 256;
     let size = slot.as_ref().map_or(size, |b| {
-        size.max(b.size() + b.size() / 2).next_multiple_of(256)
+        size.max((b.size() + b.size() / 2).next_multiple_of(256).min(cap))
     });
     *slot = Some(device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
