@@ -64,6 +64,7 @@ pub struct Request<'a> {
     pub(crate) replay: Option<&'a [SampleRecord]>,
     pub(crate) targets: Option<&'a [crate::targets::Targets]>,
     pub(crate) target_options: Option<&'a crate::targets::TargetOptions>,
+    pub(crate) overrides: Option<&'a crate::steer::Overrides>,
 }
 
 impl<'a> Request<'a> {
@@ -84,6 +85,7 @@ impl<'a> Request<'a> {
             replay: None,
             targets: None,
             target_options: None,
+            overrides: None,
         }
     }
 
@@ -196,13 +198,32 @@ impl<'a> Request<'a> {
         }
     }
 
+    /// Per-sample overrides, one entry per source image (see
+    /// [`Overrides`](crate::Overrides)): each sample's strength,
+    /// probability scale, skip flag and policy choice. They change how the
+    /// draws map to parameters, not the keys; each record holds its sample's.
+    pub fn overrides(self, overrides: &'a crate::steer::Overrides) -> Self {
+        Self {
+            overrides: Some(overrides),
+            ..self
+        }
+    }
+
     /// An error naming the parts that cannot go together.
     pub(crate) fn check_conflicts(&self) -> Result<()> {
         let bad = |m: &str| Err(Error::InvalidArgument(format!("request: {m}")));
         if self.indices.is_some() && self.first_index_set {
             return bad("indices and first_index (or a key) both given: give the images' global indices one way");
         }
+        if self.overrides.is_some() && self.params.is_some() {
+            return bad("overrides and params both given: explicit parameters are not drawn, so there is nothing to override");
+        }
         if self.replay.is_some() {
+            if self.overrides.is_some() {
+                return bad(
+                    "replay and overrides both given: the records hold each sample's overrides",
+                );
+            }
             if self.params.is_some() {
                 return bad("replay and params both given: the records hold the parameters");
             }
