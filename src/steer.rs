@@ -191,6 +191,38 @@ impl Overrides {
         }
     }
 
+    /// The entries at `items` of a table with one entry per dataset item
+    /// (a per-epoch table for the Loader): an index beyond an array is an
+    /// error naming the field.
+    pub fn select(&self, items: &[usize]) -> Result<Overrides> {
+        fn pick<T: Clone>(
+            field: &str,
+            v: &Option<Vec<T>>,
+            items: &[usize],
+        ) -> Result<Option<Vec<T>>> {
+            let Some(v) = v else { return Ok(None) };
+            items
+                .iter()
+                .map(|&i| {
+                    v.get(i).cloned().ok_or_else(|| {
+                        Error::InvalidArgument(format!(
+                            "overrides.{field} has {} values but item {i} was asked for",
+                            v.len()
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<T>>>()
+                .map(Some)
+        }
+        Ok(Overrides {
+            strength: pick("strength", &self.strength, items)?,
+            p_scale: pick("p_scale", &self.p_scale, items)?,
+            skip: pick("skip", &self.skip, items)?,
+            policy_ops: pick("policy_ops", &self.policy_ops, items)?,
+            policy_weights: pick("policy_weights", &self.policy_weights, items)?,
+        })
+    }
+
     /// Each image's overrides for a batch of `n` images, checked against
     /// `ops`: a wrong length or value is an error naming the field, the
     /// sample and the value.

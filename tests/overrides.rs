@@ -541,3 +541,75 @@ fn bad_overrides_are_errors_naming_field_sample_and_value() {
     let m = message(SampleRecord::from_json(&text).unwrap_err());
     assert!(m.contains("overrides.p_scal"), "{m}");
 }
+
+#[test]
+fn the_loader_takes_overrides_from_a_callback_or_a_table() {
+    use gpu_augment::{Dataset, Loader, LoaderOptions};
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().unwrap();
+    let n = 10usize;
+    for i in 0..n {
+        synthetic_image(i as u64, 33, 21)
+            .save(tmp.path().join(format!("img{i:02}.png")))
+            .unwrap();
+    }
+    let p = pipeline(OPS[0]);
+    let opts = LoaderOptions {
+        batch_size: 4,
+        backend: Backend::Cpu,
+        shuffle: true,
+        seed: 3,
+        ..Default::default()
+    };
+    let loader = Loader::new(Dataset::folder(tmp.path()).unwrap(), p, opts).unwrap();
+    // A per-epoch table over the dataset: item i has strength i / 10 at
+    // epoch 0 and 0 from epoch 1 on (the callback sees the epoch).
+    let table: Vec<f64> = (0..n).map(|i| i as f64 / n as f64).collect();
+    loader.set_overrides(Some(Arc::new(move |epoch: u64, items: &[usize]| {
+        let t = if epoch == 0 {
+            Overrides::new().strength(table.clone())
+        } else {
+            Overrides::new().strength(vec![0.0; table.len()])
+        };
+        t.select(items)
+    })));
+    for epoch in 0..2u64 {
+        let mut seen = 0;
+        for b in loader.epoch(epoch).unwrap() {
+            let b = b.unwrap();
+            for (j, r) in b.batch.records.iter().enumerate() {
+                let item = b.items[j];
+                let want = if epoch == 0 {
+                    item as f64 / n as f64
+                } else {
+                    0.0
+                };
+                assert_eq!(r.overrides.as_ref().map(|o| o.strength), Some(want));
+                if epoch == 1 {
+                    let src = image::open(tmp.path().join(format!("img{item:02}.png")))
+                        .unwrap()
+                        .to_rgb8();
+                    assert_eq!(b.batch.sample_u8(j), Some(src.as_raw().as_slice()));
+                }
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, n);
+    }
+    // A callback's error stops the epoch with that error.
+    loader.set_overrides(Some(Arc::new(|_: u64, items: &[usize]| {
+        Overrides::new()
+            .strength(vec![2.0; items.len()])
+            .select(&[0; 0])
+            .map(|_| Overrides::new().strength(vec![2.0; items.len()]))
+    })));
+    let e = loader
+        .epoch(0)
+        .unwrap()
+        .find_map(|b| b.err())
+        .expect("an error");
+    assert!(e.to_string().contains("overrides.strength[0] = 2"), "{e}");
+    loader.set_overrides(None);
+    let b = loader.epoch(0).unwrap().next().unwrap().unwrap();
+    assert!(b.batch.records[0].overrides.is_none());
+}
