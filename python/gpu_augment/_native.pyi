@@ -84,6 +84,11 @@ class Augmenter:
         classes: Sequence[int] | None = None,
         soft: npt.NDArray[np.float32] | None = None,
         num_classes: int | None = None,
+        strength: Sequence[float] | None = None,
+        p_scale: Sequence[float] | None = None,
+        skip: Sequence[bool] | None = None,
+        policy_ops: Sequence[Sequence[str]] | None = None,
+        policy_weights: Sequence[Sequence[float]] | None = None,
     ) -> Batch: ...
 
 class EpochIter(Iterator[Batch]):

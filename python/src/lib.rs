@@ -61,6 +61,7 @@ fn augment_batch(
     seed: u64,
     epoch: u64,
     indices: &[u64],
+    overrides: Option<&ga::Overrides>,
 ) -> ga::Result<ga::Batch> {
     let mut request = ga::Request::new(images)
         .seed(seed)
@@ -69,7 +70,56 @@ fn augment_batch(
     if let Some(l) = labels {
         request = request.labels(*l);
     }
+    if let Some(o) = overrides {
+        request = request.overrides(o);
+    }
     aug.augment(request)
+}
+
+/// Per-sample overrides from Python lists (numpy arrays are turned into
+/// lists by the Python layer); policy ops by torchvision's names.
+fn overrides_from_py(
+    strength: Option<Vec<f64>>,
+    p_scale: Option<Vec<f64>>,
+    skip: Option<Vec<bool>>,
+    policy_ops: Option<Vec<Vec<String>>>,
+    policy_weights: Option<Vec<Vec<f64>>>,
+) -> PyResult<Option<ga::Overrides>> {
+    if strength.is_none()
+        && p_scale.is_none()
+        && skip.is_none()
+        && policy_ops.is_none()
+        && policy_weights.is_none()
+    {
+        return Ok(None);
+    }
+    let policy_ops = match policy_ops {
+        Some(rows) => Some(
+            rows.iter()
+                .enumerate()
+                .map(|(i, row)| {
+                    row.iter()
+                        .map(|name| {
+                            ga::steer::policy_op_named(name).ok_or_else(|| {
+                                PyValueError::new_err(format!(
+                                    "overrides.policy_ops[{i}]: unknown policy op {name:?} (known: {:?}, Invert)",
+                                    ga::ops::policy::RAND_AUGMENT_OPS
+                                ))
+                            })
+                        })
+                        .collect::<PyResult<Vec<_>>>()
+                })
+                .collect::<PyResult<Vec<_>>>()?,
+        ),
+        None => None,
+    };
+    Ok(Some(ga::Overrides {
+        strength,
+        p_scale,
+        skip,
+        policy_ops,
+        policy_weights,
+    }))
 }
 
 /// An augmentation pipeline (size, format, ops), parsed and checked.
@@ -407,7 +457,10 @@ impl Augmenter {
     /// Augments `images` (uint8 H x W x 3 arrays or paths); source `i` has
     /// global index `indices[i]`. `classes` (one per image, below
     /// `num_classes`) or `soft` (images x C float32 rows) are the labels.
-    #[pyo3(signature = (images, indices, seed, epoch, classes = None, soft = None, num_classes = None))]
+    /// `strength`, `p_scale`, `skip`, `policy_ops` and `policy_weights`
+    /// (one entry per image) are the per-sample overrides.
+    #[pyo3(signature = (images, indices, seed, epoch, classes = None, soft = None, num_classes = None,
+        strength = None, p_scale = None, skip = None, policy_ops = None, policy_weights = None))]
     #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
@@ -419,7 +472,13 @@ impl Augmenter {
         classes: Option<Vec<u32>>,
         soft: Option<PyReadonlyArray2<'_, f32>>,
         num_classes: Option<usize>,
+        strength: Option<Vec<f64>>,
+        p_scale: Option<Vec<f64>>,
+        skip: Option<Vec<bool>>,
+        policy_ops: Option<Vec<Vec<String>>>,
+        policy_weights: Option<Vec<Vec<f64>>>,
     ) -> PyResult<Batch> {
+        let overrides = overrides_from_py(strength, p_scale, skip, policy_ops, policy_weights)?;
         let inputs: Vec<Input> = images
             .iter()
             .enumerate()
@@ -457,7 +516,15 @@ impl Augmenter {
                 }),
                 (None, None) => None,
             };
-            augment_batch(&aug, &images, labels.as_ref(), seed, epoch, &idx)
+            augment_batch(
+                &aug,
+                &images,
+                labels.as_ref(),
+                seed,
+                epoch,
+                &idx,
+                overrides.as_ref(),
+            )
         });
         let b = b.map_err(to_py_err)?;
         batch_to_py(py, b, indices, views, None)
