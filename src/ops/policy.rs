@@ -229,7 +229,7 @@ impl PolicyChoice {
                 }
                 for o in list {
                     let bit = RAND_AUGMENT_OPS.iter().position(|x| x == o);
-                    if !bit.is_some_and(|b| (set >> b) & 1 == 1) {
+                    if bit.is_none_or(|b| (set >> b) & 1 != 1) {
                         return err(
                             "policy_ops",
                             format!("{o:?} is not in the policy's op set ({})", names.join(", ")),
