@@ -7,11 +7,14 @@
 // reflect / symmetric padding).
 // CPU twin: src/cpu/masks.rs.
 //
-// mask_in: [0] masks per sample K, [1] unused, [2 + si * K + j] the first
-// word of sample si's plane j (bit 31 set: u16 values, 2 a word; else u8,
-// 4 a word, little-endian); then the planes, each of its source's size. mask_out: sample si's plane j at (si * K + j) * npx, one
-// value a word, MASK_OUTSIDE where the pixel comes from outside (the host
-// writes each plane's ignore value there: u8 and u16 planes differ).
+// mask_in: [0] masks per sample K, [1] the words of one output plane,
+// [2] the ignore values (u8 in bits 0..8, u16 in bits 16..32), [3] unused,
+// [4 + si * K + j] the first word of sample si's plane j (bit 31 set: u16
+// values, 2 a word; else u8, 4 a word, little-endian); then the planes, each
+// of its source's size. mask_out: sample si's plane j at (si * K + j) times
+// [1] words, packed as it is stored (u8: 4 values a word, u16: 2), pixels
+// from outside already holding their plane's ignore value: the readback is
+// the masks' own bytes (a quarter of one word a pixel for u8).
 
 @group(1) @binding(0) var<storage, read> mask_in: array<u32>;
 @group(1) @binding(1) var<storage, read_write> mask_out: array<u32>;
@@ -113,30 +116,58 @@ fn mask_source(si: u32, ox: u32, oy: u32, geo: vec4<f32>) -> u32 {
     return MASK_OUTSIDE;
 }
 
-@compute @workgroup_size(16, 16)
+// One invocation per 4 consecutive output pixels (row-major) of sample
+// wg.z: one output word of each u8 plane, two of each u16 plane.
+@compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
     let si = wg.z;
-    let ox = gid.x;
-    let oy = gid.y;
-    if (ox >= g.out.x || oy >= g.out.y) {
+    let t = gid.x;
+    let npx = g.out.x * g.out.y;
+    if (4u * t >= npx) {
         return;
     }
-    let npx = g.out.x * g.out.y;
-    let p = oy * g.out.x + ox;
-    let fv = field_values(si, ox, oy);
-    let idx = mask_source(si, ox, oy, fv.geo);
-    let k = mask_in[0];
-    for (var j = 0u; j < k; j++) {
-        var val = MASK_OUTSIDE;
-        if (idx != MASK_OUTSIDE) {
-            let entry = mask_in[2u + si * k + j];
-            let base = entry & 0x7fffffffu;
-            if ((entry >> 31u) != 0u) {
-                val = (mask_in[base + idx / 2u] >> (16u * (idx % 2u))) & 0xffffu;
-            } else {
-                val = (mask_in[base + idx / 4u] >> (8u * (idx % 4u))) & 0xffu;
-            }
+    var idx: array<u32, 4>;
+    for (var q = 0u; q < 4u; q++) {
+        let p = 4u * t + q;
+        idx[q] = MASK_OUTSIDE;
+        if (p < npx) {
+            let ox = p % g.out.x;
+            let oy = p / g.out.x;
+            let fv = field_values(si, ox, oy);
+            idx[q] = mask_source(si, ox, oy, fv.geo);
         }
-        mask_out[(si * k + j) * npx + p] = val;
+    }
+    let k = mask_in[0];
+    let stride = mask_in[1];
+    let ignore8 = mask_in[2] & 0xffu;
+    let ignore16 = mask_in[2] >> 16u;
+    for (var j = 0u; j < k; j++) {
+        let entry = mask_in[4u + si * k + j];
+        let base = entry & 0x7fffffffu;
+        let at = (si * k + j) * stride;
+        if ((entry >> 31u) != 0u) {
+            var w = array<u32, 2>(0u, 0u);
+            for (var q = 0u; q < 4u; q++) {
+                var val = ignore16;
+                if (idx[q] != MASK_OUTSIDE) {
+                    val = (mask_in[base + idx[q] / 2u] >> (16u * (idx[q] % 2u))) & 0xffffu;
+                }
+                w[q / 2u] = w[q / 2u] | (val << (16u * (q % 2u)));
+            }
+            mask_out[at + 2u * t] = w[0];
+            if (4u * t + 2u < npx) {
+                mask_out[at + 2u * t + 1u] = w[1];
+            }
+        } else {
+            var w = 0u;
+            for (var q = 0u; q < 4u; q++) {
+                var val = ignore8;
+                if (idx[q] != MASK_OUTSIDE) {
+                    val = (mask_in[base + idx[q] / 4u] >> (8u * (idx[q] % 4u))) & 0xffu;
+                }
+                w = w | (val << (8u * q));
+            }
+            mask_out[at + t] = w;
+        }
     }
 }

@@ -98,6 +98,12 @@ pub mod code {
     pub const ERASE: f32 = 20.0;
     /// channels reordered: y = o0 + 4 o1 + 16 o2 (output channel c is input channel o_c)
     pub const PERMUTE: f32 = 21.0;
+    /// cutout's square: y = fill r + 256 g + 65536 b (0..255 integers), z =
+    /// left | top << 16, w = right | bottom << 16 (bits, exclusive ends, clipped)
+    pub const CUTOUT: f32 = 22.0;
+    /// colorful_cutout's square: y = length + 65536 grid, z = (left + 32768) |
+    /// (top + 32768) << 16 (bits, the unclipped corner), w = colour key (bits)
+    pub const COLORFUL_CUTOUT: f32 = 23.0;
 
     /// Bits per channel index in PERMUTE's packed order.
     pub const PERMUTE_SHIFT: u32 = 2;
@@ -128,6 +134,8 @@ pub mod code {
         ("BLUR_V", BLUR_V),
         ("ERASE", ERASE),
         ("PERMUTE", PERMUTE),
+        ("CUTOUT", CUTOUT),
+        ("COLORFUL_CUTOUT", COLORFUL_CUTOUT),
     ];
 
     /// The last of the blend steps (brightness .. field saturation), which

@@ -6,7 +6,8 @@ use crate::error::{Error, Result};
 use crate::gpu::{BatchStats, GpuContext};
 use crate::mix::GpuMixGlobals;
 use crate::mix::{
-    check_records, label_rows, output_labels, plan_mix, Labels, MixRecord, SoftLabels,
+    check_records, label_rows, output_labels, plan_mix, rotation_joint_rows, Labels, MixRecord,
+    SoftLabels,
 };
 use crate::ops::{Drawn, Op, PolicyKind};
 use crate::pipeline::{OutputFormat, Pipeline, SampleRecord};
@@ -235,6 +236,16 @@ impl Augmenter {
             Some(ix) => ix.to_vec(),
             None => batch_indices(r.first_index, r.images.len())?,
         };
+        let keys: Vec<u32> = match r.view_keys {
+            Some(v) if v.len() != k => {
+                return Err(Error::InvalidArgument(format!(
+                    "request: {} view keys but the pipeline has {k} view(s): give one key per view",
+                    v.len()
+                )))
+            }
+            Some(v) => v.to_vec(),
+            None => (0..k as u32).collect(),
+        };
         let overrides = match r.overrides {
             Some(o) => Some(o.per_sample(r.images.len(), &self.pipeline.ops)?),
             None => None,
@@ -253,13 +264,20 @@ impl Augmenter {
                 (p.to_vec(), vec![sched; n])
             }
             None => self
-                .draw_indexed(r.images, r.seed, r.epoch, &indices, overrides.as_deref())?
+                .draw_indexed(
+                    r.images,
+                    r.seed,
+                    r.epoch,
+                    &indices,
+                    &keys,
+                    overrides.as_deref(),
+                )?
                 .into_iter()
                 .unzip(),
         };
         let mix = match r.mix {
             Some(m) => Some(m.to_vec()),
-            None => self.draw_mix(r.seed, r.epoch, &indices),
+            None => self.draw_mix(r.seed, r.epoch, &indices, &keys),
         };
         if let Some(m) = &mix {
             check_records(m, n, self.pipeline.size)?;
@@ -278,6 +296,7 @@ impl Augmenter {
                     mix: mix.as_ref().map(|m| m[o].clone()),
                     overrides: overrides.as_ref().map(|v| v[o / k].clone()),
                     schedule,
+                    view_name: None,
                 }
             })
             .collect())
@@ -298,7 +317,7 @@ impl Augmenter {
 
     /// Every output sample's parameters drawn for source images with global
     /// indices `indices`; with `views = k` image `i`'s views are outputs
-    /// `i * k .. i * k + k`, view `v` keyed on `v`; with overrides, image
+    /// `i * k .. i * k + k`, view `v` keyed on `keys[v]` (`v` by default); with overrides, image
     /// `i`'s apply to all its views. Each comes with the values its
     /// scheduled keys took (pipelines with schedules).
     fn draw_indexed(
@@ -307,13 +326,13 @@ impl Augmenter {
         seed: u64,
         epoch: u64,
         indices: &[u64],
+        keys: &[u32],
         overrides: Option<&[SampleOverrides]>,
     ) -> Result<Vec<(Vec<Drawn>, Option<ScheduleValues>)>> {
-        let views = self.pipeline.views;
-        let mut out = Vec::with_capacity(images.len() * views as usize);
+        let mut out = Vec::with_capacity(images.len() * keys.len());
         for (j, (im, &i)) in images.iter().zip(indices).enumerate() {
             let ov = overrides.map(|o| &o[j]);
-            for v in 0..views {
+            for &v in keys {
                 out.push(self.pipeline.draw_sample(
                     seed,
                     epoch,
@@ -332,19 +351,32 @@ impl Augmenter {
     /// `indices` (None when the pipeline does not mix). The partners are a
     /// random cycle keyed on the whole batch; lambdas and boxes are keyed on
     /// each output sample's (index, view), or on the batch with `per_batch`.
-    fn draw_mix(&self, seed: u64, epoch: u64, indices: &[u64]) -> Option<Vec<MixRecord>> {
+    /// With view keys, the draws are keyed on them and `partner_view` is
+    /// still the partner's view number (its position among its image's views).
+    fn draw_mix(
+        &self,
+        seed: u64,
+        epoch: u64,
+        indices: &[u64],
+        keys: &[u32],
+    ) -> Option<Vec<MixRecord>> {
         let mix = self.pipeline.mix.as_ref()?;
         let ids: Vec<(u64, u32)> = indices
             .iter()
-            .flat_map(|&i| (0..self.pipeline.views).map(move |v| (i, v)))
+            .flat_map(|&i| keys.iter().map(move |&v| (i, v)))
             .collect();
-        Some(mix.draw(
+        let mut records = mix.draw(
             seed,
             epoch,
             self.pipeline.ops.len() as u32,
             &ids,
             self.pipeline.size,
-        ))
+        );
+        let k = keys.len().max(1);
+        for r in &mut records {
+            r.partner_view = (r.partner % k) as u32;
+        }
+        Some(records)
     }
 
     /// Checks saved records against the images and the pipeline before a
@@ -573,7 +605,11 @@ impl Augmenter {
             allocations: s.allocations + u32::from(!reused),
             ..s
         });
-        let labels = label_rows.map(|(nc, rows)| output_labels(nc, &rows, k, mix));
+        let labels = label_rows.map(|(nc, rows)| match self.rotation_ks(&records) {
+            // rotation_label: joint rows of nc * 4 classes, one per output.
+            Some(ks) => output_labels(nc * 4, &rotation_joint_rows(nc, &rows, k, &ks), 1, mix),
+            None => output_labels(nc, &rows, k, mix),
+        });
         let targets = match (targets, tjob) {
             (Some((t, o)), Some(_)) => {
                 let mut masks = masks_out.unwrap_or_default();
@@ -611,6 +647,24 @@ impl Augmenter {
             cpu_fallback,
             targets,
         })
+    }
+
+    /// Each output sample's rotation_label k (None without the op).
+    fn rotation_ks(&self, records: &[SampleRecord]) -> Option<Vec<u32>> {
+        let pos = self
+            .pipeline
+            .ops
+            .iter()
+            .position(|o| matches!(o, Op::RotationLabel { .. }))?;
+        Some(
+            records
+                .iter()
+                .map(|r| match r.ops.get(pos) {
+                    Some(Drawn::RotationLabel { k }) => *k,
+                    _ => 0,
+                })
+                .collect(),
+        )
     }
 
     /// Mixes an already augmented batch `data` (this pipeline's size and

@@ -63,6 +63,16 @@ pub enum Error {
     /// A pipeline whose ops do not fit together.
     #[error("invalid pipeline: {0}")]
     InvalidPipeline(String),
+    /// A named view (`[[views]]` table) of a pipeline file that is wrong.
+    #[error("view `{view}`, key `{key}`: {message}")]
+    InvalidView {
+        /// The view's name (or `#i` for the i-th table when it has no usable name).
+        view: String,
+        /// The key of the view's table (`ops` for its ops).
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
     /// An input image the engine cannot work on.
     #[error("image {index}: {message}")]
     InvalidImage {

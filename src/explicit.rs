@@ -85,6 +85,45 @@ const ERASE_W: Key = Key {
     ..g::WIDTH
 };
 
+const CENTERS: Key = Key {
+    name: "centers",
+    shape: "x,y pairs: each hole's centre in pixels (default the image centre)",
+    default: KeyDefault::Off,
+    lo: -1e6,
+    hi: 1e6,
+    gt: false,
+    min: -1e6,
+};
+const ROT_K: Key = Key {
+    name: "k",
+    shape: "0, 1, 2 or 3 (quarter turns counter-clockwise)",
+    default: KeyDefault::Num(1.0),
+    lo: 0.0,
+    hi: 3.0,
+    gt: false,
+    min: 0.0,
+};
+
+/// `apply`'s hole centres (`centers`): x,y pairs, the image centre by default.
+fn read_centers(r: &Reader, w: u32, h: u32) -> Result<Vec<[i64; 2]>> {
+    match r.numbers(CENTERS.name)?.as_deref() {
+        None => Ok(vec![[(w / 2) as i64, (h / 2) as i64]]),
+        Some(v)
+            if !v.is_empty()
+                && v.len() % 2 == 0
+                && v.iter().all(|x| x.fract() == 0.0 && x.abs() <= CENTERS.hi) =>
+        {
+            Ok(v.chunks_exact(2)
+                .map(|p| [p[0] as i64, p[1] as i64])
+                .collect())
+        }
+        Some(v) => Err(r.err(
+            CENTERS.name,
+            format!("expected {}, got {v:?}", CENTERS.shape),
+        )),
+    }
+}
+
 /// Every op `apply` knows, with its keys.
 pub const EXPLICIT_OPS: &[ExplicitOp] = {
     const fn op(name: &'static str, keys: &'static [Key]) -> ExplicitOp {
@@ -190,6 +229,15 @@ pub const EXPLICIT_OPS: &[ExplicitOp] = {
             "perspective",
             &[ENDPOINTS, STARTPOINTS, common::FILL, common::INTERPOLATION],
         ),
+        op(
+            "cutout",
+            &[color::CUTOUT_LENGTH, color::CUTOUT_VALUE, CENTERS],
+        ),
+        op(
+            "colorful_cutout",
+            &[color::CUTOUT_LENGTH, color::GRID, CENTERS, field::SEED],
+        ),
+        op("rotation_label", &[ROT_K]),
         op("normalize", &[color::MEAN, color::STD]),
     ]
 };
@@ -733,6 +781,53 @@ pub fn explicit_op(
                     startpoints: start,
                 },
                 same,
+            )
+        }
+        "cutout" => {
+            let centers = read_centers(&r, w, h)?;
+            let length = r.int_in(&color::CUTOUT_LENGTH)?;
+            (
+                Op::Cutout {
+                    n_holes: centers.len() as u32,
+                    length,
+                    value: r.rgb(&color::CUTOUT_VALUE)?,
+                    p: 1.0,
+                },
+                Drawn::Cutout {
+                    applied: true,
+                    length,
+                    centers,
+                },
+                same,
+            )
+        }
+        "colorful_cutout" => {
+            let centers = read_centers(&r, w, h)?;
+            let length = r.int_in(&color::CUTOUT_LENGTH)?;
+            let grid = r.int_in(&color::GRID)?;
+            (
+                Op::ColorfulCutout {
+                    n_holes: centers.len() as u32,
+                    length,
+                    grid,
+                    p: 1.0,
+                },
+                Drawn::ColorfulCutout {
+                    applied: true,
+                    length,
+                    grid,
+                    centers,
+                    seed: r.seed(&field::SEED)?,
+                },
+                same,
+            )
+        }
+        "rotation_label" => {
+            let k = r.int_in(&ROT_K)?;
+            (
+                Op::RotationLabel { all_views: false },
+                Drawn::RotationLabel { k },
+                if k % 2 == 1 { Size::new(w, h) } else { same },
             )
         }
         "normalize" => {

@@ -30,10 +30,11 @@ pub mod steer;
 mod synth;
 mod target_types;
 pub mod targets;
+mod views;
 
 pub use engine::{decode_image, load_image, load_image_with, to_rgb, Augmenter, Backend, Batch};
 pub use error::{Error, Result};
-pub use key::BatchKey;
+pub use key::{view_key, BatchKey};
 pub use loader::{Dataset, Epoch, ItemTargets, Loader, LoaderBatch, LoaderOptions, LoaderStats};
 pub use mix::{Labels, Mix, MixRecord, Mixer, SoftLabels};
 pub use ops::{ColorStep, Drawn, Interpolation, Op, ResizeTo, Size};
@@ -46,6 +47,7 @@ pub use synth::synthetic_image;
 pub use targets::{
     BoxFormat, BoxOrigin, Boxes, Keypoints, Mask, MaskData, SampleTargets, TargetOptions, Targets,
 };
+pub use views::{NamedView, ViewAugmenter, ViewBatch, Views, MAX_VIEW_NAME};
 
 /// RGB u8 images, as the `image` crate holds them: the engine's input type.
 pub use image::RgbImage;

@@ -200,6 +200,56 @@ fn main() {
     }
 }
 
+/// `run` (or `run --replay`) of a `[[views]]` pipeline file.
+fn run_views(
+    views: gpu_augment::Views,
+    input: &std::path::Path,
+    out: &std::path::Path,
+    replay: Option<&std::path::Path>,
+    opts: app::run::RunOptions,
+) -> Result<()> {
+    if let Some(params) = replay {
+        let s = app::views::replay_views_folder(
+            views,
+            input,
+            out,
+            params,
+            opts.backend,
+            opts.batch_size,
+        )?;
+        eprintln!("backend: {}", s.backend);
+        println!(
+            "replayed {} outputs from {} to {} in {:.2} s; 0 failed",
+            s.written,
+            params.display(),
+            out.display(),
+            s.seconds
+        );
+        return Ok(());
+    }
+    let s = app::views::run_views_folder(views, input, out, &opts)?;
+    eprintln!("backend: {}", s.backend);
+    for n in &s.notes {
+        eprintln!("note: {n}");
+    }
+    println!(
+        "wrote {} images to {} in {:.2} s ({:.0} images/s); {} already there; {} failed",
+        s.written,
+        out.display(),
+        s.seconds,
+        s.written as f64 / s.seconds.max(1e-9),
+        s.existing,
+        s.failed.len()
+    );
+    if !s.failed.is_empty() {
+        for (p, r) in &s.failed {
+            eprintln!("failed: {}: {r}", p.display());
+        }
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
 fn real_main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -235,8 +285,31 @@ fn real_main() -> Result<()> {
             annotations,
             yolo,
         }) => {
-            let p = Pipeline::from_file(&pipeline)?;
             let text = std::fs::read_to_string(&pipeline)?;
+            if gpu_augment::Views::declared_in(&text) {
+                return run_views(
+                    gpu_augment::Views::from_toml(&text)?,
+                    &input,
+                    &out,
+                    replay.as_deref(),
+                    app::run::RunOptions {
+                        backend,
+                        seed,
+                        epoch,
+                        batch_size,
+                        shard,
+                        devices,
+                        decode_threads,
+                        overwrite,
+                        exif_orientation,
+                        masks,
+                        annotations,
+                        yolo,
+                        ..Default::default()
+                    },
+                );
+            }
+            let p = Pipeline::from_file(&pipeline)?;
             let target_options = gpu_augment::TargetOptions::from_pipeline_toml(&text)?;
             if let Some(params) = replay {
                 let opts = app::replay::ReplayOptions {
@@ -349,6 +422,48 @@ fn real_main() -> Result<()> {
             devices,
             masks,
         }) => {
+            let views_text = std::fs::read_to_string(&pipeline)?;
+            if gpu_augment::Views::declared_in(&views_text) {
+                if end_to_end || mix_only || masks > 0 {
+                    bail!("--end-to-end, --mix-only and --masks are not supported with a [[views]] pipeline");
+                }
+                let views = gpu_augment::Views::from_toml(&views_text)?;
+                let files = gpu_augment::loader::find_images(&input)?;
+                if files.is_empty() {
+                    return Err(app::files::no_images(&input).into());
+                }
+                let base: Vec<_> = files
+                    .iter()
+                    .filter_map(|(p, _)| load_image(p).map_err(|e| eprintln!("skipped: {e}")).ok())
+                    .collect();
+                if base.is_empty() {
+                    bail!("no image under {} could be decoded", input.display());
+                }
+                let images = app::bench::replicate(base, replicate)?;
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads.unwrap_or(0))
+                    .build()
+                    .context("building the thread pool")?;
+                let (name, r) = pool.install(|| -> Result<_> {
+                    let aug = gpu_augment::ViewAugmenter::new(views, backend)?;
+                    let r = app::bench::bench_views(&aug, &images, batch_size, repeats)?;
+                    Ok((aug.backend_name(), r))
+                })?;
+                println!("backend: {name}");
+                println!(
+                    "{} source images through every view ({} outputs each): median {:.3} s a pass",
+                    r.images, r.outputs_per_image, r.median
+                );
+                if let Some((d, s)) = r.gpu_per_batch {
+                    println!("gpu per batch (all views): dispatches={d:.1} submits={s:.1}");
+                }
+                println!(
+                    "outputs/s: {:.0}",
+                    r.images_per_sec * r.outputs_per_image as f64
+                );
+                println!("images/s: {:.0}", r.images_per_sec);
+                return Ok(());
+            }
             let p = Pipeline::from_file(&pipeline)?;
             if end_to_end {
                 let threads = threads

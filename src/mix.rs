@@ -832,6 +832,28 @@ pub(crate) fn output_labels(
     }
 }
 
+/// rotation_label's joint labels (Self-supervised Label Augmentation): output
+/// `o` (view `o % views` of source row `o / views`, rotated by `ks[o]`) gets
+/// a row of `num_classes * 4` values, value `c * 4 + k` being the source's
+/// value for class `c`. Mixing (`output_labels` on these rows, one per
+/// output) then blends the joint rows of the two partners.
+pub(crate) fn rotation_joint_rows(
+    num_classes: usize,
+    rows: &[f64],
+    views: usize,
+    ks: &[u32],
+) -> Vec<f64> {
+    let nc = num_classes;
+    let mut out = vec![0.0; ks.len() * nc * 4];
+    for (o, &k) in ks.iter().enumerate() {
+        let src = &rows[(o / views) * nc..(o / views + 1) * nc];
+        for (c, &v) in src.iter().enumerate() {
+            out[o * nc * 4 + c * 4 + k as usize % 4] = v;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,6 +70,9 @@ pub struct SampleRecord {
     /// The value each scheduled key took, by `"<op position>.<key>"`
     /// (pipelines with schedules only).
     pub schedule: Option<ScheduleValues>,
+    /// The named view the sample belongs to (`[[views]]` files, see
+    /// [`crate::Views`]); `None` otherwise, and then not serialised.
+    pub view_name: Option<String>,
 }
 
 impl Pipeline {
@@ -160,6 +163,12 @@ impl Pipeline {
         };
         let views = match table.get("views") {
             None => 1,
+            Some(toml::Value::Array(_)) => {
+                return Err(key_err(
+                    "views",
+                    "this file declares named views ([[views]] tables): read it with `Views::from_toml` / `Views::from_file` (the CLI does so by itself); `views = k` (an integer) is k views of this pipeline".into(),
+                ))
+            }
             Some(toml::Value::Integer(k)) if *k >= 1 && *k <= MAX_VIEWS as i64 => *k as u32,
             Some(other) => {
                 return Err(key_err(
@@ -291,6 +300,23 @@ impl Pipeline {
                 ));
             }
         }
+        let rotations: Vec<usize> = (0..self.ops.len())
+            .filter(|&i| matches!(self.ops[i], Op::RotationLabel { .. }))
+            .collect();
+        if rotations.len() > 1 {
+            return bad(format!(
+                "rotation_label (ops #{} and #{}) may appear once: its k is the label's joint index",
+                rotations[0], rotations[1]
+            ));
+        }
+        if let Some(&i) = rotations.first() {
+            if matches!(self.ops[i], Op::RotationLabel { all_views: true }) && self.views != 4 {
+                return bad(format!(
+                    "rotation_label (op #{i}) has all_views = true, which gives view v the rotation k = v: it needs views = 4, got views = {}",
+                    self.views
+                ));
+            }
+        }
         let clips = self.ops.iter().filter(|o| o.may_fill()).count();
         if clips > MAX_CLIPS {
             return bad(format!("{clips} ops that fill outside the image (affine, center_crop, random_crop, random_field, elastic); at most {MAX_CLIPS}"));
@@ -306,6 +332,33 @@ impl Pipeline {
             ));
         }
         Ok(())
+    }
+
+    /// How many output classes each label class becomes: 4 with
+    /// `rotation_label` (the joint index label * 4 + k), else 1.
+    pub fn label_factor(&self) -> usize {
+        if self
+            .ops
+            .iter()
+            .any(|o| matches!(o, Op::RotationLabel { .. }))
+        {
+            4
+        } else {
+            1
+        }
+    }
+
+    /// The output classes' names for label classes `names`: the names
+    /// themselves, or with `rotation_label` the joint classes `name@0`,
+    /// `name@90`, `name@180`, `name@270` (index label * 4 + k).
+    pub fn output_classes(&self, names: &[String]) -> Vec<String> {
+        match self.label_factor() {
+            1 => names.to_vec(),
+            _ => names
+                .iter()
+                .flat_map(|n| (0..4).map(move |k| format!("{n}@{}", k * 90)))
+                .collect(),
+        }
     }
 
     /// How many image statistics (reduction passes) a sample may need.
@@ -394,7 +447,9 @@ impl Pipeline {
             let mut rng = op_rng(seed, epoch, index, view, pos as u32);
             // Erasing works on the output canvas, whatever the geometry before it.
             let (dw, dh) = match op {
-                Op::RandomErasing { .. } => (self.size.width, self.size.height),
+                Op::RandomErasing { .. } | Op::Cutout { .. } | Op::ColorfulCutout { .. } => {
+                    (self.size.width, self.size.height)
+                }
                 _ => (cw, ch),
             };
             let st = self.steer_at(pos, overrides);
@@ -404,6 +459,8 @@ impl Pipeline {
                 (Op::Policy { kind, .. }, Some(c)) => Drawn::Policy {
                     steps: ops::policy::draw_steps_with(kind, &mut rng, dw, dh, Some(c)),
                 },
+                // The four rotations as the four views.
+                (Op::RotationLabel { all_views: true }, _) => Drawn::RotationLabel { k: view % 4 },
                 _ => draw_op(&op, &mut rng, dw, dh),
             };
             let d = steer_drawn(&op, d, st, &mut rng, dw, dh);
@@ -442,7 +499,9 @@ impl Pipeline {
             let (mut cw, mut ch) = (r.source_size[0], r.source_size[1]);
             for (pos, (op, d)) in ops.iter_mut().zip(&r.ops).enumerate() {
                 let (dw, dh) = match op {
-                    Op::RandomErasing { .. } => (self.size.width, self.size.height),
+                    Op::RandomErasing { .. } | Op::Cutout { .. } | Op::ColorfulCutout { .. } => {
+                        (self.size.width, self.size.height)
+                    }
                     _ => (cw, ch),
                 };
                 *op = steer_op(op, self.steer_at(pos, Some(o)), dw, dh);

@@ -3,9 +3,10 @@
 //!
 //! A record serialises as
 //! `{"format":1,"index":..,"view":..,"source_size":[w,h],"ops":[..],"mix":{..}}`
-//! (`mix` only for pipelines with a mixing op, `"overrides":{..}` only
-//! for samples drawn with overrides, `"schedule":{"<op>.<key>":..}` only
-//! for pipelines with schedules). Reading accepts other
+//! (`mix` only for pipelines with a mixing op; `"view_name":".."` after
+//! `view` only for the named views of a `[[views]]` file; `"overrides":{..}`
+//! only for samples drawn with overrides, `"schedule":{"<op>.<key>":..}`
+//! only for pipelines with schedules). Reading accepts other
 //! top-level keys (a `params.jsonl` line also holds its `file`) and ignores
 //! them; a missing `format` reads as format 1, the layout records had before
 //! the field existed; any other format is an error. Inside `ops` and `mix`
@@ -30,6 +31,8 @@ struct RecordOut<'a> {
     format: u32,
     index: u64,
     view: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    view_name: Option<&'a str>,
     source_size: [u32; 2],
     ops: &'a [Drawn],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,6 +49,7 @@ impl Serialize for SampleRecord {
             format: RECORD_FORMAT,
             index: self.index,
             view: self.view,
+            view_name: self.view_name.as_deref(),
             source_size: self.source_size,
             ops: &self.ops,
             mix: self.mix.as_ref(),
@@ -66,6 +70,8 @@ struct RecordIn {
     format: u32,
     index: u64,
     view: u32,
+    #[serde(default)]
+    view_name: Option<String>,
     source_size: [u32; 2],
     ops: Vec<Drawn>,
     #[serde(default)]
@@ -96,6 +102,7 @@ impl<'de> Deserialize<'de> for SampleRecord {
             mix: r.mix,
             overrides: r.overrides,
             schedule: r.schedule,
+            view_name: r.view_name,
         })
     }
 }
@@ -181,6 +188,14 @@ fn diagnose(text: &str, e: serde_json::Error) -> Error {
     if let Some(m) = obj.get("schedule").filter(|m| !m.is_null()) {
         if let Err(e) = ScheduleValues::deserialize(m) {
             return record_err("schedule", e.to_string());
+        }
+    }
+    if let Some(v) = obj.get("view_name").filter(|v| !v.is_null()) {
+        if !v.is_string() {
+            return record_err(
+                "view_name",
+                format!("expected a view's name (a string), got {v}"),
+            );
         }
     }
     if let Some(m) = obj.get("mix").filter(|m| !m.is_null()) {
@@ -285,6 +300,7 @@ mod tests {
             }),
             overrides: None,
             schedule: None,
+            view_name: None,
         }
     }
 
@@ -298,6 +314,23 @@ mod tests {
         let text = serde_json::to_string(&unmixed).unwrap();
         assert!(!text.contains("mix"), "{text}");
         assert_eq!(SampleRecord::from_json(&text).unwrap(), unmixed);
+    }
+
+    #[test]
+    fn a_view_name_is_written_only_when_present() {
+        let r = SampleRecord {
+            view_name: Some("local".into()),
+            ..record()
+        };
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(
+            text.starts_with("{\"format\":1,\"index\":7,\"view\":1,\"view_name\":\"local\","),
+            "{text}"
+        );
+        assert_eq!(SampleRecord::from_json(&text).unwrap(), r);
+        let plain = serde_json::to_string(&record()).unwrap();
+        assert!(!plain.contains("view_name"), "{plain}");
+        assert_eq!(field_of(&text.replacen("\"local\"", "7", 1)).0, "view_name");
     }
 
     fn field_of(text: &str) -> (String, String) {

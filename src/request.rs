@@ -65,6 +65,7 @@ pub struct Request<'a> {
     pub(crate) targets: Option<&'a [crate::targets::Targets]>,
     pub(crate) target_options: Option<&'a crate::targets::TargetOptions>,
     pub(crate) overrides: Option<&'a crate::steer::Overrides>,
+    pub(crate) view_keys: Option<&'a [u32]>,
 }
 
 impl<'a> Request<'a> {
@@ -86,6 +87,7 @@ impl<'a> Request<'a> {
             targets: None,
             target_options: None,
             overrides: None,
+            view_keys: None,
         }
     }
 
@@ -205,6 +207,19 @@ impl<'a> Request<'a> {
     pub fn overrides(self, overrides: &'a crate::steer::Overrides) -> Self {
         Self {
             overrides: Some(overrides),
+            ..self
+        }
+    }
+
+    /// The key id of each view (one per view of the pipeline, `views` of
+    /// them): view `v` of every image draws with `keys[v]` as the `view`
+    /// argument of the key (instead of `v`). A named view is a pipeline run
+    /// with `keys = [view_key(name, 0), .., view_key(name, count - 1)]`
+    /// (see [`crate::view_key`] and [`crate::Views`]); records still number
+    /// the views `0..views`. Replayed records ignore it.
+    pub fn view_keys(self, keys: &'a [u32]) -> Self {
+        Self {
+            view_keys: Some(keys),
             ..self
         }
     }

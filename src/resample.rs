@@ -293,6 +293,15 @@ pub fn plan(ops: &[Op], out: Size, drawn: &[Drawn], src_w: u32, src_h: u32) -> O
                     ay.flip();
                 }
             }
+            // A half turn is both flips; a quarter turn swaps the axes (the gather).
+            (Op::RotationLabel { .. }, Drawn::RotationLabel { k }) => match k {
+                0 => {}
+                2 => {
+                    ax.flip();
+                    ay.flip();
+                }
+                _ => return None,
+            },
             (op, _) if !op.is_geometric() => {}
             // A random field without geometric kinds: none at all changes
             // nothing; colour kinds bring the canvas to the output size.

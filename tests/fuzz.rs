@@ -201,6 +201,8 @@ const EXAMPLES: &[&str] = &[
     include_str!("../examples/pipelines/random_field_ssl.toml"),
     include_str!("../examples/pipelines/ssl_two_views.toml"),
     include_str!("../examples/pipelines/trivial_augment.toml"),
+    include_str!("../examples/pipelines/rotation_cutout.toml"),
+    include_str!("../examples/pipelines/colorful_cutout.toml"),
 ];
 
 /// Byte mutations: (where, what) overwrites, then an optional cut.

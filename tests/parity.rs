@@ -109,6 +109,11 @@ op_parity! {
     op_gamma: "size = 32\n[[ops]]\nop = \"gamma\"\ngamma = [0.5, 2.0]\ngain = 1.1";
     op_random_erasing: "size = 40\n[[ops]]\nop = \"random_erasing\"\np = 1.0\nvalue = [10, 200, 30]";
     op_random_erasing_random: "size = 40\n[[ops]]\nop = \"random_erasing\"\np = 1.0\nvalue = \"random\"";
+    op_cutout: "size = [40, 36]\n[[ops]]\nop = \"cutout\"\nn_holes = 3\nlength = 12\nvalue = [10, 200, 30]";
+    op_colorful_cutout: "size = [40, 36]\n[[ops]]\nop = \"colorful_cutout\"\nn_holes = 2\nlength = 15\ngrid = 3";
+    op_rotation_label: "size = 24\n[[ops]]\nop = \"random_resized_crop\"\n[[ops]]\nop = \"rotation_label\"";
+    op_rotation_label_non_square: "size = [20, 30]\n[[ops]]\nop = \"rotation_label\"\n[[ops]]\nop = \"color_jitter\"\nbrightness = 0.3";
+    op_rotation_label_all_views: "size = 24\nviews = 4\n[[ops]]\nop = \"center_crop\"\nsize = 24\n[[ops]]\nop = \"rotation_label\"\nall_views = true\n[[ops]]\nop = \"cutout\"\nlength = 8";
     op_perspective: "size = 48\n[[ops]]\nop = \"perspective\"\ndistortion = 0.6\np = 1.0\nfill = [0, 90, 250]";
     op_rand_augment: "size = 40\n[[ops]]\nop = \"rand_augment\"\nnum_ops = 3\nmagnitude = 12";
     op_trivial_augment_wide: "size = 40\n[[ops]]\nop = \"trivial_augment_wide\"\ninterpolation = \"bilinear\"";
@@ -147,6 +152,16 @@ fn pipeline_cifar_train() {
             std.map(|x| x as f32),
         );
     }
+}
+
+#[test]
+fn example_rotation_cutout() {
+    check("rotation_cutout", example("rotation_cutout"));
+}
+
+#[test]
+fn example_colorful_cutout() {
+    check("colorful_cutout", example("colorful_cutout"));
 }
 
 #[test]

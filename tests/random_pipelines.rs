@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 
 fn random_op(rng: &mut impl Rng) -> String {
     let f = |rng: &mut dyn rand::RngCore, lo: f64, hi: f64| lo + (hi - lo) * rng.random::<f64>();
-    match rng.random_range(0..18) {
+    match rng.random_range(0..21) {
         0 => format!(
             "op = \"random_resized_crop\"\nscale = [{:.3}, 1.0]\ninterpolation = \"{}\"",
             f(rng, 0.01, 0.9),
@@ -91,6 +91,20 @@ fn random_op(rng: &mut impl Rng) -> String {
             ["solarize", "posterize", "gamma", "gaussian_noise"][rng.random_range(0..4)],
             f(rng, 0.0, 1.0)
         ),
+        18 => format!(
+            "op = \"cutout\"\nn_holes = {}\nlength = {}\nvalue = {}\np = {:.2}",
+            rng.random_range(0..4),
+            rng.random_range(0..40),
+            rng.random_range(0..256),
+            f(rng, 0.0, 1.0)
+        ),
+        19 => format!(
+            "op = \"colorful_cutout\"\nn_holes = {}\nlength = {}\ngrid = {}",
+            rng.random_range(0..4),
+            rng.random_range(0..40),
+            rng.random_range(1..6)
+        ),
+        20 => "op = \"rotation_label\"".to_string(),
         _ => format!("op = \"grayscale\"\np = {:.2}", f(rng, 0.0, 1.0)),
     }
 }

@@ -592,6 +592,56 @@ fn gpu_masks_match_the_cpu_exactly_and_images_are_unchanged() {
 }
 
 #[test]
+fn gpu_u8_masks_of_odd_sizes_come_back_packed_and_exact() {
+    let Some(g) = common::gpu() else { return };
+    // 37 x 23 = 851 pixels: the last output word of each plane is partial.
+    let (img, m8, _) = labelled(50, 37);
+    let (img2, m8b, _) = labelled(31, 44);
+    let images = vec![img, img2];
+    let flipped = match &m8.data {
+        gpu_augment::MaskData::U8(v) => Mask::u8(50, 37, v.iter().rev().copied().collect()),
+        _ => unreachable!("labelled gives a u8 map first"),
+    };
+    let ts = vec![
+        Targets {
+            masks: vec![m8, flipped],
+            ..Targets::default()
+        },
+        Targets {
+            masks: vec![m8b.clone(), m8b],
+            ..Targets::default()
+        },
+    ];
+    for body in RANDOM_PIPELINES {
+        let p = pipeline(&format!("size = [23, 37]\n{body}"));
+        let c = Augmenter::new(p.clone(), Backend::Cpu).unwrap();
+        let gg = Augmenter::with_gpu(p, g.clone()).unwrap();
+        let key = BatchKey::new(3, 1, 0);
+        let a = c
+            .augment(Request::new(&images).key(key).targets(&ts))
+            .unwrap();
+        let b = gg
+            .augment(Request::new(&images).key(key).targets(&ts))
+            .unwrap();
+        let plain = gg.augment(Request::new(&images).key(key)).unwrap();
+        let (ta, tb) = (a.targets.unwrap(), b.targets.unwrap());
+        for (x, y) in ta.iter().zip(&tb) {
+            assert_eq!(
+                x.masks, y.masks,
+                "{body}: u8 masks differ between the backends"
+            );
+        }
+        // u8 planes come back one byte a pixel (4 to a word), not a word a pixel.
+        let (sb, sp) = (b.gpu_stats.unwrap(), plain.gpu_stats.unwrap());
+        assert_eq!(
+            sb.bytes_down - sp.bytes_down,
+            2 * 2 * (851u64.div_ceil(4) * 4),
+            "{body}: mask readback bytes"
+        );
+    }
+}
+
+#[test]
 fn photometric_ops_and_erasing_leave_masks_alone() {
     let (img, m8, m16) = labelled(40, 30);
     let aug = cpu("size = [30, 40]\n[[ops]]\nop = \"color_jitter\"\nbrightness = 0.5\n[[ops]]\nop = \"random_erasing\"\np = 1.0\n[[ops]]\nop = \"invert\"");

@@ -21,6 +21,17 @@ the peers' rows time torchvision's and Kornia's MixUp/CutMix alone).
 
 Prints a Markdown table: each contender's images/s and ours over the fastest
 peer. A peer without the op prints "-".
+
+``--only dino_multicrop`` (the named views of examples/pipelines/
+dino_multicrop.toml: 2 x 224 global + 6 x 96 local crops per image) is timed
+differently, as a training loop would feed it: the ``--count`` photos at
+their own size (500x375 for ``bench_loader.py --make-photos``), decoded once;
+torchvision v2 doing the same 8 crops per image in a ``DataLoader`` with
+``--processes`` workers (persistent, batches of ``--batch-size``, torch at 1
+thread a worker); ours ``gpu-augment bench`` with the views file on
+``--backend cpu --threads P`` (and ``--backend gpu`` when ``--gpu``). Rates
+are source images per second (each giving 8 crops): the median of
+``--repeats`` passes after one warm-up pass.
 """
 
 from __future__ import annotations
@@ -55,6 +66,97 @@ PIPELINES = {
     "mixup": (224, True),
     "cutmix": (224, True),
 }
+
+
+class DinoCrops:
+    """torchvision v2's DINO multi-crop over decoded u8 CHW tensors: 2 global + 6 local."""
+
+    def __init__(self, images):
+        import torch
+        from torchvision.transforms import v2
+
+        def photometric(size, kernel):
+            return [
+                v2.RandomHorizontalFlip(),
+                v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.2, 0.1)], p=0.8),
+                v2.RandomGrayscale(p=0.2),
+                v2.RandomApply([v2.GaussianBlur(kernel, sigma=(0.1, 2.0))], p=0.5),
+                v2.ToDtype(torch.float32, scale=True),
+                v2.Normalize(MEAN, STD),
+            ]
+
+        self.images = images
+        self.glob = v2.Compose([v2.RandomResizedCrop(224, scale=(0.32, 1.0), antialias=True), *photometric(224, 23)])
+        self.loc = v2.Compose([v2.RandomResizedCrop(96, scale=(0.05, 0.32), antialias=True), *photometric(96, 9)])
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        x = self.images[i]
+        return [self.glob(x) for _ in range(2)] + [self.loc(x) for _ in range(6)]
+
+
+def dino_worker_init(_):
+    single_threaded()
+
+
+def dino_torchvision(images, workers: int, batch: int, repeats: int) -> float:
+    import torch
+    from torch.utils.data import DataLoader
+
+    tensors = [torch.from_numpy(im).permute(2, 0, 1).contiguous() for im in images]
+    loader = DataLoader(DinoCrops(tensors), batch_size=batch, num_workers=workers, persistent_workers=True,
+                        worker_init_fn=dino_worker_init, multiprocessing_context="spawn")
+    times = []
+    for r in range(repeats + 1):
+        t = time.perf_counter()
+        n = 0
+        for crops in loader:
+            assert len(crops) == 8 and crops[0].shape[1:] == (3, 224, 224) and crops[2].shape[1:] == (3, 96, 96)
+            n += crops[0].shape[0]
+        if r > 0:
+            times.append(time.perf_counter() - t)
+    return len(images) / statistics.median(times)
+
+
+def dino_main(a) -> None:
+    import numpy as np
+    from PIL import Image
+
+    exts = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+    files = sorted(p for p in a.input.rglob("*") if p.suffix.lower() in exts)[: a.count]
+    if not files:
+        sys.exit(f"no images under {a.input}")
+    images = [np.asarray(Image.open(p).convert("RGB")) for p in files]
+    sizes = sorted({im.shape[:2] for im in images})
+    load = os.getloadavg()
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, load average "
+          f"{load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}, {len(images)} sources of (h, w) {sizes[:3]}, "
+          f"{a.processes} workers / threads, batch {a.batch_size}")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "src"
+        folder.mkdir()
+        for i, im in enumerate(images):
+            Image.fromarray(im).save(folder / f"{i:05d}.png")
+        rows = []
+        for backend in ["cpu"] + (["gpu"] if a.gpu else []):
+            cmd = [str(a.cli), "bench", "--backend", backend, "--threads", str(a.processes), "--batch-size",
+                   str(a.batch_size), "--repeats", str(a.repeats), "--input", str(folder), "--pipeline",
+                   str(PIPES / "dino_multicrop.toml")]
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            m = re.search(r"images/s: ([0-9.]+)", out.stdout)
+            rows.append((backend, float(m.group(1)) if m else f"error: {out.stderr.strip()[-200:]}"))
+            print(out.stdout, file=sys.stderr, flush=True)
+        tv = dino_torchvision(images, a.processes, a.batch_size, a.repeats)
+    print()
+    print("| dino_multicrop (2 x 224 + 6 x 96) | source images/s | vs torchvision v2 DataLoader |")
+    print("|---|---|---|")
+    print(f"| torchvision v2, DataLoader, {a.processes} workers | {tv:,.1f} | 1.00x |")
+    for backend, r in rows:
+        cell = f"{r:,.1f}" if isinstance(r, float) else r
+        ratio = f"{r / tv:.2f}x" if isinstance(r, float) else "-"
+        print(f"| gpu-augment {backend}, {a.processes} threads | {cell} | {ratio} |")
 
 
 def single_threaded() -> None:
@@ -290,11 +392,18 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--cli", type=Path, default=REPO / "target" / "release" / "gpu-augment")
-    ap.add_argument("--only", action="append", choices=sorted(PIPELINES), help="pipelines to run (default: all)")
+    ap.add_argument("--only", action="append", choices=sorted([*PIPELINES, "dino_multicrop"]),
+                    help="pipelines to run (default: all but dino_multicrop, which runs alone)")
+    ap.add_argument("--gpu", action="store_true", help="dino_multicrop: also time our GPU backend")
     ap.add_argument("--peers", default="albumentations,torchvision,kornia")
     a = ap.parse_args()
     from PIL import Image
 
+    if a.only and "dino_multicrop" in a.only:
+        if len(a.only) > 1:
+            sys.exit("--only dino_multicrop runs alone (its own timing: DataLoader, source images/s)")
+        dino_main(a)
+        return
     peers = [p for p in a.peers.split(",") if p]
     names = a.only or list(PIPELINES)
     load = os.getloadavg()

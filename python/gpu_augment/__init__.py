@@ -38,6 +38,7 @@ __all__ = [
     "DataLoaderWorkerWarning",
     "Loader",
     "Pipeline",
+    "ViewAugmenter",
     "__version__",
 ]
 
@@ -154,6 +155,89 @@ def _images_arg(images: Sequence[Any]) -> list[Any]:
     return out
 
 
+_TARGET_KEYS = ("masks", "boxes", "box_format", "normalized", "box_labels", "keypoints")
+
+
+def _mask_array(i: int, k: int, m: Any) -> np.ndarray:
+    """One label map as a C-contiguous uint8 or uint16 H x W array: uint8,
+    uint16 and bool are kept (bool as uint8); other integer arrays become
+    uint16 when their values fit (0..65535), else an error."""
+    a = np.asarray(m)
+    if a.ndim != 2:
+        raise ValueError(f"targets of image {i}: `masks[{k}]`: expected an H x W array, got shape {a.shape}")
+    if a.dtype == np.bool_:
+        a = a.astype(np.uint8)
+    elif a.dtype not in (np.uint8, np.uint16):
+        if not np.issubdtype(a.dtype, np.integer):
+            raise ValueError(f"targets of image {i}: `masks[{k}]`: expected integer labels, got dtype {a.dtype}")
+        if a.size and (a.min() < 0 or a.max() > 65535):
+            raise ValueError(
+                f"targets of image {i}: `masks[{k}]`: values {a.min()}..{a.max()} do not fit uint16 (0..65535)"
+            )
+        a = a.astype(np.uint16)
+    return np.ascontiguousarray(a)
+
+
+def _targets_arg(targets: Sequence[Mapping[str, Any]], n: int, masks_as_paths: bool) -> list[dict[str, Any]]:
+    """Per-image target dicts in the exact dtypes the native side reads."""
+    targets = list(targets)
+    if len(targets) != n:
+        raise ValueError(f"{n} images but {len(targets)} targets (give one dict per image, empty where it has none)")
+    out = []
+    for i, t in enumerate(targets):
+        if not isinstance(t, Mapping):
+            raise TypeError(f"targets of image {i}: expected a dict, got {type(t).__name__}")
+        unknown = sorted(set(t) - set(_TARGET_KEYS))
+        if unknown:
+            raise ValueError(f"targets of image {i}: unknown key {unknown[0]!r} (allowed: {', '.join(_TARGET_KEYS)})")
+        d: dict[str, Any] = {}
+        masks = t.get("masks")
+        if masks is not None:
+            if masks_as_paths:
+                if isinstance(masks, (str, os.PathLike)):
+                    masks = [masks]
+                d["masks"] = [os.fspath(m) for m in masks]
+            else:
+                if isinstance(masks, np.ndarray) and masks.ndim == 2:
+                    masks = [masks]
+                d["masks"] = [_mask_array(i, k, m) for k, m in enumerate(masks)]
+        boxes = t.get("boxes")
+        if boxes is not None:
+            b = np.asarray(boxes, dtype=np.float64)
+            if b.size == 0:
+                b = b.reshape(0, 4)
+            if b.ndim != 2 or b.shape[1] != 4:
+                raise ValueError(f"targets of image {i}: `boxes`: expected N x 4, got shape {b.shape}")
+            d["boxes"] = np.ascontiguousarray(b)
+            labels = t.get("box_labels")
+            if labels is not None:
+                lab = np.asarray(labels).reshape(-1)
+                if lab.size and (not np.issubdtype(lab.dtype, np.integer) or lab.min() < 0):
+                    raise ValueError(f"targets of image {i}: `box_labels`: expected non-negative integer classes")
+                d["box_labels"] = np.ascontiguousarray(lab, dtype=np.uint32)
+        for k in ("box_format", "normalized"):
+            if t.get(k) is not None:
+                d[k] = t[k]
+        if t.get("box_labels") is not None and boxes is None:
+            d["box_labels"] = t["box_labels"]  # refused by the engine: labels without boxes
+        kp = t.get("keypoints")
+        if kp is not None:
+            k = np.asarray(kp, dtype=np.float64)
+            if k.size == 0:
+                k = k.reshape(0, 3)
+            if k.ndim != 2 or k.shape[1] not in (2, 3):
+                raise ValueError(f"targets of image {i}: `keypoints`: expected K x 2 or K x 3, got shape {k.shape}")
+            if k.shape[1] == 2:  # no visibility column: every point visible (COCO's 2)
+                k = np.concatenate([k, np.full((k.shape[0], 1), 2.0)], axis=1)
+            d["keypoints"] = np.ascontiguousarray(k)
+        out.append(d)
+    return out
+
+
+def _target_options_arg(options: Mapping[str, Any] | None) -> str | None:
+    return None if options is None else json.dumps(dict(options))
+
+
 class Augmenter:
     """A pipeline bound to a backend (``"auto"``: the GPU when an adapter
     exists, else the CPU; ``"gpu"``; ``"cpu"``)."""
@@ -182,6 +266,8 @@ class Augmenter:
         indices: Sequence[int] | None = None,
         labels: Sequence[int] | np.ndarray | None = None,
         num_classes: int | None = None,
+        targets: Sequence[Mapping[str, Any]] | None = None,
+        target_options: Mapping[str, Any] | None = None,
         strength: Sequence[float] | np.ndarray | None = None,
         p_scale: Sequence[float] | np.ndarray | None = None,
         skip: Sequence[bool] | np.ndarray | None = None,
@@ -205,6 +291,17 @@ class Augmenter:
         class index per image, or an images x C array of soft rows; they come
         back as ``Batch.labels`` (N x C, mixed like the images). The GIL is
         released while the engine decodes and augments.
+
+        ``targets``: one dict per image with any of ``masks`` (a list of
+        H x W label maps of the image's size, uint8 or uint16), ``boxes``
+        (N x 4) with ``box_format`` (``"xyxy"``, ``"xywh"``, ``"cxcywh"``),
+        ``normalized`` and ``box_labels`` (N classes), and ``keypoints``
+        (K x 3: x, y, visibility; or K x 2, all visible). They come back as
+        ``Batch.targets``, one dict per output sample, moved with exactly
+        the geometry its image got. ``target_options``: the keys of a
+        pipeline file's ``[targets]`` table (``ignore_index``,
+        ``min_visibility``, ``min_area``, ``num_keypoints``, ``flip_pairs``,
+        ``num_classes``); the pipeline's table when omitted.
         """
         imgs = _images_arg(images)
         n = len(imgs)
@@ -250,13 +347,74 @@ class Augmenter:
                 raise ValueError(f"policy_weights: expected an N x 14 array, got shape {w.shape}")
             weights = [[float(x) for x in row] for row in w]
         ops = None if policy_ops is None else [[str(o) for o in row] for row in policy_ops]
+        tgt = None if targets is None else _targets_arg(targets, n, masks_as_paths=False)
         return self._native.run(
-            imgs, idx, int(seed), int(epoch), classes, soft, num_classes,
+            imgs, idx, int(seed), int(epoch), classes, soft, num_classes, tgt, _target_options_arg(target_options),
             floats("strength", strength), floats("p_scale", p_scale), skip_list, ops, weights,
         )
 
     def __repr__(self) -> str:
         return f"Augmenter({self.pipeline!r}, backend={self.backend!r})"
+
+
+class ViewAugmenter:
+    """Named views (a pipeline file with ``[[views]]`` tables, e.g.
+    ``examples/pipelines/dino_multicrop.toml``) bound to a backend. A call
+    returns a dict, in file order, view name -> ``(images, records)``:
+    ``images`` is images x count x (H, W, 3 | 3, H, W), ``records`` one dict
+    per output (image-major, each with ``view_name``)."""
+
+    def __init__(self, path_or_toml: PathLike, backend: str = "auto") -> None:
+        text = str(path_or_toml)
+        if "[[views]]" not in text:
+            with open(path_or_toml, encoding="utf-8") as f:
+                text = f.read()
+        self._native = _native.ViewAugmenter(text, backend)
+
+    @property
+    def backend(self) -> str:
+        """``"gpu"`` or ``"cpu"``."""
+        return self._native.backend
+
+    @property
+    def views(self) -> list[tuple[str, int, tuple[int, int], str]]:
+        """(name, count, (height, width), format) of every view."""
+        return self._native.views
+
+    def __call__(
+        self,
+        images: Sequence[np.ndarray | PathLike],
+        *,
+        seed: int = 0,
+        epoch: int = 0,
+        first_index: int = 0,
+        indices: Sequence[int] | None = None,
+        labels: Sequence[int] | None = None,
+        num_classes: int | None = None,
+    ) -> dict[str, tuple[np.ndarray, list[dict[str, Any]]]]:
+        """Augments a batch of images through every view (sample indices as
+        :class:`Augmenter`; a view's results depend on (seed, epoch, index,
+        its name) only)."""
+        imgs = _images_arg(images)
+        n = len(imgs)
+        if indices is None:
+            idx = list(range(int(first_index), int(first_index) + n))
+        else:
+            if first_index:
+                raise ValueError("give first_index or indices, not both")
+            idx = [int(i) for i in indices]
+            if len(idx) != n:
+                raise ValueError(f"{n} images but {len(idx)} indices")
+        classes = None if labels is None else [int(c) for c in labels]
+        out = {}
+        for name, batch in self._native.run(imgs, idx, int(seed), int(epoch), classes, num_classes):
+            arr = batch.images
+            count = len(batch) // max(n, 1)
+            out[name] = (arr.reshape((n, count) + arr.shape[1:]), batch.records)
+        return out
+
+    def __repr__(self) -> str:
+        return f"ViewAugmenter(views={self.views!r}, backend={self.backend!r})"
 
 
 def _env_int(name: str) -> int | None:
@@ -331,6 +489,8 @@ class Loader:
         devices: int = 1,
         augment_threads: int | None = None,
         num_classes: int | None = None,
+        targets: Sequence[Mapping[str, Any]] | None = None,
+        target_options: Mapping[str, Any] | None = None,
     ) -> None:
         if _in_dataloader_worker():
             warnings.warn(_WORKER_MSG, DataLoaderWorkerWarning, stacklevel=2)
@@ -384,6 +544,8 @@ class Loader:
             prefetch=int(prefetch),
             devices=int(devices),
             num_classes=num_classes,
+            targets=None if targets is None else _targets_arg(targets, len(targets), masks_as_paths=True),
+            target_options=_target_options_arg(target_options),
         )
         self._pid = os.getpid()
         self._epoch = 0

@@ -29,6 +29,8 @@ class Pipeline:
     def mix_classes(self) -> int | None: ...
     @property
     def num_ops(self) -> int: ...
+    @property
+    def target_options(self) -> str: ...
     def normalization(self) -> tuple[list[float], list[float]]: ...
 
 class Batch:
@@ -67,6 +69,13 @@ class Batch:
         """Files of this batch that could not be decoded: (path, reason)."""
     @property
     def views(self) -> int: ...
+    @property
+    def targets(self) -> list[dict[str, Any]] | None:
+        """Per output sample, its transformed targets when targets were given:
+        ``masks`` (list of H x W arrays), ``boxes`` (N x 4 float64, the input's
+        format) with ``box_labels``, ``box_origin`` (N x 2: output sample,
+        input box), ``box_format`` and ``normalized``; ``keypoints`` (K x 3
+        float64); ``forward_error`` (pixels); ``weight`` (mixup)."""
     def __len__(self) -> int: ...
 
 class Augmenter:
@@ -84,12 +93,30 @@ class Augmenter:
         classes: Sequence[int] | None = None,
         soft: npt.NDArray[np.float32] | None = None,
         num_classes: int | None = None,
+        targets: Sequence[dict[str, Any]] | None = None,
+        target_options: str | None = None,
         strength: Sequence[float] | None = None,
         p_scale: Sequence[float] | None = None,
         skip: Sequence[bool] | None = None,
         policy_ops: Sequence[Sequence[str]] | None = None,
         policy_weights: Sequence[Sequence[float]] | None = None,
     ) -> Batch: ...
+
+class ViewAugmenter:
+    def __init__(self, text: str, backend: str = "auto") -> None: ...
+    @property
+    def backend(self) -> str: ...
+    @property
+    def views(self) -> list[tuple[str, int, tuple[int, int], str]]: ...
+    def run(
+        self,
+        images: Sequence[Any],
+        indices: Sequence[int],
+        seed: int,
+        epoch: int,
+        classes: Sequence[int] | None = None,
+        num_classes: int | None = None,
+    ) -> list[tuple[str, Batch]]: ...
 
 class EpochIter(Iterator[Batch]):
     def __iter__(self) -> EpochIter: ...
@@ -118,7 +145,9 @@ class Loader:
         prefetch: int,
         devices: int,
         num_classes: int | None,
-    ) -> None: ...
+        targets: Sequence[dict[str, Any]] | None = None,
+        target_options: str | None = None,
+        ) -> None: ...
     def __len__(self) -> int: ...
     def epoch(self, epoch: int, start: int = 0) -> EpochIter: ...
     def plan(self, epoch: int) -> list[list[int]]: ...

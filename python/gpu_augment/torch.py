@@ -29,7 +29,7 @@ import torch
 
 from . import Batch, Loader as _Loader, Pipeline, PathLike
 
-__all__ = ["Loader", "soft_cross_entropy", "to_tensors"]
+__all__ = ["Loader", "soft_cross_entropy", "targets_to_torch", "to_tensors"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -73,6 +73,29 @@ def _targets(batch: Batch, mode: str, mixes: bool | None) -> torch.Tensor:
     raise ValueError(f"targets must be 'auto', 'soft' or 'index', got {mode!r}")
 
 
+def targets_to_torch(batch: Batch, device: torch.device | str | None = None) -> list[dict[str, Any]]:
+    """A batch's transformed targets (``Batch.targets``) as torch tensors,
+    one dict per output sample in torchvision's detection style: ``masks``
+    (M x H x W, uint8 or int32 for 16-bit maps: torch has no uint16 ops),
+    ``boxes`` (N x 4 float32, in the input's format), ``labels`` (N int64),
+    ``keypoints`` (K x 3 float32), ``weight``; empty list without targets."""
+    out: list[dict[str, Any]] = []
+    for t in batch.targets or []:
+        d: dict[str, Any] = {"weight": float(t["weight"])}
+        if t["masks"]:
+            m = np.stack(t["masks"])
+            d["masks"] = torch.from_numpy(m if m.dtype == np.uint8 else m.astype(np.int32))
+        if t["boxes"] is not None:
+            d["boxes"] = torch.from_numpy(t["boxes"].astype(np.float32))
+            d["labels"] = torch.from_numpy(t["box_labels"])
+        if t["keypoints"] is not None:
+            d["keypoints"] = torch.from_numpy(t["keypoints"].astype(np.float32))
+        if device is not None:
+            d = {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in d.items()}
+        out.append(d)
+    return out
+
+
 class Loader:
     """:class:`gpu_augment.Loader` yielding ``(images, targets)`` torch tensors.
 
@@ -86,6 +109,12 @@ class Loader:
       and std) or ``(mean, std)``: images become float32 N x 3 x H x W,
       ``(x / 255 - mean) / std``, computed on ``device`` after the uint8 copy.
     - ``targets``: ``"auto"``, ``"soft"`` or ``"index"`` (see the module docs).
+    - ``item_targets`` (with ``target_options``): per dataset item, its
+      masks (label-map file paths), boxes and keypoints, as
+      :class:`gpu_augment.Loader`'s ``targets``; each batch is then
+      ``(images, targets, sample_targets)``, ``sample_targets`` one dict per
+      output sample in torchvision's detection style (see
+      :func:`targets_to_torch`), on ``device``.
     """
 
     def __init__(
@@ -98,9 +127,11 @@ class Loader:
         device: torch.device | str | None = None,
         normalize: bool | tuple[Sequence[float], Sequence[float]] | None = None,
         targets: str = "auto",
+        item_targets: Sequence[Mapping[str, Any]] | None = None,
         **kwargs: Any,
     ) -> None:
-        self.loader = _Loader(root_or_list, pipeline, batch_size=batch_size, **kwargs)
+        self.loader = _Loader(root_or_list, pipeline, batch_size=batch_size, targets=item_targets, **kwargs)
+        self.has_item_targets = item_targets is not None
         if targets not in ("auto", "soft", "index"):
             raise ValueError(f"targets must be 'auto', 'soft' or 'index', got {targets!r}")
         self.targets = targets
@@ -129,7 +160,7 @@ class Loader:
     def __len__(self) -> int:
         return len(self.loader)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
         mixes = self.loader.pipeline.mix_classes is not None
         for b in self.loader:
             images, targets = to_tensors(b, self.targets, mixes)
@@ -141,7 +172,10 @@ class Loader:
             if self._norm is not None:
                 mean, std = self._norm
                 images = images.permute(0, 3, 1, 2).float().div_(255.0).sub_(mean).div_(std)
-            yield images, targets
+            if self.has_item_targets:
+                yield images, targets, targets_to_torch(b, self.device)
+            else:
+                yield images, targets
 
     def set_epoch(self, epoch: int) -> None:
         """See :meth:`gpu_augment.Loader.set_epoch`."""

@@ -26,6 +26,8 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
+mod targets;
+
 /// How long one slice of a wait lasts before signals are checked again.
 const WAIT_SLICE: Duration = Duration::from_millis(50);
 
@@ -45,8 +47,10 @@ fn to_py_err(e: ga::Error) -> PyErr {
         | E::UnknownKey { .. }
         | E::InvalidParam { .. }
         | E::InvalidPipeline(_)
+        | E::InvalidView { .. }
         | E::InvalidImage { .. }
         | E::OpFailed { .. }
+        | E::InvalidTarget { .. }
         | E::InvalidArgument(_) => PyValueError::new_err(msg),
         _ => PyRuntimeError::new_err(msg),
     }
@@ -54,6 +58,7 @@ fn to_py_err(e: ga::Error) -> PyErr {
 
 /// The one call into the engine's batch API (when `Augmenter::augment`
 /// takes a `Request`, this is the only line to change).
+#[allow(clippy::too_many_arguments)]
 fn augment_batch(
     aug: &ga::Augmenter,
     images: &[ga::RgbImage],
@@ -61,6 +66,7 @@ fn augment_batch(
     seed: u64,
     epoch: u64,
     indices: &[u64],
+    targets: Option<(&[ga::Targets], &ga::TargetOptions)>,
     overrides: Option<&ga::Overrides>,
 ) -> ga::Result<ga::Batch> {
     let mut request = ga::Request::new(images)
@@ -69,6 +75,9 @@ fn augment_batch(
         .indices(indices);
     if let Some(l) = labels {
         request = request.labels(*l);
+    }
+    if let Some((t, o)) = targets {
+        request = request.targets(t).target_options(o);
     }
     if let Some(o) = overrides {
         request = request.overrides(o);
@@ -126,6 +135,8 @@ fn overrides_from_py(
 #[pyclass(module = "gpu_augment._native", frozen)]
 struct Pipeline {
     inner: ga::Pipeline,
+    /// The file's `[targets]` table (the defaults without one).
+    target_options: ga::TargetOptions,
 }
 
 #[pymethods]
@@ -134,14 +145,25 @@ impl Pipeline {
     #[staticmethod]
     fn from_file(path: PathBuf) -> PyResult<Self> {
         let inner = ga::Pipeline::from_file(&path).map_err(to_py_err)?;
-        Ok(Self { inner })
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            PyOSError::new_err(format!("cannot read pipeline file {}: {e}", path.display()))
+        })?;
+        let target_options = ga::TargetOptions::from_pipeline_toml(&text).map_err(to_py_err)?;
+        Ok(Self {
+            inner,
+            target_options,
+        })
     }
 
     /// Parses a pipeline from TOML text.
     #[staticmethod]
     fn from_toml(text: &str) -> PyResult<Self> {
         let inner = ga::Pipeline::from_toml(text).map_err(to_py_err)?;
-        Ok(Self { inner })
+        let target_options = ga::TargetOptions::from_pipeline_toml(text).map_err(to_py_err)?;
+        Ok(Self {
+            inner,
+            target_options,
+        })
     }
 
     /// Parses a pipeline from JSON text with the TOML file's schema (what
@@ -187,6 +209,13 @@ impl Pipeline {
     #[getter]
     fn mix_classes(&self) -> Option<usize> {
         self.inner.mix.as_ref().map(|m| m.num_classes)
+    }
+
+    /// The `[targets]` table as JSON (its defaults filled in).
+    #[getter]
+    fn target_options(&self) -> PyResult<String> {
+        serde_json::to_string(&self.target_options)
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))
     }
 
     /// Number of per-sample ops.
@@ -250,6 +279,10 @@ struct Batch {
     /// Views per source image.
     #[pyo3(get)]
     views: u32,
+    /// Per output sample, its transformed targets (a dict of numpy arrays),
+    /// when targets were given.
+    #[pyo3(get)]
+    targets: Option<Py<PyAny>>,
     records: Vec<ga::SampleRecord>,
     records_py: Mutex<Option<Py<PyAny>>>,
 }
@@ -357,6 +390,17 @@ fn batch_to_py(
     let indices = PyArray1::from_owned_array(py, Array1::from_vec(indices))
         .into_any()
         .unbind();
+    let targets = match b.targets {
+        Some(t) => Some(
+            t.into_iter()
+                .map(|s| targets::sample_targets_to_py(py, s))
+                .collect::<PyResult<Vec<_>>>()?
+                .into_pyobject(py)?
+                .into_any()
+                .unbind(),
+        ),
+        None => None,
+    };
     let (epoch, index, skipped, classes) = match extra {
         Some(x) => (
             Some(x.epoch),
@@ -381,6 +425,7 @@ fn batch_to_py(
         index,
         skipped,
         views,
+        targets,
         records: b.records,
         records_py: Mutex::new(None),
     })
@@ -425,6 +470,8 @@ fn extract_input(i: usize, obj: &Bound<'_, PyAny>) -> PyResult<Input> {
 #[pyclass(module = "gpu_augment._native", frozen)]
 struct Augmenter {
     inner: Arc<ga::Augmenter>,
+    /// The pipeline's `[targets]` table.
+    target_options: ga::TargetOptions,
 }
 
 #[pymethods]
@@ -439,6 +486,7 @@ impl Augmenter {
             .map_err(to_py_err)?;
         Ok(Self {
             inner: Arc::new(inner),
+            target_options: pipeline.target_options.clone(),
         })
     }
 
@@ -457,10 +505,13 @@ impl Augmenter {
     /// Augments `images` (uint8 H x W x 3 arrays or paths); source `i` has
     /// global index `indices[i]`. `classes` (one per image, below
     /// `num_classes`) or `soft` (images x C float32 rows) are the labels.
+    /// `targets`: one dict per image (see `targets.rs`); `target_options`:
+    /// their options as JSON (the pipeline's `[targets]` table when None).
     /// `strength`, `p_scale`, `skip`, `policy_ops` and `policy_weights`
     /// (one entry per image) are the per-sample overrides.
     #[pyo3(signature = (images, indices, seed, epoch, classes = None, soft = None, num_classes = None,
-        strength = None, p_scale = None, skip = None, policy_ops = None, policy_weights = None))]
+                        targets = None, target_options = None, strength = None, p_scale = None,
+                        skip = None, policy_ops = None, policy_weights = None))]
     #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
@@ -472,6 +523,8 @@ impl Augmenter {
         classes: Option<Vec<u32>>,
         soft: Option<PyReadonlyArray2<'_, f32>>,
         num_classes: Option<usize>,
+        targets: Option<Vec<Bound<'_, PyDict>>>,
+        target_options: Option<&str>,
         strength: Option<Vec<f64>>,
         p_scale: Option<Vec<f64>>,
         skip: Option<Vec<bool>>,
@@ -479,6 +532,18 @@ impl Augmenter {
         policy_weights: Option<Vec<Vec<f64>>>,
     ) -> PyResult<Batch> {
         let overrides = overrides_from_py(strength, p_scale, skip, policy_ops, policy_weights)?;
+        let targets: Option<Vec<ga::Targets>> = targets
+            .map(|t| {
+                t.iter()
+                    .enumerate()
+                    .map(|(i, d)| targets::targets_from_py(i, d))
+                    .collect::<PyResult<_>>()
+            })
+            .transpose()?;
+        let options = match target_options {
+            Some(j) => targets::options_from_json(j)?,
+            None => self.target_options.clone(),
+        };
         let inputs: Vec<Input> = images
             .iter()
             .enumerate()
@@ -516,6 +581,7 @@ impl Augmenter {
                 }),
                 (None, None) => None,
             };
+            let t = targets.as_deref().map(|t| (t, &options));
             augment_batch(
                 &aug,
                 &images,
@@ -523,11 +589,114 @@ impl Augmenter {
                 seed,
                 epoch,
                 &idx,
+                t,
                 overrides.as_ref(),
             )
         });
         let b = b.map_err(to_py_err)?;
         batch_to_py(py, b, indices, views, None)
+    }
+}
+
+/// Named views (`[[views]]` tables of a pipeline file) on a backend: one
+/// batch per view.
+#[pyclass(module = "gpu_augment._native", frozen)]
+struct ViewAugmenter {
+    inner: Arc<ga::ViewAugmenter>,
+}
+
+#[pymethods]
+impl ViewAugmenter {
+    /// Parses `[[views]]` TOML text and binds it to `backend`.
+    #[new]
+    #[pyo3(signature = (text, backend = "auto"))]
+    fn new(py: Python<'_>, text: &str, backend: &str) -> PyResult<Self> {
+        let backend: ga::Backend = backend.parse().map_err(to_py_err)?;
+        let views = ga::Views::from_toml(text).map_err(to_py_err)?;
+        let inner = py
+            .detach(move || ga::ViewAugmenter::new(views, backend))
+            .map_err(to_py_err)?;
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// "gpu" or "cpu".
+    #[getter]
+    fn backend(&self) -> &'static str {
+        self.inner.backend_kind()
+    }
+
+    /// (name, count, (height, width), format) of every view, in file order.
+    #[getter]
+    fn views(&self) -> Vec<(String, u32, (u32, u32), &'static str)> {
+        self.inner
+            .views()
+            .views()
+            .iter()
+            .map(|v| {
+                let s = v.pipeline.size;
+                let f = match v.pipeline.format {
+                    ga::OutputFormat::U8Hwc => "u8_hwc",
+                    ga::OutputFormat::F32Chw => "f32_chw",
+                };
+                (v.name.clone(), v.count(), (s.height, s.width), f)
+            })
+            .collect()
+    }
+
+    /// Augments `images` (uint8 H x W x 3 arrays or paths) through every
+    /// view: a list of (name, Batch) in file order, each Batch N x count
+    /// samples, image-major, records with `view_name`.
+    #[pyo3(signature = (images, indices, seed, epoch, classes = None, num_classes = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &self,
+        py: Python<'_>,
+        images: Vec<Bound<'_, PyAny>>,
+        indices: Vec<u64>,
+        seed: u64,
+        epoch: u64,
+        classes: Option<Vec<u32>>,
+        num_classes: Option<usize>,
+    ) -> PyResult<Vec<(String, Batch)>> {
+        let inputs: Vec<Input> = images
+            .iter()
+            .enumerate()
+            .map(|(i, o)| extract_input(i, o))
+            .collect::<PyResult<_>>()?;
+        let aug = self.inner.clone();
+        let idx = indices.clone();
+        let out = py
+            .detach(move || -> ga::Result<Vec<ga::ViewBatch>> {
+                let images: Vec<ga::RgbImage> = inputs
+                    .into_par_iter()
+                    .map(|i| match i {
+                        Input::Image(im) => Ok(im),
+                        Input::Path(p) => ga::load_image(&p),
+                    })
+                    .collect::<ga::Result<_>>()?;
+                let mut request = ga::Request::new(&images)
+                    .seed(seed)
+                    .epoch(epoch)
+                    .indices(&idx);
+                let labels = classes.as_ref().map(|c| ga::Labels::Classes {
+                    classes: c,
+                    num_classes: num_classes
+                        .unwrap_or_else(|| c.iter().max().map_or(1, |m| *m as usize + 1)),
+                });
+                if let Some(l) = &labels {
+                    request = request.labels(*l);
+                }
+                aug.augment(request)
+            })
+            .map_err(to_py_err)?;
+        out.into_iter()
+            .map(|v| {
+                let b = batch_to_py(py, v.batch, indices.clone(), v.count, None)?;
+                Ok((v.name, b))
+            })
+            .collect()
     }
 }
 
@@ -554,7 +723,7 @@ impl Loader {
     #[new]
     #[pyo3(signature = (root, paths, labels, pipeline, *, batch_size, shuffle, seed, drop_last,
                         rank, world_size, shard_tail, backend, decode_threads, augment_threads,
-                        prefetch, devices, num_classes))]
+                        prefetch, devices, num_classes, targets = None, target_options = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -575,7 +744,21 @@ impl Loader {
         prefetch: usize,
         devices: usize,
         num_classes: Option<usize>,
+        targets: Option<Vec<Bound<'_, PyDict>>>,
+        target_options: Option<&str>,
     ) -> PyResult<Self> {
+        let item_targets: Option<Vec<ga::ItemTargets>> = targets
+            .map(|t| {
+                t.iter()
+                    .enumerate()
+                    .map(|(i, d)| targets::item_targets_from_py(i, d))
+                    .collect::<PyResult<_>>()
+            })
+            .transpose()?;
+        let options = match target_options {
+            Some(j) => targets::options_from_json(j)?,
+            None => pipeline.target_options.clone(),
+        };
         let backend: ga::Backend = backend.parse().map_err(to_py_err)?;
         let shard_tail = parse_tail(shard_tail)?;
         let mix_classes = pipeline.inner.mix.as_ref().map(|m| m.num_classes);
@@ -626,6 +809,10 @@ impl Loader {
                     "give an ImageFolder root or a list of paths",
                 ))
             }
+        };
+        let dataset = match item_targets {
+            Some(t) => dataset.with_targets(t, options).map_err(to_py_err)?,
+            None => dataset,
         };
         let mut opts = ga::LoaderOptions {
             batch_size,
@@ -825,6 +1012,7 @@ impl EpochIter {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Pipeline>()?;
     m.add_class::<Augmenter>()?;
+    m.add_class::<ViewAugmenter>()?;
     m.add_class::<Batch>()?;
     m.add_class::<Loader>()?;
     m.add_class::<EpochIter>()?;

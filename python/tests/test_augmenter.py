@@ -164,6 +164,26 @@ def test_labels_forms():
         aug(imgs, seed=4, labels=[1, 2])
 
 
+def test_rotation_label_joint_labels():
+    # The four rotations as views: view v is rot90(image, v), its label
+    # class * 4 + v of num_classes * 4.
+    pipe = ga.Pipeline.from_toml(
+        'size = 6\nviews = 4\n[[ops]]\nop = "rotation_label"\nall_views = true')
+    aug = ga.Augmenter(pipe, backend="cpu")
+    rng = np.random.default_rng(3)
+    imgs = [rng.integers(0, 256, (6, 6, 3), dtype=np.uint8) for _ in range(2)]
+    b = aug(imgs, seed=1, labels=np.array([2, 0]), num_classes=3)
+    labels = np.asarray(b.labels)
+    assert labels.shape == (8, 12)
+    out = np.asarray(b.images)
+    for o in range(8):
+        v = o % 4
+        assert b.records[o]["ops"][0] == {"op": "rotation_label", "k": v}
+        assert int(labels[o].argmax()) == [2, 0][o // 4] * 4 + v
+        assert labels[o].sum() == pytest.approx(1.0)
+        assert np.array_equal(out[o], np.rot90(imgs[o // 4], v))
+
+
 def test_gil_released_while_augmenting():
     aug = ga.Augmenter(ga.Pipeline.from_file(PIPELINES / "imagenet_train.toml"), backend="cpu")
     rng = np.random.default_rng(0)

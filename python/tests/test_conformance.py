@@ -186,6 +186,15 @@ def _case_list() -> list[Case]:
                   lambda t: F.erase(t, 20, 30, 50, 70, torch.tensor([10, 20, 30], dtype=torch.uint8)[:, None, None])))
     c.append(Case("permute_channels", "astronaut", "permute_channels", {"order": "2,0,1"},
                   lambda t: F.permute_channels(t, [2, 0, 1])))
+    # The seed papers' ops: DeVries & Taylor's Cutout box (rows y - L//2 ..
+    # y + L//2, clipped) is F.erase's; rotation_label is torch.rot90.
+    c.append(Case("cutout", "chelsea", "cutout", {"length": 40, "centers": "100,80"},
+                  lambda t: F.erase(t, 60, 80, 40, 40, torch.tensor(0, dtype=torch.uint8))))
+    c.append(Case("cutout-corner", "astronaut", "cutout", {"length": 16, "value": "10,20,30", "centers": "5,3"},
+                  lambda t: F.erase(t, 0, 0, 11, 13, torch.tensor([10, 20, 30], dtype=torch.uint8)[:, None, None])))
+    for k in [1, 2, 3]:
+        c.append(Case(f"rotation_label-{k}", "rocket", "rotation_label", {"k": k},
+                      lambda t, k=k: torch.rot90(t, k, dims=[1, 2])))
     return c
 
 

@@ -228,6 +228,35 @@ fn apply_step(si: u32, c: vec3<f32>, step: vec4<f32>, px: Px) -> vec3<f32> {
             }
         }
     }
+    if (uses(OP_CUTOUT) && op == OP_CUTOUT) {
+        // One cutout square (src/ops/color.rs packs it): clipped box in z, w.
+        let lt = bitcast<u32>(step.z);
+        let rb = bitcast<u32>(step.w);
+        if (px.x >= (lt & 0xffffu) && px.x < (rb & 0xffffu) && px.y >= (lt >> 16u) && px.y < (rb >> 16u)) {
+            let v = u32(step.y);
+            r = vec3<f32>(f32(v & 0xffu), f32((v >> 8u) & 0xffu), f32(v >> 16u)) * INV_255;
+        }
+    }
+    if (uses(OP_COLORFUL_CUTOUT) && op == OP_COLORFUL_CUTOUT) {
+        // One colorful square: corner + 32768 in z, length and grid in y, key in w.
+        let corner = bitcast<u32>(step.z);
+        let lg = u32(step.y);
+        let len = lg & 0xffffu;
+        let grid = lg >> 16u;
+        // Pixel minus corner, as u32 (wraps for pixels left of or above the square).
+        let dx = px.x + 32768u - (corner & 0xffffu);
+        let dy = px.y + 32768u - (corner >> 16u);
+        if (dx < len && dy < len) {
+            let cell = (dy * grid / len) * grid + dx * grid / len;
+            let key = bitcast<u32>(step.w);
+            let n = cell * 3u;
+            r = vec3<f32>(
+                f32(hash32(key ^ hash32(n)) >> 24u),
+                f32(hash32(key ^ hash32(n + 1u)) >> 24u),
+                f32(hash32(key ^ hash32(n + 2u)) >> 24u),
+            ) * INV_255;
+        }
+    }
     return r;
 }
 

@@ -408,3 +408,65 @@ pub fn bench_end_to_end(
         }),
     })
 }
+
+/// A `[[views]]` file's figures (`bench` with named views).
+#[derive(Clone, Debug)]
+pub struct ViewsBenchResult {
+    /// Source images per pass.
+    pub images: usize,
+    /// Output samples per source image (over every view).
+    pub outputs_per_image: usize,
+    /// Median seconds per pass.
+    pub median: f64,
+    /// Source images per second at the median (each through every view).
+    pub images_per_sec: f64,
+    /// GPU: dispatches and submits per batch, over every view (the last
+    /// timed pass); None on the CPU.
+    pub gpu_per_batch: Option<(f64, f64)>,
+}
+
+/// Runs `repeats` timed passes (after one warm-up) of every named view over
+/// `images` in batches of `batch_size`; each pass a new epoch.
+pub fn bench_views(
+    aug: &gpu_augment::ViewAugmenter,
+    images: &[RgbImage],
+    batch_size: usize,
+    repeats: usize,
+) -> Result<ViewsBenchResult> {
+    let batch_size = super::run::check_count("--batch-size", batch_size)?;
+    let repeats = super::run::check_count("--repeats", repeats)?;
+    let mut times = Vec::with_capacity(repeats);
+    let mut gpu = None;
+    for pass in 0..=repeats {
+        let start = std::time::Instant::now();
+        let (mut dispatches, mut submits, mut batches) = (0u64, 0u64, 0u64);
+        for (b, chunk) in images.chunks(batch_size).enumerate() {
+            let key = BatchKey::new(0, pass as u64, (b * batch_size) as u64);
+            let out = aug.augment(Request::new(chunk).key(key))?;
+            for v in &out {
+                if let Some(s) = &v.batch.gpu_stats {
+                    dispatches += s.dispatches as u64;
+                    submits += s.submits as u64;
+                }
+            }
+            batches += 1;
+            aug.recycle(out);
+        }
+        if pass > 0 {
+            times.push(start.elapsed().as_secs_f64());
+            if aug.backend_kind() == "gpu" {
+                let b = batches.max(1) as f64;
+                gpu = Some((dispatches as f64 / b, submits as f64 / b));
+            }
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    Ok(ViewsBenchResult {
+        images: images.len(),
+        outputs_per_image: aug.views().outputs_per_image(),
+        median,
+        images_per_sec: images.len() as f64 / median.max(1e-12),
+        gpu_per_batch: gpu,
+    })
+}

@@ -9,3 +9,4 @@ pub mod info;
 pub mod replay;
 pub mod run;
 pub mod text;
+pub mod views;

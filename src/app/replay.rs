@@ -301,6 +301,9 @@ pub fn replay_folder(
     };
     let size = pipeline.size;
     let mixing = pipeline.mix.is_some();
+    let output_classes = classes
+        .as_ref()
+        .map(|(names, _)| pipeline.output_classes(names));
     let aug = Augmenter::new(pipeline, opts.backend)?;
     let mut summary = RunSummary {
         backend: aug.backend_name(),
@@ -314,8 +317,8 @@ pub fn replay_folder(
         Ok((path, std::io::BufWriter::new(f)))
     };
     let (params_path, mut params_out) = create("params.jsonl")?;
-    let mut labels_out = match &classes {
-        Some((names, _)) => {
+    let mut labels_out = match &output_classes {
+        Some(names) => {
             let path = out.join("classes.txt");
             std::fs::write(&path, names.join("\n") + "\n")
                 .with_context(|| format!("writing {}", path.display()))?;

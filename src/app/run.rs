@@ -278,7 +278,7 @@ fn manifest_suffix(rank: usize, world: usize) -> String {
 
 /// `p` made absolute with every symlink resolved, for the part that exists
 /// (the rest appended as given), so that two spellings of one folder compare equal.
-fn resolved(p: &Path) -> PathBuf {
+pub(super) fn resolved(p: &Path) -> PathBuf {
     let abs = if p.is_absolute() {
         p.to_path_buf()
     } else {
@@ -939,6 +939,7 @@ pub fn run_folder(
     let run_key = (opts.seed, opts.epoch);
     let mut label_out = match &classes {
         Some((names, _)) => {
+            let names = pipeline.output_classes(names);
             write_text(&out.join("classes.txt"), &(names.join("\n") + "\n"))?;
             let path = out.join(format!("labels{suffix}.jsonl"));
             let done = recorded(&path, run_key)?;

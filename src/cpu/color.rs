@@ -314,6 +314,53 @@ pub fn planar_step(
             let s = ((o >> (code::PERMUTE_SHIFT * c as u32)) & code::PERMUTE_MASK) as usize;
             plane.copy_from_slice(&tmp[s * npx..(s + 1) * npx]);
         }
+    } else if op == code::CUTOUT {
+        // One cutout square (src/ops/color.rs packs it): clipped box in z, w.
+        let (lt, rb) = (step[2].to_bits(), step[3].to_bits());
+        let (x0, y0) = ((lt & 0xffff) as usize, (lt >> 16) as usize);
+        let (x1, y1) = (
+            ((rb & 0xffff) as usize).min(w),
+            ((rb >> 16) as usize).min(h),
+        );
+        let v = y as u32;
+        let fill = [
+            (v & 0xff) as f32 * INV_255,
+            ((v >> 8) & 0xff) as f32 * INV_255,
+            (v >> 16) as f32 * INV_255,
+        ];
+        for (plane, f) in [r, g, b].into_iter().zip(fill) {
+            for yy in y0..y1.max(y0) {
+                for x in plane[yy * w + x0..yy * w + x1.max(x0)].iter_mut() {
+                    *x = f;
+                }
+            }
+        }
+    } else if op == code::COLORFUL_CUTOUT {
+        // One colorful square: corner + 32768 in z, length and grid in y, key in w.
+        use super::field::hash32;
+        let corner = step[2].to_bits();
+        let lg = y as u32;
+        let (len, grid) = (lg & 0xffff, lg >> 16);
+        let key = param_w.to_bits();
+        let mut planes = [r, g, b];
+        for yy in 0..h as u32 {
+            let dy = yy.wrapping_add(32768).wrapping_sub(corner >> 16);
+            if dy >= len {
+                continue;
+            }
+            for xx in 0..w as u32 {
+                let dx = xx.wrapping_add(32768).wrapping_sub(corner & 0xffff);
+                if dx >= len {
+                    continue;
+                }
+                let cell = (dy * grid / len) * grid + dx * grid / len;
+                let n = cell * 3;
+                for (ch, plane) in planes.iter_mut().enumerate() {
+                    let v = hash32(key ^ hash32(n + ch as u32)) >> 24;
+                    plane[yy as usize * w + xx as usize] = v as f32 * INV_255;
+                }
+            }
+        }
     } else if op == code::ERASE {
         let (e, v) = erase;
         let key = param_w.to_bits();

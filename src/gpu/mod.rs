@@ -753,7 +753,6 @@ impl GpuContext {
     ) -> Result<(BatchStats, Option<Vec<Vec<Mask>>>)> {
         let mut stats = BatchStats::default();
         let mut masks_out: Option<Vec<Vec<Mask>>> = masks.map(|_| Vec::new());
-        let masks_ignore = masks.map_or((0, 0), |(_, i)| i);
         let mut done = 0usize;
         let mut split = chunks.len() > 1;
         let mix_gl = GpuMixGlobals {
@@ -791,9 +790,10 @@ impl GpuContext {
             let [device_ns, readback_ns] =
                 self.read_back(bufs, cn, out_per as usize, tensor_per as usize, out, done)?;
             if let (Some(acc), Some((m, _))) = (masks_out.as_mut(), masks) {
-                acc.extend(self.read_masks(bufs, gl, &m[range.clone()], masks_ignore)?);
+                acc.extend(self.read_masks(bufs, gl, &m[range.clone()])?);
                 let k = m.first().map_or(0, Vec::len) as u64;
-                stats.bytes_down += cn as u64 * k * (gl.out[0] as u64 * gl.out[1] as u64) * 4;
+                let words = mask_plane_words(&m[range.clone()], gl);
+                stats.bytes_down += cn as u64 * k * words * 4;
             }
             stats.pack_ns += cs.pack_ns;
             stats.device_ns += device_ns;
@@ -905,15 +905,20 @@ impl GpuContext {
             wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             "readback",
         );
-        // Label maps: a header (masks per sample, unused, then per sample and
-        // plane its first word, bit 31 set for u16), then every plane packed
-        // as it is stored (u8: 4 values a word, u16: 2, little-endian).
+        // Label maps: a header (masks per sample, words per output plane, the
+        // ignore values, unused, then per sample and plane its first word,
+        // bit 31 set for u16), then every plane packed as it is stored (u8:
+        // 4 values a word, u16: 2, little-endian). The output planes come
+        // back packed the same way (`mask_plane_words`).
         let mask_k = masks.map_or(0, |(m, _)| m.first().map_or(0, Vec::len));
-        let mask_out_bytes = n * mask_k as u64 * (gl.out[0] as u64 * gl.out[1] as u64) * 4;
-        if let Some((m, _)) = masks.filter(|_| mask_k > 0) {
+        let plane_words = masks.map_or(0, |(m, _)| mask_plane_words(m, gl));
+        let mask_out_bytes = n * mask_k as u64 * plane_words * 4;
+        if let Some((m, (ignore8, ignore16))) = masks.filter(|_| mask_k > 0) {
             let p = &mut bufs.mask_pack;
             p.clear();
             p.push(mask_k as u32);
+            p.push(plane_words as u32);
+            p.push(ignore8 as u32 | (ignore16 as u32) << 16);
             p.push(0);
             let head = p.len();
             p.resize(head + m.len() * mask_k, 0);
@@ -1130,11 +1135,13 @@ impl GpuContext {
                 dispatches += 1;
             }
             if let Some((p, bg1)) = &mask_pass {
-                // The label maps on the same maps: 16x16 tiles, z = sample.
+                // The label maps on the same maps: 64 invocations of 4
+                // pixels each a workgroup, z = sample.
                 pass.set_pipeline(p);
                 pass.set_bind_group(0, &bg, &[(stat_slots * GLOBALS_STRIDE) as u32]);
                 pass.set_bind_group(1, bg1, &[]);
-                pass.dispatch_workgroups(gl.out[0].div_ceil(16), gl.out[1].div_ceil(16), n as u32);
+                let npx = gl.out[0] * gl.out[1];
+                pass.dispatch_workgroups(npx.div_ceil(4).div_ceil(64), 1, n as u32);
                 dispatches += 1;
             }
         }
@@ -1175,7 +1182,6 @@ impl GpuContext {
         bufs: &Buffers,
         gl: &GpuGlobals,
         masks: &[Vec<&Mask>],
-        (ignore8, ignore16): (u8, u16),
     ) -> Result<Vec<Vec<Mask>>> {
         let k = masks.first().map_or(0, Vec::len);
         let (w, h) = (gl.out[0], gl.out[1]);
@@ -1187,7 +1193,8 @@ impl GpuContext {
             .mask_readback
             .as_ref()
             .ok_or_else(|| Error::Gpu("no mask readback buffer".into()))?;
-        let bytes = (masks.len() * k * npx * 4) as u64;
+        let stride = mask_plane_words(masks, gl) as usize;
+        let bytes = (masks.len() * k * stride * 4) as u64;
         let (tx, rx) = std::sync::mpsc::channel();
         rb.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
             let _ = tx.send(r);
@@ -1216,16 +1223,15 @@ impl GpuContext {
                         .iter()
                         .enumerate()
                         .map(|(j, m)| {
-                            let v = &words[(si * k + j) * npx..(si * k + j + 1) * npx];
-                            // The kernel marks pixels from outside; each
-                            // plane's type has its ignore value.
-                            let outside = crate::cpu::masks::OUTSIDE;
+                            // The plane's own values, packed (the kernel
+                            // wrote the ignore values already).
+                            let v = &words[(si * k + j) * stride..(si * k + j + 1) * stride];
                             if m.is_u16() {
-                                let f = |&x: &u32| if x == outside { ignore16 } else { x as u16 };
-                                Mask::u16(w, h, v.iter().map(f).collect())
+                                let v: &[u16] = bytemuck::cast_slice(v);
+                                Mask::u16(w, h, v[..npx].to_vec())
                             } else {
-                                let f = |&x: &u32| if x == outside { ignore8 } else { x as u8 };
-                                Mask::u8(w, h, v.iter().map(f).collect())
+                                let v: &[u8] = bytemuck::cast_slice(v);
+                                Mask::u8(w, h, v[..npx].to_vec())
                             }
                         })
                         .collect()
@@ -1301,5 +1307,17 @@ impl GpuContext {
 impl Drop for GpuContext {
     fn drop(&mut self) {
         let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
+    }
+}
+
+/// Words of one output label-map plane on the device: the output's pixels
+/// packed 4 a word when every plane of the batch is u8, else 2 a word (u16
+/// planes; a u8 plane beside them uses the first half).
+fn mask_plane_words(masks: &[Vec<&Mask>], gl: &GpuGlobals) -> u64 {
+    let npx = gl.out[0] as u64 * gl.out[1] as u64;
+    if masks.iter().flatten().any(|m| m.is_u16()) {
+        npx.div_ceil(2)
+    } else {
+        npx.div_ceil(4)
     }
 }

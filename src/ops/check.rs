@@ -6,6 +6,10 @@ use super::keys::{color, common, field, geometry as g, policy, At, Key};
 use super::{FieldAmps, Op, PolicyKind, ResizeTo, Size};
 use crate::error::Result;
 
+/// The longest output side colorful_cutout works on (its kernel step packs
+/// a hole's corner, offset by 32768, in 16 bits a coordinate).
+pub(crate) const MAX_COLORFUL_SIDE: u32 = 32767;
+
 fn p(at: &At, x: f64) -> Result<()> {
     common::P.check(at, x).map(|_| ())
 }
@@ -241,6 +245,35 @@ impl Op {
                     color::ERASE_VALUE.check_each(at, v)?;
                 }
             }
+            Op::Cutout {
+                n_holes,
+                length,
+                value,
+                p: x,
+            } => {
+                color::N_HOLES.check_int(at, *n_holes as f64)?;
+                color::CUTOUT_LENGTH.check_int(at, *length as f64)?;
+                color::CUTOUT_VALUE.check_each(at, value)?;
+                if let Some(v) = value.iter().find(|v| v.fract() != 0.0) {
+                    return Err(at.err(
+                        color::CUTOUT_VALUE.name,
+                        format!("must be integers in [0, 255], got {v}"),
+                    ));
+                }
+                p(at, *x)?;
+            }
+            Op::ColorfulCutout {
+                n_holes,
+                length,
+                grid,
+                p: x,
+            } => {
+                color::N_HOLES.check_int(at, *n_holes as f64)?;
+                color::CUTOUT_LENGTH.check_int(at, *length as f64)?;
+                color::GRID.check_int(at, *grid as f64)?;
+                p(at, *x)?;
+            }
+            Op::RotationLabel { .. } => {}
             Op::Perspective {
                 distortion,
                 p: x,
@@ -311,6 +344,18 @@ impl Op {
             index,
             op: self.name(),
         };
+        if let Op::ColorfulCutout { .. } = self {
+            // The kernels carry a hole's corner in 16 bits a coordinate.
+            if out.width.max(out.height) > MAX_COLORFUL_SIDE {
+                return Err(at.err(
+                    "length",
+                    format!(
+                        "colorful_cutout needs an output of at most {MAX_COLORFUL_SIDE} pixels a side, got {}x{}",
+                        out.width, out.height
+                    ),
+                ));
+            }
+        }
         let longest = out.width.max(out.height) as f64;
         let cap = field::MAX_L_PER_SIDE * longest;
         let (key, l) = match self {

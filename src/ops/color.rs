@@ -157,12 +157,70 @@ pub(crate) fn draw(op: &Op, rng: &mut impl Rng, w: u32, h: u32) -> Option<Drawn>
                 seed,
             }
         }
+        Op::Cutout {
+            n_holes, length, p, ..
+        } => {
+            // DeVries & Taylor's Cutout: y = randint(h), x = randint(w) per hole.
+            let applied = rng.random::<f64>() < *p;
+            Drawn::Cutout {
+                applied,
+                length: *length,
+                centers: hole_centers(rng, *n_holes, w, h),
+            }
+        }
+        Op::ColorfulCutout {
+            n_holes,
+            length,
+            grid,
+            p,
+        } => {
+            let applied = rng.random::<f64>() < *p;
+            let seed: u64 = rng.random();
+            Drawn::ColorfulCutout {
+                applied,
+                length: *length,
+                grid: *grid,
+                centers: hole_centers(rng, *n_holes, w, h),
+                seed,
+            }
+        }
         Op::Normalize { .. } => Drawn::Normalize {},
         _ => return None,
     })
 }
 
-/// Explicit parameters (from `apply` or a saved record): colour factors
+/// Cutout's hole centres on a `w` x `h` canvas, as the paper's code draws
+/// them: the row `randint(h)`, then the column `randint(w)`; stored (x, y).
+fn hole_centers(rng: &mut impl Rng, n: u32, w: u32, h: u32) -> Vec<[i64; 2]> {
+    (0..n)
+        .map(|_| {
+            let y = randint(rng, 0, h as i64 - 1);
+            let x = randint(rng, 0, w as i64 - 1);
+            [x, y]
+        })
+        .collect()
+}
+
+/// The unclipped square of a hole of side `length` centred at `c`: its
+/// top-left corner (x, y). The paper's code takes rows y - L // 2 .. y + L // 2;
+/// here the end is start + L, the same for even L (an odd L keeps its side).
+pub(crate) fn hole_corner(c: [i64; 2], length: u32) -> [i64; 2] {
+    let half = (length / 2) as i64;
+    [c[0] - half, c[1] - half]
+}
+
+/// The colour key of hole `hole` of a colorful_cutout sample drawn with
+/// `seed`: SplitMix64's finaliser of the seed stepped `hole` times, folded
+/// to 32 bits. Computed here once; both backends read it from the step.
+pub(crate) fn hole_key(seed: u64, hole: u32) -> u32 {
+    let mut z = seed.wrapping_add((hole as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    key_bits(z).to_bits()
+}
+
+/// Explicit parameters (from `apply` or a saved record): colour factors/// Explicit parameters (from `apply` or a saved record): colour factors
 /// must be finite and in range.
 pub(crate) fn check_drawn(index: usize, op: &Op, d: &Drawn) -> Result<()> {
     if let Drawn::ColorJitter {
@@ -364,6 +422,80 @@ pub(crate) fn lower(op: &Op, d: &Drawn, pl: &mut Lowering) -> Result<bool> {
             ));
             pl.prog.push([code::ERASE, 0.0, 0.0, key_bits(*seed)]);
         }
+        (
+            Op::Cutout { value, .. },
+            Drawn::Cutout {
+                applied: true,
+                length,
+                centers,
+            },
+        ) => {
+            let (w, h) = (pl.out.width as i64, pl.out.height as i64);
+            let fill = value[0] + 256.0 * value[1] + 65536.0 * value[2];
+            for c in centers {
+                let [x0, y0] = hole_corner(*c, *length);
+                let (l, t) = (x0.clamp(0, w), y0.clamp(0, h));
+                let (r, b) = (
+                    (x0 + *length as i64).clamp(0, w),
+                    (y0 + *length as i64).clamp(0, h),
+                );
+                if l >= r || t >= b {
+                    continue;
+                }
+                let lt = (l as u32) | (t as u32) << 16;
+                let rb = (r as u32) | (b as u32) << 16;
+                pl.prog.push([
+                    code::CUTOUT,
+                    fill as f32,
+                    f32::from_bits(lt),
+                    f32::from_bits(rb),
+                ]);
+            }
+        }
+        (
+            Op::ColorfulCutout { .. },
+            Drawn::ColorfulCutout {
+                applied: true,
+                length,
+                grid,
+                centers,
+                seed,
+            },
+        ) => {
+            if !(1..=super::keys::color::GRID.hi as u32).contains(grid) {
+                return Err(op_err(
+                    pl.index,
+                    op,
+                    format!("grid must be in [1, 64], got {grid}"),
+                ));
+            }
+            let (w, h) = (pl.out.width as i64, pl.out.height as i64);
+            for (i, c) in centers.iter().enumerate() {
+                let [x0, y0] = hole_corner(*c, *length);
+                let x1 = x0 + *length as i64;
+                let y1 = y0 + *length as i64;
+                if *length == 0 || x1 <= 0 || y1 <= 0 || x0 >= w || y0 >= h {
+                    continue;
+                }
+                let (ox, oy) = (x0 + 32768, y0 + 32768);
+                if !(0..=65535).contains(&ox) || !(0..=65535).contains(&oy) {
+                    return Err(op_err(
+                        pl.index,
+                        op,
+                        format!("hole centre {c:?} is too far outside the canvas"),
+                    ));
+                }
+                let corner = (ox as u32) | (oy as u32) << 16;
+                pl.prog.push([
+                    code::COLORFUL_CUTOUT,
+                    (*length + 65536 * *grid) as f32,
+                    f32::from_bits(corner),
+                    f32::from_bits(hole_key(*seed, i as u32)),
+                ]);
+            }
+        }
+        (Op::Cutout { .. }, Drawn::Cutout { .. })
+        | (Op::ColorfulCutout { .. }, Drawn::ColorfulCutout { .. }) => {}
         (Op::Invert { .. }, Drawn::Invert { .. })
         | (Op::Solarize { .. }, Drawn::Solarize { .. })
         | (Op::Posterize { .. }, Drawn::Posterize { .. })
@@ -392,6 +524,8 @@ pub(crate) fn lower(op: &Op, d: &Drawn, pl: &mut Lowering) -> Result<bool> {
 /// - grayscale, permute_channels, invert, autocontrast, equalize, random
 ///   erasing and gaussian_blur (whose sigma range has no identity): `p`
 ///   times the strength.
+/// - cutout, colorful_cutout: the squares' side times the strength
+///   (rounded; 0: no change), the number of holes and the grid unchanged.
 /// - normalize: deterministic, unchanged.
 pub(crate) fn steer(op: &Op, st: super::Steer) -> Option<Op> {
     use super::toward;
@@ -459,8 +593,31 @@ pub(crate) fn steer(op: &Op, st: super::Steer) -> Option<Op> {
             ratio: *ratio,
             value: *value,
         },
+        Op::Cutout {
+            n_holes,
+            length,
+            value,
+            p,
+        } => Op::Cutout {
+            n_holes: *n_holes,
+            length: (*length as f64 * s).round_ties_even() as u32,
+            value: *value,
+            p: p * ps,
+        },
+        Op::ColorfulCutout {
+            n_holes,
+            length,
+            grid,
+            p,
+        } => Op::ColorfulCutout {
+            n_holes: *n_holes,
+            length: (*length as f64 * s).round_ties_even() as u32,
+            grid: *grid,
+            p: p * ps,
+        },
         Op::Normalize { .. } => op.clone(),
-        Op::RandomResizedCrop { .. }
+        Op::RotationLabel { .. }
+        | Op::RandomResizedCrop { .. }
         | Op::Crop { .. }
         | Op::Resize { .. }
         | Op::CenterCrop { .. }

@@ -244,6 +244,9 @@ pub(crate) fn steer(op: &Op, st: super::Steer) -> Option<Op> {
         | Op::Gamma { .. }
         | Op::RandomErasing { .. }
         | Op::Perspective { .. }
+        | Op::Cutout { .. }
+        | Op::ColorfulCutout { .. }
+        | Op::RotationLabel { .. }
         | Op::Policy { .. }
         | Op::AugMix { .. }
         | Op::Normalize { .. } => return None,

@@ -144,6 +144,10 @@ pub(crate) fn draw(op: &Op, rng: &mut impl Rng, w: u32, h: u32) -> Option<Drawn>
         Op::VerticalFlip { p } => Drawn::VerticalFlip {
             applied: rng.random::<f64>() < *p,
         },
+        // With `all_views` the pipeline sets k to the view index after the draw.
+        Op::RotationLabel { .. } => Drawn::RotationLabel {
+            k: randint(rng, 0, 3) as u32,
+        },
         Op::Affine {
             degrees,
             translate,
@@ -223,6 +227,7 @@ pub fn canvas_after(op: &Op, d: &Drawn, out: Size, w: u32, h: u32) -> (u32, u32)
             (s.width, s.height)
         }
         (Op::Crop { size: Some(s), .. }, _) => (s.width, s.height),
+        (Op::RotationLabel { .. }, Drawn::RotationLabel { k }) if k % 2 == 1 => (h, w),
         (_, Drawn::Resize { height, width }) => (*width, *height),
         (_, Drawn::CenterCrop { height, width, .. })
         | (_, Drawn::RandomCrop { height, width, .. })
@@ -448,6 +453,33 @@ pub(crate) fn lower(op: &Op, d: &Drawn, pl: &mut Lowering) -> Result<bool> {
                 });
             }
         }
+        (Op::RotationLabel { .. }, Drawn::RotationLabel { k }) => {
+            // numpy's rot90 (counter-clockwise) as an inverse map: output
+            // (u, v) -> input; pixel centres land on pixel centres exactly.
+            let (w, h) = (pl.cw, pl.ch);
+            let m = match k {
+                0 => None,
+                1 => Some([[0.0, -1.0, w], [1.0, 0.0, 0.0]]),
+                2 => Some([[-1.0, 0.0, w], [0.0, -1.0, h]]),
+                3 => Some([[0.0, 1.0, 0.0], [-1.0, 0.0, h]]),
+                _ => {
+                    return Err(op_err(
+                        pl.index,
+                        op,
+                        format!("k must be 0, 1, 2 or 3, got {k}"),
+                    ))
+                }
+            };
+            if let Some([r0, r1]) = m {
+                pl.stages.push(Stage {
+                    map: M3([r0, r1, [0.0, 0.0, 1.0]]),
+                    clip: None,
+                });
+            }
+            if k % 2 == 1 {
+                (pl.cw, pl.ch) = (h, w);
+            }
+        }
         (
             Op::Affine {
                 interpolation,
@@ -665,7 +697,8 @@ fn perspective_map(start: &[[f64; 2]; 4], end: &[[f64; 2]; 4]) -> Option<M3> {
 /// - flips: `p` times the strength (they have no magnitude).
 /// - affine: degrees, translate and shear times the strength, scale toward 1.
 /// - perspective: `distortion` times the strength.
-/// - crop, resize, center_crop: deterministic, unchanged.
+/// - crop, resize, center_crop: deterministic, unchanged; rotation_label
+///   too (its k is part of the joint label, not a magnitude).
 pub(crate) fn steer(op: &Op, st: super::Steer, w: u32, h: u32) -> Option<Op> {
     use super::toward;
     let (s, ps) = (st.strength, st.p_scale);
@@ -734,6 +767,8 @@ pub(crate) fn steer(op: &Op, st: super::Steer, w: u32, h: u32) -> Option<Op> {
             fill: *fill,
         },
         Op::Crop { .. } | Op::Resize { .. } | Op::CenterCrop { .. } => op.clone(),
+        // Its k is half of the joint label, not a magnitude: unchanged.
+        Op::RotationLabel { .. } => op.clone(),
         Op::ColorJitter { .. }
         | Op::Grayscale { .. }
         | Op::PermuteChannels { .. }
@@ -749,6 +784,8 @@ pub(crate) fn steer(op: &Op, st: super::Steer, w: u32, h: u32) -> Option<Op> {
         | Op::GaussianNoise { .. }
         | Op::Gamma { .. }
         | Op::RandomErasing { .. }
+        | Op::Cutout { .. }
+        | Op::ColorfulCutout { .. }
         | Op::Policy { .. }
         | Op::AugMix { .. }
         | Op::Normalize { .. } => return None,

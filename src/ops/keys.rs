@@ -323,6 +323,34 @@ pub mod color {
         0.0,
         255.0,
     );
+    /// cutout / colorful_cutout: holes per sample (0: no change).
+    pub const N_HOLES: Key = key("n_holes", "integer", KeyDefault::Num(1.0), 0.0, 16.0);
+    /// cutout / colorful_cutout: side of each square hole in pixels (0: no change).
+    pub const CUTOUT_LENGTH: Key = key(
+        "length",
+        "integer (pixels)",
+        KeyDefault::Num(16.0),
+        0.0,
+        65535.0,
+    );
+    /// cutout fill (0..255 integers, one or [r, g, b]).
+    pub const CUTOUT_VALUE: Key = key(
+        "value",
+        "0..255 or [r, g, b] (integers)",
+        KeyDefault::Rgb([0.0; 3]),
+        0.0,
+        255.0,
+    );
+    /// colorful_cutout: sub-patches per side of a hole.
+    pub const GRID: Key = key("grid", "integer", KeyDefault::Num(2.0), 1.0, 64.0);
+    /// rotation_label: k = the view index (pipelines with views = 4).
+    pub const ALL_VIEWS: Key = key(
+        "all_views",
+        "true or false",
+        KeyDefault::Flag(false),
+        0.0,
+        0.0,
+    );
     /// normalize mean.
     pub const MEAN: Key = key(
         "mean",

@@ -401,6 +401,45 @@ pub enum Op {
         /// Fill value 0..255, or None for random noise.
         value: Option<[f64; 3]>,
     },
+    /// Cutout (DeVries & Taylor 2017): `n_holes` squares of side `length`
+    /// pixels on the output canvas, centres uniform over the whole canvas
+    /// (holes are clipped at the border, as the paper's code does), filled
+    /// with `value` (0..255 integers per channel).
+    Cutout {
+        /// Holes per sample (0..16; 0: no change).
+        n_holes: u32,
+        /// Side of each square, pixels (0: no change).
+        length: u32,
+        /// Fill, 0..255 integers per channel.
+        value: [f64; 3],
+        /// Probability of applying.
+        p: f64,
+    },
+    /// Colorful Cutout: cutout whose squares are divided into `grid` x `grid`
+    /// sub-patches, each filled with its own colour, uniform in 0..255 per
+    /// channel from the counter-based hash of the sample's key. `grid`,
+    /// `n_holes` and `length` are the difficulty a curriculum raises.
+    ColorfulCutout {
+        /// Holes per sample (0..16; 0: no change).
+        n_holes: u32,
+        /// Side of each square, pixels (0: no change).
+        length: u32,
+        /// Sub-patches per side of a square (1..64).
+        grid: u32,
+        /// Probability of applying.
+        p: f64,
+    },
+    /// Self-supervised label augmentation (Lee et al. 2020): rotate by
+    /// k x 90 degrees counter-clockwise (numpy's rot90, an exact pixel
+    /// permutation), k uniform in 0..3 per sample, or k = the view index with
+    /// `all_views` (pipelines with `views = 4`). Labels become the joint
+    /// index `label * 4 + k` of `num_classes * 4` classes. On a non-square
+    /// canvas an odd k swaps its sides (the final resize then brings it to
+    /// the output size).
+    RotationLabel {
+        /// k = view index (views = 4) instead of a draw.
+        all_views: bool,
+    },
     /// torchvision's RandomPerspective.
     Perspective {
         /// Distortion scale in [0, 1].
@@ -478,6 +517,9 @@ impl Op {
             Op::GaussianNoise { .. } => "gaussian_noise",
             Op::Gamma { .. } => "gamma",
             Op::RandomErasing { .. } => "random_erasing",
+            Op::Cutout { .. } => "cutout",
+            Op::ColorfulCutout { .. } => "colorful_cutout",
+            Op::RotationLabel { .. } => "rotation_label",
             Op::Perspective { .. } => "perspective",
             Op::Policy { kind, .. } => kind.name(),
             Op::AugMix { .. } => "augmix",
@@ -502,6 +544,7 @@ impl Op {
                 | Op::Perspective { .. }
                 | Op::Policy { .. }
                 | Op::AugMix { .. }
+                | Op::RotationLabel { .. }
         )
     }
 
@@ -554,6 +597,8 @@ impl Op {
             | Op::Gamma { .. }
             | Op::RandomErasing { .. } => 1,
             Op::GaussianBlur { .. } => 2,
+            // One step per hole.
+            Op::Cutout { n_holes, .. } | Op::ColorfulCutout { n_holes, .. } => *n_holes as usize,
             Op::Policy { kind, .. } => kind.max_ops(),
             Op::AugMix { depth, .. } => augmix_depth(*depth) as usize,
             Op::RandomField { amp, .. } => [amp.brightness, amp.contrast, amp.saturation, amp.hue]
@@ -1007,6 +1052,34 @@ pub enum Drawn {
         width: i64,
         /// Seed of random values.
         seed: u64,
+    },
+    /// Cutout's holes: square `length`, centres on the output canvas.
+    Cutout {
+        /// Applied?
+        applied: bool,
+        /// Side of the squares, pixels.
+        length: u32,
+        /// Each hole's centre (x, y): the square covers columns
+        /// x - length / 2 .. x - length / 2 + length (integer division), clipped.
+        centers: Vec<[i64; 2]>,
+    },
+    /// Colorful Cutout's holes and the key of their colours.
+    ColorfulCutout {
+        /// Applied?
+        applied: bool,
+        /// Side of the squares, pixels.
+        length: u32,
+        /// Sub-patches per side.
+        grid: u32,
+        /// Each hole's centre (x, y), as for cutout.
+        centers: Vec<[i64; 2]>,
+        /// Seed of the sub-patch colours.
+        seed: u64,
+    },
+    /// The rotation: k x 90 degrees counter-clockwise.
+    RotationLabel {
+        /// 0..3 (the joint label is label * 4 + k).
+        k: u32,
     },
     /// Where the corners go: top-left, top-right, bottom-right, bottom-left.
     Perspective {

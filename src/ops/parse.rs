@@ -209,6 +209,29 @@ pub const OP_DEFS: &[OpDef] = {
             "torchvision's RandomErasing",
         ),
         def(
+            "cutout",
+            Color,
+            &[
+                color::N_HOLES,
+                color::CUTOUT_LENGTH,
+                color::CUTOUT_VALUE,
+                P1,
+            ],
+            "Cutout (DeVries & Taylor): square holes",
+        ),
+        def(
+            "colorful_cutout",
+            Color,
+            &[color::N_HOLES, color::CUTOUT_LENGTH, color::GRID, P1],
+            "Colorful Cutout: holes of coloured sub-patches",
+        ),
+        def(
+            "rotation_label",
+            Geometry,
+            &[color::ALL_VIEWS],
+            "rotate by k x 90 degrees, label * 4 + k",
+        ),
+        def(
             "perspective",
             Geometry,
             &[g::DISTORTION, P05, common::INTERPOLATION, common::FILL],
@@ -546,6 +569,21 @@ pub fn read_op(r: Reader) -> Result<Op> {
                 value,
             }
         }
+        "cutout" => Op::Cutout {
+            n_holes: r.int_in(&color::N_HOLES)?,
+            length: r.int_in(&color::CUTOUT_LENGTH)?,
+            value: r.rgb(&color::CUTOUT_VALUE)?,
+            p: p()?,
+        },
+        "colorful_cutout" => Op::ColorfulCutout {
+            n_holes: r.int_in(&color::N_HOLES)?,
+            length: r.int_in(&color::CUTOUT_LENGTH)?,
+            grid: r.int_in(&color::GRID)?,
+            p: p()?,
+        },
+        "rotation_label" => Op::RotationLabel {
+            all_views: r.flag(&color::ALL_VIEWS)?,
+        },
         "perspective" => Op::Perspective {
             distortion: r.num(&g::DISTORTION)?,
             p: p()?,

@@ -575,6 +575,9 @@ pub(crate) fn steer(op: &Op, _st: super::Steer) -> Option<Op> {
         | Op::Gamma { .. }
         | Op::RandomErasing { .. }
         | Op::Perspective { .. }
+        | Op::Cutout { .. }
+        | Op::ColorfulCutout { .. }
+        | Op::RotationLabel { .. }
         | Op::Normalize { .. } => return None,
     })
 }
