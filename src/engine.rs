@@ -13,6 +13,8 @@ use crate::ops::{Drawn, Op, PolicyKind};
 use crate::pipeline::{OutputFormat, Pipeline, SampleRecord};
 use crate::plan::{globals, plan_sample, GpuSample};
 use crate::request::Request;
+use crate::schedule::ScheduleValues;
+use crate::steer::SampleOverrides;
 use crate::targets::{self, ForwardMap, Mask, SampleTargets, TargetOptions, Targets};
 pub use crate::Tensor;
 use crate::TensorMut;
@@ -244,7 +246,11 @@ impl Augmenter {
             Some(v) => v.to_vec(),
             None => (0..k as u32).collect(),
         };
-        let drawn = match r.params {
+        let overrides = match r.overrides {
+            Some(o) => Some(o.per_sample(r.images.len(), &self.pipeline.ops)?),
+            None => None,
+        };
+        let (drawn, schedule): (Vec<Vec<Drawn>>, Vec<Option<ScheduleValues>>) = match r.params {
             Some(p) if p.len() != n => {
                 return Err(Error::InvalidArgument(format!(
                     "{} images of {k} view(s) but {} parameter sets",
@@ -252,8 +258,22 @@ impl Augmenter {
                     p.len()
                 )))
             }
-            Some(p) => p.to_vec(),
-            None => self.draw_indexed(r.images, r.seed, r.epoch, &indices, &keys),
+            Some(p) => {
+                let sched = (!self.pipeline.schedules.is_empty())
+                    .then(|| self.pipeline.schedules.values(r.epoch, 1.0));
+                (p.to_vec(), vec![sched; n])
+            }
+            None => self
+                .draw_indexed(
+                    r.images,
+                    r.seed,
+                    r.epoch,
+                    &indices,
+                    &keys,
+                    overrides.as_deref(),
+                )?
+                .into_iter()
+                .unzip(),
         };
         let mix = match r.mix {
             Some(m) => Some(m.to_vec()),
@@ -264,8 +284,9 @@ impl Augmenter {
         }
         Ok(drawn
             .into_iter()
+            .zip(schedule)
             .enumerate()
-            .map(|(o, ops)| {
+            .map(|(o, (ops, schedule))| {
                 let im = &r.images[o / k];
                 SampleRecord {
                     index: indices[o / k],
@@ -273,6 +294,8 @@ impl Augmenter {
                     source_size: [im.width(), im.height()],
                     ops,
                     mix: mix.as_ref().map(|m| m[o].clone()),
+                    overrides: overrides.as_ref().map(|v| v[o / k].clone()),
+                    schedule,
                     view_name: None,
                 }
             })
@@ -294,7 +317,9 @@ impl Augmenter {
 
     /// Every output sample's parameters drawn for source images with global
     /// indices `indices`; with `views = k` image `i`'s views are outputs
-    /// `i * k .. i * k + k`, view `v` keyed on `keys[v]` (`v` by default).
+    /// `i * k .. i * k + k`, view `v` keyed on `keys[v]` (`v` by default); with overrides, image
+    /// `i`'s apply to all its views. Each comes with the values its
+    /// scheduled keys took (pipelines with schedules).
     fn draw_indexed(
         &self,
         images: &[RgbImage],
@@ -302,17 +327,25 @@ impl Augmenter {
         epoch: u64,
         indices: &[u64],
         keys: &[u32],
-    ) -> Vec<Vec<Drawn>> {
-        images
-            .iter()
-            .zip(indices)
-            .flat_map(|(im, &i)| {
-                (0u32..).zip(keys).map(move |(copy, &v)| {
-                    self.pipeline
-                        .draw_keyed(seed, epoch, i, v, copy, im.width(), im.height())
-                })
-            })
-            .collect()
+        overrides: Option<&[SampleOverrides]>,
+    ) -> Result<Vec<(Vec<Drawn>, Option<ScheduleValues>)>> {
+        let mut out = Vec::with_capacity(images.len() * keys.len());
+        for (j, (im, &i)) in images.iter().zip(indices).enumerate() {
+            let ov = overrides.map(|o| &o[j]);
+            for (copy, &v) in (0u32..).zip(keys) {
+                out.push(self.pipeline.draw_sample(
+                    seed,
+                    epoch,
+                    i,
+                    v,
+                    copy,
+                    im.width(),
+                    im.height(),
+                    ov,
+                )?);
+            }
+        }
+        Ok(out)
     }
 
     /// The mixing records of a batch whose sources have global indices
@@ -401,6 +434,17 @@ impl Augmenter {
                     r.ops.len()
                 ));
             }
+            if o % k != 0 && r.overrides != records[o - o % k].overrides {
+                return bad(format!(
+                    "record {o} (index {}) has other overrides than the other views of image {} (overrides are per source image)",
+                    r.index,
+                    o / k
+                ));
+            }
+            // The schedule's values and the overrides read back into ops.
+            self.pipeline
+                .for_record(r)
+                .map_err(|e| Error::InvalidArgument(format!("replay: record {o}: {e}")))?;
             match (&r.mix, &self.pipeline.mix) {
                 (None, Some(m)) => {
                     return bad(format!(
@@ -512,7 +556,8 @@ impl Augmenter {
                     .enumerate()
                     .map(|(o, r)| {
                         let im = &images[o / k];
-                        plan_sample(&self.pipeline, &r.ops, im.width(), im.height(), o / k)
+                        let p = self.pipeline.for_record(r)?;
+                        plan_sample(&p, &r.ops, im.width(), im.height(), o / k)
                     })
                     .collect::<Result<_>>()?;
                 let srcs: Vec<Src> = (0..n)
@@ -572,14 +617,9 @@ impl Augmenter {
                 let mut out = Vec::with_capacity(n);
                 for (i, (r, g)) in records.iter().zip(&planned).enumerate() {
                     let im = &images[i / k];
-                    let map = ForwardMap::new(
-                        &self.pipeline,
-                        &r.ops,
-                        im.width(),
-                        im.height(),
-                        i / k,
-                        &g.field,
-                    )?;
+                    let p = self.pipeline.for_record(r)?;
+                    let map =
+                        ForwardMap::new(&p, &r.ops, im.width(), im.height(), i / k, &g.field)?;
                     let (boxes, box_origin, keypoints) =
                         targets::transform_geometry(&t[i / k], &map, o, i);
                     out.push(SampleTargets {
@@ -821,6 +861,7 @@ impl Augmenter {
             ops,
             views: 1,
             mix: None,
+            schedules: Default::default(),
         };
         let mut samples = Vec::new();
         let mut srcs = Vec::new();
@@ -846,12 +887,27 @@ impl Augmenter {
                 )));
             }
             let empty = Vec::new();
+            // The ops before AugMix as this sample has them (its schedule
+            // values and overrides).
+            let own = self.pipeline.for_record(r)?;
+            let inner_own = match &own {
+                std::borrow::Cow::Borrowed(_) => None,
+                std::borrow::Cow::Owned(p) => {
+                    let mut ops = p.ops[..pos].to_vec();
+                    ops.push(inner.ops[pos].clone());
+                    Some(Pipeline {
+                        ops,
+                        ..inner.clone()
+                    })
+                }
+            };
+            let inner_o = inner_own.as_ref().unwrap_or(&inner);
             for steps in std::iter::once(&empty).chain(chains) {
                 let mut dj = d[..pos].to_vec();
                 dj.push(Drawn::Policy {
                     steps: steps.clone(),
                 });
-                samples.push(plan_sample(&inner, &dj, im.width(), im.height(), o / k)?);
+                samples.push(plan_sample(inner_o, &dj, im.width(), im.height(), o / k)?);
                 srcs.push(Src {
                     data: im.as_raw(),
                     width: im.width(),

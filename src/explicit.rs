@@ -842,6 +842,7 @@ pub fn explicit_op(
         ops: vec![op],
         views: 1,
         mix: None,
+        schedules: Default::default(),
     };
     // The op's (degenerate) ranges hold the explicit values: the pipeline
     // file's limits apply to them, op by op and key by key.

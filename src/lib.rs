@@ -25,6 +25,8 @@ pub mod plan;
 mod record;
 mod request;
 pub mod resample;
+pub mod schedule;
+pub mod steer;
 mod synth;
 mod target_types;
 pub mod targets;
@@ -39,6 +41,8 @@ pub use ops::{ColorStep, Drawn, Interpolation, Op, ResizeTo, Size};
 pub use pipeline::{OutputFormat, Pipeline, SampleRecord};
 pub use record::RECORD_FORMAT;
 pub use request::Request;
+pub use schedule::{Schedule, ScheduleBy, ScheduledValue, Schedules};
+pub use steer::{Overrides, SampleOverrides};
 pub use synth::synthetic_image;
 pub use targets::{
     BoxFormat, BoxOrigin, Boxes, Keypoints, Mask, MaskData, SampleTargets, TargetOptions, Targets,

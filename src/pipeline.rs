@@ -4,8 +4,11 @@ use crate::codes::{MAX_CLIPS, MAX_PROG, MAX_STATS};
 use crate::error::{Error, Result};
 use crate::key::op_rng;
 use crate::mix::{mix_names, Mix, MixRecord, MAX_VIEWS};
-use crate::ops::{self, canvas_after, draw_op, Drawn, Op, Size};
+use crate::ops::{self, canvas_after, draw_op, steer_drawn, steer_op, Drawn, Op, Size, Steer};
+use crate::schedule::{ScheduleValues, Schedules};
+use crate::steer::SampleOverrides;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::path::Path;
 
 /// How the output tensor is laid out.
@@ -40,6 +43,10 @@ pub struct Pipeline {
     pub views: u32,
     /// The mixing step over the batch, after every per-sample op.
     pub mix: Option<Mix>,
+    /// Keys given as schedules (`{ from, to, epochs | by }`); their ops in
+    /// `ops` are read at the end that needs the most room (see
+    /// [`crate::schedule`]).
+    pub schedules: Schedules,
 }
 
 /// The parameters one sample drew: what `params.jsonl` holds. It
@@ -58,6 +65,11 @@ pub struct SampleRecord {
     pub ops: Vec<Drawn>,
     /// How the sample was mixed with its partner (pipelines with a mixing op).
     pub mix: Option<MixRecord>,
+    /// The sample's overrides (requests with overrides only; see [`crate::Overrides`]).
+    pub overrides: Option<SampleOverrides>,
+    /// The value each scheduled key took, by `"<op position>.<key>"`
+    /// (pipelines with schedules only).
+    pub schedule: Option<ScheduleValues>,
     /// The named view the sample belongs to (`[[views]]` files, see
     /// [`crate::Views`]); `None` otherwise, and then not serialised.
     pub view_name: Option<String>,
@@ -72,6 +84,7 @@ impl Pipeline {
             ops: Vec::new(),
             views: 1,
             mix: None,
+            schedules: Schedules::default(),
         }
     }
 
@@ -169,6 +182,7 @@ impl Pipeline {
         };
         let mut ops = Vec::new();
         let mut mix: Option<(usize, Mix)> = None;
+        let mut schedules = Schedules::default();
         match table.get("ops") {
             None => {}
             Some(toml::Value::Array(items)) => {
@@ -185,10 +199,19 @@ impl Pipeline {
                         )));
                     }
                     if mix_names().contains(&name) {
+                        if let Some((k, _)) = t.iter().find(|(_, v)| v.is_table()) {
+                            return Err(Error::InvalidParam {
+                                index: i,
+                                op: name.into(),
+                                key: k.clone(),
+                                message: "schedules apply to the per-sample ops, not to mixing ops"
+                                    .into(),
+                            });
+                        }
                         mix = Some((i, Mix::parse(i, t)?));
                         continue;
                     }
-                    ops.push(ops::parse_op(i, t).map_err(|e| match e {
+                    ops.push(schedules.take(i, t).map_err(|e| match e {
                         Error::UnknownOp { index, name, known } => Error::UnknownOp {
                             index,
                             name,
@@ -211,6 +234,7 @@ impl Pipeline {
             ops,
             views,
             mix: mix.map(|(_, m)| m),
+            schedules,
         };
         p.validate()?;
         Ok(p)
@@ -351,43 +375,148 @@ impl Pipeline {
     }
 
     /// Draws every op's parameters for the sample with global index `index`
-    /// and source size `w` x `h`: a pure function of its arguments.
+    /// and source size `w` x `h`: a pure function of its arguments. A
+    /// pipeline with schedules draws with its keys at `epoch` (and strength 1).
     pub fn draw(&self, seed: u64, epoch: u64, index: u64, view: u32, w: u32, h: u32) -> Vec<Drawn> {
-        self.draw_keyed(seed, epoch, index, view, view, w, h)
+        match self.draw_sample(seed, epoch, index, view, view, w, h, None) {
+            Ok((d, _)) => d,
+            // Values between two checked ends read back (see `Schedules::take`);
+            // should one not, the ops as held are drawn.
+            Err(_) => self.draw_ops(&self.ops, seed, epoch, index, view, view, w, h, None),
+        }
     }
 
-    /// `draw` for view number `copy` (its position among its image's views)
-    /// keyed on `view_key` (the copy itself for `views = k`, the view's own
-    /// key id for named views, see [`crate::key::view_key`]):
-    /// `rotation_label`'s `all_views` turns view `copy` by `copy` quarter turns.
+    /// Draws one sample as [`draw`](Self::draw) does, under the sample's
+    /// overrides when it has them (see [`crate::Overrides`]), with every
+    /// scheduled key at its value for (epoch, strength); returns the drawn
+    /// parameters and, for a pipeline with schedules, the values used. The
+    /// draws are keyed on `view` (the view number for `views = k`, the
+    /// view's key id for named views, see [`crate::key::view_key`]); `copy`
+    /// is the view number (its position among its image's views), which
+    /// `rotation_label`'s `all_views` turns by `copy` quarter turns.
     #[allow(clippy::too_many_arguments)]
-    pub fn draw_keyed(
+    pub fn draw_sample(
         &self,
         seed: u64,
         epoch: u64,
         index: u64,
-        view_key: u32,
+        view: u32,
         copy: u32,
         w: u32,
         h: u32,
+        overrides: Option<&SampleOverrides>,
+    ) -> Result<(Vec<Drawn>, Option<ScheduleValues>)> {
+        if self.schedules.is_empty() {
+            let d = self.draw_ops(&self.ops, seed, epoch, index, view, copy, w, h, overrides);
+            return Ok((d, None));
+        }
+        let strength = overrides.map_or(1.0, |o| o.schedule_strength());
+        let values = self.schedules.values(epoch, strength);
+        let ops = self.schedules.resolve(&self.ops, &values)?;
+        let d = self.draw_ops(&ops, seed, epoch, index, view, copy, w, h, overrides);
+        Ok((d, Some(values)))
+    }
+
+    /// How op `pos` is steered for a sample with `overrides` (ops with a key
+    /// that follows the strength take it from their schedule only).
+    fn steer_at(&self, pos: usize, overrides: Option<&SampleOverrides>) -> Steer {
+        let Some(o) = overrides else {
+            return Steer::NONE;
+        };
+        let st = o.steer();
+        if self.schedules.follows_strength(pos) {
+            Steer {
+                strength: 1.0,
+                ..st
+            }
+        } else {
+            st
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn draw_ops(
+        &self,
+        ops: &[Op],
+        seed: u64,
+        epoch: u64,
+        index: u64,
+        view: u32,
+        copy: u32,
+        w: u32,
+        h: u32,
+        overrides: Option<&SampleOverrides>,
     ) -> Vec<Drawn> {
-        let view = view_key;
         let (mut cw, mut ch) = (w, h);
-        let mut drawn = Vec::with_capacity(self.ops.len());
-        for (pos, op) in self.ops.iter().enumerate() {
+        let mut drawn = Vec::with_capacity(ops.len());
+        for (pos, op) in ops.iter().enumerate() {
             let mut rng = op_rng(seed, epoch, index, view, pos as u32);
             // Erasing works on the output canvas, whatever the geometry before it.
-            let d = match op {
+            let (dw, dh) = match op {
                 Op::RandomErasing { .. } | Op::Cutout { .. } | Op::ColorfulCutout { .. } => {
-                    draw_op(op, &mut rng, self.size.width, self.size.height)
+                    (self.size.width, self.size.height)
                 }
-                // The four rotations as the four views.
-                Op::RotationLabel { all_views: true } => Drawn::RotationLabel { k: copy % 4 },
-                _ => draw_op(op, &mut rng, cw, ch),
+                _ => (cw, ch),
             };
-            (cw, ch) = canvas_after(op, &d, self.size, cw, ch);
+            let st = self.steer_at(pos, overrides);
+            let op = steer_op(op, st, dw, dh);
+            let choice = overrides.and_then(|o| o.policy.as_ref());
+            let d = match (&op, choice) {
+                (Op::Policy { kind, .. }, Some(c)) => Drawn::Policy {
+                    steps: ops::policy::draw_steps_with(kind, &mut rng, dw, dh, Some(c)),
+                },
+                // The four rotations as the four views.
+                (Op::RotationLabel { all_views: true }, _) => Drawn::RotationLabel { k: copy % 4 },
+                _ => draw_op(&op, &mut rng, dw, dh),
+            };
+            let d = steer_drawn(&op, d, st, &mut rng, dw, dh);
+            (cw, ch) = canvas_after(&op, &d, self.size, cw, ch);
             drawn.push(d);
         }
         drawn
+    }
+
+    /// The pipeline one recorded sample was drawn with: its scheduled keys at
+    /// the record's values and its ops steered by the record's overrides
+    /// (the pipeline itself for a record with neither).
+    pub fn for_record(&self, r: &SampleRecord) -> Result<Cow<'_, Pipeline>> {
+        if r.overrides.is_none() && r.schedule.is_none() && self.schedules.is_empty() {
+            return Ok(Cow::Borrowed(self));
+        }
+        let mut ops = match (&r.schedule, self.schedules.is_empty()) {
+            (Some(v), false) => self.schedules.resolve(&self.ops, v)?,
+            (None, true) => self.ops.clone(),
+            (None, false) => {
+                return Err(Error::InvalidArgument(format!(
+                    "record (index {}) has no `schedule` but the pipeline schedules {}",
+                    r.index,
+                    self.schedules.names().join(", ")
+                )))
+            }
+            (Some(_), true) => {
+                return Err(Error::InvalidArgument(format!(
+                    "record (index {}) has a `schedule` but the pipeline has no schedules",
+                    r.index
+                )))
+            }
+        };
+        if let Some(o) = &r.overrides {
+            o.check(&ops, r.index as usize)?;
+            let (mut cw, mut ch) = (r.source_size[0], r.source_size[1]);
+            for (pos, (op, d)) in ops.iter_mut().zip(&r.ops).enumerate() {
+                let (dw, dh) = match op {
+                    Op::RandomErasing { .. } | Op::Cutout { .. } | Op::ColorfulCutout { .. } => {
+                        (self.size.width, self.size.height)
+                    }
+                    _ => (cw, ch),
+                };
+                *op = steer_op(op, self.steer_at(pos, Some(o)), dw, dh);
+                (cw, ch) = canvas_after(op, d, self.size, cw, ch);
+            }
+        }
+        Ok(Cow::Owned(Pipeline {
+            ops,
+            ..self.clone()
+        }))
     }
 }

@@ -4,7 +4,9 @@
 //! A record serialises as
 //! `{"format":1,"index":..,"view":..,"source_size":[w,h],"ops":[..],"mix":{..}}`
 //! (`mix` only for pipelines with a mixing op; `"view_name":".."` after
-//! `view` only for the named views of a `[[views]]` file). Reading accepts other
+//! `view` only for the named views of a `[[views]]` file; `"overrides":{..}`
+//! only for samples drawn with overrides, `"schedule":{"<op>.<key>":..}`
+//! only for pipelines with schedules). Reading accepts other
 //! top-level keys (a `params.jsonl` line also holds its `file`) and ignores
 //! them; a missing `format` reads as format 1, the layout records had before
 //! the field existed; any other format is an error. Inside `ops` and `mix`
@@ -14,6 +16,8 @@ use crate::error::{Error, Result};
 use crate::mix::MixRecord;
 use crate::ops::Drawn;
 use crate::pipeline::SampleRecord;
+use crate::schedule::ScheduleValues;
+use crate::steer::SampleOverrides;
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -33,6 +37,10 @@ struct RecordOut<'a> {
     ops: &'a [Drawn],
     #[serde(skip_serializing_if = "Option::is_none")]
     mix: Option<&'a MixRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    overrides: Option<&'a SampleOverrides>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schedule: Option<&'a ScheduleValues>,
 }
 
 impl Serialize for SampleRecord {
@@ -45,6 +53,8 @@ impl Serialize for SampleRecord {
             source_size: self.source_size,
             ops: &self.ops,
             mix: self.mix.as_ref(),
+            overrides: self.overrides.as_ref(),
+            schedule: self.schedule.as_ref(),
         }
         .serialize(s)
     }
@@ -66,6 +76,10 @@ struct RecordIn {
     ops: Vec<Drawn>,
     #[serde(default)]
     mix: Option<MixRecord>,
+    #[serde(default)]
+    overrides: Option<SampleOverrides>,
+    #[serde(default)]
+    schedule: Option<ScheduleValues>,
 }
 
 fn format_message(format: u32) -> Option<String> {
@@ -86,6 +100,8 @@ impl<'de> Deserialize<'de> for SampleRecord {
             source_size: r.source_size,
             ops: r.ops,
             mix: r.mix,
+            overrides: r.overrides,
+            schedule: r.schedule,
             view_name: r.view_name,
         })
     }
@@ -158,6 +174,20 @@ fn diagnose(text: &str, e: serde_json::Error) -> Error {
                 "ops",
                 format!("expected an array of op parameters, got {other}"),
             )
+        }
+    }
+    if let Some(m) = obj.get("overrides").filter(|m| !m.is_null()) {
+        if let Err(e) = SampleOverrides::deserialize(m) {
+            let path = match culprit::<SampleOverrides>(m, &e, None) {
+                Some(f) => format!("overrides.{f}"),
+                None => "overrides".into(),
+            };
+            return record_err(path, e.to_string());
+        }
+    }
+    if let Some(m) = obj.get("schedule").filter(|m| !m.is_null()) {
+        if let Err(e) = ScheduleValues::deserialize(m) {
+            return record_err("schedule", e.to_string());
         }
     }
     if let Some(v) = obj.get("view_name").filter(|v| !v.is_null()) {
@@ -268,6 +298,8 @@ mod tests {
                     width: 4,
                 }),
             }),
+            overrides: None,
+            schedule: None,
             view_name: None,
         }
     }

@@ -64,6 +64,7 @@ pub struct Request<'a> {
     pub(crate) replay: Option<&'a [SampleRecord]>,
     pub(crate) targets: Option<&'a [crate::targets::Targets]>,
     pub(crate) target_options: Option<&'a crate::targets::TargetOptions>,
+    pub(crate) overrides: Option<&'a crate::steer::Overrides>,
     pub(crate) view_keys: Option<&'a [u32]>,
 }
 
@@ -85,6 +86,7 @@ impl<'a> Request<'a> {
             replay: None,
             targets: None,
             target_options: None,
+            overrides: None,
             view_keys: None,
         }
     }
@@ -198,6 +200,17 @@ impl<'a> Request<'a> {
         }
     }
 
+    /// Per-sample overrides, one entry per source image (see
+    /// [`Overrides`](crate::Overrides)): each sample's strength,
+    /// probability scale, skip flag and policy choice. They change how the
+    /// draws map to parameters, not the keys; each record holds its sample's.
+    pub fn overrides(self, overrides: &'a crate::steer::Overrides) -> Self {
+        Self {
+            overrides: Some(overrides),
+            ..self
+        }
+    }
+
     /// The key id of each view (one per view of the pipeline, `views` of
     /// them): view `v` of every image draws with `keys[v]` as the `view`
     /// argument of the key (instead of `v`). A named view is a pipeline run
@@ -217,7 +230,15 @@ impl<'a> Request<'a> {
         if self.indices.is_some() && self.first_index_set {
             return bad("indices and first_index (or a key) both given: give the images' global indices one way");
         }
+        if self.overrides.is_some() && self.params.is_some() {
+            return bad("overrides and params both given: explicit parameters are not drawn, so there is nothing to override");
+        }
         if self.replay.is_some() {
+            if self.overrides.is_some() {
+                return bad(
+                    "replay and overrides both given: the records hold each sample's overrides",
+                );
+            }
             if self.params.is_some() {
                 return bad("replay and params both given: the records hold the parameters");
             }

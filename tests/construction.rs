@@ -769,6 +769,7 @@ fn pipeline(ops: Vec<Op>) -> Pipeline {
         ops,
         views: 1,
         mix: None,
+        schedules: Default::default(),
     }
 }
 

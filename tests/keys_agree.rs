@@ -168,6 +168,7 @@ fn elastic_sigma_is_checked_against_the_output_size_when_read() {
         }],
         views: 1,
         mix: None,
+        schedules: Default::default(),
     };
     let e = Augmenter::new(p, Backend::Cpu).err().expect("refused");
     assert!(

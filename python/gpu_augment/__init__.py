@@ -268,8 +268,22 @@ class Augmenter:
         num_classes: int | None = None,
         targets: Sequence[Mapping[str, Any]] | None = None,
         target_options: Mapping[str, Any] | None = None,
+        strength: Sequence[float] | np.ndarray | None = None,
+        p_scale: Sequence[float] | np.ndarray | None = None,
+        skip: Sequence[bool] | np.ndarray | None = None,
+        policy_ops: Sequence[Sequence[str]] | None = None,
+        policy_weights: Sequence[Sequence[float]] | np.ndarray | None = None,
     ) -> Batch:
         """Augments a batch of images of any sizes.
+
+        Per-sample overrides (arrays of length N, one entry per image; see
+        the README's "Overrides"): ``strength`` in [0, 1] moves every random
+        op's range toward its identity (0: no augmentation, 1: the file's
+        ranges), ``p_scale`` in [0, 1] multiplies every probability, ``skip``
+        (bool) gives a sample no random op, ``policy_ops`` lists each
+        sample's RandAugment / TrivialAugmentWide ops by name ("Rotate",
+        "Equalize"...), ``policy_weights`` (N x 14) weighs the policy's
+        choice. Each record holds its sample's overrides.
 
         ``images``: H x W x 3 uint8 arrays or image file paths. Source ``i``
         has global sample index ``first_index + i`` (or ``indices[i]``); its
@@ -312,9 +326,31 @@ class Augmenter:
                 soft = np.ascontiguousarray(lab, dtype=np.float32)
             else:
                 raise ValueError(f"labels: expected N class indices or N x C rows, got shape {lab.shape}")
+        def floats(name: str, v: Any) -> list[float] | None:
+            if v is None:
+                return None
+            a = np.asarray(v, dtype=np.float64)
+            if a.ndim != 1:
+                raise ValueError(f"{name}: expected a 1-d array of length {n}, got shape {a.shape}")
+            return [float(x) for x in a]
+
+        skip_list = None
+        if skip is not None:
+            s = np.asarray(skip)
+            if s.ndim != 1 or not (s.dtype == np.bool_ or np.issubdtype(s.dtype, np.integer)):
+                raise ValueError(f"skip: expected a 1-d bool array of length {n}, got {s.dtype} of shape {s.shape}")
+            skip_list = [bool(x) for x in s]
+        weights = None
+        if policy_weights is not None:
+            w = np.asarray(policy_weights, dtype=np.float64)
+            if w.ndim != 2:
+                raise ValueError(f"policy_weights: expected an N x 14 array, got shape {w.shape}")
+            weights = [[float(x) for x in row] for row in w]
+        ops = None if policy_ops is None else [[str(o) for o in row] for row in policy_ops]
         tgt = None if targets is None else _targets_arg(targets, n, masks_as_paths=False)
         return self._native.run(
-            imgs, idx, int(seed), int(epoch), classes, soft, num_classes, tgt, _target_options_arg(target_options)
+            imgs, idx, int(seed), int(epoch), classes, soft, num_classes, tgt, _target_options_arg(target_options),
+            floats("strength", strength), floats("p_scale", p_scale), skip_list, ops, weights,
         )
 
     def __repr__(self) -> str:

@@ -95,6 +95,11 @@ class Augmenter:
         num_classes: int | None = None,
         targets: Sequence[dict[str, Any]] | None = None,
         target_options: str | None = None,
+        strength: Sequence[float] | None = None,
+        p_scale: Sequence[float] | None = None,
+        skip: Sequence[bool] | None = None,
+        policy_ops: Sequence[Sequence[str]] | None = None,
+        policy_weights: Sequence[Sequence[float]] | None = None,
     ) -> Batch: ...
 
 class ViewAugmenter:

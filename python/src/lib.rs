@@ -58,6 +58,7 @@ fn to_py_err(e: ga::Error) -> PyErr {
 
 /// The one call into the engine's batch API (when `Augmenter::augment`
 /// takes a `Request`, this is the only line to change).
+#[allow(clippy::too_many_arguments)]
 fn augment_batch(
     aug: &ga::Augmenter,
     images: &[ga::RgbImage],
@@ -66,6 +67,7 @@ fn augment_batch(
     epoch: u64,
     indices: &[u64],
     targets: Option<(&[ga::Targets], &ga::TargetOptions)>,
+    overrides: Option<&ga::Overrides>,
 ) -> ga::Result<ga::Batch> {
     let mut request = ga::Request::new(images)
         .seed(seed)
@@ -77,7 +79,56 @@ fn augment_batch(
     if let Some((t, o)) = targets {
         request = request.targets(t).target_options(o);
     }
+    if let Some(o) = overrides {
+        request = request.overrides(o);
+    }
     aug.augment(request)
+}
+
+/// Per-sample overrides from Python lists (numpy arrays are turned into
+/// lists by the Python layer); policy ops by torchvision's names.
+fn overrides_from_py(
+    strength: Option<Vec<f64>>,
+    p_scale: Option<Vec<f64>>,
+    skip: Option<Vec<bool>>,
+    policy_ops: Option<Vec<Vec<String>>>,
+    policy_weights: Option<Vec<Vec<f64>>>,
+) -> PyResult<Option<ga::Overrides>> {
+    if strength.is_none()
+        && p_scale.is_none()
+        && skip.is_none()
+        && policy_ops.is_none()
+        && policy_weights.is_none()
+    {
+        return Ok(None);
+    }
+    let policy_ops = match policy_ops {
+        Some(rows) => Some(
+            rows.iter()
+                .enumerate()
+                .map(|(i, row)| {
+                    row.iter()
+                        .map(|name| {
+                            ga::steer::policy_op_named(name).ok_or_else(|| {
+                                PyValueError::new_err(format!(
+                                    "overrides.policy_ops[{i}]: unknown policy op {name:?} (known: {:?}, Invert)",
+                                    ga::ops::policy::RAND_AUGMENT_OPS
+                                ))
+                            })
+                        })
+                        .collect::<PyResult<Vec<_>>>()
+                })
+                .collect::<PyResult<Vec<_>>>()?,
+        ),
+        None => None,
+    };
+    Ok(Some(ga::Overrides {
+        strength,
+        p_scale,
+        skip,
+        policy_ops,
+        policy_weights,
+    }))
 }
 
 /// An augmentation pipeline (size, format, ops), parsed and checked.
@@ -456,8 +507,11 @@ impl Augmenter {
     /// `num_classes`) or `soft` (images x C float32 rows) are the labels.
     /// `targets`: one dict per image (see `targets.rs`); `target_options`:
     /// their options as JSON (the pipeline's `[targets]` table when None).
+    /// `strength`, `p_scale`, `skip`, `policy_ops` and `policy_weights`
+    /// (one entry per image) are the per-sample overrides.
     #[pyo3(signature = (images, indices, seed, epoch, classes = None, soft = None, num_classes = None,
-                        targets = None, target_options = None))]
+                        targets = None, target_options = None, strength = None, p_scale = None,
+                        skip = None, policy_ops = None, policy_weights = None))]
     #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
@@ -471,7 +525,13 @@ impl Augmenter {
         num_classes: Option<usize>,
         targets: Option<Vec<Bound<'_, PyDict>>>,
         target_options: Option<&str>,
+        strength: Option<Vec<f64>>,
+        p_scale: Option<Vec<f64>>,
+        skip: Option<Vec<bool>>,
+        policy_ops: Option<Vec<Vec<String>>>,
+        policy_weights: Option<Vec<Vec<f64>>>,
     ) -> PyResult<Batch> {
+        let overrides = overrides_from_py(strength, p_scale, skip, policy_ops, policy_weights)?;
         let targets: Option<Vec<ga::Targets>> = targets
             .map(|t| {
                 t.iter()
@@ -522,7 +582,16 @@ impl Augmenter {
                 (None, None) => None,
             };
             let t = targets.as_deref().map(|t| (t, &options));
-            augment_batch(&aug, &images, labels.as_ref(), seed, epoch, &idx, t)
+            augment_batch(
+                &aug,
+                &images,
+                labels.as_ref(),
+                seed,
+                epoch,
+                &idx,
+                t,
+                overrides.as_ref(),
+            )
         });
         let b = b.map_err(to_py_err)?;
         batch_to_py(py, b, indices, views, None)

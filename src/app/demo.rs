@@ -45,6 +45,7 @@ fn viewable(p: &Pipeline) -> Pipeline {
         ops,
         views: 1,
         mix: None,
+        schedules: Default::default(),
     }
 }
 

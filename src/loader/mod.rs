@@ -414,9 +414,19 @@ pub struct Loader {
     gpu: bool,
     num_classes: usize,
     counters: Arc<Counters>,
+    /// Where each batch's overrides come from (see `set_overrides`).
+    overrides: Mutex<Option<Arc<OverridesFn>>>,
     // Last field: dropped after everything that may still use it.
     cpu_pool: Option<Arc<OwnedPool>>,
 }
+
+/// A loader's source of per-sample overrides: called once per batch, from
+/// an augment worker, with the epoch and the batch's dataset indices (files
+/// that failed to decode left out), it returns the batch's overrides (arrays
+/// of that length; `Overrides::select` picks them from a per-epoch table).
+/// Batches are augmented up to `prefetch` batches ahead of the consumer, so
+/// a callback that reads the training state sees it as it was then.
+pub type OverridesFn = dyn Fn(u64, &[usize]) -> Result<crate::Overrides> + Send + Sync;
 
 impl Loader {
     /// A loader over `dataset` running `pipeline` as `opts` say (opening the
@@ -514,8 +524,23 @@ impl Loader {
             gpu,
             num_classes,
             counters: Arc::default(),
+            overrides: Mutex::new(None),
             cpu_pool,
         })
+    }
+
+    /// Sets (or, with `None`, removes) the source of every later epoch's
+    /// per-sample overrides (an epoch already started keeps the one it
+    /// started with). Each batch's records hold the overrides it got.
+    pub fn set_overrides(&self, source: Option<Arc<OverridesFn>>) {
+        if let Ok(mut o) = self.overrides.lock() {
+            *o = source;
+        }
+    }
+
+    /// The source of overrides epochs start with.
+    pub(crate) fn overrides_source(&self) -> Option<Arc<OverridesFn>> {
+        self.overrides.lock().ok().and_then(|o| o.clone())
     }
 
     /// The dataset.

@@ -54,6 +54,7 @@ struct Shared {
     num_classes: usize,
     counters: Arc<Counters>,
     exif_orientation: bool,
+    overrides: Option<Arc<super::OverridesFn>>,
 }
 
 /// The batches of one epoch, in order: an iterator of `Result<LoaderBatch>`.
@@ -101,6 +102,7 @@ impl<'a> Epoch<'a> {
             num_classes: loader.num_classes,
             counters: loader.counters.clone(),
             exif_orientation: loader.opts.exif_orientation,
+            overrides: loader.overrides_source(),
         });
         let (done_tx, done_rx) = channel::<Done>();
         let (dec_tx, dec_rx) = channel::<Decoded>();
@@ -441,6 +443,13 @@ fn augment_batch(sh: &Shared, aug: &Augmenter, d: Decoded) -> Result<Option<Load
             .indices(&indices);
         if let Some(l) = labels {
             request = request.labels(l);
+        }
+        let overrides = match &sh.overrides {
+            Some(f) => Some(f(sh.epoch, &items)?),
+            None => None,
+        };
+        if let Some(o) = &overrides {
+            request = request.overrides(o);
         }
         if let (Some(t), Some(dt)) = (&targets, &sh.dataset.targets) {
             request = request.targets(t).target_options(&dt.1);

@@ -511,3 +511,124 @@ pub(crate) fn lower(op: &Op, d: &Drawn, pl: &mut Lowering) -> Result<bool> {
     }
     Ok(true)
 }
+
+/// This family's ops under a sample's overrides (see [`super::Steer`]):
+/// ranges moved toward the op's identity by `strength`, probabilities times
+/// `p_scale`; `None` for an op of another family.
+///
+/// - color_jitter: brightness, contrast and saturation factors toward 1, hue
+///   toward 0.
+/// - solarize: threshold toward 256 (above every value: nothing inverted).
+/// - posterize: bits toward 8 (rounded). sharpness: factor toward 1.
+/// - gaussian_noise: sigma times the strength. gamma: gamma and gain toward 1.
+/// - grayscale, permute_channels, invert, autocontrast, equalize, random
+///   erasing and gaussian_blur (whose sigma range has no identity): `p`
+///   times the strength.
+/// - cutout, colorful_cutout: the squares' side times the strength
+///   (rounded; 0: no change), the number of holes and the grid unchanged.
+/// - normalize: deterministic, unchanged.
+pub(crate) fn steer(op: &Op, st: super::Steer) -> Option<Op> {
+    use super::toward;
+    let (s, ps) = (st.strength, st.p_scale);
+    let factor = |r: &Option<[f64; 2]>, id: f64| r.map(|r| r.map(|x| toward(id, x, s)));
+    Some(match op {
+        Op::ColorJitter {
+            brightness,
+            contrast,
+            saturation,
+            hue,
+            p,
+        } => Op::ColorJitter {
+            brightness: factor(brightness, 1.0),
+            contrast: factor(contrast, 1.0),
+            saturation: factor(saturation, 1.0),
+            hue: factor(hue, 0.0),
+            p: p * ps,
+        },
+        Op::Grayscale { p } => Op::Grayscale { p: p * s * ps },
+        Op::PermuteChannels { p } => Op::PermuteChannels { p: p * s * ps },
+        Op::Invert { p } => Op::Invert { p: p * s * ps },
+        Op::Autocontrast { p } => Op::Autocontrast { p: p * s * ps },
+        Op::Equalize { p } => Op::Equalize { p: p * s * ps },
+        Op::Solarize { threshold, p } => Op::Solarize {
+            threshold: toward(256.0, *threshold, s),
+            p: p * ps,
+        },
+        Op::Posterize { bits, p } => Op::Posterize {
+            bits: toward(8.0, *bits as f64, s).round_ties_even() as u32,
+            p: p * ps,
+        },
+        Op::Sharpness { factor, p } => Op::Sharpness {
+            factor: toward(1.0, *factor, s),
+            p: p * ps,
+        },
+        Op::GaussianBlur {
+            kernel_size,
+            kernel_size_y,
+            sigma,
+            p,
+        } => Op::GaussianBlur {
+            kernel_size: *kernel_size,
+            kernel_size_y: *kernel_size_y,
+            sigma: *sigma,
+            p: p * s * ps,
+        },
+        Op::GaussianNoise { sigma, p } => Op::GaussianNoise {
+            sigma: sigma * s,
+            p: p * ps,
+        },
+        Op::Gamma { gamma, gain, p } => Op::Gamma {
+            gamma: gamma.map(|x| toward(1.0, x, s)),
+            gain: toward(1.0, *gain, s),
+            p: p * ps,
+        },
+        Op::RandomErasing {
+            p,
+            scale,
+            ratio,
+            value,
+        } => Op::RandomErasing {
+            p: p * s * ps,
+            scale: *scale,
+            ratio: *ratio,
+            value: *value,
+        },
+        Op::Cutout {
+            n_holes,
+            length,
+            value,
+            p,
+        } => Op::Cutout {
+            n_holes: *n_holes,
+            length: (*length as f64 * s).round_ties_even() as u32,
+            value: *value,
+            p: p * ps,
+        },
+        Op::ColorfulCutout {
+            n_holes,
+            length,
+            grid,
+            p,
+        } => Op::ColorfulCutout {
+            n_holes: *n_holes,
+            length: (*length as f64 * s).round_ties_even() as u32,
+            grid: *grid,
+            p: p * ps,
+        },
+        Op::Normalize { .. } => op.clone(),
+        Op::RotationLabel { .. }
+        | Op::RandomResizedCrop { .. }
+        | Op::Crop { .. }
+        | Op::Resize { .. }
+        | Op::CenterCrop { .. }
+        | Op::RandomCrop { .. }
+        | Op::HorizontalFlip { .. }
+        | Op::VerticalFlip { .. }
+        | Op::Affine { .. }
+        | Op::RandomField { .. }
+        | Op::Elastic { .. }
+        | Op::Perspective { .. }
+        | Op::Policy { .. }
+        | Op::AugMix { .. } => return None,
+    })
+}

@@ -185,3 +185,70 @@ pub(crate) fn kinds(op: &Op) -> u32 {
         _ => 0,
     }
 }
+
+/// This family's ops under a sample's overrides (see [`super::Steer`]):
+/// every field amplitude (random_field) and elastic's alpha times the
+/// strength (0: no displacement, factors 1), `p` times `p_scale`, the length
+/// scale unchanged; `None` for an op of another family.
+pub(crate) fn steer(op: &Op, st: super::Steer) -> Option<Op> {
+    let (s, ps) = (st.strength, st.p_scale);
+    Some(match op {
+        Op::RandomField { l, amp, fill, p } => {
+            let a = amp.by_kind().map(|x| x * s);
+            Op::RandomField {
+                l: *l,
+                amp: super::FieldAmps {
+                    dx: a[0],
+                    dy: a[1],
+                    rotation: a[2],
+                    log_scale: a[3],
+                    brightness: a[4],
+                    contrast: a[5],
+                    saturation: a[6],
+                    hue: a[7],
+                },
+                fill: *fill,
+                p: p * ps,
+            }
+        }
+        Op::Elastic {
+            alpha,
+            sigma,
+            fill,
+            p,
+        } => Op::Elastic {
+            alpha: alpha.map(|x| x * s),
+            sigma: *sigma,
+            fill: *fill,
+            p: p * ps,
+        },
+        Op::RandomResizedCrop { .. }
+        | Op::Crop { .. }
+        | Op::Resize { .. }
+        | Op::CenterCrop { .. }
+        | Op::RandomCrop { .. }
+        | Op::HorizontalFlip { .. }
+        | Op::VerticalFlip { .. }
+        | Op::Affine { .. }
+        | Op::ColorJitter { .. }
+        | Op::Grayscale { .. }
+        | Op::PermuteChannels { .. }
+        | Op::Invert { .. }
+        | Op::Solarize { .. }
+        | Op::Posterize { .. }
+        | Op::Autocontrast { .. }
+        | Op::Equalize { .. }
+        | Op::Sharpness { .. }
+        | Op::GaussianBlur { .. }
+        | Op::GaussianNoise { .. }
+        | Op::Gamma { .. }
+        | Op::RandomErasing { .. }
+        | Op::Perspective { .. }
+        | Op::Cutout { .. }
+        | Op::ColorfulCutout { .. }
+        | Op::RotationLabel { .. }
+        | Op::Policy { .. }
+        | Op::AugMix { .. }
+        | Op::Normalize { .. } => return None,
+    })
+}

@@ -125,23 +125,9 @@ pub(crate) fn draw(op: &Op, rng: &mut impl Rng, w: u32, h: u32) -> Option<Drawn>
             pad_if_needed,
             ..
         } => {
-            let [pl, pt, pr, pb] = padding.map(|p| p as i64);
             let (ch, cw) = (size.height as i64, size.width as i64);
             // Padded canvas in the original image's coordinates: [x0, x1) x [y0, y1).
-            let (mut x0, mut x1) = (-pl, w as i64 + pr);
-            let (mut y0, mut y1) = (-pt, h as i64 + pb);
-            if *pad_if_needed {
-                if x1 - x0 < cw {
-                    let extra = cw - (x1 - x0);
-                    x0 -= extra;
-                    x1 += extra;
-                }
-                if y1 - y0 < ch {
-                    let extra = ch - (y1 - y0);
-                    y0 -= extra;
-                    y1 += extra;
-                }
-            }
+            let (x0, x1, y0, y1) = random_crop_canvas(*size, *padding, *pad_if_needed, w, h);
             // A crop larger than the padded canvas is checked in `plan` (an error).
             let top = y0 + randint(rng, 0, (y1 - y0 - ch).max(0));
             let left = x0 + randint(rng, 0, (x1 - x0 - cw).max(0));
@@ -698,4 +684,173 @@ fn perspective_map(start: &[[f64; 2]; 4], end: &[[f64; 2]; 4]) -> Option<M3> {
         [x[3], x[4], x[5]],
         [x[6], x[7], 1.0],
     ]))
+}
+
+/// This family's ops under a sample's overrides (see [`super::Steer`]): the
+/// ranges moved toward the op's identity by `strength`, probabilities times
+/// `p_scale`, for a canvas of `w` x `h`; `None` for an op of another family.
+///
+/// - random_resized_crop: `scale` toward [1, 1], `ratio` toward the
+///   canvas's own ratio (log-linearly): at 0 the whole canvas, resized.
+/// - random_crop: `padding` times the strength (rounded); the crop's offset
+///   is pulled toward the centre (`steer_drawn`).
+/// - flips: `p` times the strength (they have no magnitude).
+/// - affine: degrees, translate and shear times the strength, scale toward 1.
+/// - perspective: `distortion` times the strength.
+/// - crop, resize, center_crop: deterministic, unchanged; rotation_label
+///   too (its k is part of the joint label, not a magnitude).
+pub(crate) fn steer(op: &Op, st: super::Steer, w: u32, h: u32) -> Option<Op> {
+    use super::toward;
+    let (s, ps) = (st.strength, st.p_scale);
+    Some(match op {
+        Op::RandomResizedCrop {
+            size,
+            scale,
+            ratio,
+            interpolation,
+        } => {
+            let own = (w.max(1) as f64 / h.max(1) as f64).ln();
+            Op::RandomResizedCrop {
+                size: *size,
+                scale: scale.map(|x| toward(1.0, x, s)),
+                ratio: ratio.map(|x| toward(own, x.ln(), s).exp()),
+                interpolation: *interpolation,
+            }
+        }
+        Op::RandomCrop {
+            size,
+            padding,
+            pad_if_needed,
+            fill,
+            padding_mode,
+        } => Op::RandomCrop {
+            size: *size,
+            padding: padding.map(|p| (p as f64 * s).round_ties_even() as u32),
+            pad_if_needed: *pad_if_needed,
+            fill: *fill,
+            padding_mode: *padding_mode,
+        },
+        Op::HorizontalFlip { p } => Op::HorizontalFlip { p: p * s * ps },
+        Op::VerticalFlip { p } => Op::VerticalFlip { p: p * s * ps },
+        Op::Affine {
+            degrees,
+            translate,
+            scale,
+            shear,
+            interpolation,
+            fill,
+            center,
+            antialias,
+            expand,
+            p,
+        } => Op::Affine {
+            degrees: degrees.map(|x| x * s),
+            translate: translate.map(|t| t.map(|x| x * s)),
+            scale: scale.map(|r| r.map(|x| toward(1.0, x, s))),
+            shear: shear.map(|r| r.map(|x| x * s)),
+            interpolation: *interpolation,
+            fill: *fill,
+            center: *center,
+            antialias: *antialias,
+            expand: *expand,
+            p: p * ps,
+        },
+        Op::Perspective {
+            distortion,
+            p,
+            interpolation,
+            fill,
+        } => Op::Perspective {
+            distortion: distortion * s,
+            p: p * ps,
+            interpolation: *interpolation,
+            fill: *fill,
+        },
+        Op::Crop { .. } | Op::Resize { .. } | Op::CenterCrop { .. } => op.clone(),
+        // Its k is half of the joint label, not a magnitude: unchanged.
+        Op::RotationLabel { .. } => op.clone(),
+        Op::ColorJitter { .. }
+        | Op::Grayscale { .. }
+        | Op::PermuteChannels { .. }
+        | Op::RandomField { .. }
+        | Op::Elastic { .. }
+        | Op::Invert { .. }
+        | Op::Solarize { .. }
+        | Op::Posterize { .. }
+        | Op::Autocontrast { .. }
+        | Op::Equalize { .. }
+        | Op::Sharpness { .. }
+        | Op::GaussianBlur { .. }
+        | Op::GaussianNoise { .. }
+        | Op::Gamma { .. }
+        | Op::RandomErasing { .. }
+        | Op::Cutout { .. }
+        | Op::ColorfulCutout { .. }
+        | Op::Policy { .. }
+        | Op::AugMix { .. }
+        | Op::Normalize { .. } => return None,
+    })
+}
+
+/// The padded canvas random_crop draws its box from, in the unpadded
+/// image's coordinates: (x0, x1, y0, y1), half-open.
+fn random_crop_canvas(
+    size: Size,
+    padding: [u32; 4],
+    pad_if_needed: bool,
+    w: u32,
+    h: u32,
+) -> (i64, i64, i64, i64) {
+    let [pl, pt, pr, pb] = padding.map(|p| p as i64);
+    let (ch, cw) = (size.height as i64, size.width as i64);
+    let (mut x0, mut x1) = (-pl, w as i64 + pr);
+    let (mut y0, mut y1) = (-pt, h as i64 + pb);
+    if pad_if_needed {
+        if x1 - x0 < cw {
+            let extra = cw - (x1 - x0);
+            x0 -= extra;
+            x1 += extra;
+        }
+        if y1 - y0 < ch {
+            let extra = ch - (y1 - y0);
+            y0 -= extra;
+            y1 += extra;
+        }
+    }
+    (x0, x1, y0, y1)
+}
+
+/// This family's drawn parameters under a sample's strength (after the draw
+/// of the steered op): random_crop's offset is pulled toward the centre of
+/// its canvas, `centre + round(strength * (drawn - centre))`. Other ops are
+/// returned as drawn.
+pub(crate) fn steer_drawn(op: &Op, d: Drawn, st: super::Steer, w: u32, h: u32) -> Drawn {
+    match (op, d) {
+        (
+            Op::RandomCrop {
+                size,
+                padding,
+                pad_if_needed,
+                ..
+            },
+            Drawn::RandomCrop {
+                top,
+                left,
+                height,
+                width,
+            },
+        ) => {
+            let (x0, x1, y0, y1) = random_crop_canvas(*size, *padding, *pad_if_needed, w, h);
+            let ct = y0 + (y1 - y0 - height).max(0) / 2;
+            let cl = x0 + (x1 - x0 - width).max(0) / 2;
+            let pull = |c: i64, v: i64| c + pyround(st.strength * (v - c) as f64);
+            Drawn::RandomCrop {
+                top: pull(ct, top),
+                left: pull(cl, left),
+                height,
+                width,
+            }
+        }
+        (_, d) => d,
+    }
 }

@@ -35,6 +35,71 @@ pub fn draw_op(op: &Op, rng: &mut impl rand::Rng, w: u32, h: u32) -> Drawn {
         .expect("every op belongs to a family that draws it")
 }
 
+/// How a sample's overrides change its ops (see `crate::Overrides`):
+/// `strength` in [0, 1] moves every random op's range toward the op's
+/// identity (1: the file's ranges), `p_scale` in [0, 1] multiplies every
+/// probability. Each family defines its ops' identities (`steer` in
+/// geometry.rs, color.rs, field.rs, policy.rs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Steer {
+    /// 0: every op at its identity; 1: the file's ranges.
+    pub strength: f64,
+    /// Multiplies every op's probability.
+    pub p_scale: f64,
+}
+
+impl Steer {
+    /// The file's own ranges and probabilities.
+    pub const NONE: Steer = Steer {
+        strength: 1.0,
+        p_scale: 1.0,
+    };
+    /// Whether this changes nothing.
+    pub fn is_none(&self) -> bool {
+        self.strength == 1.0 && self.p_scale == 1.0
+    }
+}
+
+/// `id + s * (v - id)`: `v` moved toward `id` (s = 0: `id`, s = 1: `v`).
+pub(crate) fn toward(id: f64, v: f64, s: f64) -> f64 {
+    if s == 1.0 {
+        v
+    } else {
+        id + s * (v - id)
+    }
+}
+
+/// Op `op` under `st` for a canvas of `w` x `h` (the op itself when `st`
+/// changes nothing, so strength 1 draws bit for bit what the file does).
+pub fn steer_op(op: &Op, st: Steer, w: u32, h: u32) -> Op {
+    if st.is_none() {
+        return op.clone();
+    }
+    geometry::steer(op, st, w, h)
+        .or_else(|| color::steer(op, st))
+        .or_else(|| field::steer(op, st))
+        .or_else(|| policy::steer(op, st))
+        .expect("every op belongs to a family that steers it")
+}
+
+/// What a steered op `op` drew, mapped by `st` where the family maps drawn
+/// values (random_crop's offset, policy steps, AugMix's weights); further
+/// uniforms come from the op's own generator `rng`, after its draws.
+pub fn steer_drawn(
+    op: &Op,
+    d: Drawn,
+    st: Steer,
+    rng: &mut impl rand::Rng,
+    w: u32,
+    h: u32,
+) -> Drawn {
+    if st.is_none() {
+        return d;
+    }
+    let d = geometry::steer_drawn(op, d, st, w, h);
+    policy::steer_drawn(d, st, rng)
+}
+
 use serde::{Deserialize, Serialize};
 
 /// How a geometric op samples its source.

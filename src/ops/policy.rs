@@ -11,6 +11,7 @@ use super::{Drawn, Interpolation, Op, PolicyKind, PolicyOp, PolicyStep};
 use crate::codes::code;
 use crate::error::Result;
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 
 /// RandAugment's and TrivialAugmentWide's 14 ops, in torchvision's order.
 pub const RAND_AUGMENT_OPS: [PolicyOp; 14] = [
@@ -166,6 +167,152 @@ pub fn op_bit(name: &str) -> Option<u16> {
 
 /// Draws the ops of one sample from the policy on a `w` x `h` canvas.
 pub fn draw_steps(kind: &PolicyKind, rng: &mut impl Rng, w: u32, h: u32) -> Vec<PolicyStep> {
+    draw_steps_with(kind, rng, w, h, None)
+}
+
+/// A sample's own choice of a policy's ops (MADAug's pattern), given by the
+/// caller instead of the policy's uniform pick (see `crate::Overrides`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyChoice {
+    /// Exactly these ops, in order (at most the policy's `num_ops`; one for
+    /// trivial_augment_wide), each at the magnitude the policy gives it.
+    Ops(Vec<PolicyOp>),
+    /// Each op drawn with these weights instead of uniformly: one weight per
+    /// entry of `RAND_AUGMENT_OPS`, in its order (ops outside the policy's
+    /// op set must weigh 0).
+    Weights(Vec<f64>),
+}
+
+impl PolicyChoice {
+    /// Checks the choice against policy op `op` (position `index`): an
+    /// error names the sample, the op and the value.
+    pub fn check(&self, index: usize, op: &Op, sample: usize) -> Result<()> {
+        let err = |key: &str, m: String| {
+            Err(op_err(index, op, format!("overrides.{key}[{sample}]: {m}")))
+        };
+        let (kind, set) = match op {
+            Op::Policy {
+                kind: kind @ PolicyKind::RandAugment { ops, .. },
+                ..
+            }
+            | Op::Policy {
+                kind: kind @ PolicyKind::TrivialAugmentWide { ops, .. },
+                ..
+            } => (kind, *ops),
+            _ => {
+                let key = match self {
+                    PolicyChoice::Ops(_) => "policy_ops",
+                    PolicyChoice::Weights(_) => "policy_weights",
+                };
+                return err(key, format!("{} draws its own sub-policies or chains: an explicit op choice applies to rand_augment and trivial_augment_wide", op.name()));
+            }
+        };
+        let names: Vec<String> = RAND_AUGMENT_OPS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| (set >> i) & 1 == 1)
+            .map(|(_, o)| format!("{o:?}"))
+            .collect();
+        match self {
+            PolicyChoice::Ops(list) => {
+                if list.len() > kind.max_ops() {
+                    return err(
+                        "policy_ops",
+                        format!(
+                            "{} ops given but {} draws at most {}",
+                            list.len(),
+                            op.name(),
+                            kind.max_ops()
+                        ),
+                    );
+                }
+                for o in list {
+                    let bit = RAND_AUGMENT_OPS.iter().position(|x| x == o);
+                    if bit.is_none_or(|b| (set >> b) & 1 != 1) {
+                        return err(
+                            "policy_ops",
+                            format!("{o:?} is not in the policy's op set ({})", names.join(", ")),
+                        );
+                    }
+                }
+            }
+            PolicyChoice::Weights(wt) => {
+                if wt.len() != RAND_AUGMENT_OPS.len() {
+                    return err(
+                        "policy_weights",
+                        format!(
+                            "{} weights given; give one per op of {:?}",
+                            wt.len(),
+                            RAND_AUGMENT_OPS
+                        ),
+                    );
+                }
+                let mut total = 0.0;
+                for (i, x) in wt.iter().enumerate() {
+                    if !x.is_finite() || *x < 0.0 {
+                        return err(
+                            "policy_weights",
+                            format!(
+                                "weight of {:?} is {x}: expected a finite number >= 0",
+                                RAND_AUGMENT_OPS[i]
+                            ),
+                        );
+                    }
+                    if (set >> i) & 1 == 0 && *x > 0.0 {
+                        return err(
+                            "policy_weights",
+                            format!(
+                                "weight of {:?} is {x} but it is not in the policy's op set ({})",
+                                RAND_AUGMENT_OPS[i],
+                                names.join(", ")
+                            ),
+                        );
+                    }
+                    total += x;
+                }
+                if total <= 0.0 {
+                    return err("policy_weights", "every weight is 0".into());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An op of `RAND_AUGMENT_OPS` drawn with `weights` (one uniform draw).
+fn pick_weighted(rng: &mut impl Rng, weights: &[f64]) -> PolicyOp {
+    let total: f64 = weights.iter().sum();
+    let mut u = rng.random::<f64>() * total;
+    let mut last = PolicyOp::Identity;
+    for (op, w) in RAND_AUGMENT_OPS.iter().zip(weights) {
+        if *w <= 0.0 {
+            continue;
+        }
+        last = *op;
+        if u < *w {
+            return *op;
+        }
+        u -= w;
+    }
+    last
+}
+
+/// Draws the ops of one sample from the policy on a `w` x `h` canvas, with
+/// the sample's own choice of ops when it has one (checked by
+/// `PolicyChoice::check`): the same keys, another mapping.
+pub fn draw_steps_with(
+    kind: &PolicyKind,
+    rng: &mut impl Rng,
+    w: u32,
+    h: u32,
+    choice: Option<&PolicyChoice>,
+) -> Vec<PolicyStep> {
+    let choose = |rng: &mut _, i: usize, ops: u16| match choice {
+        None => pick(rng, ops),
+        Some(PolicyChoice::Ops(list)) => list.get(i).copied().unwrap_or(PolicyOp::Identity),
+        Some(PolicyChoice::Weights(wt)) => pick_weighted(rng, wt),
+    };
     let signed = |rng: &mut dyn rand::RngCore, m: Option<(f64, bool)>| match m {
         None => 0.0,
         Some((v, true)) if rng.random::<f64>() <= 0.5 => -v,
@@ -177,9 +324,12 @@ pub fn draw_steps(kind: &PolicyKind, rng: &mut impl Rng, w: u32, h: u32) -> Vec<
             magnitude: bin,
             num_bins,
             ops,
-        } => (0..num_ops)
-            .map(|_| {
-                let op = pick(rng, ops);
+        } => (0..match choice {
+            Some(PolicyChoice::Ops(list)) => list.len() as u32,
+            _ => num_ops,
+        })
+            .map(|i| {
+                let op = choose(rng, i as usize, ops);
                 let m = magnitude(op, Space::Standard, num_bins, bin, w, h);
                 PolicyStep {
                     op,
@@ -188,7 +338,10 @@ pub fn draw_steps(kind: &PolicyKind, rng: &mut impl Rng, w: u32, h: u32) -> Vec<
             })
             .collect(),
         PolicyKind::TrivialAugmentWide { num_bins, ops } => {
-            let op = pick(rng, ops);
+            if matches!(choice, Some(PolicyChoice::Ops(l)) if l.is_empty()) {
+                return vec![];
+            }
+            let op = choose(rng, 0, ops);
             let bin = rng.random_range(0..num_bins);
             let m = magnitude(op, Space::Wide, num_bins, bin, w, h);
             vec![PolicyStep {
@@ -390,4 +543,119 @@ fn policy_step(
         P::Invert => prog.push([code::INVERT, 0.0, 0.0, 0.0]),
     }
     Ok(())
+}
+
+/// This family's ops under a sample's overrides: policies draw their
+/// magnitudes per sample, so the op is unchanged and `steer_drawn` maps
+/// what it drew; `None` for an op of another family.
+pub(crate) fn steer(op: &Op, _st: super::Steer) -> Option<Op> {
+    Some(match op {
+        Op::Policy { .. } | Op::AugMix { .. } => op.clone(),
+        Op::RandomResizedCrop { .. }
+        | Op::Crop { .. }
+        | Op::Resize { .. }
+        | Op::CenterCrop { .. }
+        | Op::RandomCrop { .. }
+        | Op::HorizontalFlip { .. }
+        | Op::VerticalFlip { .. }
+        | Op::Affine { .. }
+        | Op::ColorJitter { .. }
+        | Op::Grayscale { .. }
+        | Op::PermuteChannels { .. }
+        | Op::RandomField { .. }
+        | Op::Elastic { .. }
+        | Op::Invert { .. }
+        | Op::Solarize { .. }
+        | Op::Posterize { .. }
+        | Op::Autocontrast { .. }
+        | Op::Equalize { .. }
+        | Op::Sharpness { .. }
+        | Op::GaussianBlur { .. }
+        | Op::GaussianNoise { .. }
+        | Op::Gamma { .. }
+        | Op::RandomErasing { .. }
+        | Op::Perspective { .. }
+        | Op::Cutout { .. }
+        | Op::ColorfulCutout { .. }
+        | Op::RotationLabel { .. }
+        | Op::Normalize { .. } => return None,
+    })
+}
+
+/// One drawn policy step under strength `s` and probability scale `ps`:
+/// signed magnitudes times `s`, posterize bits toward 8, solarize's
+/// threshold toward 256/255 (nothing inverted); the ops without a magnitude
+/// (AutoContrast, Equalize, Invert) are kept with probability `s`, and every
+/// step with probability `ps` (uniforms drawn after the op's own draws,
+/// only when `s` or `ps` is below 1); a dropped step becomes Identity.
+fn steer_step(st: PolicyStep, s: f64, ps: f64, rng: &mut impl Rng) -> PolicyStep {
+    use super::toward;
+    use PolicyOp as P;
+    let identity = PolicyStep {
+        op: P::Identity,
+        magnitude: 0.0,
+    };
+    let keep = |rng: &mut _, q: f64| q >= 1.0 || rand::Rng::random::<f64>(rng) < q;
+    let magnitude = match st.op {
+        P::Identity => return st,
+        P::AutoContrast | P::Equalize | P::Invert => {
+            if !keep(rng, s) {
+                return identity;
+            }
+            st.magnitude
+        }
+        P::Posterize => toward(8.0, st.magnitude, s),
+        P::Solarize => toward(256.0 / 255.0, st.magnitude, s),
+        P::ShearX
+        | P::ShearY
+        | P::TranslateX
+        | P::TranslateY
+        | P::Rotate
+        | P::Brightness
+        | P::Color
+        | P::Contrast
+        | P::Sharpness => st.magnitude * s,
+    };
+    if !keep(rng, ps) {
+        return identity;
+    }
+    PolicyStep {
+        op: st.op,
+        magnitude,
+    }
+}
+
+/// This family's drawn parameters under a sample's overrides (after the
+/// op's own draws, from the same generator): policy steps as `steer_step`
+/// says; AugMix's chains likewise, its original image's weight toward 1 and
+/// the chains' weights times the strength, and with probability
+/// 1 - `p_scale` not applied at all (weight 1 on the original).
+pub(crate) fn steer_drawn(d: Drawn, st: super::Steer, rng: &mut impl Rng) -> Drawn {
+    let (s, ps) = (st.strength, st.p_scale);
+    match d {
+        Drawn::Policy { steps } => Drawn::Policy {
+            steps: steps
+                .into_iter()
+                .map(|x| steer_step(x, s, ps, rng))
+                .collect(),
+        },
+        Drawn::AugMix {
+            original,
+            weights,
+            chains,
+        } => {
+            let chains: Vec<Vec<PolicyStep>> = chains
+                .into_iter()
+                .map(|c| c.into_iter().map(|x| steer_step(x, s, 1.0, rng)).collect())
+                .collect();
+            let applied = ps >= 1.0 || rng.random::<f64>() < ps;
+            let s = if applied { s } else { 0.0 };
+            Drawn::AugMix {
+                original: super::toward(1.0, original, s),
+                weights: weights.into_iter().map(|x| x * s).collect(),
+                chains,
+            }
+        }
+        d => d,
+    }
 }
