@@ -73,8 +73,9 @@ pub fn run_demo(out_dir: &Path, backend: Backend) -> Result<DemoSummary> {
     let views = 5u32;
     let title = 28;
     let sheet_w = PAD + (views + 1) * (CELL + PAD);
-    // One row per source, then rows of random-field and RandAugment views of source 0.
-    let sheet_h = title + (sources.len() as u32 + 2) * (CELL + LABEL + PAD) + PAD;
+    // One row per source, then rows of random-field, RandAugment and
+    // targets views of source 0.
+    let sheet_h = title + (sources.len() as u32 + 3) * (CELL + LABEL + PAD) + PAD;
     let mut sheet = RgbImage::from_pixel(sheet_w, sheet_h, Rgb([245, 245, 245]));
     draw_text(
         &mut sheet,
@@ -224,6 +225,10 @@ pub fn run_demo(out_dir: &Path, backend: Backend) -> Result<DemoSummary> {
             Rgb([0, 0, 0]),
         );
     }
+    // The targets row: a mask, two boxes and five keypoints on source 0,
+    // moved with each view's own geometry and drawn over it.
+    let y = y + CELL + LABEL + PAD;
+    targets_row(&mut sheet, &first[0], y, views, backend)?;
     let save = |img: &RgbImage, name: &str| -> Result<PathBuf> {
         let path = out_dir.join(name);
         img.save(&path).map_err(|e| Error::Io {
@@ -255,6 +260,185 @@ pub fn run_demo(out_dir: &Path, backend: Backend) -> Result<DemoSummary> {
         images_per_sec: result.images_per_sec,
         images: set.len(),
     })
+}
+
+/// The geometry of the targets row: boxes, keypoints and masks move with it.
+const TARGETS_PIPELINE: &str = "size = 224
+[[ops]]
+op = \"random_resized_crop\"
+scale = [0.35, 1.0]
+[[ops]]
+op = \"horizontal_flip\"
+[[ops]]
+op = \"affine\"
+degrees = 25
+fill = 128
+[[ops]]
+op = \"color_jitter\"
+brightness = 0.3
+contrast = 0.3
+";
+
+/// Source `src` with an ellipse as mask label 1 (0 elsewhere), the
+/// ellipse's box and a box in another corner, and five keypoints (its
+/// centre and its four extreme points).
+fn demo_targets(src: &RgbImage) -> gpu_augment::Targets {
+    let (w, h) = (src.width() as f64, src.height() as f64);
+    let (cx, cy, rx, ry) = (w * 0.42, h * 0.45, w * 0.22, h * 0.16);
+    let mask = gpu_augment::Mask::u8(
+        src.width(),
+        src.height(),
+        (0..src.height())
+            .flat_map(|y| {
+                (0..src.width()).map(move |x| {
+                    let (dx, dy) = ((x as f64 + 0.5 - cx) / rx, (y as f64 + 0.5 - cy) / ry);
+                    u8::from(dx * dx + dy * dy <= 1.0)
+                })
+            })
+            .collect(),
+    );
+    gpu_augment::Targets {
+        masks: vec![mask],
+        boxes: Some(gpu_augment::Boxes::new(
+            gpu_augment::BoxFormat::Xyxy,
+            vec![
+                [cx - rx, cy - ry, cx + rx, cy + ry],
+                [w * 0.70, h * 0.68, w * 0.92, h * 0.90],
+            ],
+            vec![1, 2],
+        )),
+        keypoints: Some(gpu_augment::Keypoints {
+            points: vec![
+                [cx, cy, 2.0],
+                [cx - rx, cy, 2.0],
+                [cx + rx, cy, 2.0],
+                [cx, cy - ry, 2.0],
+                [cx, cy + ry, 2.0],
+            ],
+        }),
+    }
+}
+
+/// Draws `t` over `img`: the mask's outline (yellow), the boxes (red) and
+/// the visible keypoints (green crosses).
+fn draw_targets(img: &mut RgbImage, t: &gpu_augment::SampleTargets) {
+    let (w, h) = (img.width(), img.height());
+    let put = |img: &mut RgbImage, x: i64, y: i64, c: [u8; 3]| {
+        if x >= 0 && y >= 0 && (x as u32) < w && (y as u32) < h {
+            img.put_pixel(x as u32, y as u32, Rgb(c));
+        }
+    };
+    if let Some(m) = t.masks.first() {
+        for y in 0..h.min(m.height) {
+            for x in 0..w.min(m.width) {
+                let v = m.get(x, y);
+                let edge = (x + 1 < m.width && m.get(x + 1, y) != v)
+                    || (y + 1 < m.height && m.get(x, y + 1) != v);
+                if edge {
+                    put(img, x as i64, y as i64, [255, 220, 0]);
+                }
+            }
+        }
+    }
+    if let Some(b) = &t.boxes {
+        for c in &b.coords {
+            let [x1, y1, x2, y2] = c.map(|v| v.round() as i64);
+            for x in x1..=x2 {
+                put(img, x, y1, [230, 30, 30]);
+                put(img, x, y2, [230, 30, 30]);
+            }
+            for y in y1..=y2 {
+                put(img, x1, y, [230, 30, 30]);
+                put(img, x2, y, [230, 30, 30]);
+            }
+        }
+    }
+    if let Some(k) = &t.keypoints {
+        for p in k.points.iter().filter(|p| p[2] > 0.0) {
+            let (x, y) = (p[0].floor() as i64, p[1].floor() as i64);
+            for d in -3..=3 {
+                put(img, x + d, y, [20, 200, 60]);
+                put(img, x, y + d, [20, 200, 60]);
+            }
+        }
+    }
+}
+
+/// The contact sheet's targets row at height `y`: source 0 with its
+/// targets, then `views` augmented views with theirs.
+fn targets_row(
+    sheet: &mut RgbImage,
+    src: &RgbImage,
+    y: u32,
+    views: u32,
+    backend: Backend,
+) -> Result<()> {
+    let aug = Augmenter::new(Pipeline::from_toml(TARGETS_PIPELINE)?, backend)?;
+    let targets = vec![demo_targets(src)];
+    // The source with its own targets (an identity crop of the same size).
+    let ident = Augmenter::new(
+        Pipeline::from_toml(&format!(
+            "size = [{}, {}]\n[[ops]]\nop = \"center_crop\"\nsize = [{}, {}]",
+            src.height(),
+            src.width(),
+            src.height(),
+            src.width()
+        ))?,
+        Backend::Cpu,
+    )?;
+    let one = std::slice::from_ref(src);
+    let b = ident.augment(Request::new(one).targets(&targets))?;
+    let mut shown = cell(&b, 0, ident.pipeline())?;
+    if let Some(t) = b.targets.as_ref().and_then(|t| t.first()) {
+        draw_targets(&mut shown, t);
+    }
+    let scale = CELL as f32 / src.width().max(src.height()) as f32;
+    let thumb = imageops::resize(
+        &shown,
+        ((src.width() as f32 * scale).round() as u32).max(1),
+        ((src.height() as f32 * scale).round() as u32).max(1),
+        imageops::FilterType::Triangle,
+    );
+    imageops::replace(sheet, &thumb, PAD as i64, y as i64);
+    draw_text(
+        sheet,
+        PAD,
+        y + CELL + 6,
+        "mask, boxes, points",
+        1,
+        Rgb([0, 0, 0]),
+    );
+    for v in 0..views {
+        let batch = aug.augment(
+            Request::new(one)
+                .key(BatchKey::new(17, v as u64, 0))
+                .targets(&targets),
+        )?;
+        let mut img = cell(&batch, 0, aug.pipeline())?;
+        let t = batch.targets.as_ref().and_then(|t| t.first());
+        if let Some(t) = t {
+            draw_targets(&mut img, t);
+        }
+        let x = PAD + (v + 1) * (CELL + PAD);
+        imageops::replace(sheet, &img, x as i64, y as i64);
+        let (nb, nk) = t.map_or((0, 0), |t| {
+            (
+                t.boxes.as_ref().map_or(0, |b| b.coords.len()),
+                t.keypoints
+                    .as_ref()
+                    .map_or(0, |k| k.points.iter().filter(|p| p[2] > 0.0).count()),
+            )
+        });
+        draw_text(
+            sheet,
+            x,
+            y + CELL + 6,
+            &format!("{nb} box{}, {nk}/5 points", if nb == 1 { "" } else { "es" }),
+            1,
+            Rgb([0, 0, 0]),
+        );
+    }
+    Ok(())
 }
 
 /// Sample `i` of a u8 batch as an image.

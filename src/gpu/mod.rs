@@ -313,7 +313,7 @@ pub(crate) fn grow(
     let limits = device.limits();
     let mut cap = limits.max_buffer_size;
     if usage.contains(wgpu::BufferUsages::STORAGE) {
-        cap = cap.min(limits.max_storage_buffer_binding_size as u64);
+        cap = cap.min(limits.max_storage_buffer_binding_size);
     }
     let cap = cap / 256 * 256;
     let size = slot.as_ref().map_or(size, |b| {
