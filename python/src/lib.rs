@@ -532,18 +532,12 @@ impl Augmenter {
         policy_weights: Option<Vec<Vec<f64>>>,
     ) -> PyResult<Batch> {
         let overrides = overrides_from_py(strength, p_scale, skip, policy_ops, policy_weights)?;
-        let targets: Option<Vec<ga::Targets>> = targets
-            .map(|t| {
-                t.iter()
-                    .enumerate()
-                    .map(|(i, d)| targets::targets_from_py(i, d))
-                    .collect::<PyResult<_>>()
-            })
-            .transpose()?;
-        let options = match target_options {
-            Some(j) => targets::options_from_json(j)?,
-            None => self.target_options.clone(),
-        };
+        let (targets, options) = targets::read_all(
+            targets,
+            target_options,
+            &self.target_options,
+            targets::targets_from_py,
+        )?;
         let inputs: Vec<Input> = images
             .iter()
             .enumerate()
@@ -747,18 +741,12 @@ impl Loader {
         targets: Option<Vec<Bound<'_, PyDict>>>,
         target_options: Option<&str>,
     ) -> PyResult<Self> {
-        let item_targets: Option<Vec<ga::ItemTargets>> = targets
-            .map(|t| {
-                t.iter()
-                    .enumerate()
-                    .map(|(i, d)| targets::item_targets_from_py(i, d))
-                    .collect::<PyResult<_>>()
-            })
-            .transpose()?;
-        let options = match target_options {
-            Some(j) => targets::options_from_json(j)?,
-            None => pipeline.target_options.clone(),
-        };
+        let (item_targets, options) = targets::read_all(
+            targets,
+            target_options,
+            &pipeline.target_options,
+            targets::item_targets_from_py,
+        )?;
         let backend: ga::Backend = backend.parse().map_err(to_py_err)?;
         let shard_tail = parse_tail(shard_tail)?;
         let mix_classes = pipeline.inner.mix.as_ref().map(|m| m.num_classes);

@@ -197,6 +197,24 @@ pub fn item_targets_from_py(i: usize, d: &Bound<'_, PyDict>) -> PyResult<ga::Ite
     })
 }
 
+/// Every image's (or item's) targets dict read with `read`, and the
+/// options: `options` (JSON) when given, else the pipeline's `[targets]`.
+pub fn read_all<T>(
+    targets: Option<Vec<Bound<'_, PyDict>>>,
+    options: Option<&str>,
+    pipeline_options: &ga::TargetOptions,
+    read: impl Fn(usize, &Bound<'_, PyDict>) -> PyResult<T>,
+) -> PyResult<(Option<Vec<T>>, ga::TargetOptions)> {
+    let targets = targets
+        .map(|t| t.iter().enumerate().map(|(i, d)| read(i, d)).collect())
+        .transpose()?;
+    let options = match options {
+        Some(j) => options_from_json(j)?,
+        None => pipeline_options.clone(),
+    };
+    Ok((targets, options))
+}
+
 /// Target options from their JSON form (the keys of a pipeline's `[targets]` table).
 pub fn options_from_json(text: &str) -> PyResult<ga::TargetOptions> {
     let o: ga::TargetOptions = serde_json::from_str(text).map_err(|e| {
