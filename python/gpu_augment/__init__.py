@@ -155,6 +155,19 @@ def _images_arg(images: Sequence[Any]) -> list[Any]:
     return out
 
 
+def _indices_arg(n: int, first_index: int, indices: Sequence[int] | None) -> list[int]:
+    """The global sample index of each of ``n`` images: ``first_index + i``,
+    or ``indices`` (not both)."""
+    if indices is None:
+        return list(range(int(first_index), int(first_index) + n))
+    if first_index:
+        raise ValueError("give first_index or indices, not both")
+    idx = [int(i) for i in indices]
+    if len(idx) != n:
+        raise ValueError(f"{n} images but {len(idx)} indices")
+    return idx
+
+
 _TARGET_KEYS = ("masks", "boxes", "box_format", "normalized", "box_labels", "keypoints")
 
 
@@ -305,14 +318,7 @@ class Augmenter:
         """
         imgs = _images_arg(images)
         n = len(imgs)
-        if indices is None:
-            idx = list(range(int(first_index), int(first_index) + n))
-        else:
-            if first_index:
-                raise ValueError("give first_index or indices, not both")
-            idx = [int(i) for i in indices]
-            if len(idx) != n:
-                raise ValueError(f"{n} images but {len(idx)} indices")
+        idx = _indices_arg(n, first_index, indices)
         classes = soft = None
         if labels is not None:
             lab = np.asarray(labels)
@@ -397,14 +403,7 @@ class ViewAugmenter:
         its name) only)."""
         imgs = _images_arg(images)
         n = len(imgs)
-        if indices is None:
-            idx = list(range(int(first_index), int(first_index) + n))
-        else:
-            if first_index:
-                raise ValueError("give first_index or indices, not both")
-            idx = [int(i) for i in indices]
-            if len(idx) != n:
-                raise ValueError(f"{n} images but {len(idx)} indices")
+        idx = _indices_arg(n, first_index, indices)
         classes = None if labels is None else [int(c) for c in labels]
         out = {}
         for name, batch in self._native.run(imgs, idx, int(seed), int(epoch), classes, num_classes):
