@@ -44,8 +44,11 @@ fn channel0(b: &Batch) -> Vec<f32> {
     }
 }
 
-fn backends() -> Vec<(&'static str, Box<dyn Fn(Pipeline) -> Augmenter>)> {
-    let mut v: Vec<(&'static str, Box<dyn Fn(Pipeline) -> Augmenter>)> = vec![(
+/// A backend: its name and how it binds a pipeline.
+type Make = (&'static str, Box<dyn Fn(Pipeline) -> Augmenter>);
+
+fn backends() -> Vec<Make> {
+    let mut v: Vec<Make> = vec![(
         "cpu",
         Box::new(|p| Augmenter::new(p, Backend::Cpu).expect("cpu")),
     )];
@@ -269,8 +272,7 @@ fn the_rules_are_clear_errors() {
     assert_eq!(p.out_channels(), 1);
     let bad = [("num_output_channels".to_string(), "2".to_string())];
     let e = gpu_augment::explicit::explicit_op("grayscale", &bad, 7, 5)
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(
         e.contains("num_output_channels") && e.contains("1 or 3"),

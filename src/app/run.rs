@@ -1102,7 +1102,7 @@ pub fn run_folder(
                                 std::fs::rename(&tmp, &mpath).map_err(io(&mpath))?;
                             }
                         }
-                        write_sample(path, &batch, *j)
+                        write_sample(path, batch, *j)
                     })
                     .collect();
                 for ((j, path), r) in outs.iter().zip(results) {
