@@ -5,7 +5,8 @@
 // Grid: workgroup (x, y, z) is a 16x16 tile of sample z, so everything read
 // from the sample record is uniform across the workgroup and the pixel's
 // coordinates need no division. u8 output is one RGBA word per pixel (the
-// host drops the fourth byte while copying out).
+// host drops the fourth byte while copying out; with one output channel it
+// keeps the first byte alone); f32 output is 3 planes, or plane 0 alone.
 // CPU twin: src/cpu/augment.rs.
 
 fn to_u8(c: vec3<f32>) -> vec3<u32> {
@@ -35,7 +36,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
         c = warp_pixel(si, ox, oy, fv.geo) * INV_255;
     }
     c = run_segment(si, c, seg, Px(ox, oy, fv.color, in_half));
-    if (OUT_F32) {
+    if (OUT_F32 && OUT_GREY) {
+        // One output channel: channel 0 of the final image.
+        out_buf[si * npx + p] = bitcast<u32>((c.x - g.mean.x) / g.stdev.x);
+    } else if (OUT_F32) {
         let n = (c - g.mean.xyz) / g.stdev.xyz;
         let o = si * 3u * npx + p;
         out_buf[o] = bitcast<u32>(n.x);

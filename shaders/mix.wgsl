@@ -5,15 +5,19 @@
 //
 // Grid: workgroup (x, y, z) is a 16x16 tile of sample z, as in the main pass,
 // so the sample's mixing record is uniform across the workgroup.
-// Layouts: u8 is one RGBA word per pixel, f32 is CHW planes (bit patterns).
+// Layouts: u8 is one RGBA word per pixel, f32 is CHW planes (bit patterns);
+// with OUT_GREY (one output channel) f32 has one plane a sample, read as three
+// equal channels and written back as its first (u8 keeps its RGBA words,
+// whose first byte the host keeps).
 // CPU twin: src/cpu/mix.rs. MIX_X kinds come from the generated prelude (src/mix.rs, `kind`);
 // the resampler's weights (rs_taps, Resample) from common/weights.wgsl.
 
 override OUT_F32: bool = false;
+override OUT_GREY: bool = false;
 
 // Keep in sync with GpuMixGlobals in src/mix.rs.
 struct MixGlobals {
-    out: vec4<u32>,   // width, height, samples, format (0: u8 HWC, 1: f32 CHW)
+    out: vec4<u32>,   // width, height, samples, format (bit 0: f32 CHW, else u8 HWC; bit 1: one channel)
 }
 
 // Keep in sync with GpuMix in src/mix.rs (112 bytes).
@@ -33,6 +37,9 @@ struct MixSample {
 fn load(s: u32, c: u32, x: u32, y: u32) -> f32 {
     let npx = mg.out.x * mg.out.y;
     let p = y * mg.out.x + x;
+    if (OUT_F32 && OUT_GREY) {
+        return bitcast<f32>(mix_in[s * npx + p]);
+    }
     if (OUT_F32) {
         return bitcast<f32>(mix_in[(s * 3u + c) * npx + p]);
     }
@@ -156,7 +163,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
     }
     let npx = mg.out.x * mg.out.y;
     let p = oy * mg.out.x + ox;
-    if (OUT_F32) {
+    if (OUT_F32 && OUT_GREY) {
+        mix_out[si * npx + p] = bitcast<u32>(c.x);
+    } else if (OUT_F32) {
         let o = si * 3u * npx + p;
         mix_out[o] = bitcast<u32>(c.x);
         mix_out[o + npx] = bitcast<u32>(c.y);

@@ -53,7 +53,8 @@ impl std::str::FromStr for Backend {
 pub struct Batch {
     /// The pixels.
     pub data: Tensor,
-    /// [N, H, W, 3] for u8 HWC, [N, 3, H, W] for f32 CHW.
+    /// [N, H, W, C] for u8 HWC, [N, C, H, W] for f32 CHW: C is 3, or 1
+    /// after `grayscale` with `num_output_channels = 1`.
     pub shape: [usize; 4],
     /// One record per sample.
     pub records: Vec<SampleRecord>,
@@ -532,13 +533,14 @@ impl Augmenter {
         let gmix = mix.map(|m| plan_mix(m, size));
         let (h, w) = (size.height as usize, size.width as usize);
         let what = || format!("the output tensor ({n} samples of {w}x{h})");
-        let values = n.checked_mul(h * w * 3).ok_or_else(|| Error::OutOfMemory {
+        let c = self.pipeline.out_channels();
+        let values = n.checked_mul(h * w * c).ok_or_else(|| Error::OutOfMemory {
             what: what(),
             bytes: u64::MAX,
         })?;
         let shape = match self.pipeline.format {
-            OutputFormat::U8Hwc => [n, h, w, 3],
-            OutputFormat::F32Chw => [n, 3, h, w],
+            OutputFormat::U8Hwc => [n, h, w, c],
+            OutputFormat::F32Chw => [n, c, h, w],
         };
         let (mut data, reused) = self.take_tensor(values, &what)?;
         let mut cpu_fallback = Vec::new();
@@ -677,7 +679,7 @@ impl Augmenter {
         let size = self.pipeline.size;
         let n = records.len();
         check_records(records, n, size)?;
-        let want = n * size.width as usize * size.height as usize * 3;
+        let want = n * size.width as usize * size.height as usize * self.pipeline.out_channels();
         let (len, f32_data) = match data {
             Tensor::U8(v) => (v.len(), false),
             Tensor::F32(v) => (v.len(), true),
@@ -741,7 +743,7 @@ impl Augmenter {
                 if let Some((m, ignore)) = masks {
                     *masks_out = Some(cpu::masks::run_masks(gl, samples, m, ignore));
                 }
-                let per = (gl.out[0] * gl.out[1]) as usize * 3;
+                let per = gl.values_per_sample();
                 let mut stats = BatchStats::default();
                 let mut start = 0;
                 let run_gpu = |range: std::ops::Range<usize>,
@@ -844,7 +846,12 @@ impl Augmenter {
         else {
             return Err(Error::InvalidArgument(format!("op #{pos} is not augmix")));
         };
-        let mut ops = self.pipeline.ops[..pos].to_vec();
+        // The chains run as three-channel images; `combine` writes the
+        // one-channel output (channel 0) when the pipeline asks for it.
+        let mut ops: Vec<Op> = self.pipeline.ops[..pos]
+            .iter()
+            .map(three_channels)
+            .collect();
         ops.push(Op::Policy {
             kind: PolicyKind::RandAugment {
                 num_ops: crate::ops::augmix_depth(*depth),
@@ -893,7 +900,7 @@ impl Augmenter {
             let inner_own = match &own {
                 std::borrow::Cow::Borrowed(_) => None,
                 std::borrow::Cow::Owned(p) => {
-                    let mut ops = p.ops[..pos].to_vec();
+                    let mut ops: Vec<Op> = p.ops[..pos].iter().map(three_channels).collect();
                     ops.push(inner.ops[pos].clone());
                     Some(Pipeline {
                         ops,
@@ -961,9 +968,22 @@ impl Augmenter {
             (w, h),
             mean.map(|x| x as f32),
             std.map(|x| x as f32),
+            self.pipeline.out_channels(),
             tensor_mut(data),
         );
         Ok(stats)
+    }
+}
+
+/// `op` with a three-channel output (AugMix's internal chains: a grayscale
+/// with `num_output_channels = 1` still greys, in all three channels).
+fn three_channels(op: &Op) -> Op {
+    match op {
+        Op::Grayscale { p, .. } => Op::Grayscale {
+            p: *p,
+            num_output_channels: 3,
+        },
+        other => other.clone(),
     }
 }
 

@@ -180,7 +180,7 @@ pub const EXPLICIT_OPS: &[ExplicitOp] = {
                 JITTER_ORDER,
             ],
         ),
-        op("grayscale", &[]),
+        op("grayscale", &[color::NUM_OUTPUT_CHANNELS]),
         op("permute_channels", &[color::ORDER]),
         op(
             "random_field",
@@ -535,7 +535,10 @@ pub fn explicit_op(
             (op, d, same)
         }
         "grayscale" => (
-            Op::Grayscale { p: 1.0 },
+            Op::Grayscale {
+                p: 1.0,
+                num_output_channels: r.int_in(&color::NUM_OUTPUT_CHANNELS)?,
+            },
             Drawn::Grayscale { applied: true },
             same,
         ),

@@ -55,9 +55,9 @@ pub use image::RgbImage;
 /// An output tensor's data.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Tensor {
-    /// u8, N x H x W x 3.
+    /// u8, N x H x W x C (C = 3, or 1: [`Pipeline::out_channels`]).
     U8(Vec<u8>),
-    /// f32, N x 3 x H x W.
+    /// f32, N x C x H x W.
     F32(Vec<f32>),
 }
 
@@ -79,6 +79,17 @@ impl TensorMut<'_> {
             TensorMut::F32(o) => bytemuck::cast_slice_mut(o),
         };
         dst[at..at + bytes.len()].copy_from_slice(bytes);
+    }
+
+    /// Copies the first byte of each RGBA word in at byte offset `at` (u8
+    /// readback of a one-channel output).
+    pub(crate) fn write_grey_from_rgba(&mut self, at: usize, rgba: &[u8]) {
+        if let TensorMut::U8(o) = self {
+            let n = rgba.len() / 4;
+            for (d, s) in o[at..at + n].iter_mut().zip(rgba.chunks_exact(4)) {
+                *d = s[0];
+            }
+        }
     }
 
     /// Copies RGBA words in as RGB bytes at byte offset `at` (u8 readback).

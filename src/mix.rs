@@ -200,7 +200,8 @@ const _: () = assert!(std::mem::size_of::<GpuMix>() == 112);
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct GpuMixGlobals {
-    /// Width, height, samples, format (0: u8 HWC, 1: f32 CHW).
+    /// Width, height, samples, format (`GpuGlobals::out[3]`'s bits: 1 f32
+    /// CHW, 2 one channel).
     pub out: [u32; 4],
 }
 const _: () = assert!(std::mem::size_of::<GpuMixGlobals>() == 16);

@@ -15,9 +15,10 @@ use std::path::Path;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutputFormat {
-    /// u8, N x H x W x 3.
+    /// u8, N x H x W x C (C = 3, or 1 after `grayscale` with
+    /// `num_output_channels = 1`: see [`Pipeline::out_channels`]).
     U8Hwc,
-    /// f32, N x 3 x H x W, in [0, 1] or normalised by `normalize`.
+    /// f32, N x C x H x W, in [0, 1] or normalised by `normalize`.
     F32Chw,
 }
 
@@ -278,6 +279,7 @@ impl Pipeline {
                 }
             }
         }
+        self.validate_channels()?;
         if let Some(a) = self.ops.iter().position(|o| matches!(o, Op::AugMix { .. })) {
             if let Some(j) = self.ops[a + 1..]
                 .iter()
@@ -332,6 +334,103 @@ impl Pipeline {
             ));
         }
         Ok(())
+    }
+
+    /// The one-channel output's rules: at most one `grayscale` with
+    /// `num_output_channels = 1`, with `p = 1` (else the channel count would
+    /// vary per sample) and neither key scheduled; `normalize` after it
+    /// takes one mean and one std (torchvision refuses three on a
+    /// one-channel tensor).
+    fn validate_channels(&self) -> Result<()> {
+        let grey: Vec<usize> = (0..self.ops.len())
+            .filter(|&i| {
+                matches!(
+                    self.ops[i],
+                    Op::Grayscale {
+                        num_output_channels: 1,
+                        ..
+                    }
+                )
+            })
+            .collect();
+        let Some(&g) = grey.first() else {
+            return Ok(());
+        };
+        let err = |index: usize, op: &str, key: &str, message: String| {
+            Err(Error::InvalidParam {
+                index,
+                op: op.into(),
+                key: key.into(),
+                message,
+            })
+        };
+        if let Some(&second) = grey.get(1) {
+            return err(
+                second,
+                "grayscale",
+                "num_output_channels",
+                format!("1 is given by op #{g} already: one op sets the output's channels"),
+            );
+        }
+        if let Some(s) = self
+            .schedules
+            .items
+            .iter()
+            .find(|s| s.op == g && (s.key == "p" || s.key == "num_output_channels"))
+        {
+            return err(
+                g,
+                "grayscale",
+                &s.key,
+                "cannot follow a schedule with num_output_channels = 1 (it sets the output's channels)".into(),
+            );
+        }
+        if let Op::Grayscale { p, .. } = self.ops[g] {
+            if p != 1.0 {
+                return err(
+                    g,
+                    "grayscale",
+                    "p",
+                    format!("must be 1 with num_output_channels = 1 (the output's channel count cannot vary per sample), got {p}"),
+                );
+            }
+        }
+        if let Some(Op::Normalize { mean, std }) = self.ops.last() {
+            let n = self.ops.len() - 1;
+            for (key, v) in [("mean", mean), ("std", std)] {
+                if v[1] != v[0] || v[2] != v[0] {
+                    return err(
+                        n,
+                        "normalize",
+                        key,
+                        format!(
+                            "the output has 1 channel (grayscale with num_output_channels = 1, op #{g}): give one value, got [{}, {}, {}]",
+                            v[0], v[1], v[2]
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Channels of every output sample: 1 after a `grayscale` with
+    /// `num_output_channels = 1` (channel 0 of the final image), else 3.
+    pub fn out_channels(&self) -> usize {
+        let grey = self.ops.iter().any(|o| {
+            matches!(
+                o,
+                Op::Grayscale {
+                    num_output_channels: 1,
+                    ..
+                }
+            )
+        });
+        if grey {
+            1
+        } else {
+            3
+        }
     }
 
     /// How many output classes each label class becomes: 4 with

@@ -143,7 +143,8 @@ const _: () = assert!(std::mem::size_of::<GpuSample>() == 768);
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct GpuGlobals {
-    /// Output width, height, samples in this dispatch, format (0 u8 HWC, 1 f32 CHW).
+    /// Output width, height, samples in this dispatch, format (bit 0: f32
+    /// CHW, else u8 HWC; bit 1: one output channel, else three).
     pub out: [u32; 4],
     /// Stat slot this pass reduces, stat slots in the pipeline, the field kinds
     /// the pipeline can draw (so the field pass runs for every batch of a
@@ -156,6 +157,33 @@ pub struct GpuGlobals {
 }
 
 const _: () = assert!(std::mem::size_of::<GpuGlobals>() == 64);
+
+/// Bit of `GpuGlobals::out[3]` (and the mixing globals'): f32 CHW output.
+pub const FORMAT_F32: u32 = 1;
+/// Bit of `GpuGlobals::out[3]`: one output channel (grayscale with
+/// `num_output_channels = 1`).
+pub const FORMAT_GREY: u32 = 2;
+
+impl GpuGlobals {
+    /// Whether the output is f32 CHW (else u8 HWC).
+    pub fn f32_out(&self) -> bool {
+        self.out[3] & FORMAT_F32 != 0
+    }
+
+    /// Channels of each output sample (1 or 3).
+    pub fn channels(&self) -> usize {
+        if self.out[3] & FORMAT_GREY != 0 {
+            1
+        } else {
+            3
+        }
+    }
+
+    /// Values of one output sample in the tensor.
+    pub fn values_per_sample(&self) -> usize {
+        self.out[0] as usize * self.out[1] as usize * self.channels()
+    }
+}
 
 /// Builds the kernel parameters of one sample from its drawn ops.
 /// `index` is the sample's position in the batch (for errors).
@@ -339,7 +367,11 @@ pub fn globals(pipeline: &Pipeline, n_samples: u32, pass: u32) -> GpuGlobals {
             n_samples,
             match pipeline.format {
                 OutputFormat::U8Hwc => 0,
-                OutputFormat::F32Chw => 1,
+                OutputFormat::F32Chw => FORMAT_F32,
+            } | if pipeline.out_channels() == 1 {
+                FORMAT_GREY
+            } else {
+                0
             },
         ],
         pass: [pass, pipeline.stat_slots() as u32, field_kinds(pipeline), 0],

@@ -194,6 +194,14 @@ impl Schedules {
                     ),
                 ));
             }
+            if k.name == ops::keys::color::NUM_OUTPUT_CHANNELS.name {
+                return Err(sched_err(
+                    index,
+                    name,
+                    key,
+                    "the output's channel count is the same for every epoch and sample: it cannot follow a schedule".into(),
+                ));
+            }
             for tk in t.keys() {
                 if !["from", "to", "epochs", "by"].contains(&tk.as_str()) {
                     return Err(sched_err(index, name, key, format!("unknown key `{tk}` (a schedule has from, to, and epochs or by = \"strength\")")));

@@ -524,3 +524,64 @@ fn bench_end_to_end_prints_the_stages() {
         .unwrap();
     assert!(rate > 0.0);
 }
+
+#[test]
+fn one_channel_outputs_are_grey_pngs_and_one_plane_npy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = gpu_augment::synthetic_image(4, 11, 7);
+    let input = tmp.path().join("in.png");
+    src.save(&input).unwrap();
+    // apply: torchvision's rgb_to_grayscale(img, num_output_channels=1).
+    let out = tmp.path().join("grey.png");
+    let o = bin()
+        .args(["apply", "--backend", "cpu", "--op", "grayscale"])
+        .args(["--set", "num_output_channels=1"])
+        .arg(&input)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = image::open(&out).unwrap();
+    assert_eq!(got.color(), image::ColorType::L8, "an 8-bit grey PNG");
+    let got = got.to_luma8();
+    for (x, y, p) in src.enumerate_pixels() {
+        let [r, g, b] = p.0.map(|v| v as f64);
+        let want = (0.299 * r + 0.587 * g + 0.114 * b).round();
+        assert!(
+            (got.get_pixel(x, y)[0] as f64 - want).abs() <= 1.0,
+            "pixel ({x}, {y})"
+        );
+    }
+    // run: u8 pipelines write grey PNGs, f32 ones [1, H, W] arrays.
+    let dir = tmp.path().join("photos");
+    good_images(&dir, 2);
+    for (fmt, ext) in [("u8_hwc", "png"), ("f32_chw", "npy")] {
+        let pipe = tmp.path().join(format!("{fmt}.toml"));
+        std::fs::write(
+            &pipe,
+            format!("size = [12, 10]\nformat = \"{fmt}\"\n[[ops]]\nop = \"random_resized_crop\"\n[[ops]]\nop = \"grayscale\"\nnum_output_channels = 1"),
+        )
+        .unwrap();
+        let out = tmp.path().join(format!("out-{fmt}"));
+        let o = bin()
+            .args(["run", "--backend", "cpu", "--input"])
+            .arg(&dir)
+            .arg("--out")
+            .arg(&out)
+            .arg("--pipeline")
+            .arg(&pipe)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let path = out.join(format!("img0.{ext}"));
+        if ext == "png" {
+            let img = image::open(&path).unwrap();
+            assert_eq!(img.color(), image::ColorType::L8);
+            assert_eq!((img.width(), img.height()), (10, 12));
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+            assert_eq!(npy.shape(), &[1, 12, 10]);
+        }
+    }
+}

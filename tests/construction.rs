@@ -138,7 +138,10 @@ fn base_ops() -> Vec<Op> {
             hue: Some([-0.1, 0.1]),
             p: 1.0,
         },
-        Op::Grayscale { p: 1.0 },
+        Op::Grayscale {
+            p: 1.0,
+            num_output_channels: 3,
+        },
         Op::PermuteChannels { p: 1.0 },
         Op::RandomField {
             l: [2.0, 4.0],
@@ -433,6 +436,12 @@ fn keys() -> Vec<(&'static str, &'static str, Set, bool)> {
         ),
         ("color_jitter", "p", num!(ColorJitter, p), false),
         ("grayscale", "p", num!(Grayscale, p), false),
+        (
+            "grayscale",
+            "num_output_channels",
+            int!(Grayscale, num_output_channels),
+            true,
+        ),
         ("permute_channels", "p", num!(PermuteChannels, p), false),
         ("random_field", "l", pair!(RandomField, l, 1), false),
         (

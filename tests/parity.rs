@@ -121,6 +121,14 @@ op_parity! {
     op_barriers_chain: "size = 30\n[[ops]]\nop = \"equalize\"\np = 1.0\n[[ops]]\nop = \"sharpness\"\nfactor = 0.2\np = 1.0\n[[ops]]\nop = \"color_jitter\"\ncontrast = 0.5\n[[ops]]\nop = \"gaussian_blur\"\nkernel_size = 5\n[[ops]]\nop = \"autocontrast\"\np = 1.0";
     op_augmix: "size = 36\n[[ops]]\nop = \"random_resized_crop\"\n[[ops]]\nop = \"augmix\"";
     op_augmix_f32_deep: "size = 30\nformat = \"f32_chw\"\n[[ops]]\nop = \"augmix\"\nseverity = 10\nwidth = 4\ndepth = 3\nalpha = 0.5\n[[ops]]\nop = \"normalize\"";
+    // One output channel (grayscale num_output_channels = 1): the main pass
+    // writes channel 0 alone (f32: one plane), the mixing pass reads it.
+    op_grayscale_one_channel_u8: "size = [40, 36]\n[[ops]]\nop = \"random_resized_crop\"\n[[ops]]\nop = \"grayscale\"\nnum_output_channels = 1\n[[ops]]\nop = \"color_jitter\"\nbrightness = 0.4\ncontrast = 0.4\n[[ops]]\nop = \"random_erasing\"\np = 1.0\nvalue = \"random\"";
+    op_grayscale_one_channel_f32: "size = [33, 30]\nformat = \"f32_chw\"\n[[ops]]\nop = \"affine\"\ndegrees = 20\n[[ops]]\nop = \"grayscale\"\nnum_output_channels = 1\n[[ops]]\nop = \"rand_augment\"\n[[ops]]\nop = \"gaussian_noise\"\n[[ops]]\nop = \"normalize\"\nmean = 0.45\nstd = 0.226";
+    op_grayscale_one_channel_mixup_u8: "size = 24\n[[ops]]\nop = \"grayscale\"\nnum_output_channels = 1\n[[ops]]\nop = \"mixup\"\nnum_classes = 3";
+    op_grayscale_one_channel_cutmix_f32: "size = 24\nformat = \"f32_chw\"\n[[ops]]\nop = \"grayscale\"\nnum_output_channels = 1\n[[ops]]\nop = \"cutmix\"\nnum_classes = 3";
+    op_grayscale_one_channel_resizemix_f32: "size = 30\nformat = \"f32_chw\"\n[[ops]]\nop = \"grayscale\"\nnum_output_channels = 1\n[[ops]]\nop = \"colorful_cutout\"\n[[ops]]\nop = \"normalize\"\nmean = [0.5]\nstd = [0.25]\n[[ops]]\nop = \"resizemix\"\nnum_classes = 3";
+    op_grayscale_one_channel_augmix: "size = 30\n[[ops]]\nop = \"grayscale\"\nnum_output_channels = 1\n[[ops]]\nop = \"augmix\"";
     op_chain_crop_then_affine_fill: "size = 40\n[[ops]]\nop = \"center_crop\"\nsize = 60\n[[ops]]\nop = \"affine\"\ndegrees = 30\nfill = [255, 0, 0]\n[[ops]]\nop = \"random_crop\"\nsize = 36\npadding = 2";
 }
 

@@ -264,7 +264,10 @@ fn normalize_must_be_last() {
         })
         .expect("normalize alone is fine");
     let e = p
-        .with(gpu_augment::Op::Grayscale { p: 1.0 })
+        .with(gpu_augment::Op::Grayscale {
+            p: 1.0,
+            num_output_channels: 3,
+        })
         .expect_err("an op after normalize");
     assert!(e.to_string().contains("last"), "{e}");
 }

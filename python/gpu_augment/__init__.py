@@ -103,8 +103,15 @@ class Pipeline:
 
     @property
     def format(self) -> str:
-        """``"u8_hwc"`` (uint8 N x H x W x 3) or ``"f32_chw"`` (float32 N x 3 x H x W)."""
+        """``"u8_hwc"`` (uint8 N x H x W x C) or ``"f32_chw"`` (float32 N x C x H x W),
+        C = :attr:`channels`."""
         return self._native.format
+
+    @property
+    def channels(self) -> int:
+        """Channels of each output: 3, or 1 after ``grayscale`` with
+        ``num_output_channels = 1`` (arrays N x H x W x 1 or N x 1 x H x W)."""
+        return self._native.channels
 
     @property
     def views(self) -> int:

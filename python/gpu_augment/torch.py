@@ -106,7 +106,8 @@ class Loader:
       are asynchronous.
     - ``device``: move each batch there (``non_blocking=True``).
     - ``normalize``: for ``u8_hwc`` pipelines, ``True`` (ImageNet's mean
-      and std) or ``(mean, std)``: images become float32 N x 3 x H x W,
+      and std) or ``(mean, std)``, one value per output channel: images
+      become float32 N x C x H x W,
       ``(x / 255 - mean) / std``, computed on ``device`` after the uint8 copy.
     - ``targets``: ``"auto"``, ``"soft"`` or ``"index"`` (see the module docs).
     - ``item_targets`` (with ``target_options``): per dataset item, its
@@ -151,10 +152,19 @@ class Loader:
                     "device); this pipeline already outputs f32_chw"
                 )
             mean, std = (IMAGENET_MEAN, IMAGENET_STD) if normalize is True else normalize
+            c = self.loader.pipeline.channels
+            for name, v in (("mean", mean), ("std", std)):
+                if len(v) != c:
+                    raise ValueError(
+                        f"normalize=: the pipeline's outputs have {c} channel(s) but {name} has "
+                        f"{len(v)} values, got {list(v)!r}"
+                        + (" (normalize=True is ImageNet's RGB mean and std: give (mean, std) "
+                           "with one value each)" if c == 1 else "")
+                    )
             dev = self.device or torch.device("cpu")
             self._norm = (
-                torch.tensor(mean, dtype=torch.float32, device=dev).view(1, 3, 1, 1),
-                torch.tensor(std, dtype=torch.float32, device=dev).view(1, 3, 1, 1),
+                torch.tensor(mean, dtype=torch.float32, device=dev).view(1, c, 1, 1),
+                torch.tensor(std, dtype=torch.float32, device=dev).view(1, c, 1, 1),
             )
 
     def __len__(self) -> int:

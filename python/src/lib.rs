@@ -205,6 +205,13 @@ impl Pipeline {
         self.inner.views.max(1)
     }
 
+    /// Channels of each output: 3, or 1 after `grayscale` with
+    /// `num_output_channels = 1`.
+    #[getter]
+    fn channels(&self) -> usize {
+        self.inner.out_channels()
+    }
+
     /// The mixing op's `num_classes`, or None when the pipeline does not mix.
     #[getter]
     fn mix_classes(&self) -> Option<usize> {
@@ -246,7 +253,8 @@ impl Pipeline {
 /// One augmented batch (see `gpu_augment.Batch` in the stubs).
 #[pyclass(module = "gpu_augment._native")]
 struct Batch {
-    /// u8 [N, H, W, 3] or f32 [N, 3, H, W]; its buffer is the engine's.
+    /// u8 [N, H, W, C] or f32 [N, C, H, W] (C = 3, or 1: `Pipeline.channels`);
+    /// its buffer is the engine's.
     #[pyo3(get)]
     images: Py<PyAny>,
     /// f32 [N, C] soft labels, or None.

@@ -283,3 +283,37 @@ class _nullcontext:
 
     def __exit__(self, *a):
         return False
+
+
+def test_one_channel_pipelines(folder: Path):
+    """grayscale num_output_channels = 1: N x H x W x 1 / N x 1 x H x W arrays
+    from the Augmenter and the Loaders, channel 0 of the 3-channel run."""
+    grey = {"op": "grayscale", "num_output_channels": 1}
+    img = np.random.default_rng(0).integers(0, 256, (30, 41, 3), dtype=np.uint8)
+    for fmt, axis in (("u8_hwc", 3), ("f32_chw", 1)):
+        p1 = ga.Pipeline.from_dict({"size": [12, 10], "format": fmt, "ops": [{"op": "random_resized_crop"}, grey]})
+        p3 = ga.Pipeline.from_dict(
+            {"size": [12, 10], "format": fmt, "ops": [{"op": "random_resized_crop"}, dict(grey, num_output_channels=3)]}
+        )
+        assert p1.channels == 1 and p3.channels == 3
+        a = ga.Augmenter(p1, "cpu")([img, img], seed=4).images
+        b = ga.Augmenter(p3, "cpu")([img, img], seed=4).images
+        assert a.shape == ((2, 12, 10, 1) if axis == 3 else (2, 1, 12, 10))
+        assert np.array_equal(a, np.take(b, [0], axis=axis))
+        lb = next(iter(ga.Loader(folder, p1, batch_size=4, backend="cpu")))
+        assert lb.images.shape == ((4, 12, 10, 1) if axis == 3 else (4, 1, 12, 10))
+    with pytest.raises(ValueError, match="normalize.*key `mean`.*1 channel"):
+        ga.Pipeline.from_dict({"size": 8, "format": "f32_chw", "ops": [grey, {"op": "normalize"}]})
+    with pytest.raises(ValueError, match="key `p`"):
+        ga.Pipeline.from_dict({"size": 8, "ops": [dict(grey, p=0.5)]})
+    torch = pytest.importorskip("torch")
+    from gpu_augment.torch import Loader as TorchLoader
+
+    u8 = {"size": [12, 10], "ops": [{"op": "random_resized_crop"}, grey]}
+    with pytest.raises(ValueError, match="1 channel"):
+        TorchLoader(folder, u8, batch_size=4, backend="cpu", normalize=True)
+    x, _ = next(iter(TorchLoader(folder, u8, batch_size=4, seed=3, backend="cpu", normalize=([0.5], [0.25]))))
+    raw = next(iter(ga.Loader(folder, u8, batch_size=4, seed=3, backend="cpu"))).images
+    assert x.shape == (4, 1, 12, 10)
+    assert np.allclose(x.numpy(), (raw.transpose(0, 3, 1, 2) / 255.0 - 0.5) / 0.25, atol=1e-5)
+    assert torch.is_tensor(x)

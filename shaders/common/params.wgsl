@@ -5,6 +5,7 @@
 // variant per combination it meets). A CPU-emulated device such as lavapipe
 // runs both sides of every branch, so paths no sample needs are compiled out.
 override OUT_F32: bool = false;       // f32 CHW output (else u8 RGBA words)
+override OUT_GREY: bool = false;      // one output channel: f32 writes plane 0 alone (u8 keeps its words)
 override USE_SCRATCH: bool = false;   // the stats pass left the warped image in scratch
 override MAY_NEAREST: bool = false;   // some sample samples nearest
 override MAY_CLIP: bool = false;      // some sample has clip stages
@@ -49,7 +50,7 @@ struct Sample {
 }
 
 struct Globals {
-    out: vec4<u32>,   // width, height, samples, format (0: u8 HWC, 1: f32 CHW)
+    out: vec4<u32>,   // width, height, samples, format (bit 0: f32 CHW, else u8 HWC; bit 1: one channel)
     stage: vec4<u32>, // segment of this pass, barrier passes in the pipeline, field kinds of the pipeline, unused
     mean: vec4<f32>,
     stdev: vec4<f32>,

@@ -66,6 +66,31 @@ pub fn write_text(path: &Path, text: &str) -> Result<()> {
     })
 }
 
+/// Writes output `j` of `batch` to `path`: u8 as an image file (see
+/// [`write_png`]; 8-bit grey for a one-channel output), f32 as a .npy
+/// array of shape [C, H, W] (C = 3, or 1).
+pub fn write_sample(path: &Path, batch: &gpu_augment::Batch, j: usize) -> Result<()> {
+    match &batch.data {
+        gpu_augment::Tensor::U8(_) => {
+            let [_, h, w, _] = batch.shape;
+            write_png(
+                path,
+                w as u32,
+                h as u32,
+                batch.sample_u8(j).unwrap_or_default(),
+            )
+        }
+        gpu_augment::Tensor::F32(_) => {
+            let [_, c, h, w] = batch.shape;
+            write_npy(
+                path,
+                &[c as u64, h as u64, w as u64],
+                batch.sample_f32(j).unwrap_or_default(),
+            )
+        }
+    }
+}
+
 /// Writes an f32 array as a .npy file (atomically: temporary file, then rename).
 pub fn write_npy(path: &Path, shape: &[u64], data: &[f32]) -> Result<()> {
     use npyz::WriterBuilder;
@@ -89,12 +114,19 @@ pub fn write_npy(path: &Path, shape: &[u64], data: &[f32]) -> Result<()> {
     })
 }
 
-/// Writes u8 HWC RGB as an image file, in the format its extension names
-/// (PNG when it names none; atomically: temporary file, then rename).
+/// Writes u8 HWC RGB (or one channel: an 8-bit grey image) as an image
+/// file, in the format its extension names (PNG when it names none;
+/// atomically: temporary file, then rename).
 pub fn write_png(path: &Path, width: u32, height: u32, data: &[u8]) -> Result<()> {
-    let img = RgbImage::from_raw(width, height, data.to_vec()).ok_or_else(|| {
+    let npx = width as usize * height as usize;
+    let img: Option<image::DynamicImage> = if data.len() == npx && npx > 0 {
+        image::GrayImage::from_raw(width, height, data.to_vec()).map(Into::into)
+    } else {
+        RgbImage::from_raw(width, height, data.to_vec()).map(Into::into)
+    };
+    let img = img.ok_or_else(|| {
         Error::InvalidArgument(format!(
-            "{} bytes are not a {width}x{height} RGB image",
+            "{} bytes are not a {width}x{height} RGB or grey image",
             data.len()
         ))
     })?;

@@ -18,12 +18,12 @@
 //! lie inside it (a run's partners form one cycle through its batch).
 
 use super::files::rel_name;
-use super::files::{decode_all, write_npy, write_png};
+use super::files::{decode_all, write_sample};
 use super::run::{output_bases, output_name, RunSummary};
 use anyhow::{bail, Context, Result};
 use gpu_augment::loader::{find_images, folder_classes};
 use gpu_augment::{
-    Augmenter, Backend, Labels, OutputFormat, Pipeline, Request, RgbImage, SampleRecord, Tensor,
+    Augmenter, Backend, Labels, OutputFormat, Pipeline, Request, RgbImage, SampleRecord,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -299,7 +299,6 @@ pub fn replay_folder(
         OutputFormat::U8Hwc => "png",
         OutputFormat::F32Chw => "npy",
     };
-    let size = pipeline.size;
     let mixing = pipeline.mix.is_some();
     let output_classes = classes
         .as_ref()
@@ -391,19 +390,7 @@ pub fn replay_folder(
                 std::fs::create_dir_all(parent)
                     .with_context(|| format!("creating {}", parent.display()))?;
             }
-            let written = match &batch.data {
-                Tensor::U8(_) => write_png(
-                    &path,
-                    size.width,
-                    size.height,
-                    batch.sample_u8(j).unwrap_or_default(),
-                ),
-                Tensor::F32(_) => write_npy(
-                    &path,
-                    &[3, size.height as u64, size.width as u64],
-                    batch.sample_f32(j).unwrap_or_default(),
-                ),
-            };
+            let written = write_sample(&path, &batch, j);
             if let Err(e) = written {
                 summary.failed.push((path, e.to_string()));
                 continue;

@@ -1,10 +1,9 @@
 //! `gpu-augment run`: augment every image under a folder.
 
-use super::files::{rel_name, write_npy, write_png, write_text};
+use super::files::{rel_name, write_sample, write_text};
 use gpu_augment::loader::{folder_classes, scan_images, ShardTail};
 use gpu_augment::{
     Backend, Dataset, Error, Loader, LoaderOptions, OutputFormat, Pipeline, Result, SampleRecord,
-    Tensor,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -872,7 +871,7 @@ pub fn run_folder(
     let size = pipeline.size;
     let per_output = size.width as u64
         * size.height as u64
-        * 3
+        * pipeline.out_channels() as u64
         * match pipeline.format {
             OutputFormat::U8Hwc => 1,
             OutputFormat::F32Chw => 4,
@@ -1103,19 +1102,7 @@ pub fn run_folder(
                                 std::fs::rename(&tmp, &mpath).map_err(io(&mpath))?;
                             }
                         }
-                        match &batch.data {
-                            Tensor::U8(_) => write_png(
-                                path,
-                                size.width,
-                                size.height,
-                                batch.sample_u8(*j).unwrap_or_default(),
-                            ),
-                            Tensor::F32(_) => write_npy(
-                                path,
-                                &[3, size.height as u64, size.width as u64],
-                                batch.sample_f32(*j).unwrap_or_default(),
-                            ),
-                        }
+                        write_sample(path, batch, *j)
                     })
                     .collect();
                 for ((j, path), r) in outs.iter().zip(results) {

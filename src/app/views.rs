@@ -16,12 +16,12 @@
 //! settings or inputs is refused unless `--overwrite`. Shard `I` of `N`
 //! takes the files at positions `I, I + N, ...`.
 
-use super::files::{rel_name, write_npy, write_png, write_text};
+use super::files::{rel_name, write_sample, write_text};
 use super::run::{output_bases, RunOptions, RunSummary};
 use gpu_augment::loader::scan_images;
 use gpu_augment::{
-    load_image_with, Error, OutputFormat, Request, Result, RgbImage, SampleRecord, Tensor,
-    ViewAugmenter, ViewBatch, Views,
+    load_image_with, Error, OutputFormat, Request, Result, RgbImage, SampleRecord, ViewAugmenter,
+    ViewBatch, Views,
 };
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -90,20 +90,7 @@ fn write_output(vb: &ViewBatch, o: usize, path: &Path) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io_err(parent))?;
     }
-    let size = vb.batch.shape;
-    match &vb.batch.data {
-        Tensor::U8(_) => write_png(
-            path,
-            size[2] as u32,
-            size[1] as u32,
-            vb.batch.sample_u8(o).unwrap_or_default(),
-        ),
-        Tensor::F32(_) => write_npy(
-            path,
-            &[3, size[2] as u64, size[3] as u64],
-            vb.batch.sample_f32(o).unwrap_or_default(),
-        ),
-    }
+    write_sample(path, &vb.batch, o)
 }
 
 /// For each image of a call, its outputs as (view batch, output position,

@@ -45,7 +45,8 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-/// Augments one sample into `out` (u8 HWC: npx * 3 bytes; f32 CHW: 3 * npx floats).
+/// Augments one sample into `out` (u8 HWC: npx * C bytes; f32 CHW: C * npx
+/// floats; C = `gl.channels()`, with 1 channel 0 of the final image).
 pub fn augment_sample(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice) {
     SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
@@ -214,6 +215,18 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
         }
     }
     match out {
+        // One output channel: channel 0 of the final image.
+        OutSlice::U8(o) if gl.channels() == 1 => {
+            for (d, x) in o.iter_mut().zip(r.iter()) {
+                *d = quantize(*x) as u8;
+            }
+        }
+        OutSlice::F32(o) if gl.channels() == 1 => {
+            let (m, sd) = (gl.mean[0], gl.std[0]);
+            for (d, x) in o.iter_mut().zip(r.iter()) {
+                *d = (x - m) / sd;
+            }
+        }
         OutSlice::U8(o) => {
             // floor(clamp(x, 0, 1) * 255 + 0.5): the cast truncates a non-negative
             // value. Quantised plane by plane (vectorises), then interleaved.

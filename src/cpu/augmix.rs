@@ -15,16 +15,20 @@ pub struct AugMixWeights {
     pub chains: Vec<f32>,
 }
 
-/// Mixes `internal` (outputs x (width + 1) images of `3 * h * w` floats) into `out`.
+/// Mixes `internal` (outputs x (width + 1) images of `3 * h * w` floats) into
+/// `out` (`channels` 3, or 1: channel 0 of the mix).
 pub fn combine(
     internal: &[f32],
     weights: &[AugMixWeights],
     (w, h): (usize, usize),
     mean: [f32; 3],
     std: [f32; 3],
+    channels: usize,
     out: TensorMut,
 ) {
     let per = 3 * w * h;
+    // The output's values per sample: 3 planes, or channel 0 alone.
+    let out_per = channels * w * h;
     let mix_one = |o: usize, acc: &mut Vec<f32>| {
         let wt = &weights[o];
         let parts = wt.chains.len() + 1;
@@ -40,7 +44,7 @@ pub fn combine(
     };
     match out {
         TensorMut::F32(o) => {
-            o.par_chunks_mut(per)
+            o.par_chunks_mut(out_per)
                 .enumerate()
                 .for_each_init(Vec::new, |acc, (i, dst)| {
                     mix_one(i, acc);
@@ -50,6 +54,16 @@ pub fn combine(
                         for (d, &x) in plane.iter_mut().zip(src) {
                             *d = (x - mean[c]) / std[c];
                         }
+                    }
+                })
+        }
+        TensorMut::U8(o) if channels == 1 => {
+            o.par_chunks_mut(out_per)
+                .enumerate()
+                .for_each_init(Vec::new, |acc, (i, dst)| {
+                    mix_one(i, acc);
+                    for (d, &r) in dst.iter_mut().zip(acc.iter()) {
+                        *d = super::color::quantize(r) as u8;
                     }
                 })
         }

@@ -12,6 +12,7 @@
 
 use super::resample::{resample_u8, AxisTaps};
 use crate::mix::{kind, GpuMix, GpuMixGlobals};
+use crate::plan::FORMAT_GREY;
 use crate::resample::{to_u8, GpuResample};
 use crate::{Tensor, TensorMut};
 use rayon::prelude::*;
@@ -19,6 +20,14 @@ use rayon::prelude::*;
 /// Mixes the whole augmented batch `input` into `out` (same layout): output
 /// sample i reads sample i and its partner. Works for any partner table.
 pub fn run_mix(gl: &GpuMixGlobals, mixes: &[GpuMix], input: &Tensor, out: TensorMut) {
+    if let Some(rgb) = grey_as_rgb(gl) {
+        let npx = (gl.out[0] * gl.out[1]) as usize;
+        let wide = expand(input, npx);
+        let mut mixed = wide.clone();
+        run_mix(&rgb, mixes, &wide, tensor_mut(&mut mixed));
+        compact(&mixed, npx, out);
+        return;
+    }
     let (w, h) = (gl.out[0] as usize, gl.out[1] as usize);
     let per = w * h * 3;
     match (input, out) {
@@ -55,6 +64,16 @@ pub fn run_mix(gl: &GpuMixGlobals, mixes: &[GpuMix], input: &Tensor, out: Tensor
 /// sample of every piece is copied aside beforehand for the piece before it.
 /// This saves the second tensor and a third of the memory traffic.
 pub fn run_mix_in_place(gl: &GpuMixGlobals, mixes: &[GpuMix], data: TensorMut) -> bool {
+    if let Some(rgb) = grey_as_rgb(gl) {
+        let npx = (gl.out[0] * gl.out[1]) as usize;
+        let wide = expand(&tensor_ref(&data), npx);
+        let mut mixed = wide.clone();
+        if !run_mix_in_place(&rgb, mixes, tensor_mut(&mut mixed)) {
+            run_mix(&rgb, mixes, &wide, tensor_mut(&mut mixed));
+        }
+        compact(&mixed, npx, data);
+        return true;
+    }
     let (w, h) = (gl.out[0] as usize, gl.out[1] as usize);
     let Some(pieces) = cycle_pieces(mixes, rayon::current_num_threads()) else {
         return false;
@@ -72,6 +91,62 @@ pub fn run_mix_in_place(gl: &GpuMixGlobals, mixes: &[GpuMix], data: TensorMut) -
         }),
     }
     true
+}
+
+/// One-channel outputs (format bit `FORMAT_GREY`) mix as three equal
+/// channels: every kind mixes channel by channel, so channel 0 of the
+/// three-channel mix is the one-channel mix (the kernel reads a one-channel
+/// f32 plane as three equal channels too; on u8 it mixes the main pass's
+/// RGB words, whose first byte is the output). The globals for that, or
+/// None for three-channel outputs.
+fn grey_as_rgb(gl: &GpuMixGlobals) -> Option<GpuMixGlobals> {
+    (gl.out[3] & FORMAT_GREY != 0).then(|| GpuMixGlobals {
+        out: [gl.out[0], gl.out[1], gl.out[2], gl.out[3] & !FORMAT_GREY],
+    })
+}
+
+/// A one-channel batch (`npx` pixels a sample) as three equal channels, in
+/// the same layout (u8 HWC, f32 CHW).
+fn expand(t: &Tensor, npx: usize) -> Tensor {
+    match t {
+        Tensor::U8(v) => Tensor::U8(v.iter().flat_map(|&x| [x; 3]).collect()),
+        Tensor::F32(v) => Tensor::F32(
+            v.chunks(npx.max(1))
+                .flat_map(|plane| plane.iter().chain(plane).chain(plane).copied())
+                .collect(),
+        ),
+    }
+}
+
+/// Channel 0 of a three-channel batch into the one-channel `out`.
+fn compact(t: &Tensor, npx: usize, out: TensorMut) {
+    match (t, out) {
+        (Tensor::U8(v), TensorMut::U8(o)) => {
+            for (d, px) in o.iter_mut().zip(v.chunks_exact(3)) {
+                *d = px[0];
+            }
+        }
+        (Tensor::F32(v), TensorMut::F32(o)) => {
+            for (d, s) in o.chunks_mut(npx.max(1)).zip(v.chunks(3 * npx.max(1))) {
+                d.copy_from_slice(&s[..d.len()]);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn tensor_mut(t: &mut Tensor) -> TensorMut<'_> {
+    match t {
+        Tensor::U8(v) => TensorMut::U8(v),
+        Tensor::F32(v) => TensorMut::F32(v),
+    }
+}
+
+fn tensor_ref(t: &TensorMut<'_>) -> Tensor {
+    match t {
+        TensorMut::U8(v) => Tensor::U8(v.to_vec()),
+        TensorMut::F32(v) => Tensor::F32(v.to_vec()),
+    }
 }
 
 thread_local! {

@@ -28,7 +28,7 @@ pub(crate) fn run_batch(
     out: crate::TensorMut,
 ) -> Result<()> {
     check_batch(gl, samples, srcs, &out, None)?;
-    let per = (gl.out[0] * gl.out[1]) as usize * 3;
+    let per = gl.values_per_sample();
     match out {
         crate::TensorMut::U8(o) => run_samples(gl, samples, srcs, o, per, |o| OutSlice::U8(o)),
         crate::TensorMut::F32(o) => run_samples(gl, samples, srcs, o, per, |o| OutSlice::F32(o)),
@@ -58,18 +58,19 @@ pub(crate) fn check_batch(
     if let Some(m) = mixes.filter(|m| m.len() != n) {
         return bad(format!("{} mixing entries for a batch of {n}", m.len()));
     }
-    let want = n * gl.out[0] as usize * gl.out[1] as usize * 3;
+    let want = n * gl.values_per_sample();
     let (len, f32_out) = match out {
         crate::TensorMut::U8(o) => (o.len(), false),
         crate::TensorMut::F32(o) => (o.len(), true),
     };
-    if f32_out != (gl.out[3] == 1) || len != want {
+    if f32_out != gl.f32_out() || len != want {
         return bad(format!(
-            "an output tensor of {len} {} values for {n} outputs of {}x{} {} ({want} values)",
+            "an output tensor of {len} {} values for {n} outputs of {}x{}x{} {} ({want} values)",
             if f32_out { "f32" } else { "u8" },
             gl.out[0],
             gl.out[1],
-            if gl.out[3] == 1 { "f32" } else { "u8" },
+            gl.channels(),
+            if gl.f32_out() { "f32" } else { "u8" },
         ));
     }
     for (i, s) in srcs.iter().enumerate() {

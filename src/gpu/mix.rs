@@ -13,12 +13,13 @@ use crate::mix::{GpuMix, GpuMixGlobals};
 use crate::{Tensor, TensorMut};
 use std::sync::Mutex;
 
-/// The mixing kernel: layout, module and the pipelines (u8, f32), compiled on first use.
+/// The mixing kernel: layout, module and the pipelines (by format word: u8,
+/// f32, and each with one output channel), compiled on first use.
 pub(crate) struct MixKernel {
     layout: wgpu::BindGroupLayout,
     pipeline_layout: wgpu::PipelineLayout,
     module: wgpu::ShaderModule,
-    pipes: Mutex<[Option<wgpu::ComputePipeline>; 2]>,
+    pipes: Mutex<[Option<wgpu::ComputePipeline>; 4]>,
 }
 
 /// Buffers of the mixing pass, reused across batches.
@@ -94,17 +95,22 @@ impl MixKernel {
         }
     }
 
-    fn pipeline(&self, device: &wgpu::Device, f32_out: bool) -> Result<wgpu::ComputePipeline> {
+    /// The pipeline of format word `format` (`GpuMixGlobals::out[3]`).
+    fn pipeline(&self, device: &wgpu::Device, format: u32) -> Result<wgpu::ComputePipeline> {
         let mut pipes = self
             .pipes
             .lock()
             .map_err(|_| Error::Gpu("a previous batch panicked".into()))?;
-        let slot = &mut pipes[f32_out as usize];
+        let slot = &mut pipes[(format & 3) as usize];
         if let Some(p) = slot {
             return Ok(p.clone());
         }
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let constants = [("OUT_F32", if f32_out { 1.0 } else { 0.0 })];
+        let b = |bit: u32| if format & bit != 0 { 1.0 } else { 0.0 };
+        let constants = [
+            ("OUT_F32", b(crate::plan::FORMAT_F32)),
+            ("OUT_GREY", b(crate::plan::FORMAT_GREY)),
+        ];
         let p = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some("mix"),
             layout: Some(&self.pipeline_layout),
@@ -189,7 +195,7 @@ impl MixKernel {
         });
         Ok((
             MixDispatch {
-                pipeline: self.pipeline(device, gl.out[3] == 1)?,
+                pipeline: self.pipeline(device, gl.out[3])?,
                 bind_group,
                 grid: [gl.out[0].div_ceil(16), gl.out[1].div_ceil(16), gl.out[2]],
                 // And the two write_buffer staging buffers.

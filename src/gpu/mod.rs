@@ -156,6 +156,7 @@ struct Kernels {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Features {
     out_f32: bool,
+    out_grey: bool,
     use_scratch: bool,
     may_nearest: bool,
     may_clip: bool,
@@ -171,7 +172,8 @@ impl Features {
     fn of(gl: &GpuGlobals, samples: &[GpuSample]) -> Self {
         let any = |f: &dyn Fn(&GpuSample) -> bool| samples.iter().any(f);
         Features {
-            out_f32: gl.out[3] == 1,
+            out_f32: gl.f32_out(),
+            out_grey: gl.channels() == 1,
             use_scratch: gl.pass[1] > 0,
             may_nearest: any(&|s| s.src[3] & 1 != 0),
             may_clip: any(&|s| s.counts[3] > 0),
@@ -205,6 +207,7 @@ impl Features {
         let b = |x: bool| if x { 1.0 } else { 0.0 };
         vec![
             ("OUT_F32", b(self.out_f32)),
+            ("OUT_GREY", b(self.out_grey)),
             ("USE_SCRATCH", b(self.use_scratch)),
             ("MAY_NEAREST", b(self.may_nearest)),
             ("MAY_CLIP", b(self.may_clip)),
@@ -223,12 +226,13 @@ impl Features {
 const DEVICE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Per sample: bytes of its output on the device (u8: one RGBA word per
-/// pixel), in the tensor, and of its segment-pass scratch.
+/// pixel, whatever the channels; f32: 4 bytes a value), in the tensor, and
+/// of its segment-pass scratch.
 fn per_sample_bytes(gl: &GpuGlobals) -> [u64; 3] {
     let npx = (gl.out[0] as u64) * (gl.out[1] as u64);
-    let f32_out = gl.out[3] == 1;
-    let out_per = if f32_out { npx * 12 } else { npx * 4 };
-    let tensor_per = if f32_out { npx * 12 } else { npx * 3 };
+    let c = gl.channels() as u64;
+    let out_per = if gl.f32_out() { npx * 4 * c } else { npx * 4 };
+    let tensor_per = if gl.f32_out() { npx * 4 * c } else { npx * c };
     // Two halves of f32 RGB images (segment passes read one, write the other).
     let scratch_per = if gl.pass[1] > 0 { npx * 24 } else { 0 };
     [out_per, tensor_per, scratch_per]
@@ -670,13 +674,8 @@ impl GpuContext {
             }
         }
         let npx = (gl.out[0] as u64) * (gl.out[1] as u64);
-        let f32_out = gl.out[3] == 1;
-        // Bytes per sample on the device (u8: one RGBA word per pixel) and in the tensor.
-        let out_per = if f32_out { npx * 12 } else { npx * 4 };
-        let tensor_per = if f32_out { npx * 12 } else { npx * 3 };
-        let stat_slots = gl.pass[1] as u64;
-        // Two halves of f32 RGB images (segment passes read one, write the other).
-        let scratch_per = if stat_slots > 0 { npx * 24 } else { 0 };
+        // Bytes per sample on the device and in the tensor, and of scratch.
+        let [out_per, tensor_per, scratch_per] = per_sample_bytes(gl);
         let limit = self.limits.max_storage_binding.min(self.limits.max_buffer);
         // Masks per sample (their buffers grow with the batch too).
         let mask_k = masks.map_or(0, |(m, _)| m.first().map_or(0, Vec::len)) as u64;
@@ -1303,6 +1302,9 @@ impl GpuContext {
                 .map_err(|e| Error::Gpu(format!("mapping results: {e:?}")))?;
             if per == keep {
                 out.write_bytes(done, &view[..bytes]);
+            } else if keep * 4 == per {
+                // u8, one output channel: the words' first bytes.
+                out.write_grey_from_rgba(done, &view[..bytes]);
             } else {
                 // u8: RGBA words to RGB bytes.
                 out.write_rgb_from_rgba(done, &view[..bytes]);

@@ -106,11 +106,22 @@ impl Op {
             }
             Op::HorizontalFlip { p: x }
             | Op::VerticalFlip { p: x }
-            | Op::Grayscale { p: x }
             | Op::PermuteChannels { p: x }
             | Op::Invert { p: x }
             | Op::Autocontrast { p: x }
             | Op::Equalize { p: x } => p(at, *x)?,
+            Op::Grayscale {
+                p: x,
+                num_output_channels: c,
+            } => {
+                p(at, *x)?;
+                if *c != 1 && *c != 3 {
+                    return Err(at.err(
+                        "num_output_channels",
+                        format!("must be 1 or 3 (as torchvision's Grayscale), got {c}"),
+                    ));
+                }
+            }
             Op::Affine {
                 degrees,
                 translate,

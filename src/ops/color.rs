@@ -74,7 +74,7 @@ pub(crate) fn draw(op: &Op, rng: &mut impl Rng, w: u32, h: u32) -> Option<Drawn>
                 }
             }
         }
-        Op::Grayscale { p } => Drawn::Grayscale {
+        Op::Grayscale { p, .. } => Drawn::Grayscale {
             applied: rng.random::<f64>() < *p,
         },
         Op::PermuteChannels { p } => {
@@ -523,7 +523,8 @@ pub(crate) fn lower(op: &Op, d: &Drawn, pl: &mut Lowering) -> Result<bool> {
 /// - gaussian_noise: sigma times the strength. gamma: gamma and gain toward 1.
 /// - grayscale, permute_channels, invert, autocontrast, equalize, random
 ///   erasing and gaussian_blur (whose sigma range has no identity): `p`
-///   times the strength.
+///   times the strength; grayscale with one output channel is unchanged
+///   (it sets the output's format).
 /// - cutout, colorful_cutout: the squares' side times the strength
 ///   (rounded; 0: no change), the number of holes and the grid unchanged.
 /// - normalize: deterministic, unchanged.
@@ -545,7 +546,18 @@ pub(crate) fn steer(op: &Op, st: super::Steer) -> Option<Op> {
             hue: factor(hue, 0.0),
             p: p * ps,
         },
-        Op::Grayscale { p } => Op::Grayscale { p: p * s * ps },
+        // One output channel is the output's format, not a random op: kept.
+        Op::Grayscale {
+            num_output_channels: 1,
+            ..
+        } => op.clone(),
+        Op::Grayscale {
+            p,
+            num_output_channels,
+        } => Op::Grayscale {
+            p: p * s * ps,
+            num_output_channels: *num_output_channels,
+        },
         Op::PermuteChannels { p } => Op::PermuteChannels { p: p * s * ps },
         Op::Invert { p } => Op::Invert { p: p * s * ps },
         Op::Autocontrast { p } => Op::Autocontrast { p: p * s * ps },

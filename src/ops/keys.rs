@@ -351,6 +351,15 @@ pub mod color {
         0.0,
         0.0,
     );
+    /// grayscale: channels of the pipeline's output, 1 or 3 (torchvision's
+    /// `num_output_channels`).
+    pub const NUM_OUTPUT_CHANNELS: Key = key(
+        "num_output_channels",
+        "1 or 3",
+        KeyDefault::Num(3.0),
+        1.0,
+        3.0,
+    );
     /// normalize mean.
     pub const MEAN: Key = key(
         "mean",

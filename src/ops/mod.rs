@@ -275,10 +275,15 @@ pub enum Op {
         /// Probability of applying.
         p: f64,
     },
-    /// Grayscale (3 equal channels) with probability `p`.
+    /// Grayscale with probability `p`: the ITU-R 601 grey in all three
+    /// channels. With `num_output_channels = 1` (torchvision's
+    /// `Grayscale(num_output_channels=1)`) the pipeline's output has one
+    /// channel, channel 0 of the final image; that needs `p = 1`.
     Grayscale {
         /// Probability.
         p: f64,
+        /// Channels of the pipeline's output: 3 (default) or 1.
+        num_output_channels: u32,
     },
     /// torchvision's RandomChannelPermutation: with probability `p`, the
     /// three channels in an order drawn per sample (each of the 6 equally likely).

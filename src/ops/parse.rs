@@ -133,7 +133,12 @@ pub const OP_DEFS: &[OpDef] = {
             ],
             "torchvision's ColorJitter, drawn per sample",
         ),
-        def("grayscale", Color, &[P1], "grey in all three channels"),
+        def(
+            "grayscale",
+            Color,
+            &[P1, color::NUM_OUTPUT_CHANNELS],
+            "grey in all three channels, or a 1-channel output",
+        ),
         def(
             "random_field",
             Field,
@@ -434,7 +439,10 @@ pub fn read_op(r: Reader) -> Result<Op> {
         }
         "horizontal_flip" => Op::HorizontalFlip { p: p()? },
         "vertical_flip" => Op::VerticalFlip { p: p()? },
-        "grayscale" => Op::Grayscale { p: p()? },
+        "grayscale" => Op::Grayscale {
+            p: p()?,
+            num_output_channels: r.int_in(&color::NUM_OUTPUT_CHANNELS)?,
+        },
         "permute_channels" => Op::PermuteChannels { p: p()? },
         "affine" => {
             let translate = match r.numbers(g::TRANSLATE.name)?.as_deref() {

@@ -81,14 +81,16 @@ pub fn assert_close(name: &str, cpu: &Batch, gpu: &Batch, mean: [f32; 3], std: [
         } else {
             (cpu.shape[2], cpu.shape[3])
         };
-        let per = h * w * 3;
+        // Channels (3, or 1: written as grey RGB).
+        let c = if hwc { cpu.shape[3] } else { cpu.shape[1] };
+        let per = h * w * c;
         for i in 0..n {
             let to_hwc = |v: &[f32]| -> Vec<u8> {
-                (0..per)
+                (0..h * w * 3)
                     .map(|j| {
-                        let (p, k) = (j / 3, j % 3);
+                        let (p, k) = (j / 3, (j % 3).min(c - 1));
                         let idx = if hwc {
-                            i * per + j
+                            i * per + p * c + k
                         } else {
                             i * per + k * h * w + p
                         };
