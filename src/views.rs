@@ -390,7 +390,9 @@ impl ViewBatch {
 }
 
 /// Named views bound to a backend: one [`Augmenter`] per view, sharing one
-/// GPU device. Each call returns one [`ViewBatch`] per view, in file order.
+/// GPU device. Each call returns one [`ViewBatch`] per view, in file order;
+/// on the GPU the views of one output size, format and normalisation run as
+/// one plan (see [`ViewAugmenter::augment`]).
 ///
 /// ```
 /// use gpu_augment::{synthetic_image, view_key, Augmenter, Backend, BatchKey, Request, ViewAugmenter, Views};
