@@ -786,3 +786,52 @@ num_classes = 3
         .iter()
         .any(|r| r.mix.as_ref().is_some_and(|m| m.partner_index != r.index)));
 }
+
+/// A plan larger than the storage-binding limit (128 MiB on lavapipe) is
+/// cut into chunks that straddle its views; the mixing view then mixes on
+/// the host inside its own samples: every view as its pipeline alone.
+#[test]
+fn gpu_plan_cut_into_chunks_keeps_each_views_bytes_and_mix() {
+    let Some(g) = gpu() else { return };
+    let limit = g.limits().max_storage_binding.min(g.limits().max_buffer);
+    let per = 2048u64 * 2048 * 3;
+    let n = (limit / per + 2).min(40) as usize;
+    let imgs: Vec<RgbImage> = (0..n)
+        .map(|i| synthetic_image(i as u64, 2048, 2048))
+        .collect();
+    let text = r#"
+size = 16
+[[views]]
+name = "plain"
+[[views.ops]]
+op = "random_resized_crop"
+size = 16
+[[views]]
+name = "mixed"
+count = 2
+[[views.ops]]
+op = "random_resized_crop"
+size = 16
+[[views.ops]]
+op = "mixup"
+alpha = 0.4
+num_classes = 2
+"#;
+    let v = views(text);
+    let aug = ViewAugmenter::with_gpu(v.clone(), g.clone()).unwrap();
+    let key = BatchKey::new(6, 0, 0);
+    let out = aug.augment(Request::new(&imgs).key(key)).unwrap();
+    let alone = alone_on_gpu(&v, &g, &imgs, |r| r.key(key));
+    assert_eq!((out[0].plan, out[1].plan), (0, 0));
+    let s = out[0].batch.gpu_stats.unwrap();
+    assert!(s.chunks >= 2, "{n} sources of {per} bytes: {s:?}");
+    assert_eq!(s.submits, s.chunks);
+    for (vb, a) in out.iter().zip(&alone) {
+        assert!(vb.batch.data == a.data, "view {}", vb.name);
+    }
+    assert!(out[1]
+        .batch
+        .records
+        .iter()
+        .any(|r| r.mix.as_ref().is_some_and(|m| m.partner_index != r.index)));
+}
