@@ -332,31 +332,10 @@ class Augmenter:
                 soft = np.ascontiguousarray(lab, dtype=np.float32)
             else:
                 raise ValueError(f"labels: expected N class indices or N x C rows, got shape {lab.shape}")
-        def floats(name: str, v: Any) -> list[float] | None:
-            if v is None:
-                return None
-            a = np.asarray(v, dtype=np.float64)
-            if a.ndim != 1:
-                raise ValueError(f"{name}: expected a 1-d array of length {n}, got shape {a.shape}")
-            return [float(x) for x in a]
-
-        skip_list = None
-        if skip is not None:
-            s = np.asarray(skip)
-            if s.ndim != 1 or not (s.dtype == np.bool_ or np.issubdtype(s.dtype, np.integer)):
-                raise ValueError(f"skip: expected a 1-d bool array of length {n}, got {s.dtype} of shape {s.shape}")
-            skip_list = [bool(x) for x in s]
-        weights = None
-        if policy_weights is not None:
-            w = np.asarray(policy_weights, dtype=np.float64)
-            if w.ndim != 2:
-                raise ValueError(f"policy_weights: expected an N x 14 array, got shape {w.shape}")
-            weights = [[float(x) for x in row] for row in w]
-        ops = None if policy_ops is None else [[str(o) for o in row] for row in policy_ops]
         tgt = None if targets is None else _targets_arg(targets, n, masks_as_paths=False)
         return self._native.run(
             imgs, idx, int(seed), int(epoch), classes, soft, num_classes, tgt, _target_options_arg(target_options),
-            floats("strength", strength), floats("p_scale", p_scale), skip_list, ops, weights,
+            *_overrides_args(n, strength, p_scale, skip, policy_ops, policy_weights),
         )
 
     def __repr__(self) -> str:
@@ -435,6 +414,41 @@ def _in_dataloader_worker() -> bool:
         return t.get_worker_info() is not None
     except Exception:  # pragma: no cover - a torch without get_worker_info
         return False
+
+
+def _overrides_args(
+    n: int,
+    strength: Any,
+    p_scale: Any,
+    skip: Any,
+    policy_ops: Any,
+    policy_weights: Any,
+) -> tuple[Any, Any, Any, Any, Any]:
+    """Per-sample overrides as the native layer takes them (lists): arrays
+    of length ``n`` (lengths and values are checked there, naming the field)."""
+
+    def floats(name: str, v: Any) -> list[float] | None:
+        if v is None:
+            return None
+        a = np.asarray(v, dtype=np.float64)
+        if a.ndim != 1:
+            raise ValueError(f"{name}: expected a 1-d array of length {n}, got shape {a.shape}")
+        return [float(x) for x in a]
+
+    skip_list = None
+    if skip is not None:
+        s = np.asarray(skip)
+        if s.ndim != 1 or not (s.dtype == np.bool_ or np.issubdtype(s.dtype, np.integer)):
+            raise ValueError(f"skip: expected a 1-d bool array of length {n}, got {s.dtype} of shape {s.shape}")
+        skip_list = [bool(x) for x in s]
+    weights = None
+    if policy_weights is not None:
+        w = np.asarray(policy_weights, dtype=np.float64)
+        if w.ndim != 2:
+            raise ValueError(f"policy_weights: expected an N x 14 array, got shape {w.shape}")
+        weights = [[float(x) for x in row] for row in w]
+    ops = None if policy_ops is None else [[str(o) for o in row] for row in policy_ops]
+    return floats("strength", strength), floats("p_scale", p_scale), skip_list, ops, weights
 
 
 _WORKER_MSG = (
@@ -611,6 +625,29 @@ class Loader:
                     "(the batches would differ)"
                 )
         self._epoch, self._batch = int(state["epoch"]), int(state["batch"])
+
+    def set_overrides(
+        self,
+        *,
+        strength: Sequence[float] | np.ndarray | None = None,
+        p_scale: Sequence[float] | np.ndarray | None = None,
+        skip: Sequence[bool] | np.ndarray | None = None,
+        policy_ops: Sequence[Sequence[str]] | None = None,
+        policy_weights: Sequence[Sequence[float]] | np.ndarray | None = None,
+    ) -> None:
+        """Per-sample overrides for the epochs that start after this call: a
+        table with one entry per dataset item (arrays of length
+        :attr:`dataset_len`, indexed by dataset index, whatever the shuffle
+        and the shard), the same fields as :class:`Augmenter`'s call
+        (``strength``, ``p_scale``, ``skip``, ``policy_ops``,
+        ``policy_weights``). Each batch takes its items' entries; the records
+        hold them, so a record replays exactly. An epoch already being
+        iterated keeps the table it started with. No arguments: no overrides
+        (the file's ranges). Lengths and values are checked here: a wrong one
+        is a ``ValueError`` naming the field, the item and the value."""
+        self._native.set_overrides(
+            *_overrides_args(self.dataset_len, strength, p_scale, skip, policy_ops, policy_weights)
+        )
 
     @property
     def skipped(self) -> list[tuple[str, str]]:

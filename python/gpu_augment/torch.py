@@ -181,6 +181,10 @@ class Loader:
         """See :meth:`gpu_augment.Loader.set_epoch`."""
         self.loader.set_epoch(epoch)
 
+    def set_overrides(self, **overrides: Any) -> None:
+        """See :meth:`gpu_augment.Loader.set_overrides`."""
+        self.loader.set_overrides(**overrides)
+
     def state_dict(self) -> dict[str, Any]:
         """See :meth:`gpu_augment.Loader.state_dict`."""
         return self.loader.state_dict()

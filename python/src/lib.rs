@@ -827,6 +827,38 @@ impl Loader {
         })
     }
 
+    /// Per-sample overrides for the epochs started from now on: one entry
+    /// per dataset item (all None: none). Checked against the pipeline here,
+    /// so a bad table fails at this call, not in a worker mid-epoch.
+    #[pyo3(signature = (strength, p_scale, skip, policy_ops, policy_weights))]
+    fn set_overrides(
+        &self,
+        strength: Option<Vec<f64>>,
+        p_scale: Option<Vec<f64>>,
+        skip: Option<Vec<bool>>,
+        policy_ops: Option<Vec<Vec<String>>>,
+        policy_weights: Option<Vec<Vec<f64>>>,
+    ) -> PyResult<()> {
+        let table = overrides_from_py(strength, p_scale, skip, policy_ops, policy_weights)?;
+        let Some(table) = table else {
+            self.inner.set_overrides(None);
+            return Ok(());
+        };
+        let n = self.inner.dataset().len();
+        table
+            .per_sample(n, &self.inner.pipeline().ops)
+            .map_err(|e| {
+                PyValueError::new_err(format!(
+                    "Loader.set_overrides (a table of one entry per dataset item, {n} items): {e}"
+                ))
+            })?;
+        self.inner
+            .set_overrides(Some(Arc::new(move |_epoch: u64, items: &[usize]| {
+                table.select(items)
+            })));
+        Ok(())
+    }
+
     /// Batches in this rank's epoch.
     fn __len__(&self) -> usize {
         self.inner.batches_per_epoch()

@@ -71,3 +71,71 @@ def test_bad_overrides():
         ra(ims, policy_ops=[["Rotat"], [], []])
     with pytest.raises(ValueError, match="Invert is not in the policy's op set"):
         ra(ims, policy_ops=[["Invert"], [], []])
+
+
+def _photos(tmp_path, n: int) -> list:
+    from PIL import Image
+
+    paths = []
+    for i, im in enumerate(images(n)):
+        p = tmp_path / f"im{i}.png"
+        Image.fromarray(im).save(p)
+        paths.append(p)
+    return paths
+
+
+@pytest.mark.parametrize("backend", ["cpu", "gpu"])
+def test_loader_takes_a_per_item_table(tmp_path, backend: str):
+    """Each batch of the Loader takes its items' entries of the table, by
+    dataset index whatever the shuffle: the Augmenter given the same entries
+    for the same indices gives the same bytes and records."""
+    paths = _photos(tmp_path, 5)
+    pipe = ga.Pipeline.from_toml(AFFINE)
+    loader = ga.Loader(paths, pipe, batch_size=2, shuffle=True, seed=3, backend=backend)
+    strength = np.array([0.0, 1.0, 0.25, 0.0, 0.75])
+    skip = np.array([False, False, False, True, False])
+    loader.set_overrides(strength=strength, skip=skip)
+    aug = ga.Augmenter(pipe, backend)
+    src = images(5)
+    seen = 0
+    for b in loader:
+        idx = [int(i) for i in b.indices]
+        ref = aug([paths[i] for i in idx], seed=3, epoch=b.epoch, indices=idx,
+                  strength=strength[idx], skip=skip[idx])
+        assert np.array_equal(b.images, ref.images)
+        for j, i in enumerate(idx):
+            rec = b.records[j]
+            assert rec["overrides"]["strength"] == strength[i]
+            if strength[i] == 0.0 or skip[i]:
+                assert np.array_equal(b.images[j], src[i])
+            seen += 1
+    assert seen == 5
+    # Cleared: the next epoch is the file's own.
+    loader.set_overrides()
+    b = next(iter(loader))
+    idx = [int(i) for i in b.indices]
+    plain = aug([paths[i] for i in idx], seed=3, epoch=b.epoch, indices=idx)
+    assert np.array_equal(b.images, plain.images)
+    assert "overrides" not in b.records[0]
+
+
+def test_loader_table_is_checked_at_the_call(tmp_path):
+    loader = ga.Loader(_photos(tmp_path, 3), ga.Pipeline.from_toml(AFFINE), batch_size=2, backend="cpu")
+    with pytest.raises(ValueError, match=r"3 items\).*overrides\.strength has 2 values"):
+        loader.set_overrides(strength=[0.5, 0.5])
+    with pytest.raises(ValueError, match=r"overrides\.p_scale\[2\] = 2"):
+        loader.set_overrides(p_scale=[1.0, 0.5, 2.0])
+    # A rejected table leaves the loader as it was: no overrides.
+    b = next(iter(loader))
+    assert "overrides" not in b.records[0]
+
+
+def test_torch_loader_passes_the_table_on(tmp_path):
+    pytest.importorskip("torch")
+    import gpu_augment.torch as gt
+
+    paths = _photos(tmp_path, 3)
+    loader = gt.Loader(paths, ga.Pipeline.from_toml(AFFINE), batch_size=3, shuffle=False, backend="cpu")
+    loader.set_overrides(strength=np.zeros(3))
+    images_t, _ = next(iter(loader))
+    assert np.array_equal(images_t.numpy(), np.stack(images(3)))
