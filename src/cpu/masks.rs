@@ -194,6 +194,89 @@ fn clip_rows(c: &GpuClip, w: usize, out: &mut [u32]) {
     }
 }
 
+/// The source column of every output column and the source row of every
+/// output row, when sample `g`'s map is axis-aligned (resizes, crops,
+/// flips, scale jitter: an affine map with `m0[1] = m1[0] = 0`, no
+/// geometric field, constant padding, clip stages of the same kind), else
+/// `None`. Then u depends on the column alone and v on the row alone (the
+/// zero products add nothing), so these are the general loop's decisions,
+/// split: an output pixel's index is `ys[oy] * width + xs[ox]`, OUTSIDE
+/// when either is (a clip stage's canvas or the source left behind).
+pub fn separable_indices(gl: &GpuGlobals, g: &GpuSample) -> Option<(Vec<u32>, Vec<u32>)> {
+    let mode = (g.src[3] >> pad_mode::SHIFT) & 3;
+    let clips = g.active_clips();
+    let split = g.field.mask() & kind::GEOMETRIC == 0
+        && g.is_affine()
+        && mode == pad_mode::CONSTANT
+        && g.m0[1] == 0.0
+        && g.m1[0] == 0.0
+        && clips
+            .iter()
+            .all(|c| c.is_affine() && c.r0[1] == 0.0 && c.r1[0] == 0.0);
+    if !split {
+        return None;
+    }
+    // One axis of the map and of the clip tests: `m[a] * p + m[b] * 0.5 +
+    // m[2]` is the general loop's sum with the other coordinate's (zero)
+    // product at any pixel centre; clip maps are affine, so their w is 1.
+    let axis = |n: u32, side: u32, m: [f32; 4], a: usize, clip_rows: &[[f32; 4]]| {
+        (0..n)
+            .map(|o| {
+                let p = o as f32 + 0.5;
+                let (ia, ib) = (a, 1 - a);
+                let inside_clips = clip_rows.iter().all(|r| {
+                    let t = r[ia] * p + r[ib] * 0.5 + r[2];
+                    t >= 0.0 && t < r[3] * 1.0
+                });
+                let t = (m[ia] * p + m[ib] * 0.5 + m[2]).floor();
+                if inside_clips && t >= 0.0 && t < side as f32 {
+                    t as u32
+                } else {
+                    OUTSIDE
+                }
+            })
+            .collect::<Vec<u32>>()
+    };
+    let r0: Vec<[f32; 4]> = clips.iter().map(|c| c.r0).collect();
+    let r1: Vec<[f32; 4]> = clips.iter().map(|c| c.r1).collect();
+    let xs = axis(gl.out[0], g.src[1], g.m0, 0, &r0);
+    let ys = axis(gl.out[1], g.src[2], g.m1, 1, &r1);
+    Some((xs, ys))
+}
+
+/// One label map (`src`, `width` columns) gathered at the split indices of
+/// [`separable_indices`]: a row lookup per output row, a column lookup per
+/// pixel, `ignore` where either is [`OUTSIDE`].
+pub fn gather_separable<T: Copy>(
+    src: &[T],
+    width: usize,
+    xs: &[u32],
+    ys: &[u32],
+    ignore: T,
+) -> Vec<T> {
+    let w = xs.len();
+    let mut out = Vec::with_capacity(w * ys.len());
+    for (oy, &y) in ys.iter().enumerate() {
+        if y == OUTSIDE {
+            out.extend(std::iter::repeat_n(ignore, w));
+            continue;
+        }
+        // An upscale reads a source row for several output rows: copy the
+        // row just written.
+        if oy > 0 && ys[oy - 1] == y {
+            out.extend_from_within((oy - 1) * w..oy * w);
+            continue;
+        }
+        let row = &src[y as usize * width..(y as usize + 1) * width];
+        // OUTSIDE is beyond every row: the bounds check is the outside test.
+        out.extend(
+            xs.iter()
+                .map(|&x| row.get(x as usize).copied().unwrap_or(ignore)),
+        );
+    }
+    out
+}
+
 /// One label map (`src`, the source's size) gathered at `indices` (one
 /// value per output pixel), `ignore` where the index is [`OUTSIDE`].
 pub fn gather<T: Copy>(src: &[T], indices: &[u32], ignore: T) -> Vec<T> {
@@ -233,6 +316,20 @@ pub fn run_masks(
             if ms.is_empty() {
                 return Vec::new();
             }
+            if let Some((xs, ys)) = separable_indices(gl, g) {
+                let sw = g.src[1] as usize;
+                return ms
+                    .iter()
+                    .map(|m| match &m.data {
+                        MaskData::U8(src) => {
+                            Mask::u8(w, h, gather_separable(src, sw, &xs, &ys, ignore8))
+                        }
+                        MaskData::U16(src) => {
+                            Mask::u16(w, h, gather_separable(src, sw, &xs, &ys, ignore16))
+                        }
+                    })
+                    .collect();
+            }
             INDICES.with_borrow_mut(|idx| {
                 source_indices(gl, g, idx);
                 ms.iter()
@@ -250,7 +347,7 @@ pub fn run_masks(
 mod tests {
     use super::*;
 
-    /// The row paths give the general loop's indices, bit for bit, on maps
+    /// The row and split paths give the general loop's indices, bit for bit, on maps
     /// that scale, flip, shear, translate off the source and hit edges, with
     /// 0 to 2 clip stages.
     #[test]
@@ -263,7 +360,7 @@ mod tests {
             ([1.0 / 3.0, 0.0, 0.1], [0.0, 1.0 / 7.0, 0.2]),
             ([f32::NAN, 0.0, 0.0], [0.0, 1.0, 0.0]),
         ];
-        let mut inside = 0;
+        let (mut inside, mut separable) = (0, 0);
         for (m0, m1) in maps {
             for (w, h, sw, sh) in [(37, 23, 40, 30), (1, 1, 1, 1), (64, 5, 13, 200)] {
                 let mut g = GpuSample {
@@ -277,24 +374,49 @@ mod tests {
                     out: [w, h, 1, 0],
                     ..Default::default()
                 };
-                for clips in 0..3 {
-                    // Clip canvases of other maps and sizes (a mirrored one too).
+                for (clips, aligned) in (0..3).flat_map(|c| [(c, false), (c, true)]) {
+                    // Clip canvases of other maps and sizes (a mirrored one
+                    // too); `aligned`: axis-aligned ones (crops, pads), which
+                    // the split path takes.
+                    let z = if aligned { 0.0 } else { 1.0 };
                     g.counts[3] = clips;
                     g.clips[0] = GpuClip {
-                        r0: [0.9, 0.05, -1.5, 30.0],
+                        r0: [0.9, 0.05 * z, -1.5, 30.0],
                         r1: [0.0, 1.1, 2.0, 17.0],
                         r2: [0.0, 0.0, 1.0, 0.0],
                         fill: [0.0; 4],
                     };
                     g.clips[1] = GpuClip {
                         r0: [-1.0, 0.0, 36.0, 33.0],
-                        r1: [0.2, -0.7, 22.0, 20.0],
+                        r1: [0.2 * z, -0.7, 22.0, 20.0],
                         r2: [0.0, 0.0, 1.0, 1.0],
                         fill: [0.0; 4],
                     };
                     let (mut fast, mut slow) = (vec![7; 3], Vec::new());
                     source_indices(&gl, &g, &mut fast);
                     general_indices(&gl, &g, &mut slow);
+                    if let Some((xs, ys)) = separable_indices(&gl, &g) {
+                        let split: Vec<u32> = ys
+                            .iter()
+                            .flat_map(|&y| {
+                                xs.iter().map(move |&x| {
+                                    if x == OUTSIDE || y == OUTSIDE {
+                                        OUTSIDE
+                                    } else {
+                                        y * sw + x
+                                    }
+                                })
+                            })
+                            .collect();
+                        assert_eq!(split, slow, "split: {m0:?} {m1:?} {w}x{h}, {clips} clips");
+                        assert!(clips == 0 || aligned, "only axis-aligned clips split");
+                        let src: Vec<u16> = (0..sw * sh).map(|i| (i * 7 % 65521) as u16).collect();
+                        assert_eq!(
+                            gather_separable(&src, sw as usize, &xs, &ys, 9999),
+                            gather(&src, &slow, 9999)
+                        );
+                        separable += 1;
+                    }
                     assert_eq!(
                         fast, slow,
                         "{m0:?} {m1:?} {w}x{h} from {sw}x{sh}, {clips} clips"
@@ -304,5 +426,7 @@ mod tests {
             }
         }
         assert!(inside > 1000, "the maps must land inside the sources too");
+        // Axis-aligned maps with 0 clips, or an axis-aligned clip, split.
+        assert!(separable >= 15, "{separable} split cases");
     }
 }
