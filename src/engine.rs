@@ -182,6 +182,14 @@ impl Augmenter {
         })
     }
 
+    /// The GPU device, on the GPU backend.
+    pub(crate) fn gpu(&self) -> Option<&Arc<GpuContext>> {
+        match &self.engine {
+            Engine::Cpu => None,
+            Engine::Gpu(g) => Some(g),
+        }
+    }
+
     /// The pipeline.
     pub fn pipeline(&self) -> &Pipeline {
         &self.pipeline
@@ -485,6 +493,54 @@ impl Augmenter {
         labels: Option<&Labels>,
         targets: Option<(&[Targets], &TargetOptions)>,
     ) -> Result<Batch> {
+        let p = self.prepare(images, records, labels, targets)?;
+        self.render_prepared(p)
+    }
+
+    /// Runs a prepared batch on the backend alone and finishes it.
+    pub(crate) fn render_prepared(&self, mut p: Prepared<'_>) -> Result<Batch> {
+        let mut cpu_fallback = Vec::new();
+        let mut masks_out: Option<Vec<Vec<Mask>>> = None;
+        let gpu_stats = match p.augmix {
+            None => self.run(
+                &p.gl,
+                &p.samples,
+                &p.srcs,
+                &mut p.data,
+                p.gmix.as_deref(),
+                &mut cpu_fallback,
+                p.mask_refs.as_ref().map(|(m, i)| (&m[..], *i)),
+                &mut masks_out,
+            )?,
+            Some(pos) => {
+                let stats = self.run_augmix(
+                    pos,
+                    p.images,
+                    &p.records,
+                    p.k,
+                    &mut p.data,
+                    &mut cpu_fallback,
+                )?;
+                // The batch mix follows AugMix's, on the host (both backends).
+                if let Some(gm) = &p.gmix {
+                    mix_on_host(&p.gl, gm, &mut p.data);
+                }
+                stats
+            }
+        };
+        self.finish(p, gpu_stats, cpu_fallback, masks_out)
+    }
+
+    /// Everything `render` does before the backend runs: the checks, the
+    /// output tensor, every sample's plan and source, the mixing table, the
+    /// label rows and the mask job.
+    pub(crate) fn prepare<'a>(
+        &self,
+        images: &'a [RgbImage],
+        records: Vec<SampleRecord>,
+        labels: Option<&Labels>,
+        targets: Option<(&'a [Targets], &'a TargetOptions)>,
+    ) -> Result<Prepared<'a>> {
         let k = self.pipeline.views.max(1) as usize;
         let n = images.len() * k;
         if records.len() != n {
@@ -504,8 +560,7 @@ impl Augmenter {
             )))
             }
         };
-        let mix = mix.as_deref();
-        if let Some(m) = mix {
+        if let Some(m) = &mix {
             check_records(m, n, size)?;
         }
         let label_rows = match labels {
@@ -530,7 +585,7 @@ impl Augmenter {
             None => None,
         };
         let gl = globals(&self.pipeline, n as u32, 0);
-        let gmix = mix.map(|m| plan_mix(m, size));
+        let gmix = mix.as_deref().map(|m| plan_mix(m, size));
         let (h, w) = (size.height as usize, size.width as usize);
         let what = || format!("the output tensor ({n} samples of {w}x{h})");
         let c = self.pipeline.out_channels();
@@ -542,67 +597,85 @@ impl Augmenter {
             OutputFormat::U8Hwc => [n, h, w, c],
             OutputFormat::F32Chw => [n, c, h, w],
         };
-        let (mut data, reused) = self.take_tensor(values, &what)?;
-        let mut cpu_fallback = Vec::new();
+        let (data, reused) = self.take_tensor(values, &what)?;
         let augmix = self
             .pipeline
             .ops
             .iter()
             .position(|o| matches!(o, Op::AugMix { .. }));
-        let mut masks_out: Option<Vec<Vec<Mask>>> = None;
-        let mut planned: Vec<GpuSample> = Vec::new();
-        let gpu_stats = match augmix {
-            None => {
-                let samples: Vec<GpuSample> = records
-                    .iter()
-                    .enumerate()
-                    .map(|(o, r)| {
-                        let im = &images[o / k];
-                        let p = self.pipeline.for_record(r)?;
-                        plan_sample(&p, &r.ops, im.width(), im.height(), o / k)
-                    })
-                    .collect::<Result<_>>()?;
-                let srcs: Vec<Src> = (0..n)
-                    .map(|o| {
-                        let im = &images[o / k];
-                        Src {
-                            data: im.as_raw(),
-                            width: im.width(),
-                            height: im.height(),
-                        }
-                    })
-                    .collect();
-                let mask_refs: Option<(Vec<Vec<&Mask>>, _)> =
-                    tjob.as_ref().filter(|j| j.per_image > 0).map(|j| {
-                        let t = targets.map_or(&[][..], |(t, _)| t);
-                        (
-                            (0..n).map(|o| t[o / k].masks.iter().collect()).collect(),
-                            j.ignore,
-                        )
-                    });
-                let stats = self.run(
-                    &gl,
-                    &samples,
-                    &srcs,
-                    &mut data,
-                    gmix.as_deref(),
-                    &mut cpu_fallback,
-                    mask_refs.as_ref().map(|(m, i)| (&m[..], *i)),
-                    &mut masks_out,
-                )?;
-                planned = samples;
-                stats
-            }
-            Some(pos) => {
-                let stats =
-                    self.run_augmix(pos, images, &records, k, &mut data, &mut cpu_fallback)?;
-                // The batch mix follows AugMix's, on the host (both backends).
-                if let Some(gm) = &gmix {
-                    mix_on_host(&gl, gm, &mut data);
-                }
-                stats
-            }
-        };
+        let (mut samples, mut srcs, mut mask_refs) = (Vec::new(), Vec::new(), None);
+        if augmix.is_none() {
+            samples = records
+                .iter()
+                .enumerate()
+                .map(|(o, r)| {
+                    let im = &images[o / k];
+                    let p = self.pipeline.for_record(r)?;
+                    plan_sample(&p, &r.ops, im.width(), im.height(), o / k)
+                })
+                .collect::<Result<_>>()?;
+            srcs = (0..n)
+                .map(|o| {
+                    let im = &images[o / k];
+                    Src {
+                        data: im.as_raw(),
+                        width: im.width(),
+                        height: im.height(),
+                    }
+                })
+                .collect();
+            mask_refs = tjob.as_ref().filter(|j| j.per_image > 0).map(|j| {
+                let t = targets.map_or(&[][..], |(t, _)| t);
+                (
+                    (0..n).map(|o| t[o / k].masks.iter().collect()).collect(),
+                    j.ignore,
+                )
+            });
+        }
+        Ok(Prepared {
+            images,
+            k,
+            records,
+            mix,
+            label_rows,
+            targets: targets.zip(tjob),
+            gl,
+            gmix,
+            data,
+            reused,
+            shape,
+            augmix,
+            samples,
+            srcs,
+            mask_refs,
+        })
+    }
+
+    /// Everything `render` does after the backend ran: the labels, the
+    /// targets and the batch.
+    pub(crate) fn finish(
+        &self,
+        p: Prepared<'_>,
+        gpu_stats: Option<BatchStats>,
+        cpu_fallback: Vec<(usize, String)>,
+        masks_out: Option<Vec<Vec<Mask>>>,
+    ) -> Result<Batch> {
+        let Prepared {
+            images,
+            k,
+            records,
+            mix,
+            label_rows,
+            targets,
+            data,
+            reused,
+            shape,
+            samples: planned,
+            ..
+        } = p;
+        let n = records.len();
+        let size = self.pipeline.size;
+        let mix = mix.as_deref();
         // The output tensor, when it was allocated for this batch.
         let gpu_stats = gpu_stats.map(|s| BatchStats {
             allocations: s.allocations + u32::from(!reused),
@@ -613,8 +686,8 @@ impl Augmenter {
             Some(ks) => output_labels(nc * 4, &rotation_joint_rows(nc, &rows, k, &ks), 1, mix),
             None => output_labels(nc, &rows, k, mix),
         });
-        let targets = match (targets, tjob) {
-            (Some((t, o)), Some(_)) => {
+        let targets = match targets {
+            Some(((t, o), _)) => {
                 let mut masks = masks_out.unwrap_or_default();
                 let mut out = Vec::with_capacity(n);
                 for (i, (r, g)) in records.iter().zip(&planned).enumerate() {
@@ -639,7 +712,7 @@ impl Augmenter {
                 }
                 Some(out)
             }
-            _ => None,
+            None => None,
         };
         Ok(Batch {
             data,
@@ -985,6 +1058,167 @@ fn three_channels(op: &Op) -> Op {
         },
         other => other.clone(),
     }
+}
+
+/// A batch between `Augmenter::prepare` and `Augmenter::finish`: what the
+/// backend runs (the globals, the planned samples and their sources, the
+/// mixing table, the mask job, the output tensor) and what `finish` needs.
+pub(crate) struct Prepared<'a> {
+    images: &'a [RgbImage],
+    /// Copies per source image.
+    k: usize,
+    records: Vec<SampleRecord>,
+    mix: Option<Vec<MixRecord>>,
+    label_rows: Option<(usize, Vec<f64>)>,
+    targets: Option<((&'a [Targets], &'a TargetOptions), TargetJob)>,
+    gl: crate::plan::GpuGlobals,
+    gmix: Option<Vec<crate::mix::GpuMix>>,
+    data: Tensor,
+    reused: bool,
+    shape: [usize; 4],
+    /// The AugMix op's position (its batch runs apart, see `run_augmix`).
+    augmix: Option<usize>,
+    /// Without AugMix: every output sample's plan and source, and masks.
+    samples: Vec<GpuSample>,
+    srcs: Vec<Src<'a>>,
+    mask_refs: Option<MaskRefs<'a>>,
+}
+
+/// Every output sample's label maps, and the ignore values (u8, u16).
+type MaskRefs<'a> = (Vec<Vec<&'a Mask>>, (u8, u16));
+
+/// What makes batches of several pipelines one GPU plan: the output
+/// size, the format and the normalisation (everything of `GpuGlobals`
+/// but the sample count, the stat slots and the field kinds, which the
+/// plan takes the most and the union of).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct PlanKey {
+    out: [u32; 3],
+    mean: [u32; 3],
+    std: [u32; 3],
+}
+
+impl Prepared<'_> {
+    /// The plan this batch can share with others of the same key; None
+    /// when it must run alone (AugMix runs its own internal batch).
+    pub(crate) fn plan_key(&self) -> Option<PlanKey> {
+        let g = &self.gl;
+        let bits = |v: [f32; 4]| [v[0].to_bits(), v[1].to_bits(), v[2].to_bits()];
+        self.augmix.is_none().then_some(PlanKey {
+            out: [g.out[0], g.out[1], g.out[3]],
+            mean: bits(g.mean),
+            std: bits(g.std),
+        })
+    }
+}
+
+/// Runs the prepared batches of several pipelines (each with its
+/// augmenter, all with one [`PlanKey`], none with AugMix) on `gpu` as ONE
+/// plan: one sample table of all their samples, one upload of their
+/// sources (each distinct image once), the globals' stat slots the most of
+/// theirs and field kinds the union, one submit per chunk, every batch's
+/// pixels read back straight into its own tensor. A pipeline's batch mix
+/// stays inside its own samples (the others get copy entries in the one
+/// mixing table). The same values as each batch alone: the kernels' paths
+/// depend on each sample's record, never on the batch. When a sample does
+/// not fit the device, or the batches' mask jobs differ, every batch runs
+/// alone instead (`None` stats mark nothing: each batch gets its own).
+/// Every batch's `gpu_stats` is the one plan's.
+pub(crate) fn render_plan(
+    gpu: &GpuContext,
+    members: Vec<(&Augmenter, Prepared<'_>)>,
+) -> Result<Vec<Batch>> {
+    let Some((_, first)) = members.first() else {
+        return Ok(Vec::new());
+    };
+    let mut gl = first.gl;
+    let n: usize = members.iter().map(|(_, p)| p.samples.len()).sum();
+    gl.out[2] = n as u32;
+    for (_, p) in &members {
+        gl.pass[1] = gl.pass[1].max(p.gl.pass[1]);
+        gl.pass[2] |= p.gl.pass[2];
+    }
+    let samples: Vec<GpuSample> = members
+        .iter()
+        .flat_map(|(_, p)| p.samples.iter().copied())
+        .collect();
+    let srcs: Vec<Src> = members
+        .iter()
+        .flat_map(|(_, p)| p.srcs.iter().copied())
+        .collect();
+    let masked = members
+        .iter()
+        .filter(|(_, p)| p.mask_refs.is_some())
+        .count();
+    let alone = members.len() == 1
+        || (masked != 0 && masked != members.len())
+        || samples
+            .iter()
+            .zip(&srcs)
+            .any(|(s, src)| gpu.sample_misfit(&gl, s, src).is_some());
+    if alone {
+        return members
+            .into_iter()
+            .map(|(a, p)| a.render_prepared(p))
+            .collect();
+    }
+    // One mixing table: each mixing batch's partners shifted to its place,
+    // copy entries for the batches that do not mix.
+    let gmix: Option<Vec<crate::mix::GpuMix>> =
+        members.iter().any(|(_, p)| p.gmix.is_some()).then(|| {
+            let mut all = Vec::with_capacity(n);
+            for (_, p) in &members {
+                let at = all.len() as u32;
+                match &p.gmix {
+                    Some(m) => all.extend(m.iter().map(|x| {
+                        let mut x = *x;
+                        x.kind[1] += at;
+                        x
+                    })),
+                    None => all.extend((0..p.samples.len() as u32).map(|i| crate::mix::GpuMix {
+                        kind: [crate::mix::kind::COPY, at + i, 1, 1],
+                        ..Default::default()
+                    })),
+                }
+            }
+            all
+        });
+    let mask_refs: Option<Vec<Vec<&Mask>>> = (masked != 0).then(|| {
+        members
+            .iter()
+            .filter_map(|(_, p)| p.mask_refs.as_ref())
+            .flat_map(|(m, _)| m.iter().cloned())
+            .collect()
+    });
+    let ignore = members
+        .iter()
+        .find_map(|(_, p)| p.mask_refs.as_ref().map(|(_, i)| *i))
+        .unwrap_or_default();
+    let mut members = members;
+    let (stats, masks_out) = {
+        let mut outs: Vec<TensorMut> = members
+            .iter_mut()
+            .map(|(_, p)| tensor_mut(&mut p.data))
+            .collect();
+        gpu.run_batch_parts(
+            &gl,
+            &samples,
+            &srcs,
+            &mut outs,
+            gmix.as_deref(),
+            mask_refs.as_deref().map(|m| (m, ignore)),
+        )?
+    };
+    let mut masks_out = masks_out.map(|m| m.into_iter());
+    members
+        .into_iter()
+        .map(|(a, p)| {
+            let own = masks_out
+                .as_mut()
+                .map(|m| m.by_ref().take(p.samples.len()).collect());
+            a.finish(p, Some(stats), Vec::new(), own)
+        })
+        .collect()
 }
 
 /// What `render` needs of a batch's checked targets.

@@ -454,8 +454,11 @@ fn real_main() -> Result<()> {
                     "{} source images through every view ({} outputs each): median {:.3} s a pass",
                     r.images, r.outputs_per_image, r.median
                 );
-                if let Some((d, s)) = r.gpu_per_batch {
-                    println!("gpu per batch (all views): dispatches={d:.1} submits={s:.1}");
+                if let Some(g) = r.gpu_per_batch {
+                    println!(
+                        "gpu per batch (all views): plans={:.1} dispatches={:.1} submits={:.1} up_bytes_per_image={:.0}",
+                        g.plans, g.dispatches, g.submits, g.up_bytes_per_image
+                    );
                 }
                 println!(
                     "outputs/s: {:.0}",

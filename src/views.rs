@@ -29,7 +29,7 @@
 //! [`ViewAugmenter`] returns one [`Batch`] per view (images x count), every
 //! record carrying the view's name (`view_name`).
 
-use crate::engine::{Augmenter, Backend, Batch};
+use crate::engine::{render_plan, Augmenter, Backend, Batch, PlanKey, Prepared};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::key::view_key;
@@ -370,6 +370,13 @@ pub struct ViewBatch {
     /// for free, see [`ViewBatch::grouped_shape`]); every record carries
     /// `view_name`.
     pub batch: Batch,
+    /// The plan this view ran in, counted from 0 within the call. On the
+    /// GPU the views of one output size, format and normalisation share
+    /// one plan (one sample table, one upload of the sources, one submit
+    /// per chunk), and each of them carries that plan's `gpu_stats`: sum
+    /// the stats of distinct plans for a call's totals. On the CPU every
+    /// view is a plan of its own.
+    pub plan: usize,
 }
 
 impl ViewBatch {
@@ -383,7 +390,9 @@ impl ViewBatch {
 }
 
 /// Named views bound to a backend: one [`Augmenter`] per view, sharing one
-/// GPU device. Each call returns one [`ViewBatch`] per view, in file order.
+/// GPU device. Each call returns one [`ViewBatch`] per view, in file order;
+/// on the GPU the views of one output size, format and normalisation run as
+/// one plan (see [`ViewAugmenter::augment`]).
 ///
 /// ```
 /// use gpu_augment::{synthetic_image, view_key, Augmenter, Backend, BatchKey, Request, ViewAugmenter, Views};
@@ -516,32 +525,91 @@ impl ViewAugmenter {
     /// order, e.g. the concatenation of a call's `records`). `params`,
     /// `mix_records` and `view_keys` are per pipeline: give them to a view's
     /// own [`augmenter`](Self::augmenter).
+    ///
+    /// On the GPU the views of one output size, format and normalisation
+    /// run as one plan (one sample table, one upload of the sources, one
+    /// submit per chunk; see [`ViewBatch::plan`]), views of other sizes as
+    /// one plan per size; each view's pixels are those of its pipeline run
+    /// alone. A view with AugMix runs alone.
     pub fn augment(&self, request: Request<'_>) -> Result<Vec<ViewBatch>> {
         self.check(&request)?;
         let replay = self.split_replay(&request)?;
-        let mut out = Vec::with_capacity(self.views.views.len());
+        let named = |names: &[&str]| {
+            let what = match names {
+                [one] => format!("view `{one}`"),
+                _ => format!("views `{}`", names.join("`, `")),
+            };
+            move |e| match e {
+                Error::InvalidArgument(m) => Error::InvalidArgument(format!("{what}: {m}")),
+                other => other,
+            }
+        };
+        let default_options = TargetOptions::default();
+        let targets = request
+            .targets
+            .map(|t| (t, request.target_options.unwrap_or(&default_options)));
+        // Every view's batch prepared (drawn, planned, its tensor taken) ...
+        let mut prepared = Vec::with_capacity(self.views.views.len());
         for (i, (v, a)) in self.views.views.iter().zip(&self.augmenters).enumerate() {
             let keys = v.keys();
-            let mut batch = match &replay {
-                Some(groups) => a.augment(request.replay(&groups[i])),
-                None => a.augment(request.view_keys(&keys)),
+            let records = match &replay {
+                Some(groups) => a.draw(&request.replay(&groups[i])),
+                None => a.draw(&request.view_keys(&keys)),
             }
-            .map_err(|e| match e {
-                Error::InvalidArgument(m) => {
-                    Error::InvalidArgument(format!("view `{}`: {m}", v.name))
-                }
-                other => other,
-            })?;
-            for r in &mut batch.records {
-                r.view_name = Some(v.name.clone());
-            }
-            out.push(ViewBatch {
-                name: v.name.clone(),
-                count: v.count(),
-                batch,
-            });
+            .and_then(|r| a.prepare(request.images, r, request.labels.as_ref(), targets))
+            .map_err(named(&[&v.name]))?;
+            prepared.push(Some(records));
         }
-        Ok(out)
+        // ... then grouped into plans: on the GPU, the views that share a
+        // plan key, in the order of their first view; on the CPU, each alone.
+        let gpu = self.augmenters.first().and_then(|a| a.gpu());
+        let mut plans: Vec<(Option<PlanKey>, Vec<usize>)> = Vec::new();
+        for (i, p) in prepared.iter().enumerate() {
+            let key = gpu.and(p.as_ref().and_then(|p| p.plan_key()));
+            match plans.iter_mut().find(|(k, _)| key.is_some() && *k == key) {
+                Some((_, members)) => members.push(i),
+                None => plans.push((key, vec![i])),
+            }
+        }
+        let mut out: Vec<Option<ViewBatch>> = (0..prepared.len()).map(|_| None).collect();
+        for (plan, (_, members)) in plans.iter().enumerate() {
+            let names: Vec<&str> = members
+                .iter()
+                .map(|&i| self.views.views[i].name.as_str())
+                .collect();
+            let parts: Vec<(&Augmenter, Prepared<'_>)> = members
+                .iter()
+                .filter_map(|&i| Some((&self.augmenters[i], prepared[i].take()?)))
+                .collect();
+            let batches = match gpu {
+                Some(g) => render_plan(g, parts),
+                None => parts
+                    .into_iter()
+                    .map(|(a, p)| a.render_prepared(p))
+                    .collect(),
+            }
+            .map_err(named(&names))?;
+            for (&i, mut batch) in members.iter().zip(batches) {
+                let v = &self.views.views[i];
+                for r in &mut batch.records {
+                    r.view_name = Some(v.name.clone());
+                }
+                out[i] = Some(ViewBatch {
+                    name: v.name.clone(),
+                    count: v.count(),
+                    plan,
+                    batch,
+                });
+            }
+        }
+        out.into_iter()
+            .zip(&self.views.views)
+            .map(|(b, v)| {
+                b.ok_or_else(|| {
+                    Error::InvalidArgument(format!("view `{}`: no batch was rendered", v.name))
+                })
+            })
+            .collect()
     }
 
     fn check(&self, r: &Request<'_>) -> Result<()> {

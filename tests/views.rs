@@ -565,3 +565,273 @@ fn rotation_label_all_views_turns_copy_k_of_a_named_view_by_k() {
         );
     }
 }
+
+/// Every view of `v` run alone on the GPU device `g`: its pipeline with
+/// its key ids, one plan of its own.
+fn alone_on_gpu<'a>(
+    v: &Views,
+    g: &std::sync::Arc<gpu_augment::gpu::GpuContext>,
+    images: &'a [RgbImage],
+    request: impl Fn(Request<'a>) -> Request<'a>,
+) -> Vec<gpu_augment::Batch> {
+    v.views()
+        .iter()
+        .map(|nv| {
+            let aug = Augmenter::with_gpu(nv.pipeline.clone(), g.clone()).unwrap();
+            aug.augment(request(Request::new(images)).view_keys(&nv.keys()))
+                .unwrap_or_else(|e| panic!("view {} alone: {e}", nv.name))
+        })
+        .collect()
+}
+
+/// FixMatch's weak and strong views (one size and format) on the GPU: one
+/// plan (one submit, one upload of the sources), every view's bytes exactly
+/// those of its pipeline run alone on the GPU and within the parity
+/// tolerance of the CPU's, for odd batch sizes too.
+#[test]
+fn gpu_views_of_one_size_run_as_one_plan_with_each_views_bytes() {
+    let Some(g) = gpu() else { return };
+    let v = views(&example("fixmatch"));
+    let cpu = ViewAugmenter::new(v.clone(), Backend::Cpu).unwrap();
+    let aug = ViewAugmenter::with_gpu(v.clone(), g.clone()).unwrap();
+    let all = common::test_images();
+    for (n, seed) in [(1usize, 3u64), (3, 4), (5, 5), (6, 6)] {
+        let imgs = &all[..n];
+        let key = BatchKey::new(seed, 2, seed * 100);
+        let out = aug.augment(Request::new(imgs).key(key)).unwrap();
+        let alone = alone_on_gpu(&v, &g, imgs, |r| r.key(key));
+        let want = cpu.augment(Request::new(imgs).key(key)).unwrap();
+        assert_eq!(out.len(), 2);
+        for ((vb, a), c) in out.iter().zip(&alone).zip(&want) {
+            assert!(
+                vb.batch.data == a.data,
+                "{n} images: view {} differs from its pipeline alone on the GPU",
+                vb.name
+            );
+            assert_eq!(vb.batch.records, c.batch.records, "{}", vb.name);
+            assert_close(
+                &format!("plan-{}-{n}", vb.name),
+                &c.batch,
+                &vb.batch,
+                [0.0; 3],
+                [1.0; 3],
+            );
+        }
+        // One plan: the same plan number and stats in both views, one
+        // submit, the dispatches of the larger view alone (weak's pass is
+        // the strong view's main pass), and the sources uploaded once.
+        assert_eq!((out[0].plan, out[1].plan), (0, 0));
+        let s = out[0].batch.gpu_stats.expect("gpu stats");
+        assert_eq!(out[1].batch.gpu_stats, Some(s));
+        let (w, st) = (
+            alone[0].gpu_stats.expect("weak stats"),
+            alone[1].gpu_stats.expect("strong stats"),
+        );
+        assert_eq!((s.submits, s.chunks), (1, 1), "{s:?}");
+        assert_eq!((w.submits, st.submits), (1, 1));
+        assert_eq!(s.dispatches, w.dispatches.max(st.dispatches), "{s:?}");
+        // Up: the weak view's globals (one 256-byte copy) and its upload
+        // of the sources (RGB bytes in whole words and one more) saved.
+        let src: u64 = imgs
+            .iter()
+            .map(|im| im.width() as u64 * im.height() as u64 * 3)
+            .sum();
+        let src_upload = src.div_ceil(4) * 4 + 4;
+        assert_eq!(
+            s.bytes_up,
+            w.bytes_up + st.bytes_up - 256 - src_upload,
+            "the sources ({src_upload} bytes) go up once"
+        );
+        assert_eq!(s.bytes_down, w.bytes_down + st.bytes_down);
+    }
+}
+
+/// Views of two sizes and a third of the first size: 2 plans (one per
+/// size), every view exactly its pipeline alone on the GPU.
+#[test]
+fn gpu_views_of_two_sizes_run_as_one_plan_per_size() {
+    let Some(g) = gpu() else { return };
+    let text = format!(
+        "{TWO_SIZES}\n[[views]]\nname = \"big2\"\ncount = 3\n[[views.ops]]\nop = \"rand_augment\"\n[[views.ops]]\nop = \"center_crop\"\nsize = 40\n"
+    );
+    let v = views(&text);
+    let aug = ViewAugmenter::with_gpu(v.clone(), g.clone()).unwrap();
+    let cpu = ViewAugmenter::new(v.clone(), Backend::Cpu).unwrap();
+    let imgs = common::test_images();
+    for n in [imgs.len(), 3] {
+        let key = BatchKey::new(8, 0, 5);
+        let out = aug.augment(Request::new(&imgs[..n]).key(key)).unwrap();
+        let alone = alone_on_gpu(&v, &g, &imgs[..n], |r| r.key(key));
+        let want = cpu.augment(Request::new(&imgs[..n]).key(key)).unwrap();
+        let names: Vec<(&str, usize)> = out.iter().map(|b| (b.name.as_str(), b.plan)).collect();
+        assert_eq!(names, vec![("big", 0), ("small", 1), ("big2", 0)]);
+        for ((vb, a), c) in out.iter().zip(&alone).zip(&want) {
+            assert!(vb.batch.data == a.data, "view {}", vb.name);
+            assert_close(
+                &format!("sizes-{}-{n}", vb.name),
+                &c.batch,
+                &vb.batch,
+                [0.0; 3],
+                [1.0; 3],
+            );
+        }
+        let big = out[0].batch.gpu_stats.unwrap();
+        assert_eq!(out[2].batch.gpu_stats, Some(big));
+        assert_eq!(big.submits, 1);
+        assert_eq!(
+            big.bytes_down,
+            alone[0].gpu_stats.unwrap().bytes_down * 5 / 2
+        );
+        // The other size: its own plan, as the view alone.
+        let (small, own) = (out[1].batch.gpu_stats.unwrap(), alone[1].gpu_stats.unwrap());
+        assert_eq!(
+            (
+                small.dispatches,
+                small.submits,
+                small.bytes_up,
+                small.bytes_down
+            ),
+            (own.dispatches, own.submits, own.bytes_up, own.bytes_down)
+        );
+    }
+}
+
+/// A mixing view beside a plain one of its size, and masks through both:
+/// one plan whose mixing table keeps each view's partners inside it; the
+/// pixels, labels and masks of each view as its pipeline alone on the GPU.
+#[test]
+fn gpu_plan_with_a_mixing_view_and_masks_equals_each_view_alone() {
+    let Some(g) = gpu() else { return };
+    mixing_plan(&g);
+}
+
+fn mixing_plan(g: &std::sync::Arc<gpu_augment::gpu::GpuContext>) {
+    let text = r#"
+size = 32
+[[views]]
+name = "plain"
+[[views.ops]]
+op = "horizontal_flip"
+[[views.ops]]
+op = "random_resized_crop"
+size = 32
+[[views]]
+name = "mixed"
+count = 2
+[[views.ops]]
+op = "random_resized_crop"
+size = 32
+[[views.ops]]
+op = "cutmix"
+alpha = 1.0
+num_classes = 3
+"#;
+    let v = views(text);
+    let aug = ViewAugmenter::with_gpu(v.clone(), g.clone()).unwrap();
+    let cpu = ViewAugmenter::new(v.clone(), Backend::Cpu).unwrap();
+    let imgs: Vec<RgbImage> = common::test_images().into_iter().take(5).collect();
+    let labels = [0u32, 1, 2, 1, 0];
+    let targets: Vec<gpu_augment::Targets> = imgs
+        .iter()
+        .enumerate()
+        .map(|(i, im)| gpu_augment::Targets {
+            masks: vec![gpu_augment::Mask::u8(
+                im.width(),
+                im.height(),
+                (0..im.width() * im.height())
+                    .map(|p| (p as usize * 7 + i) as u8)
+                    .collect(),
+            )],
+            ..Default::default()
+        })
+        .collect();
+    fn with<'a>(
+        r: Request<'a>,
+        labels: &'a [u32],
+        targets: &'a [gpu_augment::Targets],
+    ) -> Request<'a> {
+        r.key(BatchKey::new(4, 1, 10))
+            .labels(Labels::Classes {
+                classes: labels,
+                num_classes: 3,
+            })
+            .targets(targets)
+    }
+    let req = |r| with(r, &labels, &targets);
+    let out = aug.augment(req(Request::new(&imgs))).unwrap();
+    let alone = alone_on_gpu(&v, g, &imgs, req);
+    let want = cpu.augment(req(Request::new(&imgs))).unwrap();
+    assert_eq!((out[0].plan, out[1].plan), (0, 0));
+    let s = out[0].batch.gpu_stats.unwrap();
+    assert_eq!(s.submits, 1);
+    // The mixing dispatch and the mask dispatch, once for both views.
+    assert_eq!(s.dispatches, alone[1].gpu_stats.unwrap().dispatches);
+    for ((vb, a), c) in out.iter().zip(&alone).zip(&want) {
+        assert!(vb.batch.data == a.data, "view {}", vb.name);
+        assert_eq!(vb.batch.labels, a.labels, "view {}", vb.name);
+        assert_eq!(vb.batch.labels, c.batch.labels, "view {}", vb.name);
+        assert_eq!(vb.batch.targets, a.targets, "view {}", vb.name);
+        assert_close(
+            &format!("mixplan-{}", vb.name),
+            &c.batch,
+            &vb.batch,
+            [0.0; 3],
+            [1.0; 3],
+        );
+    }
+    // The mixed view really mixes (some partner is another image).
+    assert!(out[1]
+        .batch
+        .records
+        .iter()
+        .any(|r| r.mix.as_ref().is_some_and(|m| m.partner_index != r.index)));
+}
+
+/// A plan larger than the storage-binding limit (128 MiB on lavapipe) is
+/// cut into chunks that straddle its views; the mixing view then mixes on
+/// the host inside its own samples: every view as its pipeline alone.
+#[test]
+fn gpu_plan_cut_into_chunks_keeps_each_views_bytes_and_mix() {
+    let Some(g) = gpu() else { return };
+    let limit = g.limits().max_storage_binding.min(g.limits().max_buffer);
+    let per = 2048u64 * 2048 * 3;
+    let n = (limit / per + 2).min(40) as usize;
+    let imgs: Vec<RgbImage> = (0..n)
+        .map(|i| synthetic_image(i as u64, 2048, 2048))
+        .collect();
+    let text = r#"
+size = 16
+[[views]]
+name = "plain"
+[[views.ops]]
+op = "random_resized_crop"
+size = 16
+[[views]]
+name = "mixed"
+count = 2
+[[views.ops]]
+op = "random_resized_crop"
+size = 16
+[[views.ops]]
+op = "mixup"
+alpha = 0.4
+num_classes = 2
+"#;
+    let v = views(text);
+    let aug = ViewAugmenter::with_gpu(v.clone(), g.clone()).unwrap();
+    let key = BatchKey::new(6, 0, 0);
+    let out = aug.augment(Request::new(&imgs).key(key)).unwrap();
+    let alone = alone_on_gpu(&v, &g, &imgs, |r| r.key(key));
+    assert_eq!((out[0].plan, out[1].plan), (0, 0));
+    let s = out[0].batch.gpu_stats.unwrap();
+    assert!(s.chunks >= 2, "{n} sources of {per} bytes: {s:?}");
+    assert_eq!(s.submits, s.chunks);
+    for (vb, a) in out.iter().zip(&alone) {
+        assert!(vb.batch.data == a.data, "view {}", vb.name);
+    }
+    assert!(out[1]
+        .batch
+        .records
+        .iter()
+        .any(|r| r.mix.as_ref().is_some_and(|m| m.partner_index != r.index)));
+}

@@ -420,9 +420,23 @@ pub struct ViewsBenchResult {
     pub median: f64,
     /// Source images per second at the median (each through every view).
     pub images_per_sec: f64,
-    /// GPU: dispatches and submits per batch, over every view (the last
-    /// timed pass); None on the CPU.
-    pub gpu_per_batch: Option<(f64, f64)>,
+    /// GPU: plans, dispatches and submits per batch over every view, and
+    /// bytes uploaded per source image (the last timed pass); None on the CPU.
+    pub gpu_per_batch: Option<ViewsGpuCounts>,
+}
+
+/// A `[[views]]` file's GPU counters (`bench` with named views): each plan
+/// counted once, however many views share it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ViewsGpuCounts {
+    /// Plans (dispatch sequences) per batch.
+    pub plans: f64,
+    /// Compute dispatches per batch.
+    pub dispatches: f64,
+    /// Queue submits per batch.
+    pub submits: f64,
+    /// Bytes uploaded per source image (sources, sample tables, globals).
+    pub up_bytes_per_image: f64,
 }
 
 /// Runs `repeats` timed passes (after one warm-up) of every named view over
@@ -440,13 +454,18 @@ pub fn bench_views(
     for pass in 0..=repeats {
         let start = std::time::Instant::now();
         let (mut dispatches, mut submits, mut batches) = (0u64, 0u64, 0u64);
+        let (mut plans, mut up) = (0u64, 0u64);
         for (b, chunk) in images.chunks(batch_size).enumerate() {
             let key = BatchKey::new(0, pass as u64, (b * batch_size) as u64);
             let out = aug.augment(Request::new(chunk).key(key))?;
+            // The views of one plan carry its stats each: counted once.
+            let mut seen = std::collections::HashSet::new();
             for v in &out {
-                if let Some(s) = &v.batch.gpu_stats {
+                if let (Some(s), true) = (&v.batch.gpu_stats, seen.insert(v.plan)) {
+                    plans += 1;
                     dispatches += s.dispatches as u64;
                     submits += s.submits as u64;
+                    up += s.bytes_up;
                 }
             }
             batches += 1;
@@ -456,7 +475,12 @@ pub fn bench_views(
             times.push(start.elapsed().as_secs_f64());
             if aug.backend_kind() == "gpu" {
                 let b = batches.max(1) as f64;
-                gpu = Some((dispatches as f64 / b, submits as f64 / b));
+                gpu = Some(ViewsGpuCounts {
+                    plans: plans as f64 / b,
+                    dispatches: dispatches as f64 / b,
+                    submits: submits as f64 / b,
+                    up_bytes_per_image: up as f64 / images.len().max(1) as f64,
+                });
             }
         }
     }

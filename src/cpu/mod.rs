@@ -27,7 +27,7 @@ pub(crate) fn run_batch(
     srcs: &[Src],
     out: crate::TensorMut,
 ) -> Result<()> {
-    check_batch(gl, samples, srcs, &out, None)?;
+    check_batch(gl, samples, srcs, std::slice::from_ref(&out), None)?;
     let per = gl.values_per_sample();
     match out {
         crate::TensorMut::U8(o) => run_samples(gl, samples, srcs, o, per, |o| OutSlice::U8(o)),
@@ -43,7 +43,7 @@ pub(crate) fn check_batch(
     gl: &GpuGlobals,
     samples: &[GpuSample],
     srcs: &[Src],
-    out: &crate::TensorMut,
+    out: &[crate::TensorMut],
     mixes: Option<&[GpuMix]>,
 ) -> Result<()> {
     let bad = |m: String| Err(Error::InvalidArgument(format!("batch: {m}")));
@@ -58,11 +58,22 @@ pub(crate) fn check_batch(
     if let Some(m) = mixes.filter(|m| m.len() != n) {
         return bad(format!("{} mixing entries for a batch of {n}", m.len()));
     }
-    let want = n * gl.values_per_sample();
-    let (len, f32_out) = match out {
-        crate::TensorMut::U8(o) => (o.len(), false),
-        crate::TensorMut::F32(o) => (o.len(), true),
-    };
+    let per = gl.values_per_sample();
+    let want = n * per;
+    // The tensor, or its parts (each of whole samples, all of one format).
+    let mut len = 0;
+    let mut f32_out = gl.f32_out();
+    for part in out {
+        let (l, f) = match part {
+            crate::TensorMut::U8(o) => (o.len(), false),
+            crate::TensorMut::F32(o) => (o.len(), true),
+        };
+        if f != gl.f32_out() || l % per.max(1) != 0 {
+            (f32_out, len) = (f, l);
+            break;
+        }
+        len += l;
+    }
     if f32_out != gl.f32_out() || len != want {
         return bad(format!(
             "an output tensor of {len} {} values for {n} outputs of {}x{}x{} {} ({want} values)",

@@ -3,7 +3,9 @@
 //!
 //! Per batch (or per chunk, when a batch exceeds a storage-binding limit):
 //! one upload of the sources (their RGB bytes, copied straight into the
-//! staging memory) and the per-sample table; 2 field
+//! staging memory; each distinct image once, however many of the batch's
+//! samples read it: the copies of `views = k`, the named views sharing a
+//! plan) and the per-sample table; 2 field
 //! dispatches when the pipeline has random fields; one segment pass per
 //! barrier a sample of the pipeline can draw; one main dispatch; the mixing
 //! dispatch when the pipeline mixes (a fixed number for a given pipeline,
@@ -659,11 +661,53 @@ impl GpuContext {
         gl: &GpuGlobals,
         samples: &[GpuSample],
         srcs: &[Src],
-        mut out: crate::TensorMut,
+        out: crate::TensorMut,
         mixes: Option<&[GpuMix]>,
         masks: Option<crate::cpu::masks::MaskJob<'_>>,
     ) -> Result<(BatchStats, Option<Vec<Vec<Mask>>>)> {
-        crate::cpu::check_batch(gl, samples, srcs, &out, mixes)?;
+        self.run_batch_parts(gl, samples, srcs, &mut [out], mixes, masks)
+    }
+
+    /// `run_batch_masks` with the output in parts: `outs` holds whole
+    /// samples each, in order (the batches of several pipelines run as one
+    /// plan, see `engine::render_plan`), and every chunk's readback is
+    /// copied straight into the parts it covers. With `mixes`, every
+    /// sample's partner lies in its own part (a batch split into chunks
+    /// mixes each part on the host).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn run_batch_parts(
+        &self,
+        gl: &GpuGlobals,
+        samples: &[GpuSample],
+        srcs: &[Src],
+        outs: &mut [crate::TensorMut],
+        mixes: Option<&[GpuMix]>,
+        masks: Option<crate::cpu::masks::MaskJob<'_>>,
+    ) -> Result<(BatchStats, Option<Vec<Vec<Mask>>>)> {
+        crate::cpu::check_batch(gl, samples, srcs, outs, mixes)?;
+        let values = gl.values_per_sample();
+        let parts: Vec<usize> = outs
+            .iter()
+            .map(|o| match o {
+                crate::TensorMut::U8(v) => v.len(),
+                crate::TensorMut::F32(v) => v.len(),
+            } / values.max(1))
+            .collect();
+        if let Some(m) = mixes {
+            let mut at = 0;
+            for &c in &parts {
+                if let Some(i) =
+                    (at..at + c).find(|&i| !(at..at + c).contains(&(m[i].kind[1] as usize)))
+                {
+                    return Err(Error::InvalidArgument(format!(
+                        "batch: sample {i}'s mixing partner {} lies outside its part (samples {at}..{})",
+                        m[i].kind[1],
+                        at + c
+                    )));
+                }
+                at += c;
+            }
+        }
         if let Some((m, _)) = masks {
             if m.len() != samples.len() {
                 return Err(Error::InvalidArgument(format!(
@@ -683,6 +727,8 @@ impl GpuContext {
         let mut chunks: Vec<std::ops::Range<usize>> = Vec::new();
         let (mut start, mut src_sum, mut n) = (0usize, 0u64, 0u64);
         let mut field_sum = 0u64;
+        // A chunk uploads each distinct source once (`run_chunk`).
+        let mut seen = std::collections::HashSet::new();
         for (i, s) in srcs.iter().enumerate() {
             // RGB bytes (3 a pixel; the chunk's buffer adds up to 8 of padding).
             let sb = s.width as u64 * s.height as u64 * 3;
@@ -710,11 +756,15 @@ impl GpuContext {
                     ),
                 });
             }
-            if n > 0 && !fits(src_sum + sb, n + 1, field_sum + fb) {
+            let new = !seen.contains(&src_id(s));
+            if n > 0 && !fits(src_sum + if new { sb } else { 0 }, n + 1, field_sum + fb) {
                 chunks.push(start..i);
                 (start, src_sum, n, field_sum) = (i, 0, 0, 0);
+                seen.clear();
             }
-            src_sum += sb;
+            if seen.insert(src_id(s)) {
+                src_sum += sb;
+            }
             field_sum += fb;
             n += 1;
         }
@@ -732,7 +782,8 @@ impl GpuContext {
             gl,
             samples,
             srcs,
-            &mut out,
+            outs,
+            &parts,
             mixes,
             masks,
             &chunks,
@@ -753,7 +804,8 @@ impl GpuContext {
         gl: &GpuGlobals,
         samples: &[GpuSample],
         srcs: &[Src],
-        out: &mut crate::TensorMut,
+        outs: &mut [crate::TensorMut],
+        parts: &[usize],
         mixes: Option<&[GpuMix]>,
         masks: Option<crate::cpu::masks::MaskJob<'_>>,
         chunks: &[std::ops::Range<usize>],
@@ -761,7 +813,6 @@ impl GpuContext {
     ) -> Result<(BatchStats, Option<Vec<Vec<Mask>>>)> {
         let mut stats = BatchStats::default();
         let mut masks_out: Option<Vec<Vec<Mask>>> = masks.map(|_| Vec::new());
-        let mut done = 0usize;
         let mut split = chunks.len() > 1;
         let mix_gl = GpuMixGlobals {
             out: [gl.out[0], gl.out[1], samples.len() as u32, gl.out[3]],
@@ -795,8 +846,13 @@ impl GpuContext {
                 }
                 r => r?,
             };
-            let [device_ns, readback_ns] =
-                self.read_back(bufs, cn, out_per as usize, tensor_per as usize, out, done)?;
+            let [device_ns, readback_ns] = self.read_back(
+                bufs,
+                range.clone(),
+                [out_per as usize, tensor_per as usize],
+                outs,
+                parts,
+            )?;
             if let (Some(acc), Some((m, _))) = (masks_out.as_mut(), masks) {
                 acc.extend(self.read_masks(bufs, gl, &m[range.clone()])?);
                 let k = m.first().map_or(0, Vec::len) as u64;
@@ -807,7 +863,6 @@ impl GpuContext {
             stats.device_ns += device_ns;
             stats.readback_ns += readback_ns;
             let bytes = cn * tensor_per as usize;
-            done += bytes;
             stats.dispatches += cs.dispatches;
             stats.submits += cs.submits;
             stats.bytes_up += cs.bytes_up;
@@ -816,7 +871,24 @@ impl GpuContext {
             stats.chunks += 1;
         }
         if let (true, Some(m)) = (split, mixes) {
-            mix::mix_on_host(&mix_gl, m, out);
+            // Each part mixes within itself: its entries with partners
+            // counted from its first sample.
+            let mut at = 0;
+            for (out, &c) in outs.iter_mut().zip(parts) {
+                let own: Vec<GpuMix> = m[at..at + c]
+                    .iter()
+                    .map(|x| {
+                        let mut x = *x;
+                        x.kind[1] -= at as u32;
+                        x
+                    })
+                    .collect();
+                let g = GpuMixGlobals {
+                    out: [gl.out[0], gl.out[1], c as u32, gl.out[3]],
+                };
+                mix::mix_on_host(&g, &own, out);
+                at += c;
+            }
         }
         Ok((stats, masks_out))
     }
@@ -842,18 +914,30 @@ impl GpuContext {
         // pixel; the shader's `src_rgb` unpacks them), copied by each source
         // straight into the upload's staging memory: no packing pass. The
         // sample records carry each source's first pixel.
-        let total_px: u64 = srcs.iter().map(|s| s.width as u64 * s.height as u64).sum();
+        // A source that several samples read (the copies and views of one
+        // image) goes up once: its samples share its first pixel.
+        let mut first: std::collections::HashMap<(usize, usize), u64> =
+            std::collections::HashMap::new();
+        let mut uploads: Vec<&Src> = Vec::new();
+        let mut offsets = Vec::with_capacity(srcs.len());
+        let mut total_px = 0u64;
+        for s in srcs {
+            let at = *first.entry(src_id(s)).or_insert_with(|| {
+                uploads.push(s);
+                total_px += s.width as u64 * s.height as u64;
+                total_px - s.width as u64 * s.height as u64
+            });
+            offsets.push(at);
+        }
         // Whole words, and one more: a pixel's second word is read even when
         // the pixel lies in the first (a select, not a branch).
         let src_bytes = (total_px * 3).div_ceil(4) * 4 + 4;
         let mut table = samples.to_vec();
-        let mut first_px = 0u64;
-        for (t, s) in table.iter_mut().zip(srcs) {
-            t.src[0] = u32::try_from(first_px).map_err(|_| Error::OutOfMemory {
-                what: format!("the sources of {} images", srcs.len()),
+        for (t, &at) in table.iter_mut().zip(&offsets) {
+            t.src[0] = u32::try_from(at).map_err(|_| Error::OutOfMemory {
+                what: format!("the sources of {} images", uploads.len()),
                 bytes: src_bytes,
             })?;
-            first_px += s.width as u64 * s.height as u64;
         }
         // Each sample's noise lattice and row sums in the field buffer.
         let mut field_floats = 0u64;
@@ -1015,7 +1099,7 @@ impl GpuContext {
                 .write_buffer_with(srcb, 0, size)
                 .ok_or_else(|| Error::Gpu("the sources' upload could not be staged".into()))?;
             let mut at = 0usize;
-            for s in srcs {
+            for s in &uploads {
                 let len = s.width as usize * s.height as usize * 3;
                 view.slice(at..at + len).copy_from_slice(&s.data[..len]);
                 at += len;
@@ -1250,19 +1334,20 @@ impl GpuContext {
         Ok(out)
     }
 
-    /// Copies `n` samples of `per` device bytes (of which `keep` are the sample's) into the tensor at byte `done`.
-    /// Returns the host nanoseconds spent waiting for the device and copying.
+    /// Copies the chunk's samples `range` of the batch, `per` device bytes
+    /// each (of which `keep` are the sample's), into the tensor parts
+    /// (`outs`, of `parts` samples each) that hold them. Returns the host
+    /// nanoseconds spent waiting for the device and copying.
     fn read_back(
         &self,
         bufs: &Buffers,
-        n: usize,
-        per: usize,
-        keep: usize,
-        out: &mut crate::TensorMut,
-        done: usize,
+        range: std::ops::Range<usize>,
+        [per, keep]: [usize; 2],
+        outs: &mut [crate::TensorMut],
+        parts: &[usize],
     ) -> Result<[u64; 2]> {
         let waiting = std::time::Instant::now();
-        let bytes = n * per;
+        let bytes = range.len() * per;
         let rb = bufs
             .readback
             .as_ref()
@@ -1300,14 +1385,23 @@ impl GpuContext {
             let view = rb
                 .get_mapped_range(0..map_bytes)
                 .map_err(|e| Error::Gpu(format!("mapping results: {e:?}")))?;
-            if per == keep {
-                out.write_bytes(done, &view[..bytes]);
-            } else if keep * 4 == per {
-                // u8, one output channel: the words' first bytes.
-                out.write_grey_from_rgba(done, &view[..bytes]);
-            } else {
-                // u8: RGBA words to RGB bytes.
-                out.write_rgb_from_rgba(done, &view[..bytes]);
+            let mut first = 0;
+            for (out, &c) in outs.iter_mut().zip(parts) {
+                let (lo, hi) = (range.start.max(first), range.end.min(first + c));
+                if lo < hi {
+                    let from = &view[(lo - range.start) * per..(hi - range.start) * per];
+                    let at = (lo - first) * keep;
+                    if per == keep {
+                        out.write_bytes(at, from);
+                    } else if keep * 4 == per {
+                        // u8, one output channel: the words' first bytes.
+                        out.write_grey_from_rgba(at, from);
+                    } else {
+                        // u8: RGBA words to RGB bytes.
+                        out.write_rgb_from_rgba(at, from);
+                    }
+                }
+                first += c;
             }
         }
         rb.unmap();
@@ -1319,6 +1413,12 @@ impl Drop for GpuContext {
     fn drop(&mut self) {
         let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
     }
+}
+
+/// What tells two sources apart for the upload: where their pixels are
+/// (the same image read by several samples is one source).
+fn src_id(s: &Src) -> (usize, usize) {
+    (s.data.as_ptr() as usize, s.data.len())
 }
 
 /// Words of one output label-map plane on the device: the output's pixels
