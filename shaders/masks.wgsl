@@ -8,10 +8,17 @@
 // CPU twin: src/cpu/masks.rs.
 //
 // mask_in: [0] masks per sample K, [1] the words of one output plane,
-// [2] the ignore values (u8 in bits 0..8, u16 in bits 16..32), [3] unused,
-// [4 + si * K + j] the first word of sample si's plane j (bit 31 set: u16
-// values, 2 a word; else u8, 4 a word, little-endian); then the planes, each
-// of its source's size. mask_out: sample si's plane j at (si * K + j) times
+// [2] the ignore values (u8 in bits 0..8, u16 in bits 16..32), [3] the
+// index T of the split tables, [4 + si * K + j] the first word of sample
+// si's plane j (bit 31 set: u16 values, 2 a word; else u8, 4 a word,
+// little-endian); then the planes, each of its source's size; then at
+// [T + si] the first word S of sample si's split tables, or MASK_OUTSIDE:
+// for an axis-aligned map (resize, crop, flip, scale jitter) the host gives
+// the source column of each output column at [S + ox] and the source row of
+// each output row at [S + width + oy] (MASK_OUTSIDE where a clip stage or
+// the source is left), the very decisions `mask_source` would take pixel by
+// pixel (src/cpu/masks.rs `separable_indices`, tested against the general
+// loop bit for bit), so the kernel only looks them up. mask_out: sample si's plane j at (si * K + j) times
 // [1] words, packed as it is stored (u8: 4 values a word, u16: 2), pixels
 // from outside already holding their plane's ignore value: the readback is
 // the masks' own bytes (a quarter of one word a pixel for u8).
@@ -126,15 +133,31 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
     if (4u * t >= npx) {
         return;
     }
+    // The sample's split tables (one per workgroup: si is wg.z).
+    let split = mask_in[mask_in[3] + si];
+    let sw = samples[si].src.y;
+    // One integer divide per invocation: the 4 pixels step along the row.
+    var ox = (4u * t) % g.out.x;
+    var oy = (4u * t) / g.out.x;
     var idx: array<u32, 4>;
     for (var q = 0u; q < 4u; q++) {
-        let p = 4u * t + q;
         idx[q] = MASK_OUTSIDE;
-        if (p < npx) {
-            let ox = p % g.out.x;
-            let oy = p / g.out.x;
-            let fv = field_values(si, ox, oy);
-            idx[q] = mask_source(si, ox, oy, fv.geo);
+        if (4u * t + q < npx) {
+            if (split != MASK_OUTSIDE) {
+                let x = mask_in[split + ox];
+                let y = mask_in[split + g.out.x + oy];
+                if (x != MASK_OUTSIDE && y != MASK_OUTSIDE) {
+                    idx[q] = y * sw + x;
+                }
+            } else {
+                let fv = field_values(si, ox, oy);
+                idx[q] = mask_source(si, ox, oy, fv.geo);
+            }
+        }
+        ox = ox + 1u;
+        if (ox == g.out.x) {
+            ox = 0u;
+            oy = oy + 1u;
         }
     }
     let k = mask_in[0];

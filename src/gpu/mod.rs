@@ -998,10 +998,15 @@ impl GpuContext {
             "readback",
         );
         // Label maps: a header (masks per sample, words per output plane, the
-        // ignore values, unused, then per sample and plane its first word,
-        // bit 31 set for u16), then every plane packed as it is stored (u8:
-        // 4 values a word, u16: 2, little-endian). The output planes come
-        // back packed the same way (`mask_plane_words`).
+        // ignore values, where the split tables' index starts, then per
+        // sample and plane its first word, bit 31 set for u16), then every
+        // plane packed as it is stored (u8: 4 values a word, u16: 2,
+        // little-endian), then per sample the first word of its split tables
+        // (OUTSIDE: none) and the tables: for an axis-aligned map the source
+        // column of every output column and the source row of every output
+        // row (`cpu::masks::separable_indices`, computed once here for the
+        // kernel as for the CPU twin). The output planes come back packed
+        // the same way (`mask_plane_words`).
         let mask_k = masks.map_or(0, |(m, _)| m.first().map_or(0, Vec::len));
         let plane_words = masks.map_or(0, |(m, _)| mask_plane_words(m, gl));
         let mask_out_bytes = n * mask_k as u64 * plane_words * 4;
@@ -1039,6 +1044,16 @@ impl GpuContext {
                             }
                         }
                     }
+                }
+            }
+            let index = p.len();
+            p[3] = index as u32;
+            p.resize(index + m.len(), crate::cpu::masks::OUTSIDE);
+            for (si, g) in samples.iter().enumerate() {
+                if let Some((xs, ys)) = crate::cpu::masks::separable_indices(gl, g) {
+                    p[index + si] = p.len() as u32;
+                    p.extend_from_slice(&xs);
+                    p.extend_from_slice(&ys);
                 }
             }
             allocations += grow(
