@@ -82,3 +82,60 @@ fn buffers_grown_by_a_later_batch_stay_within_the_binding_limit() {
         common::assert_close("grown", &cpu.augment(req).unwrap(), &b, [0.0; 3], [1.0; 3]);
     }
 }
+
+/// The uploads go through kept upload buffers: once the buffers fit, a
+/// batch allocates nothing (its tensor recycled), a bigger batch grows them
+/// once, and every batch's bytes equal a fresh augmenter's (a reused upload
+/// buffer never leaks the previous batch's sources, table or globals).
+#[test]
+fn steady_state_batches_allocate_nothing_and_reuse_the_uploads_exactly() {
+    let Some(g) = gpu() else { return };
+    let p = Pipeline::from_toml(
+        "size = [24, 20]\n[[ops]]\nop = \"random_resized_crop\"\n[[ops]]\nop = \"color_jitter\"\ncontrast = 0.5\nbrightness = 0.3",
+    )
+    .unwrap();
+    let aug = Augmenter::with_gpu(p.clone(), g.clone()).unwrap();
+    let batch = |seed: u64, n: usize, w: u32| -> Vec<_> {
+        (0..n)
+            .map(|i| synthetic_image(seed * 100 + i as u64, w + i as u32, 37))
+            .collect()
+    };
+    let mut allocs = Vec::new();
+    // Same sizes, other pixels and keys; then a bigger batch; then small again.
+    let plan = [
+        (1, 6, 40),
+        (2, 6, 40),
+        (3, 6, 40),
+        (4, 9, 90),
+        (5, 6, 40),
+        (6, 6, 40),
+    ];
+    for (seed, n, w) in plan {
+        let images = batch(seed, n, w);
+        let key = BatchKey::new(seed, 0, 0);
+        let b = aug.augment(Request::new(&images).key(key)).unwrap();
+        let fresh = Augmenter::with_gpu(p.clone(), g.clone())
+            .unwrap()
+            .augment(Request::new(&images).key(key))
+            .unwrap();
+        assert_eq!(
+            b.data, fresh.data,
+            "batch {seed}: a reused upload buffer changed the bytes"
+        );
+        allocs.push(b.gpu_stats.unwrap().allocations);
+        aug.recycle(b);
+    }
+    assert!(
+        allocs[0] > 0,
+        "the first batch creates its buffers: {allocs:?}"
+    );
+    assert_eq!(
+        allocs[2], 0,
+        "a batch of sizes that fit allocates nothing: {allocs:?}"
+    );
+    assert!(
+        allocs[3] > 0,
+        "a bigger batch grows the buffers: {allocs:?}"
+    );
+    assert_eq!(allocs[5], 0, "and then fits again: {allocs:?}");
+}

@@ -114,8 +114,101 @@ struct Buffers {
     mask_out: Option<wgpu::Buffer>,
     mask_readback: Option<wgpu::Buffer>,
     mask_pack: Vec<u32>,
+    /// The upload buffers of the globals, the sample table, the sources and
+    /// the label maps, kept from batch to batch.
+    up_globals: Upload,
+    up_table: Upload,
+    up_src: Upload,
+    up_masks: Upload,
     /// The submission whose results `readback` will hold (what `read_back` waits for).
     submitted: Option<wgpu::SubmissionIndex>,
+}
+
+/// A host-visible upload buffer kept from batch to batch (MAP_WRITE |
+/// COPY_SRC): written while mapped, copied into its device buffer at the
+/// start of the batch's command buffer, and mapped for writing again as
+/// soon as the device is done with it (the callback runs in the poll that
+/// waits for the batch's results). Steady state allocates nothing, where
+/// `queue.write_buffer` has wgpu allocate a staging buffer a call.
+#[derive(Default)]
+struct Upload {
+    buf: Option<wgpu::Buffer>,
+    /// The buffer is mapped for writing (at creation, then by the callback).
+    ready: Arc<std::sync::atomic::AtomicBool>,
+    /// Copied by the batch being encoded: map it again after the submit.
+    used: bool,
+}
+
+impl Upload {
+    /// A mapped buffer of at least `size` bytes (a multiple of 4): 1 when
+    /// it had to be created (grown by 1.5x, within the device's buffer
+    /// limit), else 0.
+    fn stage(&mut self, device: &wgpu::Device, size: u64, label: &str) -> u32 {
+        use std::sync::atomic::Ordering;
+        let size = size.max(4);
+        if let Some(b) = &self.buf {
+            if !self.ready.load(Ordering::Acquire) {
+                // Its map is pending; the batch that used it has finished
+                // (its results were read), so a poll completes the map.
+                let _ = device.poll(wgpu::PollType::Wait {
+                    submission_index: None,
+                    timeout: Some(DEVICE_TIMEOUT),
+                });
+            }
+            if b.size() >= size && self.ready.load(Ordering::Acquire) {
+                return 0;
+            }
+        }
+        let cap = device.limits().max_buffer_size / 256 * 256;
+        let size = size.next_multiple_of(256);
+        let size = self.buf.as_ref().map_or(size, |b| {
+            size.max((b.size() + b.size() / 2).next_multiple_of(256).min(cap))
+        });
+        self.buf = Some(device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage: wgpu::BufferUsages::MAP_WRITE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: true,
+        }));
+        self.ready = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        1
+    }
+
+    /// Writes the first `len` bytes (a multiple of 4) through `write`.
+    fn write(&self, len: u64, write: impl FnOnce(&mut wgpu::BufferViewMut)) -> Result<()> {
+        let b = self
+            .buf
+            .as_ref()
+            .ok_or_else(|| Error::Gpu("an upload buffer was not staged".into()))?;
+        let mut view = b
+            .get_mapped_range_mut(0..len)
+            .map_err(|e| Error::Gpu(format!("mapping an upload buffer: {e:?}")))?;
+        write(&mut view);
+        Ok(())
+    }
+
+    /// Unmaps the buffer and records the copy of its first `len` bytes into
+    /// `dst` (before the passes that read `dst`).
+    fn copy_to(&mut self, enc: &mut wgpu::CommandEncoder, dst: &wgpu::Buffer, len: u64) {
+        if let Some(b) = &self.buf {
+            b.unmap();
+            self.ready
+                .store(false, std::sync::atomic::Ordering::Release);
+            enc.copy_buffer_to_buffer(b, 0, dst, 0, len);
+            self.used = true;
+        }
+    }
+
+    /// After the submit: map the buffer for the next batch's writes.
+    fn remap(&mut self) {
+        if let (Some(b), true) = (&self.buf, self.used) {
+            let ready = self.ready.clone();
+            b.map_async(wgpu::MapMode::Write, .., move |r| {
+                ready.store(r.is_ok(), std::sync::atomic::Ordering::Release);
+            });
+        }
+        self.used = false;
+    }
 }
 
 /// One set of batch buffers; grown on demand by `grow`.
@@ -139,6 +232,10 @@ fn new_buffers(device: &wgpu::Device) -> Buffers {
         mask_out: None,
         mask_readback: None,
         mask_pack: Vec::new(),
+        up_globals: Upload::default(),
+        up_table: Upload::default(),
+        up_src: Upload::default(),
+        up_masks: Upload::default(),
         submitted: None,
     }
 }
@@ -294,10 +391,11 @@ pub struct BatchStats {
     pub device_ns: u64,
     /// Host nanoseconds copying the mapped results into the tensor.
     pub readback_ns: u64,
-    /// Allocations the batch made: device buffers created (a buffer set
-    /// grows until the largest batch fits, then is reused), staging buffers
-    /// behind `queue.write_buffer` (wgpu makes one a call), and the output
-    /// tensor (added by the `Augmenter`, one a batch today).
+    /// Allocations the batch made: device and upload buffers created (a
+    /// buffer set grows until the largest batch fits, then is reused; the
+    /// uploads go through kept, mapped buffers), the mixing pass's staging
+    /// buffers (`queue.write_buffer`, one a call), and the output tensor
+    /// (added by the `Augmenter` when the pool has none of its size).
     pub allocations: u32,
 }
 
@@ -1105,14 +1203,20 @@ impl GpuContext {
             g_all[o..o + std::mem::size_of::<GpuGlobals>()]
                 .copy_from_slice(bytemuck::bytes_of(&gk));
         }
-        let q = &self.queue;
-        q.write_buffer(&bufs.globals, 0, &g_all);
-        q.write_buffer(sb, 0, bytemuck::cast_slice(&table));
-        {
-            let size = wgpu::BufferSize::new(src_bytes).expect("at least one word");
-            let mut view = q
-                .write_buffer_with(srcb, 0, size)
-                .ok_or_else(|| Error::Gpu("the sources' upload could not be staged".into()))?;
+        // Into the kept upload buffers (mapped), copied to the device
+        // buffers by this batch's command buffer: no staging allocation.
+        let table_bytes: &[u8] = bytemuck::cast_slice(&table);
+        allocations += bufs.up_globals.stage(dev, g_all.len() as u64, "globals-up");
+        bufs.up_globals
+            .write(g_all.len() as u64, |v| v.slice(..).copy_from_slice(&g_all))?;
+        allocations += bufs
+            .up_table
+            .stage(dev, table_bytes.len() as u64, "samples-up");
+        bufs.up_table.write(table_bytes.len() as u64, |v| {
+            v.slice(..).copy_from_slice(table_bytes)
+        })?;
+        allocations += bufs.up_src.stage(dev, src_bytes, "src-up");
+        bufs.up_src.write(src_bytes, |view| {
             let mut at = 0usize;
             for s in &uploads {
                 let len = s.width as usize * s.height as usize * 3;
@@ -1121,10 +1225,7 @@ impl GpuContext {
             }
             let tail = src_bytes as usize - at;
             view.slice(at..).copy_from_slice(&[0u8; 8][..tail]);
-        }
-        // Each write_buffer (and write_buffer_with) stages its bytes in a
-        // buffer of its own.
-        allocations += 3;
+        })?;
         fn entire(b: &wgpu::Buffer) -> wgpu::BindingResource<'_> {
             b.as_entire_binding()
         }
@@ -1175,8 +1276,10 @@ impl GpuContext {
         let kernels = self.pipelines(features)?;
         let mask_pass = match (&bufs.mask_in, &bufs.mask_out) {
             (Some(mi), Some(mo)) if mask_k > 0 => {
-                q.write_buffer(mi, 0, bytemuck::cast_slice(&bufs.mask_pack));
-                allocations += 1;
+                let pack: &[u8] = bytemuck::cast_slice(&bufs.mask_pack);
+                allocations += bufs.up_masks.stage(dev, pack.len() as u64, "mask-in-up");
+                bufs.up_masks
+                    .write(pack.len() as u64, |v| v.slice(..).copy_from_slice(pack))?;
                 let bg1 = dev.create_bind_group(&wgpu::BindGroupDescriptor {
                     label: Some("masks"),
                     layout: &self.mask_layout,
@@ -1207,6 +1310,15 @@ impl GpuContext {
         let mut enc = dev.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("augment"),
         });
+        bufs.up_globals
+            .copy_to(&mut enc, &bufs.globals, g_all.len() as u64);
+        bufs.up_table
+            .copy_to(&mut enc, sb, table_bytes.len() as u64);
+        bufs.up_src.copy_to(&mut enc, srcb, src_bytes);
+        if let (Some(_), Some(mi)) = (&mask_pass, &bufs.mask_in) {
+            let len = bufs.mask_pack.len() as u64 * 4;
+            bufs.up_masks.copy_to(&mut enc, mi, len);
+        }
         let mut dispatches = 0;
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -1260,7 +1372,15 @@ impl GpuContext {
             _ => ob,
         };
         enc.copy_buffer_to_buffer(copy_from, 0, rb, 0, out_bytes);
-        let submitted = q.submit([enc.finish()]);
+        let submitted = self.queue.submit([enc.finish()]);
+        for u in [
+            &mut bufs.up_globals,
+            &mut bufs.up_table,
+            &mut bufs.up_src,
+            &mut bufs.up_masks,
+        ] {
+            u.remap();
+        }
         let up = g_all.len() as u64
             + (table.len() * std::mem::size_of::<GpuSample>()) as u64
             + src_bytes
