@@ -187,7 +187,9 @@ def test_rotation_label_joint_labels():
 def test_gil_released_while_augmenting():
     aug = ga.Augmenter(ga.Pipeline.from_file(PIPELINES / "imagenet_train.toml"), backend="cpu")
     rng = np.random.default_rng(0)
-    imgs = [rng.integers(0, 256, (375, 500, 3), dtype=np.uint8) for _ in range(8)] * 8
+    # Enough work that the call lasts well beyond the 50 ms the check needs
+    # (64 images took just under 50 ms once the CPU path got faster).
+    imgs = [rng.integers(0, 256, (375, 500, 3), dtype=np.uint8) for _ in range(8)] * 32
     aug(imgs[:2])  # warm-up
     count = [0]
     stop = threading.Event()
