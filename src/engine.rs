@@ -318,9 +318,7 @@ impl Augmenter {
     pub fn augment(&self, request: Request<'_>) -> Result<Batch> {
         let records = self.draw(&request)?;
         let default_options = TargetOptions::default();
-        let targets = request
-            .targets
-            .map(|t| (t, request.target_options.unwrap_or(&default_options)));
+        let targets = request.targets_with(&default_options);
         self.render(request.images, records, request.labels.as_ref(), targets)
     }
 

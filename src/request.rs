@@ -69,6 +69,18 @@ pub struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
+    /// The targets with their options (`default` when none were given).
+    pub(crate) fn targets_with(
+        &self,
+        default: &'a crate::targets::TargetOptions,
+    ) -> Option<(
+        &'a [crate::targets::Targets],
+        &'a crate::targets::TargetOptions,
+    )> {
+        self.targets
+            .map(|t| (t, self.target_options.unwrap_or(default)))
+    }
+
     /// A request for `images`: seed 0, epoch 0, first index 0, every
     /// parameter drawn.
     pub fn new(images: &'a [RgbImage]) -> Self {

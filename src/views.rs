@@ -545,20 +545,18 @@ impl ViewAugmenter {
             }
         };
         let default_options = TargetOptions::default();
-        let targets = request
-            .targets
-            .map(|t| (t, request.target_options.unwrap_or(&default_options)));
+        let targets = request.targets_with(&default_options);
         // Every view's batch prepared (drawn, planned, its tensor taken) ...
         let mut prepared = Vec::with_capacity(self.views.views.len());
         for (i, (v, a)) in self.views.views.iter().zip(&self.augmenters).enumerate() {
             let keys = v.keys();
-            let records = match &replay {
+            let batch = match &replay {
                 Some(groups) => a.draw(&request.replay(&groups[i])),
                 None => a.draw(&request.view_keys(&keys)),
             }
             .and_then(|r| a.prepare(request.images, r, request.labels.as_ref(), targets))
             .map_err(named(&[&v.name]))?;
-            prepared.push(Some(records));
+            prepared.push(Some(batch));
         }
         // ... then grouped into plans: on the GPU, the views that share a
         // plan key, in the order of their first view; on the CPU, each alone.

@@ -137,64 +137,65 @@ struct Upload {
     ready: Arc<std::sync::atomic::AtomicBool>,
     /// Copied by the batch being encoded: map it again after the submit.
     used: bool,
+    /// The bytes the last `put` wrote.
+    len: u64,
 }
 
 impl Upload {
-    /// A mapped buffer of at least `size` bytes (a multiple of 4): 1 when
-    /// it had to be created (grown by 1.5x, within the device's buffer
-    /// limit), else 0.
-    fn stage(&mut self, device: &wgpu::Device, size: u64, label: &str) -> u32 {
+    /// Writes `len` bytes (a multiple of 4) through `write` into a mapped
+    /// buffer of at least that size, created (grown as `grow` grows) when
+    /// the kept one is too small or could not be mapped again: 1 then, else
+    /// 0. `copy_to` copies those bytes.
+    fn put(
+        &mut self,
+        device: &wgpu::Device,
+        len: u64,
+        label: &str,
+        write: impl FnOnce(&mut wgpu::BufferViewMut),
+    ) -> Result<u32> {
         use std::sync::atomic::Ordering;
-        let size = size.max(4);
-        if let Some(b) = &self.buf {
-            if !self.ready.load(Ordering::Acquire) {
-                // Its map is pending; the batch that used it has finished
-                // (its results were read), so a poll completes the map.
-                let _ = device.poll(wgpu::PollType::Wait {
-                    submission_index: None,
-                    timeout: Some(DEVICE_TIMEOUT),
-                });
-            }
-            if b.size() >= size && self.ready.load(Ordering::Acquire) {
-                return 0;
-            }
+        let len = len.max(4);
+        let mut created = 0;
+        if self.buf.is_some() && !self.ready.load(Ordering::Acquire) {
+            // Its map is pending; the batch that used it has finished (its
+            // results were read), so a poll completes the map.
+            let _ = device.poll(wgpu::PollType::Wait {
+                submission_index: None,
+                timeout: Some(DEVICE_TIMEOUT),
+            });
         }
-        let cap = device.limits().max_buffer_size / 256 * 256;
-        let size = size.next_multiple_of(256);
-        let size = self.buf.as_ref().map_or(size, |b| {
-            size.max((b.size() + b.size() / 2).next_multiple_of(256).min(cap))
-        });
-        self.buf = Some(device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(label),
-            size,
-            usage: wgpu::BufferUsages::MAP_WRITE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: true,
-        }));
-        self.ready = Arc::new(std::sync::atomic::AtomicBool::new(true));
-        1
-    }
-
-    /// Writes the first `len` bytes (a multiple of 4) through `write`.
-    fn write(&self, len: u64, write: impl FnOnce(&mut wgpu::BufferViewMut)) -> Result<()> {
-        let b = self
+        let fits = self
             .buf
             .as_ref()
-            .ok_or_else(|| Error::Gpu("an upload buffer was not staged".into()))?;
+            .is_some_and(|b| b.size() >= len && self.ready.load(Ordering::Acquire));
+        if !fits {
+            let size = grown_size(device, self.buf.as_ref(), len, u64::MAX);
+            self.buf = Some(device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage: wgpu::BufferUsages::MAP_WRITE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: true,
+            }));
+            self.ready = Arc::new(std::sync::atomic::AtomicBool::new(true));
+            created = 1;
+        }
+        let b = self.buf.as_ref().expect("just staged");
         let mut view = b
             .get_mapped_range_mut(0..len)
             .map_err(|e| Error::Gpu(format!("mapping an upload buffer: {e:?}")))?;
         write(&mut view);
-        Ok(())
+        self.len = len;
+        Ok(created)
     }
 
-    /// Unmaps the buffer and records the copy of its first `len` bytes into
-    /// `dst` (before the passes that read `dst`).
-    fn copy_to(&mut self, enc: &mut wgpu::CommandEncoder, dst: &wgpu::Buffer, len: u64) {
+    /// Unmaps the buffer and records the copy of the bytes `put` wrote
+    /// into `dst` (before the passes that read `dst`).
+    fn copy_to(&mut self, enc: &mut wgpu::CommandEncoder, dst: &wgpu::Buffer) {
         if let Some(b) = &self.buf {
             b.unmap();
             self.ready
                 .store(false, std::sync::atomic::Ordering::Release);
-            enc.copy_buffer_to_buffer(b, 0, dst, 0, len);
+            enc.copy_buffer_to_buffer(b, 0, dst, 0, self.len);
             self.used = true;
         }
     }
@@ -399,6 +400,22 @@ pub struct BatchStats {
     pub allocations: u32,
 }
 
+/// The size of a buffer that must hold `size` bytes, replacing `old`:
+/// whole 256-byte blocks (at least 16 bytes), grown by 1.5x so a slowly
+/// growing batch does not reallocate every time, but never past what the
+/// device can hold (`max_buffer_size`) or `binding` (a buffer over a limit
+/// is invalid, and every later submit that used it would fail; the
+/// chunking keeps every request within them).
+fn grown_size(device: &wgpu::Device, old: Option<&wgpu::Buffer>, size: u64, binding: u64) -> u64 {
+    let size = size.max(16).next_multiple_of(256);
+    let cap = device.limits().max_buffer_size.min(binding) / 256 * 256;
+    old.map_or(size, |b| {
+        size.max((b.size() + b.size() / 2).next_multiple_of(256).min(cap))
+    })
+}
+
+/// Makes `slot` a buffer of `usage` holding at least `size` bytes
+/// (`grown_size`): 1 when it had to be created, else 0.
 pub(crate) fn grow(
     device: &wgpu::Device,
     slot: &mut Option<wgpu::Buffer>,
@@ -406,23 +423,18 @@ pub(crate) fn grow(
     usage: wgpu::BufferUsages,
     label: &str,
 ) -> u32 {
-    let size = size.max(16).next_multiple_of(256);
-    if slot.as_ref().is_some_and(|b| b.size() >= size) {
+    if slot
+        .as_ref()
+        .is_some_and(|b| b.size() >= size.max(16).next_multiple_of(256))
+    {
         return 0;
     }
-    // Grow by 1.5x so a slowly growing batch does not reallocate every
-    // time, but never past what the device can hold or bind whole (the
-    // chunking keeps every request within that): a buffer over the limit
-    // is invalid, and every later submit that used it would fail.
-    let limits = device.limits();
-    let mut cap = limits.max_buffer_size;
-    if usage.contains(wgpu::BufferUsages::STORAGE) {
-        cap = cap.min(limits.max_storage_buffer_binding_size);
-    }
-    let cap = cap / 256 * 256;
-    let size = slot.as_ref().map_or(size, |b| {
-        size.max((b.size() + b.size() / 2).next_multiple_of(256).min(cap))
-    });
+    let binding = if usage.contains(wgpu::BufferUsages::STORAGE) {
+        device.limits().max_storage_buffer_binding_size
+    } else {
+        u64::MAX
+    };
+    let size = grown_size(device, slot.as_ref(), size, binding);
     *slot = Some(device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
         size,
@@ -1206,17 +1218,17 @@ impl GpuContext {
         // Into the kept upload buffers (mapped), copied to the device
         // buffers by this batch's command buffer: no staging allocation.
         let table_bytes: &[u8] = bytemuck::cast_slice(&table);
-        allocations += bufs.up_globals.stage(dev, g_all.len() as u64, "globals-up");
-        bufs.up_globals
-            .write(g_all.len() as u64, |v| v.slice(..).copy_from_slice(&g_all))?;
+        allocations += bufs
+            .up_globals
+            .put(dev, g_all.len() as u64, "globals-up", |v| {
+                v.slice(..).copy_from_slice(&g_all)
+            })?;
         allocations += bufs
             .up_table
-            .stage(dev, table_bytes.len() as u64, "samples-up");
-        bufs.up_table.write(table_bytes.len() as u64, |v| {
-            v.slice(..).copy_from_slice(table_bytes)
-        })?;
-        allocations += bufs.up_src.stage(dev, src_bytes, "src-up");
-        bufs.up_src.write(src_bytes, |view| {
+            .put(dev, table_bytes.len() as u64, "samples-up", |v| {
+                v.slice(..).copy_from_slice(table_bytes)
+            })?;
+        allocations += bufs.up_src.put(dev, src_bytes, "src-up", |view| {
             let mut at = 0usize;
             for s in &uploads {
                 let len = s.width as usize * s.height as usize * 3;
@@ -1277,9 +1289,11 @@ impl GpuContext {
         let mask_pass = match (&bufs.mask_in, &bufs.mask_out) {
             (Some(mi), Some(mo)) if mask_k > 0 => {
                 let pack: &[u8] = bytemuck::cast_slice(&bufs.mask_pack);
-                allocations += bufs.up_masks.stage(dev, pack.len() as u64, "mask-in-up");
-                bufs.up_masks
-                    .write(pack.len() as u64, |v| v.slice(..).copy_from_slice(pack))?;
+                allocations += bufs
+                    .up_masks
+                    .put(dev, pack.len() as u64, "mask-in-up", |v| {
+                        v.slice(..).copy_from_slice(pack)
+                    })?;
                 let bg1 = dev.create_bind_group(&wgpu::BindGroupDescriptor {
                     label: Some("masks"),
                     layout: &self.mask_layout,
@@ -1310,14 +1324,11 @@ impl GpuContext {
         let mut enc = dev.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("augment"),
         });
-        bufs.up_globals
-            .copy_to(&mut enc, &bufs.globals, g_all.len() as u64);
-        bufs.up_table
-            .copy_to(&mut enc, sb, table_bytes.len() as u64);
-        bufs.up_src.copy_to(&mut enc, srcb, src_bytes);
+        bufs.up_globals.copy_to(&mut enc, &bufs.globals);
+        bufs.up_table.copy_to(&mut enc, sb);
+        bufs.up_src.copy_to(&mut enc, srcb);
         if let (Some(_), Some(mi)) = (&mask_pass, &bufs.mask_in) {
-            let len = bufs.mask_pack.len() as u64 * 4;
-            bufs.up_masks.copy_to(&mut enc, mi, len);
+            bufs.up_masks.copy_to(&mut enc, mi);
         }
         let mut dispatches = 0;
         {
