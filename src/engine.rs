@@ -787,7 +787,7 @@ impl Augmenter {
     ) -> Result<Option<BatchStats>> {
         Ok(match &self.engine {
             Engine::Cpu => {
-                cpu::run_batch(gl, samples, srcs, tensor_mut(data))?;
+                cpu::run_batch(gl, samples, srcs, data.view_mut())?;
                 if let Some((m, ignore)) = masks {
                     *masks_out = Some(cpu::masks::run_masks(gl, samples, m, ignore));
                 }
@@ -805,7 +805,7 @@ impl Augmenter {
                     .collect();
                 if too_big.is_empty() {
                     let (stats, m) =
-                        g.run_batch_masks(gl, samples, srcs, tensor_mut(data), gmix, masks)?;
+                        g.run_batch_masks(gl, samples, srcs, data.view_mut(), gmix, masks)?;
                     *masks_out = m;
                     return Ok(Some(stats));
                 }
@@ -1040,7 +1040,7 @@ impl Augmenter {
             mean.map(|x| x as f32),
             std.map(|x| x as f32),
             self.pipeline.out_channels(),
-            tensor_mut(data),
+            data.view_mut(),
         );
         Ok(stats)
     }
@@ -1194,10 +1194,7 @@ pub(crate) fn render_plan(
         .unwrap_or_default();
     let mut members = members;
     let (stats, masks_out) = {
-        let mut outs: Vec<TensorMut> = members
-            .iter_mut()
-            .map(|(_, p)| tensor_mut(&mut p.data))
-            .collect();
+        let mut outs: Vec<TensorMut> = members.iter_mut().map(|(_, p)| p.data.view_mut()).collect();
         gpu.run_batch_parts(
             &gl,
             &samples,
@@ -1232,9 +1229,9 @@ struct TargetJob {
 /// are no permutation need a second tensor.
 fn mix_on_host(gl: &crate::plan::GpuGlobals, gm: &[crate::mix::GpuMix], data: &mut Tensor) {
     let mg = GpuMixGlobals { out: gl.out };
-    if !cpu::mix::run_mix_in_place(&mg, gm, tensor_mut(data)) {
+    if !cpu::mix::run_mix_in_place(&mg, gm, data.view_mut()) {
         let augmented = data.clone();
-        cpu::mix::run_mix(&mg, gm, &augmented, tensor_mut(data));
+        cpu::mix::run_mix(&mg, gm, &augmented, data.view_mut());
     }
 }
 
@@ -1287,13 +1284,6 @@ fn tensor_range(t: &mut Tensor, range: std::ops::Range<usize>) -> TensorMut<'_> 
     match t {
         Tensor::U8(v) => TensorMut::U8(&mut v[range]),
         Tensor::F32(v) => TensorMut::F32(&mut v[range]),
-    }
-}
-
-fn tensor_mut(t: &mut Tensor) -> TensorMut<'_> {
-    match t {
-        Tensor::U8(v) => TensorMut::U8(v),
-        Tensor::F32(v) => TensorMut::F32(v),
     }
 }
 

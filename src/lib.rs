@@ -71,6 +71,16 @@ pub enum TensorMut<'a> {
     F32(&'a mut [f32]),
 }
 
+impl Tensor {
+    /// The whole tensor as a mutable view (what the kernels write into).
+    pub(crate) fn view_mut(&mut self) -> TensorMut<'_> {
+        match self {
+            Tensor::U8(v) => TensorMut::U8(v),
+            Tensor::F32(v) => TensorMut::F32(v),
+        }
+    }
+}
+
 impl TensorMut<'_> {
     /// Copies raw bytes in at byte offset `at` (GPU readback).
     pub(crate) fn write_bytes(&mut self, at: usize, bytes: &[u8]) {

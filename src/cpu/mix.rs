@@ -24,7 +24,7 @@ pub fn run_mix(gl: &GpuMixGlobals, mixes: &[GpuMix], input: &Tensor, out: Tensor
         let npx = (gl.out[0] * gl.out[1]) as usize;
         let wide = expand(input, npx);
         let mut mixed = wide.clone();
-        run_mix(&rgb, mixes, &wide, tensor_mut(&mut mixed));
+        run_mix(&rgb, mixes, &wide, mixed.view_mut());
         compact(&mixed, npx, out);
         return;
     }
@@ -68,8 +68,8 @@ pub fn run_mix_in_place(gl: &GpuMixGlobals, mixes: &[GpuMix], data: TensorMut) -
         let npx = (gl.out[0] * gl.out[1]) as usize;
         let wide = expand(&tensor_ref(&data), npx);
         let mut mixed = wide.clone();
-        if !run_mix_in_place(&rgb, mixes, tensor_mut(&mut mixed)) {
-            run_mix(&rgb, mixes, &wide, tensor_mut(&mut mixed));
+        if !run_mix_in_place(&rgb, mixes, mixed.view_mut()) {
+            run_mix(&rgb, mixes, &wide, mixed.view_mut());
         }
         compact(&mixed, npx, data);
         return true;
@@ -132,13 +132,6 @@ fn compact(t: &Tensor, npx: usize, out: TensorMut) {
             }
         }
         _ => {}
-    }
-}
-
-fn tensor_mut(t: &mut Tensor) -> TensorMut<'_> {
-    match t {
-        Tensor::U8(v) => TensorMut::U8(v),
-        Tensor::F32(v) => TensorMut::F32(v),
     }
 }
 
