@@ -140,7 +140,12 @@ fn general_indices(gl: &GpuGlobals, g: &GpuSample, out: &mut Vec<u32>) {
 /// same product whichever pixel of the row it is computed for), so the
 /// same indices; without the per-pixel branches the row loop vectorises
 /// (compiled for AVX2 / SSE4.1 / NEON, where `floor` is one instruction).
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx512dq+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.1",
+    "aarch64+neon"
+))]
 fn affine_rows(g: &GpuSample, w: usize, out: &mut [u32]) {
     let (sw, sh) = (g.src[1], g.src[2]);
     let (fw, fh) = (sw as f32, sh as f32);
@@ -175,7 +180,12 @@ fn affine_rows(g: &GpuSample, w: usize, out: &mut [u32]) {
 /// Marks [`OUTSIDE`] the output pixels whose centres fall outside clip
 /// stage `c`'s canvas: `inside_clip`'s products in its order, row by row
 /// (`r0[1] * py` and friends once a row), so the same decisions.
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx512dq+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.1",
+    "aarch64+neon"
+))]
 fn clip_rows(c: &GpuClip, w: usize, out: &mut [u32]) {
     for (oy, row) in out.chunks_exact_mut(w.max(1)).enumerate() {
         let py = oy as f32 + 0.5;

@@ -246,7 +246,12 @@ fn region(m: &GpuMix) -> Option<(usize, usize, usize, usize)> {
 
 /// One u8 HWC sample: `o` holds the sample's own values and is mixed in
 /// place with its partner `b`.
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx512dq+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.1",
+    "aarch64+neon"
+))]
 fn mix_u8(w: usize, h: usize, m: &GpuMix, o: &mut [u8], b: &[u8]) {
     match m.kind[0] {
         kind::BLEND => {
@@ -309,7 +314,12 @@ fn mix_u8(w: usize, h: usize, m: &GpuMix, o: &mut [u8], b: &[u8]) {
 }
 
 /// One f32 CHW sample, mixed in place as [`mix_u8`].
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx512dq+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.1",
+    "aarch64+neon"
+))]
 fn mix_f32(w: usize, h: usize, m: &GpuMix, o: &mut [f32], b: &[f32]) {
     let npx = w * h;
     match m.kind[0] {

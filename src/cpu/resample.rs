@@ -124,7 +124,12 @@ pub fn resample(g: &GpuSample, s: &Src, w: usize, h: usize, planes: [&mut [f32];
     SCRATCH.with(|sc| resample_with(g, s, w, h, planes, &mut sc.borrow_mut()))
 }
 
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx512dq+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.1",
+    "aarch64+neon"
+))]
 fn resample_with(
     g: &GpuSample,
     s: &Src,
