@@ -1356,6 +1356,22 @@ pub fn decode_image(bytes: &[u8], exif_orientation: bool) -> std::result::Result
         .map_err(|e| e.to_string())?;
     if reader.format() == Some(image::ImageFormat::Jpeg) {
         jpeg_complete(bytes)?;
+        // libjpeg-turbo first (PIL's and torchvision's decoder, and faster);
+        // what it refuses (CMYK, or data it warns about) goes to the `image`
+        // crate's decoder below, as before, with that decoder's errors.
+        if let Ok(mut img) = crate::jpeg::decode(bytes) {
+            if exif_orientation {
+                let o = image::codecs::jpeg::JpegDecoder::new(std::io::Cursor::new(bytes))
+                    .ok()
+                    .and_then(|mut d| d.orientation().ok());
+                if let Some(o) = o {
+                    let mut dynimg = DynamicImage::ImageRgb8(img);
+                    dynimg.apply_orientation(o);
+                    img = to_rgb(dynimg);
+                }
+            }
+            return Ok(img);
+        }
     }
     let mut decoder = reader.into_decoder().map_err(|e| e.to_string())?;
     // The decoded buffer within the default limits (512 MiB), as

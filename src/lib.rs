@@ -11,6 +11,7 @@ mod engine;
 mod error;
 pub mod explicit;
 pub mod gpu;
+pub mod jpeg;
 mod key;
 pub mod loader;
 pub mod mix;
