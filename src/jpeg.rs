@@ -128,7 +128,7 @@ impl Handle {
                 bytes.len() as _,
                 out.as_mut_ptr(),
                 0,
-                tj::TJPF_TJPF_RGB as i32,
+                tj::TJPF_TJPF_RGB,
             )
         };
         if r != 0 {
@@ -239,7 +239,7 @@ mod tests {
                 w as i32,
                 0,
                 h as i32,
-                tj::TJPF_TJPF_RGB as i32,
+                tj::TJPF_TJPF_RGB,
                 &mut buf,
                 &mut size,
             );
