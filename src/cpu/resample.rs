@@ -21,6 +21,13 @@ pub struct AxisTaps {
     first: Vec<u32>,
     w: Vec<i32>,
     k: usize,
+    /// The x axis's weights in the layout of the SIMD horizontal pass
+    /// ([`x86::hpass_avx2`]): per position, `steps` blocks of 16 i16, taps
+    /// 4s and 4s+1 as (a, b) pairs for R, G and B then two zeros, then taps
+    /// 4s+2 and 4s+3 likewise (zero past `k`). Empty (`steps` 0) for the y
+    /// axis, or when a weight does not fit in an i16.
+    simd: Vec<i16>,
+    steps: usize,
 }
 
 impl AxisTaps {
@@ -50,6 +57,33 @@ impl AxisTaps {
                 *dst = fixed(v, prec);
             }
         }
+        self.simd.clear();
+        self.steps = 0;
+        if !y_axis {
+            self.build_simd(n_out);
+        }
+    }
+    /// Fills `simd` from `w` (see the field); leaves `steps` 0 when a weight
+    /// is out of i16's range (ATen's precision keeps them in it).
+    fn build_simd(&mut self, n_out: usize) {
+        let (kk, steps) = (self.k, self.k.div_ceil(4));
+        self.simd.resize(n_out * steps * 16, 0);
+        for o in 0..n_out {
+            let w = &self.w[o * kk..(o + 1) * kk];
+            let dst = &mut self.simd[o * steps * 16..(o + 1) * steps * 16];
+            for (t, &wt) in w.iter().enumerate() {
+                let Ok(v) = i16::try_from(wt) else {
+                    self.simd.clear();
+                    return;
+                };
+                // Block t / 4, half (t % 4) / 2, slot t % 2 of each pair.
+                let base = (t / 4) * 16 + ((t % 4) / 2) * 8 + t % 2;
+                for c in 0..3 {
+                    dst[base + 2 * c] = v;
+                }
+            }
+        }
+        self.steps = steps;
     }
     /// Output position `o`'s first source index and its `k` fixed-point
     /// weights (zero-padded).
@@ -166,17 +200,7 @@ fn resample_with(
         .chunks_exact(sw)
         .zip(mid.chunks_exact_mut(w * 3))
     {
-        match cols.k {
-            1 => hpass::<1>(line, out, cols, px),
-            2 => hpass::<2>(line, out, cols, px),
-            3 => hpass::<3>(line, out, cols, px),
-            4 => hpass::<4>(line, out, cols, px),
-            5 => hpass::<5>(line, out, cols, px),
-            6 => hpass::<6>(line, out, cols, px),
-            7 => hpass::<7>(line, out, cols, px),
-            8 => hpass::<8>(line, out, cols, px),
-            _ => hpass_any(line, out, cols, px),
-        }
+        hpass_row(line, out, cols, px);
     }
     // Vertical pass.
     let [pr, pg, pb] = planes;
@@ -194,6 +218,108 @@ fn resample_with(
             *r0 = to_u8(a[0], r.mode[2]) as f32 * INV_255;
             *g0 = to_u8(a[1], r.mode[2]) as f32 * INV_255;
             *b0 = to_u8(a[2], r.mode[2]) as f32 * INV_255;
+        }
+    }
+}
+
+/// One source row (RGB) to the `out` row's pixels: the SIMD pass where the
+/// CPU has one (the same integer sums), else the scalar loops.
+#[inline(always)]
+fn hpass_row(line: &[u8], out: &mut [u8], cols: &AxisTaps, prec: u32) {
+    #[cfg(target_arch = "x86_64")]
+    if cols.steps > 0 && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        unsafe { x86::hpass_avx2(line, out, cols, prec) };
+        return;
+    }
+    hpass_scalar(line, out, cols, prec);
+}
+
+/// The scalar horizontal pass, its loops unrolled for up to 8 taps.
+#[inline(always)]
+fn hpass_scalar(line: &[u8], out: &mut [u8], cols: &AxisTaps, prec: u32) {
+    match cols.k {
+        1 => hpass::<1>(line, out, cols, prec),
+        2 => hpass::<2>(line, out, cols, prec),
+        3 => hpass::<3>(line, out, cols, prec),
+        4 => hpass::<4>(line, out, cols, prec),
+        5 => hpass::<5>(line, out, cols, prec),
+        6 => hpass::<6>(line, out, cols, prec),
+        7 => hpass::<7>(line, out, cols, prec),
+        8 => hpass::<8>(line, out, cols, prec),
+        _ => hpass_any(line, out, cols, prec),
+    }
+}
+
+/// Output pixel `x` of the horizontal pass, scalar.
+#[inline(always)]
+fn hpass_pixel(line: &[u8], px: &mut [u8], cols: &AxisTaps, x: usize, prec: u32) {
+    let (f, wx) = cols.taps(x);
+    let mut acc = [0i32; 3];
+    for (t, &wi) in line[f * 3..(f + wx.len()) * 3].chunks_exact(3).zip(wx) {
+        acc[0] += t[0] as i32 * wi;
+        acc[1] += t[1] as i32 * wi;
+        acc[2] += t[2] as i32 * wi;
+    }
+    for (p, a) in px.iter_mut().zip(acc) {
+        *p = to_u8(a, prec) as u8;
+    }
+}
+
+/// The horizontal pass with AVX2 (Pillow-SIMD's and ATen's scheme): per
+/// output pixel, 16 source bytes at a time (4 taps), shuffled to i16 (R, G
+/// and B of taps a, b in one 128-bit half, of taps c, d in the other) and
+/// multiplied by the i16 weights with `pmaddwd`, which sums each pair into
+/// an i32: the same integer sums as the scalar loop, in any order, so the
+/// same u8 values.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::AxisTaps;
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx2")]
+    pub(super) fn hpass_avx2(line: &[u8], out: &mut [u8], cols: &AxisTaps, prec: u32) {
+        let steps = cols.steps;
+        #[rustfmt::skip]
+        let mask = _mm256_setr_epi8(
+            0, -128, 3, -128, 1, -128, 4, -128, 2, -128, 5, -128, -128, -128, -128, -128,
+            6, -128, 9, -128, 7, -128, 10, -128, 8, -128, 11, -128, -128, -128, -128, -128,
+        );
+        let round = _mm_set1_epi32(1 << (prec - 1));
+        let shift = _mm_cvtsi32_si128(prec as i32);
+        // Bytes the loads read from a pixel's first tap.
+        let need = 12 * (steps - 1) + 16;
+        for (x, px) in out.chunks_exact_mut(3).enumerate() {
+            let f = cols.first[x] as usize * 3;
+            if f + need > line.len() {
+                // The last pixels of a row: 16-byte loads would pass its end.
+                super::hpass_pixel(line, px, cols, x, prec);
+                continue;
+            }
+            let w = &cols.simd[x * steps * 16..(x + 1) * steps * 16];
+            let mut acc = _mm256_setzero_si256();
+            for s in 0..steps {
+                // SAFETY: f + 12 s + 16 <= line.len() (checked above), and
+                // w holds `steps` blocks of 16 i16.
+                let (v, wv) = unsafe {
+                    (
+                        _mm_loadu_si128(line.as_ptr().add(f + 12 * s) as *const __m128i),
+                        _mm256_loadu_si256(w.as_ptr().add(16 * s) as *const __m256i),
+                    )
+                };
+                let v = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(v), mask);
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(v, wv));
+            }
+            let sum = _mm_add_epi32(
+                _mm256_castsi256_si128(acc),
+                _mm256_extracti128_si256::<1>(acc),
+            );
+            // to_u8: round half up, arithmetic shift, clamp (saturating packs).
+            let sum = _mm_sra_epi32(_mm_add_epi32(sum, round), shift);
+            let p16 = _mm_packs_epi32(sum, sum);
+            let p8 = _mm_packus_epi16(p16, p16);
+            let b = (_mm_cvtsi128_si32(p8) as u32).to_le_bytes();
+            px.copy_from_slice(&b[..3]);
         }
     }
 }
@@ -221,16 +347,7 @@ fn hpass<const K: usize>(line: &[u8], out: &mut [u8], cols: &AxisTaps, prec: u32
 #[inline(always)]
 fn hpass_any(line: &[u8], out: &mut [u8], cols: &AxisTaps, prec: u32) {
     for (x, px) in out.chunks_exact_mut(3).enumerate() {
-        let (f, wx) = cols.taps(x);
-        let mut acc = [0i32; 3];
-        for (t, &wi) in line[f * 3..(f + wx.len()) * 3].chunks_exact(3).zip(wx) {
-            acc[0] += t[0] as i32 * wi;
-            acc[1] += t[1] as i32 * wi;
-            acc[2] += t[2] as i32 * wi;
-        }
-        for (p, a) in px.iter_mut().zip(acc) {
-            *p = to_u8(a, prec) as u8;
-        }
+        hpass_pixel(line, px, cols, x, prec);
     }
 }
 
@@ -262,7 +379,7 @@ pub fn resample_u8(
         .chunks_exact(sw)
         .zip(mid.chunks_exact_mut(w * 3))
     {
-        hpass_any(line, out, &cols, r.mode[1]);
+        hpass_row(line, out, &cols, r.mode[1]);
     }
     let mut acc = vec![0i32; w * 3];
     for oy in 0..h {
@@ -284,5 +401,90 @@ fn vsum(acc: &mut [i32], mid: &[u8], rows: &AxisTaps, oy: usize, y_lo: usize, w:
         for (a, &v) in acc.iter_mut().zip(line) {
             *a += v as i32 * wj;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator (splitmix64) for the test's data.
+    fn next(state: &mut u64) -> u64 {
+        *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// The SIMD horizontal pass gives the scalar loops' bytes, for 1 to 12
+    /// taps, signed weights over the whole i16 range, any precision and
+    /// first taps up to the row's end (where it falls back to scalar).
+    #[test]
+    fn simd_hpass_equals_scalar() {
+        let mut st = 7u64;
+        for case in 0..600 {
+            let k = 1 + case % 12;
+            let width = k + (next(&mut st) % 300) as usize;
+            let n_out = 1 + (next(&mut st) % 64) as usize;
+            let prec = 1 + (next(&mut st) % 21) as u32;
+            let line: Vec<u8> = (0..width * 3).map(|_| next(&mut st) as u8).collect();
+            let mut cols = AxisTaps {
+                k,
+                ..AxisTaps::default()
+            };
+            for _ in 0..n_out {
+                cols.first
+                    .push((next(&mut st) % (width - k + 1) as u64) as u32);
+                for _ in 0..k {
+                    // Small weights most of the time (sums near u8 range),
+                    // extreme ones sometimes (saturation both ways).
+                    let w = if next(&mut st) % 4 == 0 {
+                        next(&mut st) as i16
+                    } else {
+                        ((next(&mut st) % (1 << prec.min(14)) as u64) as i32
+                            - (1 << prec.min(14)) / 8) as i16
+                    };
+                    cols.w.push(w as i32);
+                }
+            }
+            cols.build_simd(n_out);
+            assert_eq!(cols.steps, k.div_ceil(4));
+            let mut want = vec![0u8; n_out * 3];
+            hpass_scalar(&line, &mut want, &cols, prec);
+            let mut got = vec![1u8; n_out * 3];
+            // The AVX2 pass itself where the CPU has it (the dispatcher's pick).
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2.
+                unsafe { x86::hpass_avx2(&line, &mut got, &cols, prec) };
+            }
+            let mut via_row = vec![2u8; n_out * 3];
+            hpass_row(&line, &mut via_row, &cols, prec);
+            assert_eq!(via_row, want, "case {case}: dispatcher");
+            #[cfg(not(target_arch = "x86_64"))]
+            got.copy_from_slice(&via_row);
+            assert_eq!(got, want, "case {case}: k {k}, width {width}, prec {prec}");
+        }
+    }
+
+    /// A weight out of i16's range leaves the SIMD layout off (scalar pass).
+    #[test]
+    fn simd_layout_needs_i16_weights() {
+        let mut cols = AxisTaps {
+            first: vec![0],
+            w: vec![40_000, -3],
+            k: 2,
+            ..AxisTaps::default()
+        };
+        cols.build_simd(1);
+        assert_eq!(cols.steps, 0);
+        let line = [10u8, 20, 30, 40, 50, 60];
+        let mut out = [0u8; 3];
+        hpass_row(&line, &mut out, &cols, 16);
+        let want: Vec<u8> = (0..3)
+            .map(|c| to_u8(line[c] as i32 * 40_000 - 3 * line[3 + c] as i32, 16) as u8)
+            .collect();
+        assert_eq!(out.to_vec(), want);
     }
 }
