@@ -439,7 +439,7 @@ mod tests {
                 for _ in 0..k {
                     // Small weights most of the time (sums near u8 range),
                     // extreme ones sometimes (saturation both ways).
-                    let w = if next(&mut st) % 4 == 0 {
+                    let w = if next(&mut st).is_multiple_of(4) {
                         next(&mut st) as i16
                     } else {
                         ((next(&mut st) % (1 << prec.min(14)) as u64) as i32
