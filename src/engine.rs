@@ -150,11 +150,17 @@ impl Augmenter {
     /// of a size no batch asks for again (an epoch's short last batch) is
     /// pushed out by later ones instead of taking a place for good.
     pub fn recycle(&self, batch: Batch) {
+        self.recycle_tensor(batch.data);
+    }
+
+    /// [`Augmenter::recycle`] for a batch's tensor alone (what a consumer
+    /// that took the batch apart keeps, such as the Python package's arrays).
+    pub fn recycle_tensor(&self, tensor: Tensor) {
         let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
         if pool.len() == POOL {
             pool.remove(0);
         }
-        pool.push(batch.data);
+        pool.push(tensor);
     }
 
     /// A tensor of `values` zeros in the pipeline's format: a recycled one

@@ -134,10 +134,11 @@ def test_zero_copy_hand_off():
     imgs = [np.full((40 + i, 50, 3), 30 * i, np.uint8) for i in range(4)]
     b = aug(imgs, seed=2, labels=[0, 1, 2, 3])
     a = b.images
-    # The array's data is the engine's output buffer, owned by a Rust container.
+    # The array's data is the engine's output buffer, owned by a Rust object
+    # that hands it back to the engine's pool once the array is gone.
     assert a.ctypes.data == b.buffer_address
     assert not a.flags.owndata
-    assert type(a.base).__name__ == "PySliceContainer"
+    assert type(a.base).__name__ == "TensorOwner"
     assert a.shape == (4, 3, 224, 224) and a.dtype == np.float32 and a.flags.c_contiguous
     assert type(b.labels.base).__name__ == "PySliceContainer"
     assert np.allclose(b.labels.sum(axis=1), 1.0)
@@ -147,6 +148,33 @@ def test_zero_copy_hand_off():
     # The buffer outlives the Batch object.
     del b
     assert a.ctypes.data != 0 and np.isfinite(a).all()
+
+
+def test_dropped_outputs_are_reused_and_held_ones_never_overwritten():
+    pipe = ga.Pipeline.from_file(PIPELINES / "imagenet_train.toml")
+    aug = ga.Augmenter(pipe, backend="cpu")
+    imgs = [np.full((60 + i, 50, 3), 40 * i, np.uint8) for i in range(3)]
+    held = aug(imgs, seed=1)
+    a, want, addr = held.images, held.images.copy(), held.buffer_address
+    del held  # the array `a` still holds the buffer
+    addrs = set()
+    for seed in range(2, 6):
+        b = aug(imgs, seed=seed)
+        addrs.add(b.buffer_address)
+        del b  # back to the pool: the next call writes into it
+    assert addr not in addrs and len(addrs) == 1
+    assert np.array_equal(a, want)
+    t = __import__("torch").from_numpy(a)
+    del a  # a torch view keeps it too
+    b = aug(imgs, seed=6)
+    assert b.buffer_address != addr and np.array_equal(t.numpy(), want)
+    del t, b
+    # Both buffers are back; a recycled one gives a fresh one's values.
+    b = aug(imgs, seed=9)
+    assert b.buffer_address in addrs | {addr}
+    fresh = ga.Augmenter(pipe, backend="cpu")(imgs, seed=9)
+    assert fresh.buffer_address not in addrs | {addr}
+    assert np.array_equal(b.images, fresh.images)
 
 
 def test_labels_forms():
@@ -243,3 +271,25 @@ def test_cpu_gpu_parity_on_lavapipe(gpu_ok, folder: Path, name: str):
     beyond = float((d > tol).mean())
     assert beyond <= 0.001, f"{name}: {beyond:.4%} of values differ by more than {tol}"
     np.testing.assert_allclose(cpu.labels, gpu.labels, atol=1e-6)
+
+
+def test_output_pool_through_python_on_lavapipe(gpu_ok):
+    # The GPU backend counts allocations per batch, the output tensor
+    # included: 0 once a dropped batch's buffer is back, 1 while the
+    # previous batch is held (its buffer is not reused under it).
+    pipe = ga.Pipeline.from_file(PIPELINES / "imagenet_train.toml")
+    aug = ga.Augmenter(pipe, backend="gpu")
+    imgs = [np.full((60 + i, 50, 3), 40 * i, np.uint8) for i in range(3)]
+    for seed in range(3):  # warm-up: device buffers grow to fit
+        aug(imgs, seed=seed)
+    steady = []
+    for seed in range(3, 6):
+        b = aug(imgs, seed=seed)
+        steady.append(b.gpu_stats["allocations"])
+        del b
+    assert steady == [0, 0, 0]
+    held = aug(imgs, seed=7)
+    want = held.images.copy()
+    b = aug(imgs, seed=8)
+    assert b.gpu_stats["allocations"] == 1 and b.buffer_address != held.buffer_address
+    assert np.array_equal(held.images, want)

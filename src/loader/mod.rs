@@ -573,6 +573,13 @@ impl Loader {
         e.recycle(batch.batch);
     }
 
+    /// [`Loader::recycle`] for a batch's tensor alone, once the consumer no
+    /// longer reads it (nothing may read it after: a later batch is written
+    /// into it). With several engines it goes to batch `index`'s.
+    pub fn recycle_tensor(&self, index: usize, tensor: crate::Tensor) {
+        self.engines[index % self.engines.len()].recycle_tensor(tensor);
+    }
+
     /// The backend, e.g. "cpu (2 threads)" or "2 x gpu (llvmpipe ..., Vulkan)".
     pub fn backend_name(&self) -> String {
         let one = self.engines[0].backend_name();
