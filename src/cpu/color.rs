@@ -31,19 +31,19 @@ pub fn rgb_to_hsv(c: [f32; 3]) -> [f32; 3] {
     let cr = maxc - minc;
     let s = cr / if eqc { 1.0 } else { maxc };
     let crd = if eqc { 1.0 } else { cr };
-    let rc = (maxc - c[0]) / crd;
-    let gc = (maxc - c[1]) / crd;
-    let bc = (maxc - c[2]) / crd;
-    let hr = bc - gc;
-    let hg = 2.0 + rc - bc;
-    let hb = 4.0 + gc - rc;
-    let mut h = if maxc == c[0] {
-        hr
+    // torchvision computes rc, gc, bc = (maxc - c) / crd and picks
+    // hr = bc - gc, hg = 2 + rc - bc or hb = 4 + gc - rc. Picking the two
+    // numerators first divides twice instead of three times, with the same
+    // bits: the same divisions and subtractions in the same order, and
+    // 0 + bc == bc exactly (bc >= +0).
+    let (n1, n2, base) = if maxc == c[0] {
+        (maxc - c[2], maxc - c[1], 0.0)
     } else if maxc == c[1] {
-        hg
+        (maxc - c[0], maxc - c[2], 2.0)
     } else {
-        hb
+        (maxc - c[1], maxc - c[0], 4.0)
     };
+    let mut h = base + n1 / crd - n2 / crd;
     h = h / 6.0 + 1.0;
     h -= h.floor();
     [h, s, maxc]
@@ -381,6 +381,71 @@ pub fn planar_step(
                     }
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod hue_tests {
+    use super::*;
+
+    /// torchvision's `_rgb2hsv` as written there (three divisions).
+    fn rgb_to_hsv_reference(c: [f32; 3]) -> [f32; 3] {
+        let maxc = c[0].max(c[1].max(c[2]));
+        let minc = c[0].min(c[1].min(c[2]));
+        let eqc = maxc == minc;
+        let cr = maxc - minc;
+        let s = cr / if eqc { 1.0 } else { maxc };
+        let crd = if eqc { 1.0 } else { cr };
+        let rc = (maxc - c[0]) / crd;
+        let gc = (maxc - c[1]) / crd;
+        let bc = (maxc - c[2]) / crd;
+        let h = if maxc == c[0] {
+            bc - gc
+        } else if maxc == c[1] {
+            2.0 + rc - bc
+        } else {
+            4.0 + gc - rc
+        };
+        let h = h / 6.0 + 1.0;
+        [h - h.floor(), s, maxc]
+    }
+
+    /// The two-division form gives the reference's bits: u8 colours (every
+    /// 3rd value per channel; all 2^24 with GA_EXHAUSTIVE=1) and arbitrary
+    /// floats in [0, 1] as earlier colour steps leave them.
+    #[test]
+    fn rgb_to_hsv_matches_torchvision_bits() {
+        let step = if std::env::var_os("GA_EXHAUSTIVE").is_some() {
+            1
+        } else {
+            3
+        };
+        let check = |c: [f32; 3]| {
+            let (got, want) = (rgb_to_hsv(c), rgb_to_hsv_reference(c));
+            assert_eq!(got.map(f32::to_bits), want.map(f32::to_bits), "{c:?}");
+        };
+        for r in (0..256).step_by(step) {
+            for g in (0..256).step_by(step) {
+                for b in (0..256).step_by(step) {
+                    check([r, g, b].map(|v| v as f32 * INV_255));
+                }
+            }
+        }
+        let mut st = 3u32;
+        let mut f = move || {
+            st ^= st << 13;
+            st ^= st >> 17;
+            st ^= st << 5;
+            (st >> 8) as f32 / (1 << 24) as f32
+        };
+        for _ in 0..200_000 {
+            check([f(), f(), f()]);
+            // Ties between channels (the branch order matters there).
+            let (a, b) = (f(), f());
+            check([a, a, b]);
+            check([a, b, a]);
+            check([b, a, a]);
         }
     }
 }
