@@ -298,14 +298,14 @@ impl Augmenter {
             .zip(schedule)
             .enumerate()
             .map(|(o, (ops, schedule))| SampleRecord {
-                    index: indices[o / k],
-                    view: (o % k) as u32,
-                    source_size: sizes[o / k],
-                    ops,
-                    mix: mix.as_ref().map(|m| m[o].clone()),
-                    overrides: overrides.as_ref().map(|v| v[o / k].clone()),
-                    schedule,
-                    view_name: None,
+                index: indices[o / k],
+                view: (o % k) as u32,
+                source_size: sizes[o / k],
+                ops,
+                mix: mix.as_ref().map(|m| m[o].clone()),
+                overrides: overrides.as_ref().map(|v| v[o / k].clone()),
+                schedule,
+                view_name: None,
             })
             .collect())
     }
@@ -338,7 +338,14 @@ impl Augmenter {
     /// fields, nearest sampling, plain whole-pixel crops), when the pipeline
     /// mixes (resizemix reads a partner's whole source) or has AugMix.
     /// What the Loader's decode threads ask before a region decode.
-    pub(crate) fn read_box(&self, seed: u64, epoch: u64, index: u64, w: u32, h: u32) -> Option<[u32; 4]> {
+    pub(crate) fn read_box(
+        &self,
+        seed: u64,
+        epoch: u64,
+        index: u64,
+        w: u32,
+        h: u32,
+    ) -> Option<[u32; 4]> {
         let p = &self.pipeline;
         if p.mix.is_some() || p.ops.iter().any(|o| matches!(o, Op::AugMix { .. })) {
             return None;
@@ -370,7 +377,12 @@ impl Augmenter {
             let b = [x, y, x + nx, y + ny];
             bx = Some(match bx {
                 None => b,
-                Some(a) => [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])],
+                Some(a) => [
+                    a[0].min(b[0]),
+                    a[1].min(b[1]),
+                    a[2].max(b[2]),
+                    a[3].max(b[3]),
+                ],
             });
         }
         bx
@@ -394,16 +406,10 @@ impl Augmenter {
         for (j, (&[w, h], &i)) in sizes.iter().zip(indices).enumerate() {
             let ov = overrides.map(|o| &o[j]);
             for (copy, &v) in (0u32..).zip(keys) {
-                out.push(self.pipeline.draw_sample(
-                    seed,
-                    epoch,
-                    i,
-                    v,
-                    copy,
-                    w,
-                    h,
-                    ov,
-                )?);
+                out.push(
+                    self.pipeline
+                        .draw_sample(seed, epoch, i, v, copy, w, h, ov)?,
+                );
             }
         }
         Ok(out)
@@ -679,7 +685,7 @@ impl Augmenter {
                     };
                     let [w, h] = win.full;
                     let mut g = plan_sample(&p, &r.ops, w, h, o / k)?;
-                    if !g.onto_window(win, im.width(), im.height()) {
+                    if !g.onto_window(win.origin, win.valid, im.width(), im.height()) {
                         return Err(Error::InvalidArgument(format!(
                             "output sample {o} (index {}) reads outside the decoded part {:?} of its {w}x{h} source (region decode; GPU_AUGMENT_FULL_DECODE=1 turns it off)",
                             r.index, win.valid

@@ -21,7 +21,8 @@ fn texture(w: u32, h: u32, seed: u32) -> Vec<u8> {
     let mut v = Vec::with_capacity((w * h * 3) as usize);
     for y in 0..h {
         for x in 0..w {
-            let n = (x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503) ^ seed.wrapping_mul(97)) >> 7;
+            let n =
+                (x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503) ^ seed.wrapping_mul(97)) >> 7;
             v.push(((x * 255 / w.max(1)) as u8).wrapping_add((n & 63) as u8));
             v.push(((y * 255 / h.max(1)) as u8).wrapping_add((n >> 6 & 63) as u8));
             v.push((((x + y) * 127 / (w + h)) as u8).wrapping_add((n >> 12 & 31) as u8));
@@ -40,7 +41,11 @@ fn encode(px: &[u8], w: u32, h: u32, ss: i32, progressive: bool, restart: i32) -
         assert!(!c.is_null());
         tj::tj3Set(c, tj::TJPARAM_TJPARAM_QUALITY as i32, 90);
         tj::tj3Set(c, tj::TJPARAM_TJPARAM_SUBSAMP as i32, ss);
-        tj::tj3Set(c, tj::TJPARAM_TJPARAM_PROGRESSIVE as i32, progressive as i32);
+        tj::tj3Set(
+            c,
+            tj::TJPARAM_TJPARAM_PROGRESSIVE as i32,
+            progressive as i32,
+        );
         tj::tj3Set(c, tj::TJPARAM_TJPARAM_RESTARTROWS as i32, restart);
         let mut buf: *mut u8 = std::ptr::null_mut();
         let mut size = 0;
@@ -74,17 +79,27 @@ fn folder(dir: &Path) -> usize {
     for ss in 0..6 {
         for (i, &(w, h)) in sizes.iter().enumerate() {
             let px = texture(w, h, (ss * 7 + i as i32) as u32);
-            put(format!("s{ss}_{w}x{h}.jpg"), &encode(&px, w, h, ss, false, 0));
+            put(
+                format!("s{ss}_{w}x{h}.jpg"),
+                &encode(&px, w, h, ss, false, 0),
+            );
         }
     }
     for (ss, (w, h)) in [(2, (333, 250)), (0, (250, 333)), (1, (123, 77))] {
         let px = texture(w, h, 99 + ss as u32);
-        put(format!("prog{ss}_{w}x{h}.jpg"), &encode(&px, w, h, ss, true, 0));
-        put(format!("rst{ss}_{w}x{h}.jpg"), &encode(&px, w, h, ss, false, 2));
+        put(
+            format!("prog{ss}_{w}x{h}.jpg"),
+            &encode(&px, w, h, ss, true, 0),
+        );
+        put(
+            format!("rst{ss}_{w}x{h}.jpg"),
+            &encode(&px, w, h, ss, false, 2),
+        );
     }
     let png = gpu_augment::synthetic_image(5, 120, 90);
     let mut png_bytes = std::io::Cursor::new(Vec::new());
-    png.write_to(&mut png_bytes, image::ImageFormat::Png).unwrap();
+    png.write_to(&mut png_bytes, image::ImageFormat::Png)
+        .unwrap();
     put("plain.png".into(), png_bytes.get_ref());
     let whole = encode(&texture(200, 150, 3), 200, 150, 2, false, 0);
     put("truncated.jpg".into(), &whole[..whole.len() * 2 / 3]);
@@ -271,9 +286,15 @@ fn check_backend(gpu: Option<&Arc<GpuContext>>, tag: &str) {
             assert_eq!(n, 0, "{name}: region decodes where none may happen");
         }
         let skipped: Vec<_> = full.iter().flat_map(|b| &b.skipped).collect();
-        assert_eq!(skipped.len(), epochs.len(), "{name}: the truncated file, once an epoch");
+        assert_eq!(
+            skipped.len(),
+            epochs.len(),
+            "{name}: the truncated file, once an epoch"
+        );
         assert!(
-            skipped.iter().all(|(p, r)| p.ends_with("truncated.jpg") && r.contains("truncated")),
+            skipped
+                .iter()
+                .all(|(p, r)| p.ends_with("truncated.jpg") && r.contains("truncated")),
             "{name}: {skipped:?}"
         );
     }
