@@ -12,7 +12,7 @@ use crate::mix::{
 use crate::ops::{Drawn, Op, PolicyKind};
 use crate::pipeline::{OutputFormat, Pipeline, SampleRecord};
 use crate::plan::{globals, plan_sample, GpuSample};
-use crate::request::Request;
+use crate::request::{Request, SourceWindow};
 use crate::schedule::ScheduleValues;
 use crate::steer::SampleOverrides;
 use crate::targets::{self, ForwardMap, Mask, SampleTargets, TargetOptions, Targets};
@@ -236,8 +236,10 @@ impl Augmenter {
         check_images(r.images)?;
         let k = self.pipeline.views.max(1) as usize;
         let n = r.images.len() * k;
+        // The sources' sizes: a partly decoded image's whole source's.
+        let sizes = r.source_sizes()?;
         if let Some(records) = r.replay {
-            self.check_replay(r.images, records)?;
+            self.check_replay(&sizes, records)?;
             return Ok(records.to_vec());
         }
         let indices = match r.indices {
@@ -280,7 +282,7 @@ impl Augmenter {
             }
             None => self
                 .draw_indexed(
-                    r.images,
+                    &sizes,
                     r.seed,
                     r.epoch,
                     &indices,
@@ -301,18 +303,15 @@ impl Augmenter {
             .into_iter()
             .zip(schedule)
             .enumerate()
-            .map(|(o, (ops, schedule))| {
-                let im = &r.images[o / k];
-                SampleRecord {
-                    index: indices[o / k],
-                    view: (o % k) as u32,
-                    source_size: [im.width(), im.height()],
-                    ops,
-                    mix: mix.as_ref().map(|m| m[o].clone()),
-                    overrides: overrides.as_ref().map(|v| v[o / k].clone()),
-                    schedule,
-                    view_name: None,
-                }
+            .map(|(o, (ops, schedule))| SampleRecord {
+                index: indices[o / k],
+                view: (o % k) as u32,
+                source_size: sizes[o / k],
+                ops,
+                mix: mix.as_ref().map(|m| m[o].clone()),
+                overrides: overrides.as_ref().map(|v| v[o / k].clone()),
+                schedule,
+                view_name: None,
             })
             .collect())
     }
@@ -325,37 +324,98 @@ impl Augmenter {
         let records = self.draw(&request)?;
         let default_options = TargetOptions::default();
         let targets = request.targets_with(&default_options);
-        self.render(request.images, records, request.labels.as_ref(), targets)
+        self.render(
+            request.images,
+            request.windows,
+            records,
+            request.labels.as_ref(),
+            targets,
+        )
     }
 
-    /// Every output sample's parameters drawn for source images with global
-    /// indices `indices`; with `views = k` image `i`'s views are outputs
+    /// The box (x0, y0, x1, y1, exclusive) of a `w` x `h` source that its
+    /// output samples read, when it is known before the source is decoded:
+    /// for source index `index` in a request keyed on `seed` and `epoch`
+    /// that draws every parameter (no overrides, params, view keys or
+    /// replay), every view's sample planned as `augment` plans it runs on the
+    /// antialiased resampler, which reads its window and nothing else; the
+    /// box is the union of the windows. `None` when some sample may read
+    /// anywhere (the gather: rotations, affine and other warps, fills, random
+    /// fields, nearest sampling, plain whole-pixel crops), when the pipeline
+    /// mixes (resizemix reads a partner's whole source) or has AugMix.
+    /// What the Loader's decode threads ask before a region decode.
+    pub(crate) fn read_box(
+        &self,
+        seed: u64,
+        epoch: u64,
+        index: u64,
+        w: u32,
+        h: u32,
+    ) -> Option<[u32; 4]> {
+        let p = &self.pipeline;
+        if p.mix.is_some() || p.ops.iter().any(|o| matches!(o, Op::AugMix { .. })) {
+            return None;
+        }
+        let k = p.views.max(1);
+        let keys: Vec<u32> = (0..k).collect();
+        let drawn = self
+            .draw_indexed(&[[w, h]], seed, epoch, &[index], &keys, None)
+            .ok()?;
+        let mut bx: Option<[u32; 4]> = None;
+        for (v, (ops, schedule)) in (0u32..).zip(drawn) {
+            // The record `draw` makes of it (the plan reads its schedule).
+            let r = SampleRecord {
+                index,
+                view: v,
+                source_size: [w, h],
+                ops,
+                mix: None,
+                overrides: None,
+                schedule,
+                view_name: None,
+            };
+            let own = p.for_record(&r).ok()?;
+            let g = plan_sample(&own, &r.ops, w, h, 0).ok()?;
+            if !g.resample.active() {
+                return None;
+            }
+            let [x, nx, y, ny] = g.resample.win;
+            let b = [x, y, x + nx, y + ny];
+            bx = Some(match bx {
+                None => b,
+                Some(a) => [
+                    a[0].min(b[0]),
+                    a[1].min(b[1]),
+                    a[2].max(b[2]),
+                    a[3].max(b[3]),
+                ],
+            });
+        }
+        bx
+    }
+
+    /// Every output sample's parameters drawn for source images of `sizes`
+    /// (width, height) with global indices `indices`; with `views = k` image `i`'s views are outputs
     /// `i * k .. i * k + k`, view `v` keyed on `keys[v]` (`v` by default); with overrides, image
     /// `i`'s apply to all its views. Each comes with the values its
     /// scheduled keys took (pipelines with schedules).
     fn draw_indexed(
         &self,
-        images: &[RgbImage],
+        sizes: &[[u32; 2]],
         seed: u64,
         epoch: u64,
         indices: &[u64],
         keys: &[u32],
         overrides: Option<&[SampleOverrides]>,
     ) -> Result<Vec<(Vec<Drawn>, Option<ScheduleValues>)>> {
-        let mut out = Vec::with_capacity(images.len() * keys.len());
-        for (j, (im, &i)) in images.iter().zip(indices).enumerate() {
+        let mut out = Vec::with_capacity(sizes.len() * keys.len());
+        for (j, (&[w, h], &i)) in sizes.iter().zip(indices).enumerate() {
             let ov = overrides.map(|o| &o[j]);
             for (copy, &v) in (0u32..).zip(keys) {
-                out.push(self.pipeline.draw_sample(
-                    seed,
-                    epoch,
-                    i,
-                    v,
-                    copy,
-                    im.width(),
-                    im.height(),
-                    ov,
-                )?);
+                out.push(
+                    self.pipeline
+                        .draw_sample(seed, epoch, i, v, copy, w, h, ov)?,
+                );
             }
         }
         Ok(out)
@@ -393,34 +453,33 @@ impl Augmenter {
         Some(records)
     }
 
-    /// Checks saved records against the images and the pipeline before a
-    /// replay: one per output sample, each of its image's size and view, the
+    /// Checks saved records against the images' source sizes and the
+    /// pipeline before a replay: one per output sample, each of its image's
+    /// size and view, the
     /// views of an image with one index, one drawn entry per op, mixing
     /// records exactly when the pipeline mixes, each partner the record at
     /// its position.
-    fn check_replay(&self, images: &[RgbImage], records: &[SampleRecord]) -> Result<()> {
+    fn check_replay(&self, sizes: &[[u32; 2]], records: &[SampleRecord]) -> Result<()> {
         let k = self.pipeline.views.max(1) as usize;
-        let n = images.len() * k;
+        let n = sizes.len() * k;
         let bad = |m: String| Err(Error::InvalidArgument(format!("replay: {m}")));
         if records.len() != n {
             return bad(format!(
                 "{} records for {} images of {k} view(s) ({n} output samples)",
                 records.len(),
-                images.len()
+                sizes.len()
             ));
         }
         let nops = self.pipeline.ops.len();
         for (o, r) in records.iter().enumerate() {
-            let im = &images[o / k];
-            if r.source_size != [im.width(), im.height()] {
+            let [w, h] = sizes[o / k];
+            if r.source_size != [w, h] {
                 return bad(format!(
-                    "record {o} (index {}) was drawn for a {}x{} source but image {} is {}x{}",
+                    "record {o} (index {}) was drawn for a {}x{} source but image {} is {w}x{h}",
                     r.index,
                     r.source_size[0],
                     r.source_size[1],
                     o / k,
-                    im.width(),
-                    im.height()
                 ));
             }
             if r.view as usize != o % k {
@@ -493,11 +552,12 @@ impl Augmenter {
     fn render(
         &self,
         images: &[RgbImage],
+        windows: Option<&[Option<SourceWindow>]>,
         records: Vec<SampleRecord>,
         labels: Option<&Labels>,
         targets: Option<(&[Targets], &TargetOptions)>,
     ) -> Result<Batch> {
-        let p = self.prepare(images, records, labels, targets)?;
+        let p = self.prepare(images, windows, records, labels, targets)?;
         self.render_prepared(p)
     }
 
@@ -537,10 +597,13 @@ impl Augmenter {
 
     /// Everything `render` does before the backend runs: the checks, the
     /// output tensor, every sample's plan and source, the mixing table, the
-    /// label rows and the mask job.
+    /// label rows and the mask job. With `windows` (images that hold only
+    /// part of their source, see [`SourceWindow`]) every sample is planned
+    /// for its whole source and moved onto its image.
     pub(crate) fn prepare<'a>(
         &self,
         images: &'a [RgbImage],
+        windows: Option<&[Option<SourceWindow>]>,
         records: Vec<SampleRecord>,
         labels: Option<&Labels>,
         targets: Option<(&'a [Targets], &'a TargetOptions)>,
@@ -607,6 +670,14 @@ impl Augmenter {
             .ops
             .iter()
             .position(|o| matches!(o, Op::AugMix { .. }));
+        crate::request::check_windows(images, windows)?;
+        let window = |i: usize| windows.and_then(|w| w[i].as_ref());
+        if (augmix.is_some() || targets.is_some()) && (0..images.len()).any(|i| window(i).is_some())
+        {
+            return Err(Error::InvalidArgument(
+                "source windows with augmix or targets: both need whole images".into(),
+            ));
+        }
         let (mut samples, mut srcs, mut mask_refs) = (Vec::new(), Vec::new(), None);
         if augmix.is_none() {
             samples = records
@@ -615,7 +686,18 @@ impl Augmenter {
                 .map(|(o, r)| {
                     let im = &images[o / k];
                     let p = self.pipeline.for_record(r)?;
-                    plan_sample(&p, &r.ops, im.width(), im.height(), o / k)
+                    let Some(win) = window(o / k) else {
+                        return plan_sample(&p, &r.ops, im.width(), im.height(), o / k);
+                    };
+                    let [w, h] = win.full;
+                    let mut g = plan_sample(&p, &r.ops, w, h, o / k)?;
+                    if !g.onto_window(win.origin, win.valid, im.width(), im.height()) {
+                        return Err(Error::InvalidArgument(format!(
+                            "output sample {o} (index {}) reads outside the decoded part {:?} of its {w}x{h} source (region decode; GPU_AUGMENT_FULL_DECODE=1 turns it off)",
+                            r.index, win.valid
+                        )));
+                    }
+                    Ok(g)
                 })
                 .collect::<Result<_>>()?;
             srcs = (0..n)
@@ -1345,6 +1427,75 @@ pub fn load_image_with(path: &Path, exif_orientation: bool) -> Result<RgbImage> 
         path: path.to_path_buf(),
         reason,
     })
+}
+
+/// Rows and columns a region decode adds around the box it is asked for, so
+/// that every pixel of the box equals a full decode's (the chroma upsampling
+/// of a pixel reads its neighbours: 1 is enough, `jpeg`'s tests check 2).
+const REGION_MARGIN: u32 = 2;
+
+/// Reads an image file and decodes it as the Loader's decode threads do:
+/// a JPEG for which `read_box(width, height)` (its header's size) gives the
+/// box its samples read ([`Augmenter::read_box`]) is decoded over that box
+/// only (libjpeg-turbo's cropped decode, [`crate::jpeg::decode_region`]) and
+/// comes with its [`SourceWindow`]; everything else, and every failure of
+/// that path (not a JPEG, a truncated file, a header or a region that
+/// libjpeg-turbo refuses), is [`load_image_with`]'s full decode, with its
+/// errors naming the file. EXIF orientation turns the region path off.
+pub(crate) fn load_image_region(
+    path: &Path,
+    exif_orientation: bool,
+    read_box: impl FnOnce(u32, u32) -> Option<[u32; 4]>,
+) -> Result<(RgbImage, Option<SourceWindow>)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::Decode {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    if !exif_orientation {
+        if let Some(r) = decode_jpeg_region(&bytes, read_box) {
+            return Ok(r);
+        }
+    }
+    let img = decode_image(&bytes, exif_orientation).map_err(|reason| Error::Decode {
+        path: path.to_path_buf(),
+        reason,
+    })?;
+    Ok((img, None))
+}
+
+/// The region path of [`load_image_region`]; `None` where the full decode
+/// must run instead.
+fn decode_jpeg_region(
+    bytes: &[u8],
+    read_box: impl FnOnce(u32, u32) -> Option<[u32; 4]>,
+) -> Option<(RgbImage, Option<SourceWindow>)> {
+    if image::guess_format(bytes).ok()? != image::ImageFormat::Jpeg {
+        return None;
+    }
+    // The checks of the full path first: a truncated file stays an error.
+    jpeg_complete(bytes).ok()?;
+    let hdr = crate::jpeg::header(bytes).ok()?;
+    let (w, h) = (hdr.width, hdr.height);
+    let [x0, y0, x1, y1] = read_box(w, h)?;
+    if x0 >= x1 || y0 >= y1 || x1 > w || y1 > h {
+        return None;
+    }
+    let (img, [ox, oy]) =
+        crate::jpeg::decode_region(bytes, [x0, y0, x1 - x0, y1 - y0], REGION_MARGIN).ok()?;
+    // (The whole image, origin 0, when the box with its margin covers it or
+    // libjpeg-turbo cannot crop the subsampling: still only the box is read.)
+    let covers = ox <= x0
+        && oy <= y0
+        && ox as u64 + img.width() as u64 >= x1 as u64
+        && oy as u64 + img.height() as u64 >= y1 as u64;
+    covers.then_some((
+        img,
+        Some(SourceWindow {
+            origin: [ox, oy],
+            full: [w, h],
+            valid: [x0, y0, x1, y1],
+        }),
+    ))
 }
 
 /// Decodes an encoded image (any format the `image` crate reads) to RGB u8,

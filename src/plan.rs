@@ -136,6 +136,40 @@ impl GpuSample {
     pub fn active_clips(&self) -> &[GpuClip] {
         &self.clips[..self.counts[3] as usize]
     }
+
+    /// Moves a sample planned for a whole source onto an image of `w` x `h`
+    /// pixels that holds only part of it, from `origin` on, and whose pixels
+    /// equal the whole source's in `valid` (x0, y0, x1, y1; the Loader's
+    /// region decode, `SourceWindow` in src/request.rs): the resampler's
+    /// window shifts by the image's origin and the
+    /// source size becomes the image's. Exact, because the taps and weights
+    /// are relative to the window (the same integer sums over the same
+    /// pixels). False, with `self` unchanged, when the sample does not run
+    /// on the resampler (the gather, clips or fields may read any pixel) or
+    /// its window leaves the box of exact pixels.
+    pub(crate) fn onto_window(
+        &mut self,
+        origin: [u32; 2],
+        valid: [u32; 4],
+        w: u32,
+        h: u32,
+    ) -> bool {
+        let r = &mut self.resample;
+        let [x0, y0, x1, y1] = valid;
+        let [ox, oy] = origin;
+        let inside = |lo: u32, n: u32, a: u32, b: u32| lo >= a && lo as u64 + n as u64 <= b as u64;
+        if !r.active() || !inside(r.win[0], r.win[1], x0, x1) || !inside(r.win[2], r.win[3], y0, y1)
+        {
+            return false;
+        }
+        // `valid` lies inside the image (`check_windows`), so
+        // both shifts stay at or above 0.
+        r.win[0] -= ox;
+        r.win[2] -= oy;
+        self.src[1] = w;
+        self.src[2] = h;
+        true
+    }
 }
 const _: () = assert!(std::mem::size_of::<GpuSample>() == 768);
 

@@ -66,6 +66,26 @@ pub struct Request<'a> {
     pub(crate) target_options: Option<&'a crate::targets::TargetOptions>,
     pub(crate) overrides: Option<&'a crate::steer::Overrides>,
     pub(crate) view_keys: Option<&'a [u32]>,
+    /// Per image, where it sits in its source when it holds only part of it
+    /// (the Loader's region decode); `None` entries and no slice: whole images.
+    pub(crate) windows: Option<&'a [Option<SourceWindow>]>,
+}
+
+/// Where a partly decoded image sits in its source (the Loader's region
+/// decode, `src/loader/workers.rs`): the image holds the source's pixels from
+/// `origin` on; `full` is the whole source's size, which the draws and the
+/// records use (so they are those of the whole image); `valid` is the box
+/// (x0, y0, x1, y1, in source pixels) whose pixels equal a full decode's. A
+/// sample runs on such an image only when it reads nothing outside `valid`
+/// (the antialiased resampler's window, see `GpuSample::onto_window`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SourceWindow {
+    /// The image's first column and row in the source.
+    pub origin: [u32; 2],
+    /// The source's width and height.
+    pub full: [u32; 2],
+    /// The box of exact pixels: x0, y0, x1, y1 (exclusive), in the source.
+    pub valid: [u32; 4],
 }
 
 impl<'a> Request<'a> {
@@ -100,6 +120,7 @@ impl<'a> Request<'a> {
             target_options: None,
             overrides: None,
             view_keys: None,
+            windows: None,
         }
     }
 
@@ -236,11 +257,40 @@ impl<'a> Request<'a> {
         }
     }
 
+    /// Each image's place in its source (see [`SourceWindow`]; one entry per
+    /// image, `None` for a whole image).
+    pub(crate) fn source_windows(self, windows: &'a [Option<SourceWindow>]) -> Self {
+        Self {
+            windows: Some(windows),
+            ..self
+        }
+    }
+
+    /// The window of image `i`, when it holds only part of its source.
+    pub(crate) fn window(&self, i: usize) -> Option<&'a SourceWindow> {
+        self.windows.and_then(|w| w.get(i)).and_then(Option::as_ref)
+    }
+
+    /// Every image's source size (width, height): the whole source's for a
+    /// windowed image. An error when the windows do not match the images.
+    pub(crate) fn source_sizes(&self) -> Result<Vec<[u32; 2]>> {
+        check_windows(self.images, self.windows)?;
+        Ok(self
+            .images
+            .iter()
+            .enumerate()
+            .map(|(i, im)| self.window(i).map_or([im.width(), im.height()], |w| w.full))
+            .collect())
+    }
+
     /// An error naming the parts that cannot go together.
     pub(crate) fn check_conflicts(&self) -> Result<()> {
         let bad = |m: &str| Err(Error::InvalidArgument(format!("request: {m}")));
         if self.indices.is_some() && self.first_index_set {
             return bad("indices and first_index (or a key) both given: give the images' global indices one way");
+        }
+        if self.windows.is_some() && self.targets.is_some() {
+            return bad("source windows and targets both given: targets need whole images");
         }
         if self.overrides.is_some() && self.params.is_some() {
             return bad("overrides and params both given: explicit parameters are not drawn, so there is nothing to override");
@@ -270,4 +320,42 @@ impl<'a> Request<'a> {
         }
         Ok(())
     }
+}
+
+/// Checks `windows` against `images`: one entry per image, each image inside
+/// its source and its exact box inside the image.
+pub(crate) fn check_windows(
+    images: &[RgbImage],
+    windows: Option<&[Option<SourceWindow>]>,
+) -> Result<()> {
+    let Some(ws) = windows else { return Ok(()) };
+    if ws.len() != images.len() {
+        return Err(Error::InvalidArgument(format!(
+            "request: {} images but {} source windows",
+            images.len(),
+            ws.len()
+        )));
+    }
+    for (i, (im, w)) in images.iter().zip(ws).enumerate() {
+        let Some(w) = w else { continue };
+        let [ox, oy] = w.origin.map(u64::from);
+        let (x1, y1) = (ox + im.width() as u64, oy + im.height() as u64);
+        let [vx0, vy0, vx1, vy1] = w.valid.map(u64::from);
+        if x1 > w.full[0] as u64
+            || y1 > w.full[1] as u64
+            || vx0 < ox
+            || vy0 < oy
+            || vx1 > x1
+            || vy1 > y1
+            || vx0 >= vx1
+            || vy0 >= vy1
+        {
+            return Err(Error::InvalidArgument(format!(
+                "request: image {i} ({}x{}) does not fit its source window {w:?}",
+                im.width(),
+                im.height()
+            )));
+        }
+    }
+    Ok(())
 }

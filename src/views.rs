@@ -554,7 +554,15 @@ impl ViewAugmenter {
                 Some(groups) => a.draw(&request.replay(&groups[i])),
                 None => a.draw(&request.view_keys(&keys)),
             }
-            .and_then(|r| a.prepare(request.images, r, request.labels.as_ref(), targets))
+            .and_then(|r| {
+                a.prepare(
+                    request.images,
+                    request.windows,
+                    r,
+                    request.labels.as_ref(),
+                    targets,
+                )
+            })
             .map_err(named(&[&v.name]))?;
             prepared.push(Some(batch));
         }

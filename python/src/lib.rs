@@ -993,6 +993,7 @@ impl Loader {
         let s = self.inner.stats();
         let d = PyDict::new(py);
         d.set_item("decoded", s.decoded)?;
+        d.set_item("region_decoded", s.region_decoded)?;
         d.set_item("skipped", s.skipped)?;
         d.set_item("batches", s.batches)?;
         d.set_item("decode_busy_s", s.decode_busy_s)?;

@@ -230,6 +230,15 @@ pub struct LoaderOptions {
     /// Apply each image's EXIF orientation when decoding (PIL's
     /// `exif_transpose`). Default false, as torchvision's `decode_image`.
     pub exif_orientation: bool,
+    /// Region decode: when every sample of an item reads a box of its source
+    /// known from the header alone (a first crop or resize on the
+    /// antialiased resampler, e.g. `random_resized_crop`), a JPEG is decoded
+    /// over that box only. The outputs and records are those of a full
+    /// decode, byte for byte; it falls back to the full decode whenever
+    /// that is not certain (see the README's loader section). Default true,
+    /// unless the environment variable `GPU_AUGMENT_FULL_DECODE` is set to
+    /// anything but `0` (a switch for comparing, and for ruling it out).
+    pub region_decode: bool,
 }
 
 impl LoaderOptions {
@@ -273,6 +282,10 @@ impl Default for LoaderOptions {
             devices: 1,
             streams_per_device: 2,
             exif_orientation: false,
+            region_decode: !matches!(
+                std::env::var("GPU_AUGMENT_FULL_DECODE").as_deref(),
+                Ok(v) if !v.is_empty() && v != "0"
+            ),
         }
     }
 }
@@ -299,6 +312,9 @@ pub struct LoaderBatch {
 pub struct LoaderStats {
     /// Images decoded.
     pub decoded: u64,
+    /// Of those, JPEGs decoded over the region their samples read only
+    /// (region decode, see [`LoaderOptions::region_decode`]).
+    pub region_decoded: u64,
     /// Files skipped (unreadable or corrupt).
     pub skipped: u64,
     /// Batches handed to the consumer.
@@ -327,6 +343,7 @@ pub struct LoaderStats {
 #[derive(Default)]
 pub(crate) struct Counters {
     decoded: AtomicU64,
+    region_decoded: AtomicU64,
     skipped: AtomicU64,
     batches: AtomicU64,
     decode_ns: AtomicU64,
@@ -543,6 +560,41 @@ impl Loader {
         self.overrides.lock().ok().and_then(|o| o.clone())
     }
 
+    /// The engine whose planning gives the decode threads each item's read
+    /// box (`Augmenter::read_box`), when region decode may apply to an epoch
+    /// with `overrides`: it is on, and neither EXIF orientation, targets
+    /// (boxes, masks, keypoints need the whole image) nor overrides (they
+    /// steer the draws, so the box, per batch) are in play.
+    pub(crate) fn region_source(&self, overrides: bool) -> Option<Arc<Augmenter>> {
+        let o = &self.opts;
+        (o.region_decode && !o.exif_orientation && !overrides && self.dataset.targets.is_none())
+            .then(|| self.engines[0].clone())
+    }
+
+    /// Reads and decodes item `item` as the decode threads of `epoch` do
+    /// (region decode where it applies) and returns the decoded image's
+    /// size (a part of the source after a region decode): what
+    /// `gpu-augment bench --end-to-end` times as "decode alone".
+    #[doc(hidden)]
+    pub fn decode_item(&self, epoch: u64, item: usize) -> Result<(u32, u32)> {
+        let path = self.dataset.path(item).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "item {item} of a dataset of {}",
+                self.dataset.len()
+            ))
+        })?;
+        let region = self.region_source(self.overrides_source().is_some());
+        let (img, _) = workers::decode_item(
+            region.as_deref(),
+            self.opts.seed,
+            epoch,
+            self.opts.exif_orientation,
+            path,
+            item,
+        )?;
+        Ok(img.dimensions())
+    }
+
     /// The dataset.
     pub fn dataset(&self) -> &Dataset {
         &self.dataset
@@ -701,6 +753,7 @@ impl Loader {
         let s = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64 * 1e-9;
         LoaderStats {
             decoded: c.decoded.load(Ordering::Relaxed),
+            region_decoded: c.region_decoded.load(Ordering::Relaxed),
             skipped: c.skipped.load(Ordering::Relaxed),
             batches: c.batches.load(Ordering::Relaxed),
             decode_busy_s: s(&c.decode_ns),

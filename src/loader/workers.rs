@@ -2,14 +2,14 @@
 //! iterator that hands batches out in order.
 
 use super::{Counters, Loader, LoaderBatch};
-use crate::engine::{load_image_with, Augmenter};
+use crate::engine::{load_image_region, Augmenter};
 use crate::error::{Error, Result};
 use crate::mix::Labels;
-use crate::request::Request;
+use crate::request::{Request, SourceWindow};
 use crate::RgbImage;
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -18,8 +18,9 @@ use std::task::Poll;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// One decoded item: the image, or why it could not be had.
-type Item = std::result::Result<RgbImage, (PathBuf, String)>;
+/// One decoded item: the image (with its place in the source after a region
+/// decode), or why it could not be had.
+type Item = std::result::Result<(RgbImage, Option<SourceWindow>), (PathBuf, String)>;
 
 /// A batch whose every item has been decoded (or failed).
 struct Decoded {
@@ -55,6 +56,8 @@ struct Shared {
     counters: Arc<Counters>,
     exif_orientation: bool,
     overrides: Option<Arc<super::OverridesFn>>,
+    /// Region decode's planner (None: every item decoded whole).
+    region: Option<Arc<Augmenter>>,
 }
 
 /// The batches of one epoch, in order: an iterator of `Result<LoaderBatch>`.
@@ -86,6 +89,8 @@ impl<'a> Epoch<'a> {
         epoch: u64,
         plan: Vec<(usize, Vec<usize>)>,
     ) -> Result<Self> {
+        let overrides = loader.overrides_source();
+        let region = loader.region_source(overrides.is_some());
         let shared = Arc::new(Shared {
             epoch,
             seed: loader.opts.seed,
@@ -102,7 +107,8 @@ impl<'a> Epoch<'a> {
             num_classes: loader.num_classes,
             counters: loader.counters.clone(),
             exif_orientation: loader.opts.exif_orientation,
-            overrides: loader.overrides_source(),
+            overrides,
+            region,
         });
         let (done_tx, done_rx) = channel::<Done>();
         let (dec_tx, dec_rx) = channel::<Decoded>();
@@ -250,7 +256,7 @@ impl Drop for Epoch<'_> {
 /// decodes them; the thread completing a batch sends it on.
 fn decode_loop(sh: &Shared, tx: &Sender<Decoded>) {
     loop {
-        let (pos, i, path) = {
+        let (pos, i, path, ds) = {
             let Ok(mut s) = sh.sched.lock() else { return };
             loop {
                 if sh.stop.load(Ordering::SeqCst) || s.next.0 >= sh.plan.len() {
@@ -276,11 +282,18 @@ fn decode_loop(sh: &Shared, tx: &Sender<Decoded>) {
                 (pos, i + 1)
             };
             let path = sh.dataset.paths[items[i]].clone();
-            (pos, i, path)
+            (pos, i, path, items[i])
         };
         let t = Instant::now();
         let item = match catch_unwind(AssertUnwindSafe(|| {
-            load_image_with(&path, sh.exif_orientation)
+            decode_item(
+                sh.region.as_deref(),
+                sh.seed,
+                sh.epoch,
+                sh.exif_orientation,
+                &path,
+                ds,
+            )
         })) {
             Ok(Ok(img)) => Ok(img),
             Ok(Err(Error::Decode { reason, .. })) => Err((path, reason)),
@@ -290,8 +303,11 @@ fn decode_loop(sh: &Shared, tx: &Sender<Decoded>) {
         Counters::add_ns(&sh.counters.decode_ns, t);
         let c = &sh.counters;
         match &item {
-            Ok(_) => {
+            Ok((_, win)) => {
                 c.decoded.fetch_add(1, Ordering::Relaxed);
+                if win.is_some() {
+                    c.region_decoded.fetch_add(1, Ordering::Relaxed);
+                }
             }
             Err(f) => {
                 c.skipped.fetch_add(1, Ordering::Relaxed);
@@ -320,6 +336,23 @@ fn decode_loop(sh: &Shared, tx: &Sender<Decoded>) {
             }
         }
     }
+}
+
+/// Reads and decodes dataset item `ds` (file `path`) for `epoch`: with
+/// `region` (the planner), only the box its samples read when that is known
+/// from the header (`Augmenter::read_box`, keyed as the item's batch will
+/// draw it), else the whole image.
+pub(super) fn decode_item(
+    region: Option<&Augmenter>,
+    seed: u64,
+    epoch: u64,
+    exif_orientation: bool,
+    path: &Path,
+    ds: usize,
+) -> Result<(RgbImage, Option<SourceWindow>)> {
+    load_image_region(path, exif_orientation, |w, h| {
+        region.and_then(|a| a.read_box(seed, epoch, ds as u64, w, h))
+    })
 }
 
 fn augment_loop(
@@ -370,12 +403,14 @@ fn augment_loop(
 fn augment_batch(sh: &Shared, aug: &Augmenter, d: Decoded) -> Result<Option<LoaderBatch>> {
     let (index, plan_items) = &sh.plan[d.pos];
     let mut images = Vec::with_capacity(d.items.len());
+    let mut windows = Vec::with_capacity(d.items.len());
     let mut items = Vec::with_capacity(d.items.len());
     let mut skipped = Vec::new();
     for (item, &ds) in d.items.into_iter().zip(plan_items) {
         match item {
-            Ok(img) => {
+            Ok((img, win)) => {
                 images.push(img);
+                windows.push(win);
                 items.push(ds);
             }
             Err(f) => skipped.push(f),
@@ -418,6 +453,8 @@ fn augment_batch(sh: &Shared, aug: &Augmenter, d: Decoded) -> Result<Option<Load
         images.retain(|_| *k.next().unwrap_or(&true));
         let mut k = keep.iter();
         items.retain(|_| *k.next().unwrap_or(&true));
+        let mut k = keep.iter();
+        windows.retain(|_| *k.next().unwrap_or(&true));
         targets = Some(ts);
     }
     // A file the engine refuses (an image it cannot work on, an op whose
@@ -444,6 +481,9 @@ fn augment_batch(sh: &Shared, aug: &Augmenter, d: Decoded) -> Result<Option<Load
         if let Some(l) = labels {
             request = request.labels(l);
         }
+        if windows.iter().any(Option::is_some) {
+            request = request.source_windows(&windows);
+        }
         let overrides = match &sh.overrides {
             Some(f) => Some(f(sh.epoch, &items)?),
             None => None,
@@ -469,6 +509,7 @@ fn augment_batch(sh: &Shared, aug: &Augmenter, d: Decoded) -> Result<Option<Load
                 }
                 skipped.push(f);
                 images.remove(index);
+                windows.remove(index);
                 items.remove(index);
                 if let Some(t) = targets.as_mut() {
                     t.remove(index);
