@@ -53,9 +53,11 @@ impl std::str::FromStr for Backend {
 pub struct Batch {
     /// The pixels.
     pub data: Tensor,
-    /// [N, H, W, C] for u8 HWC, [N, C, H, W] for f32 CHW: C is 3, or 1
-    /// after `grayscale` with `num_output_channels = 1`.
+    /// [N, H, W, C] for u8 HWC, [N, C, H, W] for f32 CHW and u8 CHW: C is
+    /// 3, or 1 after `grayscale` with `num_output_channels = 1`.
     pub shape: [usize; 4],
+    /// The pipeline's output format (what `data` and `shape` hold).
+    pub format: OutputFormat,
     /// One record per sample.
     pub records: Vec<SampleRecord>,
     /// GPU counters (dispatches, submits, bytes), `None` on the CPU.
@@ -74,7 +76,7 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// Sample `i` as u8 HWC bytes (None for f32 output).
+    /// Sample `i` as u8 bytes, HWC (or CHW for u8_chw; None for f32 output).
     pub fn sample_u8(&self, i: usize) -> Option<&[u8]> {
         let per = self.shape[1] * self.shape[2] * self.shape[3];
         match &self.data {
@@ -166,7 +168,7 @@ impl Augmenter {
     /// A tensor of `values` zeros in the pipeline's format: a recycled one
     /// when the pool has one of that size (`true`), else a fresh one.
     fn take_tensor(&self, values: usize, what: &dyn Fn() -> String) -> Result<(Tensor, bool)> {
-        let f32s = matches!(self.pipeline.format, OutputFormat::F32Chw);
+        let f32s = self.pipeline.format.is_f32();
         let reused = {
             let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
             let fits = |t: &Tensor| match t {
@@ -662,7 +664,7 @@ impl Augmenter {
         })?;
         let shape = match self.pipeline.format {
             OutputFormat::U8Hwc => [n, h, w, c],
-            OutputFormat::F32Chw => [n, c, h, w],
+            OutputFormat::F32Chw | OutputFormat::U8Chw => [n, c, h, w],
         };
         let (data, reused) = self.take_tensor(values, &what)?;
         let augmix = self
@@ -753,7 +755,7 @@ impl Augmenter {
             mix,
             label_rows,
             targets,
-            data,
+            mut data,
             reused,
             shape,
             samples: planned,
@@ -761,6 +763,10 @@ impl Augmenter {
         } = p;
         let n = records.len();
         let size = self.pipeline.size;
+        // u8 CHW: the kernels wrote u8 HWC (mixed, when the batch mixes).
+        if let (OutputFormat::U8Chw, Tensor::U8(v)) = (self.pipeline.format, &mut data) {
+            hwc_to_chw(v, size.width as usize * size.height as usize, shape[1]);
+        }
         let mix = mix.as_deref();
         // The output tensor, when it was allocated for this batch.
         let gpu_stats = gpu_stats.map(|s| BatchStats {
@@ -803,6 +809,7 @@ impl Augmenter {
         Ok(Batch {
             data,
             shape,
+            format: self.pipeline.format,
             records,
             gpu_stats,
             labels,
@@ -843,14 +850,24 @@ impl Augmenter {
             Tensor::U8(v) => (v.len(), false),
             Tensor::F32(v) => (v.len(), true),
         };
-        if len != want || f32_data != (self.pipeline.format == OutputFormat::F32Chw) {
+        if len != want || f32_data != self.pipeline.format.is_f32() {
             return Err(Error::InvalidArgument(format!(
                 "mix_batch: a tensor of {len} values is not {n} outputs of {}x{} in the pipeline's format",
                 size.width, size.height
             )));
         }
         let gl = globals(&self.pipeline, n as u32, 0);
+        // u8 CHW: the mix runs on the HWC layout the kernels write.
+        let planar = self.pipeline.format == OutputFormat::U8Chw;
+        let c = self.pipeline.out_channels();
+        let npx = size.width as usize * size.height as usize;
+        if let (true, Tensor::U8(v)) = (planar, &mut *data) {
+            chw_to_hwc(v, npx, c);
+        }
         mix_on_host(&gl, &plan_mix(records, size), data);
+        if let (true, Tensor::U8(v)) = (planar, &mut *data) {
+            hwc_to_chw(v, npx, c);
+        }
         Ok(())
     }
 
@@ -1606,3 +1623,39 @@ fn jpeg_complete(b: &[u8]) -> std::result::Result<(), String> {
         }
     }
 }
+
+/// Each sample of `v` (`npx` pixels of `c` channels, back to back) from
+/// H x W x C to C x H x W, in place through one sample of scratch.
+fn hwc_to_chw(v: &mut [u8], npx: usize, c: usize) {
+    let per = npx * c;
+    if c < 2 || per == 0 {
+        return;
+    }
+    let mut t = vec![0u8; per];
+    for s in v.chunks_exact_mut(per) {
+        for (p, px) in s.chunks_exact(c).enumerate() {
+            for (ch, &b) in px.iter().enumerate() {
+                t[ch * npx + p] = b;
+            }
+        }
+        s.copy_from_slice(&t);
+    }
+}
+
+/// The inverse of [`hwc_to_chw`].
+fn chw_to_hwc(v: &mut [u8], npx: usize, c: usize) {
+    let per = npx * c;
+    if c < 2 || per == 0 {
+        return;
+    }
+    let mut t = vec![0u8; per];
+    for s in v.chunks_exact_mut(per) {
+        for (p, px) in t.chunks_exact_mut(c).enumerate() {
+            for (ch, b) in px.iter_mut().enumerate() {
+                *b = s[ch * npx + p];
+            }
+        }
+        s.copy_from_slice(&t);
+    }
+}
+

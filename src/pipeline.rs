@@ -20,6 +20,33 @@ pub enum OutputFormat {
     U8Hwc,
     /// f32, N x C x H x W, in [0, 1] or normalised by `normalize`.
     F32Chw,
+    /// u8, N x C x H x W: the u8 HWC values (rounded the same way),
+    /// channel-planar, for consumers that normalise on their own device. A
+    /// trailing `normalize` is deferred to the consumer:
+    /// out = (u8 / 255 - mean) / std, with the mean and std of
+    /// [`Pipeline::normalization`].
+    U8Chw,
+}
+
+impl OutputFormat {
+    /// The pipeline-file name ("u8_hwc", "f32_chw", "u8_chw").
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::U8Hwc => "u8_hwc",
+            OutputFormat::F32Chw => "f32_chw",
+            OutputFormat::U8Chw => "u8_chw",
+        }
+    }
+
+    /// Whether the tensor holds f32 values.
+    pub fn is_f32(self) -> bool {
+        self == OutputFormat::F32Chw
+    }
+
+    /// Whether the tensor is channel-planar (N x C x H x W).
+    pub fn is_chw(self) -> bool {
+        self != OutputFormat::U8Hwc
+    }
 }
 
 /// An ordered list of ops and the size and format of what comes out.
@@ -151,6 +178,7 @@ impl Pipeline {
         let format = match table.get("format").map(|v| v.as_str()) {
             None | Some(Some("u8_hwc")) => OutputFormat::U8Hwc,
             Some(Some("f32_chw")) => OutputFormat::F32Chw,
+            Some(Some("u8_chw")) => OutputFormat::U8Chw,
             Some(_) => {
                 let given = table
                     .get("format")
@@ -158,7 +186,7 @@ impl Pipeline {
                     .unwrap_or_default();
                 return Err(key_err(
                     "format",
-                    format!("expected \"u8_hwc\" or \"f32_chw\", got {given}"),
+                    format!("expected \"u8_hwc\", \"f32_chw\" or \"u8_chw\", got {given}"),
                 ));
             }
         };
@@ -274,8 +302,11 @@ impl Pipeline {
                 if i + 1 != self.ops.len() {
                     return bad(format!("normalize (op #{i}) must be the last op"));
                 }
-                if self.format != OutputFormat::F32Chw {
-                    return bad("normalize needs format = \"f32_chw\"".into());
+                if self.format == OutputFormat::U8Hwc {
+                    return bad(
+                        "normalize needs format = \"f32_chw\" (or \"u8_chw\", which defers it to the consumer)"
+                            .into(),
+                    );
                 }
             }
         }

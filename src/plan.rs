@@ -400,7 +400,8 @@ pub fn globals(pipeline: &Pipeline, n_samples: u32, pass: u32) -> GpuGlobals {
             pipeline.size.height,
             n_samples,
             match pipeline.format {
-                OutputFormat::U8Hwc => 0,
+                // u8 CHW: the kernels write u8 HWC, the engine transposes.
+                OutputFormat::U8Hwc | OutputFormat::U8Chw => 0,
                 OutputFormat::F32Chw => FORMAT_F32,
             } | if pipeline.out_channels() == 1 {
                 FORMAT_GREY

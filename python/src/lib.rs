@@ -190,12 +190,20 @@ impl Pipeline {
         (self.inner.size.height, self.inner.size.width)
     }
 
-    /// "u8_hwc" or "f32_chw".
+    /// "u8_hwc", "f32_chw" or "u8_chw".
     #[getter]
     fn format(&self) -> &'static str {
-        match self.inner.format {
-            ga::OutputFormat::U8Hwc => "u8_hwc",
-            ga::OutputFormat::F32Chw => "f32_chw",
+        self.inner.format.name()
+    }
+
+    /// The trailing `normalize` op's (mean, std), one value per RGB channel,
+    /// or None without one. A u8_chw pipeline defers it to the consumer:
+    /// out = (u8 / 255 - mean) / std (`gpu_augment.torch.normalize`).
+    #[getter]
+    fn normalization(&self) -> Option<([f64; 3], [f64; 3])> {
+        match self.inner.ops.last() {
+            Some(ga::Op::Normalize { .. }) => Some(self.inner.normalization()),
+            _ => None,
         }
     }
 
@@ -691,10 +699,7 @@ impl ViewAugmenter {
             .iter()
             .map(|v| {
                 let s = v.pipeline.size;
-                let f = match v.pipeline.format {
-                    ga::OutputFormat::U8Hwc => "u8_hwc",
-                    ga::OutputFormat::F32Chw => "f32_chw",
-                };
+                let f = v.pipeline.format.name();
                 (v.name.clone(), v.count(), (s.height, s.width), f)
             })
             .collect()

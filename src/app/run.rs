@@ -635,7 +635,7 @@ pub fn run_folder(
     let views = pipeline.views.max(1);
     let ext = match pipeline.format {
         OutputFormat::U8Hwc => "png",
-        OutputFormat::F32Chw => "npy",
+        OutputFormat::F32Chw | OutputFormat::U8Chw => "npy",
     };
     let out_names: Vec<Vec<String>> = bases
         .iter()
@@ -873,7 +873,7 @@ pub fn run_folder(
         * size.height as u64
         * pipeline.out_channels() as u64
         * match pipeline.format {
-            OutputFormat::U8Hwc => 1,
+            OutputFormat::U8Hwc | OutputFormat::U8Chw => 1,
             OutputFormat::F32Chw => 4,
         };
     let per_source = per_output * views as u64;
@@ -985,7 +985,7 @@ pub fn run_folder(
             // (u8: a word a pixel; f32: 3 floats), two f32 scratch images,
             // and a source of about the output's size.
             let dev_out = match pipeline.format {
-                OutputFormat::U8Hwc => npx * 4,
+                OutputFormat::U8Hwc | OutputFormat::U8Chw => npx * 4,
                 OutputFormat::F32Chw => npx * 12,
             };
             let on_device = BatchFit {
