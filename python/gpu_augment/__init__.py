@@ -103,9 +103,18 @@ class Pipeline:
 
     @property
     def format(self) -> str:
-        """``"u8_hwc"`` (uint8 N x H x W x C) or ``"f32_chw"`` (float32 N x C x H x W),
-        C = :attr:`channels`."""
+        """``"u8_hwc"`` (uint8 N x H x W x C), ``"f32_chw"`` (float32 N x C x H x W)
+        or ``"u8_chw"`` (uint8 N x C x H x W, normalize deferred: see
+        :attr:`normalization`), C = :attr:`channels`."""
         return self._native.format
+
+    @property
+    def normalization(self) -> tuple[tuple[float, float, float], tuple[float, float, float]] | None:
+        """The trailing ``normalize`` op's ``(mean, std)``, or None without one.
+        A ``u8_chw`` pipeline defers it to the consumer:
+        ``(x / 255 - mean) / std`` (see :func:`gpu_augment.torch.normalize`)."""
+        n = self._native.normalization
+        return None if n is None else (tuple(n[0]), tuple(n[1]))
 
     @property
     def channels(self) -> int:
