@@ -1658,4 +1658,3 @@ fn chw_to_hwc(v: &mut [u8], npx: usize, c: usize) {
         s.copy_from_slice(&t);
     }
 }
-
