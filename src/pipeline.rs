@@ -24,7 +24,9 @@ pub enum OutputFormat {
     /// channel-planar, for consumers that normalise on their own device. A
     /// trailing `normalize` is deferred to the consumer:
     /// out = (u8 / 255 - mean) / std, with the mean and std of
-    /// [`Pipeline::normalization`].
+    /// [`Pipeline::normalization`]. The deferred `normalize` still counts
+    /// as an op, so a mixing op draws as in the `F32Chw` pipeline (its
+    /// stream position is the number of per-sample ops).
     U8Chw,
 }
 

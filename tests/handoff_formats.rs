@@ -10,7 +10,9 @@
 mod common;
 
 use common::{assert_close, backends, test_images};
-use gpu_augment::{Augmenter, Batch, BatchKey, Op, OutputFormat, Pipeline, Request, Tensor};
+use gpu_augment::{
+    Augmenter, Backend, Batch, BatchKey, MixRecord, Op, OutputFormat, Pipeline, Request, Tensor,
+};
 
 fn example(name: &str) -> Pipeline {
     let path = format!(
@@ -32,6 +34,55 @@ fn u8s(b: &Batch) -> &[u8] {
     }
 }
 
+/// A pipeline of the examples, or `resizemix`: cutmix.toml with its mixer
+/// replaced by resizemix.
+fn pipeline(name: &str) -> Pipeline {
+    if name != "resizemix" {
+        return example(name);
+    }
+    let path = format!(
+        "{}/examples/pipelines/cutmix.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let text = text.replace(
+        "op = \"cutmix\"\nalpha = 1.0",
+        "op = \"resizemix\"\ntau = [0.1, 0.8]",
+    );
+    assert!(text.contains("resizemix"), "cutmix.toml changed: {path}");
+    Pipeline::from_toml(&text).unwrap_or_else(|e| panic!("resizemix: {e}"))
+}
+
+/// The pipelines with a batch mix (each with a trailing normalize, then the
+/// mixing op).
+const MIXING: [&str; 3] = ["cutmix", "mixup", "resizemix"];
+
+/// Each sample's mixing record (None for a pipeline that does not mix).
+fn mix_records(b: &Batch) -> Option<Vec<MixRecord>> {
+    b.records.iter().map(|r| r.mix.clone()).collect()
+}
+
+/// `chw` (u8 N x C x H x W) is `hwc` (u8 N x H x W x C) transposed, exactly.
+fn assert_transposed(what: &str, chw: &Batch, hwc: &Batch) {
+    let [n, h, w, c] = hwc.shape;
+    assert_eq!(chw.shape, [n, c, h, w], "{what}");
+    assert_eq!(chw.format, OutputFormat::U8Chw, "{what}");
+    assert_eq!(hwc.format, OutputFormat::U8Hwc, "{what}");
+    let (x, y) = (u8s(chw), u8s(hwc));
+    assert_eq!(x.len(), y.len(), "{what}");
+    for i in 0..n {
+        for ch in 0..c {
+            for p in 0..h * w {
+                let (got, want) = (
+                    x[i * c * h * w + ch * h * w + p],
+                    y[i * c * h * w + p * c + ch],
+                );
+                assert_eq!(got, want, "{what}: sample {i} channel {ch} pixel {p}");
+            }
+        }
+    }
+}
+
 /// The pipeline, its normalize dropped, as u8 HWC.
 fn without_normalize(p: &Pipeline) -> Pipeline {
     let mut q = Pipeline {
@@ -42,59 +93,134 @@ fn without_normalize(p: &Pipeline) -> Pipeline {
     q
 }
 
+/// u8_chw (normalize kept, deferred) against u8_hwc (normalize dropped),
+/// both backends. Dropping the op shifts the mixing op's stream position
+/// (the number of per-sample ops, see `Mix::draw`), so a mixing pipeline's
+/// reference is rendered with the u8_chw batch's mixing records; the
+/// per-sample ops draw the same either way (normalize draws nothing and is
+/// last).
 #[test]
 fn u8_chw_is_u8_hwc_transposed_with_normalize_deferred() {
     let key = BatchKey::new(7, 2, 100);
-    // Known gap: cutmix (a batch mix) differs from u8_hwc transposed; to fix.
-    for name in ["imagenet_train", "affine"] {
+    let names = ["imagenet_train", "affine"].into_iter().chain(MIXING);
+    for name in names {
         let p = Pipeline {
             format: OutputFormat::U8Chw,
-            ..example(name)
+            ..pipeline(name)
         };
         p.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
         let hwc = without_normalize(&p);
         for ((backend, a), (_, b)) in backends(&p).into_iter().zip(backends(&hwc)) {
-            let (chw, ref_) = (run(&a, key), run(&b, key));
-            let [n, h, w, c] = ref_.shape;
-            assert_eq!(chw.shape, [n, c, h, w], "{name} on {backend}");
-            assert_eq!(chw.format, OutputFormat::U8Chw);
-            let (x, y) = (u8s(&chw), u8s(&ref_));
-            for i in 0..n {
-                for ch in 0..c {
-                    for p in 0..h * w {
-                        let (got, want) = (
-                            x[i * c * h * w + ch * h * w + p],
-                            y[i * c * h * w + p * c + ch],
-                        );
-                        assert_eq!(
-                            got, want,
-                            "{name} on {backend}: sample {i} channel {ch} pixel {p}"
-                        );
-                    }
-                }
+            let chw = run(&a, key);
+            let mix = mix_records(&chw);
+            assert_eq!(mix.is_some(), MIXING.contains(&name), "{name}");
+            let images = test_images();
+            let mut req = Request::new(&images).key(key);
+            if let Some(m) = &mix {
+                req = req.mix_records(m);
             }
+            let ref_ = b
+                .augment(req)
+                .unwrap_or_else(|e| panic!("{name} on {backend}: {e}"));
+            assert_eq!(mix_records(&ref_), mix, "{name} on {backend}");
+            assert_transposed(&format!("{name} on {backend}"), &chw, &ref_);
         }
+    }
+}
+
+/// A batch mix drawn from the key: u8_chw is u8_hwc transposed when the
+/// two pipelines hold the same ops (here both without normalize), on both
+/// backends; and u8_chw with normalize draws its mixes as f32_chw does.
+#[test]
+fn u8_chw_with_a_batch_mix_is_u8_hwc_transposed() {
+    let key = BatchKey::new(11, 3, 40);
+    for name in MIXING {
+        let hwc = without_normalize(&pipeline(name));
+        let chw = Pipeline {
+            format: OutputFormat::U8Chw,
+            ..hwc.clone()
+        };
+        for ((backend, a), (_, b)) in backends(&chw).into_iter().zip(backends(&hwc)) {
+            let (x, y) = (run(&a, key), run(&b, key));
+            assert!(mix_records(&x).is_some(), "{name}: no mix");
+            assert_eq!(mix_records(&x), mix_records(&y), "{name} on {backend}");
+            assert_transposed(&format!("{name} (no normalize) on {backend}"), &x, &y);
+        }
+        let f32p = pipeline(name);
+        let u8p = Pipeline {
+            format: OutputFormat::U8Chw,
+            ..f32p.clone()
+        };
+        let (a, b) = (
+            Augmenter::new(f32p, Backend::Cpu).unwrap(),
+            Augmenter::new(u8p, Backend::Cpu).unwrap(),
+        );
+        assert_eq!(
+            mix_records(&run(&a, key)),
+            mix_records(&run(&b, key)),
+            "{name}: u8_chw and f32_chw draw different mixes"
+        );
+    }
+}
+
+/// `Augmenter::mix_batch` (the host mix alone, `bench --mix-only`) on a
+/// u8_chw batch: mixing the unmixed batch gives the mixed one, as for u8_hwc.
+#[test]
+fn u8_chw_mix_batch_matches_augment() {
+    let key = BatchKey::new(5, 0, 8);
+    for name in MIXING {
+        for format in [OutputFormat::U8Chw, OutputFormat::U8Hwc] {
+            let p = Pipeline {
+                format,
+                ..without_normalize(&pipeline(name))
+            };
+            let unmixed = Pipeline {
+                mix: None,
+                ..p.clone()
+            };
+            let a = Augmenter::new(p, Backend::Cpu).unwrap();
+            let mixed = run(&a, key);
+            let mut data = run(&Augmenter::new(unmixed, Backend::Cpu).unwrap(), key).data;
+            let records = mix_records(&mixed).expect("mixing records");
+            a.mix_batch(&mut data, &records)
+                .unwrap_or_else(|e| panic!("{name} {}: {e}", format.name()));
+            assert!(
+                u8s(&mixed) == u8s_of(&data),
+                "{name} {}: mix_batch differs from augment",
+                format.name()
+            );
+        }
+    }
+}
+
+fn u8s_of(t: &Tensor) -> &[u8] {
+    match t {
+        Tensor::U8(v) => v,
+        Tensor::F32(_) => panic!("expected a u8 tensor"),
     }
 }
 
 #[test]
 fn u8_chw_gpu_matches_cpu_and_is_deterministic() {
-    let p = Pipeline {
-        format: OutputFormat::U8Chw,
-        ..example("imagenet_train")
-    };
-    let runs: Vec<(&str, Batch, Batch)> = backends(&p)
-        .into_iter()
-        .map(|(b, a)| {
-            let key = BatchKey::new(42, 0, 0);
-            (b, run(&a, key), run(&a, key))
-        })
-        .collect();
-    for (b, x, y) in &runs {
-        assert_eq!(u8s(x), u8s(y), "{b}: the same key twice");
-    }
-    if let [(_, cpu, _), (_, gpu, _)] = &runs[..] {
-        assert_close("u8_chw imagenet_train", cpu, gpu, [0.0; 3], [1.0; 3]);
+    for name in ["imagenet_train"].into_iter().chain(MIXING) {
+        let p = Pipeline {
+            format: OutputFormat::U8Chw,
+            ..pipeline(name)
+        };
+        let runs: Vec<(&str, Batch, Batch)> = backends(&p)
+            .into_iter()
+            .map(|(b, a)| {
+                let key = BatchKey::new(42, 0, 0);
+                (b, run(&a, key), run(&a, key))
+            })
+            .collect();
+        for (b, x, y) in &runs {
+            assert_eq!(u8s(x), u8s(y), "{name} on {b}: the same key twice");
+        }
+        if let [(_, cpu, _), (_, gpu, _)] = &runs[..] {
+            assert_eq!(mix_records(cpu), mix_records(gpu), "{name}");
+            assert_close(&format!("u8_chw {name}"), cpu, gpu, [0.0; 3], [1.0; 3]);
+        }
     }
 }
 
