@@ -105,16 +105,8 @@ class Pipeline:
     def format(self) -> str:
         """``"u8_hwc"`` (uint8 N x H x W x C), ``"f32_chw"`` (float32 N x C x H x W)
         or ``"u8_chw"`` (uint8 N x C x H x W, normalize deferred: see
-        :attr:`normalization`), C = :attr:`channels`."""
+        :meth:`normalization`), C = :attr:`channels`."""
         return self._native.format
-
-    @property
-    def normalization(self) -> tuple[tuple[float, float, float], tuple[float, float, float]] | None:
-        """The trailing ``normalize`` op's ``(mean, std)``, or None without one.
-        A ``u8_chw`` pipeline defers it to the consumer:
-        ``(x / 255 - mean) / std`` (see :func:`gpu_augment.torch.normalize`)."""
-        n = self._native.normalization
-        return None if n is None else (tuple(n[0]), tuple(n[1]))
 
     @property
     def channels(self) -> int:
@@ -133,7 +125,10 @@ class Pipeline:
         return self._native.mix_classes
 
     def normalization(self) -> tuple[list[float], list[float]]:
-        """(mean, std) of the ``normalize`` op (ImageNet's without one)."""
+        """(mean, std) of the ``normalize`` op (``(0, 1)`` per channel without
+        one). A ``u8_chw`` pipeline defers its ``normalize`` to the consumer:
+        ``(x / 255 - mean) / std`` (see :func:`gpu_augment.torch.normalize`);
+        without one that gives the ``[0, 1]`` values."""
         m, s = self._native.normalization()
         return list(m), list(s)
 

@@ -50,7 +50,7 @@ def normalize(
     the uint8 copy (a quarter of float32's bytes over the bus), then cast to
     ``dtype`` (float32 or float16). ``images``: a numpy array or a tensor.
     ``mean`` / ``std``: one value per channel, e.g. a u8_chw pipeline's
-    ``pipeline.normalization`` (its deferred ``normalize``).
+    ``pipeline.normalization()`` (its deferred ``normalize``).
 
     Against the same pipeline's ``f32_chw`` output the result differs only
     by the u8 rounding: at most ``0.5 / 255 / std`` per value (half an LSB,

@@ -196,17 +196,6 @@ impl Pipeline {
         self.inner.format.name()
     }
 
-    /// The trailing `normalize` op's (mean, std), one value per RGB channel,
-    /// or None without one. A u8_chw pipeline defers it to the consumer:
-    /// out = (u8 / 255 - mean) / std (`gpu_augment.torch.normalize`).
-    #[getter]
-    fn normalization(&self) -> Option<([f64; 3], [f64; 3])> {
-        match self.inner.ops.last() {
-            Some(ga::Op::Normalize { .. }) => Some(self.inner.normalization()),
-            _ => None,
-        }
-    }
-
     /// Views per source image.
     #[getter]
     fn views(&self) -> u32 {
@@ -239,7 +228,9 @@ impl Pipeline {
         self.inner.ops.len()
     }
 
-    /// (mean, std) of the pipeline's `normalize` op (ImageNet's without one).
+    /// (mean, std) of the pipeline's `normalize` op ((0, 1) without one). A
+    /// u8_chw pipeline defers it to the consumer: out = (u8 / 255 - mean) /
+    /// std (`gpu_augment.torch.normalize`); (0, 1) gives the [0, 1] values.
     fn normalization(&self) -> ([f64; 3], [f64; 3]) {
         self.inner.normalization()
     }

@@ -30,7 +30,7 @@ def files_of(folder: Path) -> list[Path]:
 def test_u8_chw_exposes_the_deferred_normalization(folder: Path):
     pipe = u8_chw_of("imagenet_train.toml")
     assert pipe.format == "u8_chw"
-    mean, std = pipe.normalization
+    mean, std = pipe.normalization()
     assert np.allclose(mean, (0.485, 0.456, 0.406)) and np.allclose(std, (0.229, 0.224, 0.225))
     b = ga.Augmenter(pipe, backend="cpu")(files_of(folder)[:4], seed=1, epoch=0)
     assert b.images.dtype == np.uint8 and b.images.shape == (4, 3, 224, 224)
@@ -46,7 +46,7 @@ def test_torch_normalize_matches_f32_chw(folder: Path, dtype_name: str):
     pipe = u8_chw_of("imagenet_train.toml")
     u8 = ga.Augmenter(pipe, backend="cpu")
     want = f32(files, seed=9, epoch=2).images
-    mean, std = pipe.normalization
+    mean, std = pipe.normalization()
     dtype = getattr(torch, dtype_name)
     got = gat.normalize(u8(files, seed=9, epoch=2).images, mean, std, device="cpu", dtype=dtype)
     assert got.dtype == dtype and tuple(got.shape) == want.shape
