@@ -31,6 +31,18 @@ pub enum OutputFormat {
 }
 
 impl OutputFormat {
+    /// Every format, in the order the parser's error message lists them.
+    pub const ALL: [OutputFormat; 3] = [
+        OutputFormat::U8Hwc,
+        OutputFormat::F32Chw,
+        OutputFormat::U8Chw,
+    ];
+
+    /// The format a pipeline file names (`name`'s inverse).
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == s)
+    }
+
     /// The pipeline-file name ("u8_hwc", "f32_chw", "u8_chw").
     pub fn name(self) -> &'static str {
         match self {
@@ -177,20 +189,26 @@ impl Pipeline {
                 ))
             }
         };
-        let format = match table.get("format").map(|v| v.as_str()) {
-            None | Some(Some("u8_hwc")) => OutputFormat::U8Hwc,
-            Some(Some("f32_chw")) => OutputFormat::F32Chw,
-            Some(Some("u8_chw")) => OutputFormat::U8Chw,
-            Some(_) => {
-                let given = table
-                    .get("format")
-                    .map(crate::ops::describe_value)
-                    .unwrap_or_default();
-                return Err(key_err(
-                    "format",
-                    format!("expected \"u8_hwc\", \"f32_chw\" or \"u8_chw\", got {given}"),
-                ));
-            }
+        let format = match table.get("format") {
+            None => OutputFormat::U8Hwc,
+            Some(v) => match v.as_str().and_then(OutputFormat::from_name) {
+                Some(f) => f,
+                None => {
+                    let names: Vec<String> = OutputFormat::ALL
+                        .iter()
+                        .map(|f| format!("\"{}\"", f.name()))
+                        .collect();
+                    let (last, rest) = names.split_last().expect("formats exist");
+                    return Err(key_err(
+                        "format",
+                        format!(
+                            "expected {} or {last}, got {}",
+                            rest.join(", "),
+                            crate::ops::describe_value(v)
+                        ),
+                    ));
+                }
+            },
         };
         let views = match table.get("views") {
             None => 1,

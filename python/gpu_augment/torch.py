@@ -179,7 +179,7 @@ class Loader:
                 stacklevel=2,
             )
             self.pin_memory = False
-        self._norm: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._norm: tuple[list[float], list[float]] | None = None
         self._hwc = self.loader.pipeline.format == "u8_hwc"
         if normalize:
             if self.loader.pipeline.format not in ("u8_hwc", "u8_chw"):
@@ -197,11 +197,7 @@ class Loader:
                         + (" (normalize=True is ImageNet's RGB mean and std: give (mean, std) "
                            "with one value each)" if c == 1 else "")
                     )
-            dev = self.device or torch.device("cpu")
-            self._norm = (
-                torch.tensor(mean, dtype=torch.float32, device=dev).view(1, c, 1, 1),
-                torch.tensor(std, dtype=torch.float32, device=dev).view(1, c, 1, 1),
-            )
+            self._norm = (list(map(float, mean)), list(map(float, std)))
 
     def __len__(self) -> int:
         return len(self.loader)
@@ -216,10 +212,7 @@ class Loader:
                 images = images.to(self.device, non_blocking=True)
                 targets = targets.to(self.device, non_blocking=True)
             if self._norm is not None:
-                mean, std = self._norm
-                if self._hwc:
-                    images = images.permute(0, 3, 1, 2)
-                images = images.float().div_(255.0).sub_(mean).div_(std)
+                images = normalize(images, *self._norm, channels_last=self._hwc)
             if self.has_item_targets:
                 yield images, targets, targets_to_torch(b, self.device)
             else:
