@@ -184,10 +184,18 @@ def blocked_loader(tmp_path: Path):
     ld = ga.Loader([(fifo, 0), (real, 1)], SMALL, batch_size=2, shuffle=False, backend="cpu",
                    decode_threads=1, prefetch=1)
 
-    def release():
-        with open(fifo, "wb"):
-            pass  # open and close: the decoder reads an empty file
+    released = threading.Lock()
 
+    def release():
+        # Once only (a second writer would wait for a reader forever).
+        if released.acquire(blocking=False):
+            with open(fifo, "wb"):
+                pass  # open and close: the decoder reads an empty file
+
+    # A test that fails must not leave the decoder blocked (and the run hung).
+    guard = threading.Timer(20.0, release)
+    guard.daemon = True
+    guard.start()
     return ld, release
 
 
@@ -219,6 +227,17 @@ def test_gil_released_while_waiting(tmp_path: Path):
 
 
 def test_ctrl_c_while_waiting_raises_keyboard_interrupt(tmp_path: Path):
+    # Python's own Ctrl-C handler, whatever this process inherited: a shell
+    # starting a job in the background (`cmd &`) has SIGINT ignored, and
+    # Python then installs no handler, so the signal would never arrive.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        ctrl_c_while_waiting(tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def ctrl_c_while_waiting(tmp_path: Path):
     ld, release = blocked_loader(tmp_path)
     main = threading.main_thread().ident
     sent = []
