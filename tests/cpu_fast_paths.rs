@@ -72,6 +72,10 @@ fn separable_clips_with_resampling() {
 #[test]
 fn generic_rows_rotations_nearest_and_fill() {
     check("size = 40\n[[ops]]\nop = \"affine\"\ndegrees = 60\nscale = [0.3, 1.7]\nshear = 20\nfill = [255, 0, 128]");
+    // Rows whose width leaves a scalar tail after the 8-pixel gathers, with
+    // soft and hard clip stages, and affine.toml's resize + affine.
+    check("size = [37, 29]\n[[ops]]\nop = \"affine\"\ndegrees = 45\nscale = [0.5, 1.5]\nshear = 15\nfill = [3, 250, 77]\n[[ops]]\nop = \"random_crop\"\nsize = [37, 29]\npadding = 5\npad_if_needed = true");
+    check("size = 27\n[[ops]]\nop = \"resize\"\nsize = 27\n[[ops]]\nop = \"affine\"\ndegrees = 30\ntranslate = [0.1, 0.1]\nscale = [0.8, 1.2]\nshear = 10");
     check("size = 40\n[[ops]]\nop = \"affine\"\ndegrees = 180\ninterpolation = \"nearest\"\ntranslate = [0.2, 0.2]");
     check("size = 24\n[[ops]]\nop = \"random_resized_crop\"\ninterpolation = \"nearest\"");
     check("size = 36\n[[ops]]\nop = \"center_crop\"\nsize = 50\n[[ops]]\nop = \"affine\"\ndegrees = 30\nfill = 200\n[[ops]]\nop = \"random_crop\"\nsize = 36\npadding = 3");

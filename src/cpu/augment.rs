@@ -9,7 +9,7 @@
 
 use super::color::{adjust_hue, blend1, gray, planar_step, quantize, INV_255};
 use super::field::{render, FieldScratch};
-use super::gather::{bilinear, nearest as gather_nearest, pack_rgba, Taps};
+use super::gather::{bilinear, interleave_rgb, nearest as gather_nearest, pack_rgba, Taps};
 use super::sample::Src;
 use super::stats::lane_mean;
 use crate::plan::{code, kind, GpuGlobals, GpuSample};
@@ -243,12 +243,7 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
                     *d = quantize(*x) as u8;
                 }
             }
-            for (px, ((a, bb), c)) in o
-                .chunks_exact_mut(3)
-                .zip(qr.iter().zip(qg.iter()).zip(qb.iter()))
-            {
-                px.copy_from_slice(&[*a, *bb, *c]);
-            }
+            interleave_rgb(qr, qg, qb, &mut o[..npx * 3]);
         }
         OutSlice::F32(o) => {
             let (o0, rest) = o.split_at_mut(npx);

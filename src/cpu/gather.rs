@@ -45,6 +45,29 @@ pub fn pack_rgba(rgb: &[u8], out: &mut Vec<u32>) {
     }
 }
 
+/// Interleaves three planes of bytes into RGB pixels (the inverse of the
+/// planar split): 16 pixels a step with SSSE3 (three byte shuffles per
+/// output block of 16), the rest (and CPUs without it) scalar.
+pub fn interleave_rgb(r: &[u8], g: &[u8], b: &[u8], out: &mut [u8]) {
+    let n = r.len();
+    assert!(
+        g.len() == n && b.len() == n && out.len() == 3 * n,
+        "interleave: plane lengths"
+    );
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("ssse3") {
+        // SAFETY: the CPU has SSSE3; lengths checked above.
+        done = unsafe { avx2::interleave_rgb(r, g, b, out) };
+    }
+    for (px, ((&a, &bb), &c)) in out[3 * done..]
+        .chunks_exact_mut(3)
+        .zip(r[done..].iter().zip(&g[done..]).zip(&b[done..]))
+    {
+        px.copy_from_slice(&[a, bb, c]);
+    }
+}
+
 #[inline(always)]
 fn scalar(
     src: &[u32],
@@ -256,6 +279,41 @@ mod avx2 {
         x
     }
 
+    /// `super::interleave_rgb` for whole groups of 16 pixels; returns how
+    /// many were done. The three planes and `out` (3 bytes a pixel) must
+    /// have equal pixel counts.
+    #[target_feature(enable = "ssse3")]
+    pub fn interleave_rgb(r: &[u8], g: &[u8], b: &[u8], out: &mut [u8]) -> usize {
+        // Byte j of output block k is channel (16k + j) % 3 of pixel (16k + j) / 3.
+        const M: [[[i8; 16]; 3]; 3] = {
+            let mut m = [[[-128i8; 16]; 3]; 3];
+            let mut p = 0;
+            while p < 48 {
+                m[p / 16][p % 3][p % 16] = (p / 3) as i8;
+                p += 1;
+            }
+            m
+        };
+        let n = r.len().min(g.len()).min(b.len()).min(out.len() / 3);
+        let mut x = 0;
+        while x + 16 <= n {
+            // SAFETY: pixels x .. x + 16 are inside every plane and out.
+            unsafe {
+                let ld = |p: &[u8]| _mm_loadu_si128(p.as_ptr().add(x) as *const __m128i);
+                let (vr, vg, vb) = (ld(r), ld(g), ld(b));
+                for (k, m) in M.iter().enumerate() {
+                    let sh = |v, c: usize| {
+                        _mm_shuffle_epi8(v, _mm_loadu_si128(m[c].as_ptr() as *const __m128i))
+                    };
+                    let blk = _mm_or_si128(_mm_or_si128(sh(vr, 0), sh(vg, 1)), sh(vb, 2));
+                    _mm_storeu_si128(out.as_mut_ptr().add(3 * x + 16 * k) as *mut __m128i, blk);
+                }
+            }
+            x += 16;
+        }
+        x
+    }
+
     /// One texel per pixel, eight pixels at a time; returns how many were done.
     ///
     /// # Safety
@@ -300,6 +358,20 @@ mod tests {
                 .chunks_exact(3)
                 .map(|p| p[0] as u32 | (p[1] as u32) << 8 | (p[2] as u32) << 16)
                 .collect();
+            assert_eq!(out, want, "{n} pixels");
+        }
+    }
+
+    /// The SSSE3 interleave gives the scalar bytes for every length.
+    #[test]
+    fn interleave_rgb_simd_equals_scalar() {
+        for n in 0..70usize {
+            let plane =
+                |c: usize| -> Vec<u8> { (0..n).map(|i| (i * 7 + c * 91 + i / 3) as u8).collect() };
+            let (r, g, b) = (plane(0), plane(1), plane(2));
+            let mut out = vec![0u8; 3 * n];
+            interleave_rgb(&r, &g, &b, &mut out);
+            let want: Vec<u8> = (0..n).flat_map(|i| [r[i], g[i], b[i]]).collect();
             assert_eq!(out, want, "{n} pixels");
         }
     }
