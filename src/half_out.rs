@@ -21,8 +21,17 @@ pub(crate) fn round_into(src: &[f32], dst: &mut [f16]) {
 
 /// A zeroed tensor's f32 twin of `len` values for a pass that computes in
 /// f32 and rounds at the end (see `round_into`).
+/// Allocated fallibly (a request larger than the process can hold is an
+/// error, not an abort), as the engine's tensors are.
 pub(crate) fn f32_twin(len: usize, what: &dyn Fn() -> String) -> crate::Result<Vec<f32>> {
-    crate::engine::zeroed(len, what)
+    let mut v = Vec::new();
+    v.try_reserve_exact(len)
+        .map_err(|_| crate::Error::OutOfMemory {
+            what: what(),
+            bytes: (len as u64).saturating_mul(4),
+        })?;
+    v.resize(len, 0.0);
+    Ok(v)
 }
 
 #[cfg(test)]

@@ -995,7 +995,7 @@ impl GpuContext {
                     host_f32 = Some(
                         parts
                             .iter()
-                            .map(|&c| crate::engine::zeroed(c * values, &what))
+                            .map(|&c| crate::half_out::f32_twin(c * values, &what))
                             .collect::<Result<_>>()?,
                     );
                 }
