@@ -31,6 +31,7 @@ fn main() -> Result<()> {
             checksum += match &batch.data {
                 Tensor::F32(v) => v.iter().step_by(97).map(|&x| x as f64).sum::<f64>(),
                 Tensor::U8(v) => v.iter().step_by(97).map(|&x| x as f64).sum::<f64>(),
+                Tensor::F16(v) => v.iter().step_by(97).map(|&x| x.to_f64()).sum::<f64>(),
             };
         }
         let secs = start.elapsed().as_secs_f64();

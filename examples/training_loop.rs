@@ -83,6 +83,7 @@ fn main() -> Result<()> {
             checksum += match &b.batch.data {
                 Tensor::F32(v) => v.iter().step_by(97).map(|&x| x as f64).sum::<f64>(),
                 Tensor::U8(v) => v.iter().step_by(97).map(|&x| x as f64).sum::<f64>(),
+                Tensor::F16(v) => v.iter().step_by(97).map(|&x| x.to_f64()).sum::<f64>(),
             };
             if let Some(l) = &b.batch.labels {
                 checksum += l.data.iter().map(|&x| x as f64).sum::<f64>();

@@ -53,8 +53,8 @@ impl std::str::FromStr for Backend {
 pub struct Batch {
     /// The pixels.
     pub data: Tensor,
-    /// [N, H, W, C] for u8 HWC, [N, C, H, W] for f32 CHW and u8 CHW: C is
-    /// 3, or 1 after `grayscale` with `num_output_channels = 1`.
+    /// [N, H, W, C] for u8 HWC, [N, C, H, W] for f32, f16 and u8 CHW: C
+    /// is 3, or 1 after `grayscale` with `num_output_channels = 1`.
     pub shape: [usize; 4],
     /// The pipeline's output format (what `data` and `shape` hold).
     pub format: OutputFormat,
@@ -76,20 +76,29 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// Sample `i` as u8 bytes, HWC (or CHW for u8_chw; None for f32 output).
+    /// Sample `i` as u8 bytes, HWC (or CHW for u8_chw; None for f32 and
+    /// f16 output).
     pub fn sample_u8(&self, i: usize) -> Option<&[u8]> {
         let per = self.shape[1] * self.shape[2] * self.shape[3];
         match &self.data {
             Tensor::U8(v) => v.get(i * per..(i + 1) * per),
-            Tensor::F32(_) => None,
+            Tensor::F32(_) | Tensor::F16(_) => None,
         }
     }
-    /// Sample `i` as f32 CHW (None for u8 output).
+    /// Sample `i` as f32 CHW (None for u8 and f16 output).
     pub fn sample_f32(&self, i: usize) -> Option<&[f32]> {
         let per = self.shape[1] * self.shape[2] * self.shape[3];
         match &self.data {
             Tensor::F32(v) => v.get(i * per..(i + 1) * per),
-            Tensor::U8(_) => None,
+            Tensor::U8(_) | Tensor::F16(_) => None,
+        }
+    }
+    /// Sample `i` as f16 CHW (None for u8 and f32 output).
+    pub fn sample_f16(&self, i: usize) -> Option<&[half::f16]> {
+        let per = self.shape[1] * self.shape[2] * self.shape[3];
+        match &self.data {
+            Tensor::F16(v) => v.get(i * per..(i + 1) * per),
+            Tensor::U8(_) | Tensor::F32(_) => None,
         }
     }
 }
@@ -168,12 +177,16 @@ impl Augmenter {
     /// A tensor of `values` zeros in the pipeline's format: a recycled one
     /// when the pool has one of that size (`true`), else a fresh one.
     fn take_tensor(&self, values: usize, what: &dyn Fn() -> String) -> Result<(Tensor, bool)> {
-        let f32s = self.pipeline.format.is_f32();
+        let format = self.pipeline.format;
         let reused = {
             let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-            let fits = |t: &Tensor| match t {
-                Tensor::U8(v) => !f32s && v.len() == values,
-                Tensor::F32(v) => f32s && v.len() == values,
+            let fits = |t: &Tensor| {
+                t.len() == values
+                    && match t {
+                        Tensor::U8(_) => !format.is_f32() && !format.is_f16(),
+                        Tensor::F32(_) => format.is_f32(),
+                        Tensor::F16(_) => format.is_f16(),
+                    }
             };
             pool.iter().position(fits).map(|i| pool.remove(i))
         };
@@ -182,10 +195,12 @@ impl Augmenter {
                 match &mut t {
                     Tensor::U8(v) => v.fill(0),
                     Tensor::F32(v) => v.fill(0.0),
+                    Tensor::F16(v) => v.fill(half::f16::ZERO),
                 }
                 (t, true)
             }
-            None if f32s => (Tensor::F32(zeroed(values, what)?), false),
+            None if format.is_f32() => (Tensor::F32(zeroed(values, what)?), false),
+            None if format.is_f16() => (Tensor::F16(zeroed(values, what)?), false),
             None => (Tensor::U8(zeroed(values, what)?), false),
         })
     }
@@ -579,17 +594,26 @@ impl Augmenter {
                 &mut masks_out,
             )?,
             Some(pos) => {
-                let stats = self.run_augmix(
-                    pos,
-                    p.images,
-                    &p.records,
-                    p.k,
-                    &mut p.data,
-                    &mut cpu_fallback,
-                )?;
+                // f16 with a batch mix: AugMix and the mix on the f32
+                // values, rounded once at the end (as the f32 pipeline's
+                // values would be).
+                let mut twin = match &p.data {
+                    Tensor::F16(v) if p.gmix.is_some() => {
+                        Some(Tensor::F32(crate::half_out::f32_twin(v.len(), &|| {
+                            format!("the f32 values of {} f16 outputs", p.records.len())
+                        })?))
+                    }
+                    _ => None,
+                };
+                let target = twin.as_mut().unwrap_or(&mut p.data);
+                let stats =
+                    self.run_augmix(pos, p.images, &p.records, p.k, target, &mut cpu_fallback)?;
                 // The batch mix follows AugMix's, on the host (both backends).
                 if let Some(gm) = &p.gmix {
-                    mix_on_host(&p.gl, gm, &mut p.data);
+                    mix_on_host(&p.gl.as_f32(), gm, target);
+                }
+                if let (Some(Tensor::F32(f)), Tensor::F16(h)) = (&twin, &mut p.data) {
+                    crate::half_out::round_into(f, h);
                 }
                 stats
             }
@@ -664,7 +688,7 @@ impl Augmenter {
         })?;
         let shape = match self.pipeline.format {
             OutputFormat::U8Hwc => [n, h, w, c],
-            OutputFormat::F32Chw | OutputFormat::U8Chw => [n, c, h, w],
+            OutputFormat::F32Chw | OutputFormat::U8Chw | OutputFormat::F16Chw => [n, c, h, w],
         };
         let (data, reused) = self.take_tensor(values, &what)?;
         let augmix = self
@@ -849,6 +873,11 @@ impl Augmenter {
         let (len, f32_data) = match data {
             Tensor::U8(v) => (v.len(), false),
             Tensor::F32(v) => (v.len(), true),
+            Tensor::F16(_) => {
+                return Err(Error::InvalidArgument(
+                    "mix_batch: f16_chw batches cannot be mixed after the fact (the mix would round twice, unlike the f16_chw pipeline's output): mix the f32_chw batch, then round".into(),
+                ))
+            }
         };
         if len != want || f32_data != self.pipeline.format.is_f32() {
             return Err(Error::InvalidArgument(format!(
@@ -890,6 +919,38 @@ impl Augmenter {
         masks: Option<crate::cpu::masks::MaskJob<'_>>,
         masks_out: &mut Option<Vec<Vec<Mask>>>,
     ) -> Result<Option<BatchStats>> {
+        // f16 output: the GPU rounds on the device (its last pass) when the
+        // whole batch runs there; otherwise (the CPU backend, samples that
+        // fall back to the CPU twin) the f32 values, the batch mix on them,
+        // then one rounding on the host.
+        if let Tensor::F16(h) = data {
+            let on_device = match &self.engine {
+                Engine::Cpu => false,
+                Engine::Gpu(g) => samples
+                    .iter()
+                    .zip(srcs)
+                    .all(|(s, src)| g.sample_misfit(gl, s, src).is_none()),
+            };
+            if !on_device {
+                let mut twin = Tensor::F32(crate::half_out::f32_twin(h.len(), &|| {
+                    format!("the f32 values of {} f16 outputs", samples.len())
+                })?);
+                let stats = self.run(
+                    &gl.as_f32(),
+                    samples,
+                    srcs,
+                    &mut twin,
+                    gmix,
+                    fallback,
+                    masks,
+                    masks_out,
+                )?;
+                if let (Tensor::F32(f), Tensor::F16(h)) = (&twin, &mut *data) {
+                    crate::half_out::round_into(f, h);
+                }
+                return Ok(stats);
+            }
+        }
         Ok(match &self.engine {
             Engine::Cpu => {
                 cpu::run_batch(gl, samples, srcs, data.view_mut())?;
@@ -1389,6 +1450,7 @@ fn tensor_range(t: &mut Tensor, range: std::ops::Range<usize>) -> TensorMut<'_> 
     match t {
         Tensor::U8(v) => TensorMut::U8(&mut v[range]),
         Tensor::F32(v) => TensorMut::F32(&mut v[range]),
+        Tensor::F16(v) => TensorMut::F16(&mut v[range]),
     }
 }
 

@@ -11,6 +11,7 @@ mod engine;
 mod error;
 pub mod explicit;
 pub mod gpu;
+mod half_out;
 pub mod jpeg;
 mod key;
 pub mod loader;
@@ -53,6 +54,10 @@ pub use views::{NamedView, ViewAugmenter, ViewBatch, Views, MAX_VIEW_NAME};
 /// RGB u8 images, as the `image` crate holds them: the engine's input type.
 pub use image::RgbImage;
 
+/// The `half` crate, whose [`half::f16`] is the element type of
+/// [`Tensor::F16`] (`f16_chw` output).
+pub use half;
+
 /// An output tensor's data.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Tensor {
@@ -60,6 +65,9 @@ pub enum Tensor {
     U8(Vec<u8>),
     /// f32, N x C x H x W.
     F32(Vec<f32>),
+    /// IEEE binary16, N x C x H x W (`f16_chw`: the f32 values rounded to
+    /// nearest, ties to even).
+    F16(Vec<half::f16>),
 }
 
 /// A mutable view of a whole output tensor.
@@ -70,6 +78,8 @@ pub enum TensorMut<'a> {
     U8(&'a mut [u8]),
     /// f32 CHW.
     F32(&'a mut [f32]),
+    /// f16 CHW.
+    F16(&'a mut [half::f16]),
 }
 
 impl Tensor {
@@ -78,7 +88,22 @@ impl Tensor {
         match self {
             Tensor::U8(v) => TensorMut::U8(v),
             Tensor::F32(v) => TensorMut::F32(v),
+            Tensor::F16(v) => TensorMut::F16(v),
         }
+    }
+
+    /// Values in the tensor (whatever their type).
+    pub fn len(&self) -> usize {
+        match self {
+            Tensor::U8(v) => v.len(),
+            Tensor::F32(v) => v.len(),
+            Tensor::F16(v) => v.len(),
+        }
+    }
+
+    /// Whether the tensor holds no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -88,6 +113,7 @@ impl TensorMut<'_> {
         let dst: &mut [u8] = match self {
             TensorMut::U8(o) => o,
             TensorMut::F32(o) => bytemuck::cast_slice_mut(o),
+            TensorMut::F16(o) => bytemuck::cast_slice_mut(o),
         };
         dst[at..at + bytes.len()].copy_from_slice(bytes);
     }

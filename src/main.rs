@@ -394,7 +394,7 @@ fn real_main() -> Result<()> {
                     "op `{op}` writes an image, but {} is named .npy: name it .png (or another image extension)",
                     output.display()
                 ),
-                Tensor::F32(_) if !want_npy => bail!(
+                Tensor::F32(_) | Tensor::F16(_) if !want_npy => bail!(
                     "op `{op}` writes f32 data (a NumPy array), but {} is not named .npy: name the output .npy",
                     output.display()
                 ),
@@ -403,6 +403,10 @@ fn real_main() -> Result<()> {
                     app::files::write_png(&output, w as u32, h as u32, v)?;
                 }
                 Tensor::F32(v) => {
+                    let [_, c, h, w] = batch.shape;
+                    app::files::write_npy(&output, &[c as u64, h as u64, w as u64], v)?;
+                }
+                Tensor::F16(v) => {
                     let [_, c, h, w] = batch.shape;
                     app::files::write_npy(&output, &[c as u64, h as u64, w as u64], v)?;
                 }

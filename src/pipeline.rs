@@ -28,14 +28,21 @@ pub enum OutputFormat {
     /// as an op, so a mixing op draws as in the `F32Chw` pipeline (its
     /// stream position is the number of per-sample ops).
     U8Chw,
+    /// IEEE binary16, N x C x H x W: the `F32Chw` values (normalised by a
+    /// trailing `normalize` as there), each rounded to the nearest half
+    /// (ties to even; beyond 65504 to infinity; NaN stays a quiet NaN), the
+    /// same bits on both backends. Half the bytes of `F32Chw`, for
+    /// consumers that train in half precision on their own device.
+    F16Chw,
 }
 
 impl OutputFormat {
     /// Every format, in the order the parser's error message lists them.
-    pub const ALL: [OutputFormat; 3] = [
+    pub const ALL: [OutputFormat; 4] = [
         OutputFormat::U8Hwc,
         OutputFormat::F32Chw,
         OutputFormat::U8Chw,
+        OutputFormat::F16Chw,
     ];
 
     /// The format a pipeline file names (`name`'s inverse).
@@ -43,18 +50,30 @@ impl OutputFormat {
         Self::ALL.into_iter().find(|f| f.name() == s)
     }
 
-    /// The pipeline-file name ("u8_hwc", "f32_chw", "u8_chw").
+    /// The pipeline-file name ("u8_hwc", "f32_chw", "u8_chw", "f16_chw").
     pub fn name(self) -> &'static str {
         match self {
             OutputFormat::U8Hwc => "u8_hwc",
             OutputFormat::F32Chw => "f32_chw",
             OutputFormat::U8Chw => "u8_chw",
+            OutputFormat::F16Chw => "f16_chw",
         }
     }
 
     /// Whether the tensor holds f32 values.
     pub fn is_f32(self) -> bool {
         self == OutputFormat::F32Chw
+    }
+
+    /// Whether the tensor holds f16 values (the kernels compute the f32
+    /// values and round them as their last step).
+    pub fn is_f16(self) -> bool {
+        self == OutputFormat::F16Chw
+    }
+
+    /// Whether the kernels compute f32 values (f32 and f16 output).
+    pub fn kernels_f32(self) -> bool {
+        self.is_f32() || self.is_f16()
     }
 
     /// Whether the tensor is channel-planar (N x C x H x W).
@@ -324,7 +343,7 @@ impl Pipeline {
                 }
                 if self.format == OutputFormat::U8Hwc {
                     return bad(
-                        "normalize needs format = \"f32_chw\" (or \"u8_chw\", which defers it to the consumer)"
+                        "normalize needs format = \"f32_chw\" or \"f16_chw\" (or \"u8_chw\", which defers it to the consumer)"
                             .into(),
                     );
                 }

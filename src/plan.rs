@@ -197,11 +197,27 @@ pub const FORMAT_F32: u32 = 1;
 /// Bit of `GpuGlobals::out[3]`: one output channel (grayscale with
 /// `num_output_channels = 1`).
 pub const FORMAT_GREY: u32 = 2;
+/// Bit of `GpuGlobals::out[3]`: f16 CHW output (set with `FORMAT_F32`: the
+/// kernels compute f32, and a last pass rounds to f16, `shaders/half.wgsl`).
+pub const FORMAT_F16: u32 = 4;
 
 impl GpuGlobals {
-    /// Whether the output is f32 CHW (else u8 HWC).
+    /// Whether the kernels compute f32 CHW (else u8 HWC): f32 and f16 output.
     pub fn f32_out(&self) -> bool {
         self.out[3] & FORMAT_F32 != 0
+    }
+
+    /// Whether the output tensor is f16 CHW (the f32 values rounded).
+    pub fn f16_out(&self) -> bool {
+        self.out[3] & FORMAT_F16 != 0
+    }
+
+    /// These globals with f32 output in place of f16 (what a pass that
+    /// computes into an f32 twin of an f16 tensor runs with).
+    pub fn as_f32(&self) -> Self {
+        let mut g = *self;
+        g.out[3] &= !FORMAT_F16;
+        g
     }
 
     /// Channels of each output sample (1 or 3).
@@ -403,6 +419,7 @@ pub fn globals(pipeline: &Pipeline, n_samples: u32, pass: u32) -> GpuGlobals {
                 // u8 CHW: the kernels write u8 HWC, the engine transposes.
                 OutputFormat::U8Hwc | OutputFormat::U8Chw => 0,
                 OutputFormat::F32Chw => FORMAT_F32,
+                OutputFormat::F16Chw => FORMAT_F32 | FORMAT_F16,
             } | if pipeline.out_channels() == 1 {
                 FORMAT_GREY
             } else {

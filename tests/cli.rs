@@ -586,3 +586,56 @@ fn one_channel_outputs_are_grey_pngs_and_one_plane_npy() {
         }
     }
 }
+
+/// `run` with an f16_chw pipeline writes [C, H, W] arrays of dtype `<f2`:
+/// the f32_chw pipeline's arrays rounded (`half::f16::from_f32`), bit for bit.
+#[test]
+fn run_writes_f16_npy_the_f32_values_rounded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    good_images(&input, 2);
+    let text = std::fs::read_to_string(pipelines().join("imagenet_train.toml")).unwrap();
+    let mut arrays = Vec::new();
+    for fmt in ["f32_chw", "f16_chw"] {
+        let pipe = tmp.path().join(format!("{fmt}.toml"));
+        std::fs::write(
+            &pipe,
+            text.replace("format = \"f32_chw\"", &format!("format = \"{fmt}\"")),
+        )
+        .unwrap();
+        let out = tmp.path().join(format!("out-{fmt}"));
+        let o = bin()
+            .args(["run", "--backend", "cpu", "--seed", "3", "--input"])
+            .arg(&input)
+            .arg("--out")
+            .arg(&out)
+            .arg("--pipeline")
+            .arg(&pipe)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let bytes = std::fs::read(out.join("img0.npy")).unwrap();
+        let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+        assert_eq!(npy.shape(), &[3, 224, 224], "{fmt}");
+        let descr = npy.header().dtype().descr();
+        arrays.push((descr, bytes));
+    }
+    assert_eq!(arrays[0].0, "'<f4'");
+    assert_eq!(arrays[1].0, "'<f2'");
+    let f32s: Vec<f32> = npyz::NpyFile::new(&arrays[0].1[..])
+        .unwrap()
+        .into_vec()
+        .unwrap();
+    let f16s: Vec<gpu_augment::half::f16> = npyz::NpyFile::new(&arrays[1].1[..])
+        .unwrap()
+        .into_vec()
+        .unwrap();
+    assert_eq!(f32s.len(), f16s.len());
+    for (i, (a, b)) in f32s.iter().zip(&f16s).enumerate() {
+        assert_eq!(
+            gpu_augment::half::f16::from_f32(*a).to_bits(),
+            b.to_bits(),
+            "value {i}"
+        );
+    }
+}

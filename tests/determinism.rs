@@ -95,6 +95,7 @@ fn recycled_tensors_give_identical_bytes() {
             let addr = |t: &Tensor| match t {
                 Tensor::U8(v) => v.as_ptr() as usize,
                 Tensor::F32(v) => v.as_ptr() as usize,
+                Tensor::F16(v) => v.as_ptr() as usize,
             };
             let pooled = addr(&other.data);
             aug.recycle(other);
@@ -107,6 +108,7 @@ fn recycled_tensors_give_identical_bytes() {
             let bytes = match &fresh.data {
                 Tensor::U8(v) => v.len(),
                 Tensor::F32(v) => v.len() * 4,
+                Tensor::F16(v) => v.len() * 2,
             };
             let decoy = std::hint::black_box(vec![1u8; bytes]);
             let again = run(&aug, &images, key);
@@ -286,6 +288,7 @@ fn gpu_work_per_batch_is_fixed() {
                 let bytes = match &b.data {
                     Tensor::U8(v) => v.len() as u64,
                     Tensor::F32(v) => 4 * v.len() as u64,
+                    Tensor::F16(v) => 2 * v.len() as u64,
                 };
                 assert_eq!(s.bytes_down, bytes, "{name}, {n} images: bytes read back");
                 assert!(s.bytes_up > 0);

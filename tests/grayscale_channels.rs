@@ -41,6 +41,16 @@ fn channel0(b: &Batch) -> Vec<f32> {
                 .flat_map(|i| v[i * c * h * w..i * c * h * w + h * w].iter().copied())
                 .collect()
         }
+        Tensor::F16(v) => {
+            let [n, c, h, w] = b.shape;
+            (0..n)
+                .flat_map(|i| {
+                    v[i * c * h * w..i * c * h * w + h * w]
+                        .iter()
+                        .map(|x| x.to_f32())
+                })
+                .collect()
+        }
     }
 }
 
@@ -79,11 +89,11 @@ fn check_channel0(name: &str, head: &str, body: &str) {
             let s = b.shape;
             let [n, h, w] = match b.data {
                 Tensor::U8(_) => [s[0], s[1], s[2]],
-                Tensor::F32(_) => [s[0], s[2], s[3]],
+                Tensor::F32(_) | Tensor::F16(_) => [s[0], s[2], s[3]],
             };
             let want = match b.data {
                 Tensor::U8(_) => [n, h, w, 1],
-                Tensor::F32(_) => [n, 1, h, w],
+                Tensor::F32(_) | Tensor::F16(_) => [n, 1, h, w],
             };
             assert_eq!(a.shape, want, "{name} [{bk}]: shape");
             assert_eq!(a.records, b.records, "{name} [{bk}]: records differ");

@@ -73,6 +73,10 @@ fn bytes(b: &LoaderBatch, j: usize) -> Vec<u8> {
     match &b.batch.data {
         Tensor::U8(v) => v[j * per..(j + 1) * per].to_vec(),
         Tensor::F32(v) => bytemuck_f32(&v[j * per..(j + 1) * per]),
+        Tensor::F16(v) => v[j * per..(j + 1) * per]
+            .iter()
+            .flat_map(|x| x.to_bits().to_le_bytes())
+            .collect(),
     }
 }
 

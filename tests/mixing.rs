@@ -64,7 +64,7 @@ mixers = [{ op = "mixup", alpha = 0.8, p = 0.4 }, { op = "cutmix", alpha = 1.0, 
 fn u8_values(b: &Batch) -> &[u8] {
     match &b.data {
         Tensor::U8(v) => v,
-        Tensor::F32(_) => panic!("expected u8 output"),
+        _ => panic!("expected u8 output"),
     }
 }
 

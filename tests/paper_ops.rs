@@ -31,7 +31,7 @@ fn backends(p: &Pipeline) -> Vec<(&'static str, Augmenter)> {
 fn u8_data(b: &Batch) -> &[u8] {
     match &b.data {
         Tensor::U8(v) => v,
-        Tensor::F32(_) => panic!("expected u8 output"),
+        _ => panic!("expected u8 output"),
     }
 }
 

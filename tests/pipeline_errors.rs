@@ -304,8 +304,8 @@ fn unknown_top_level_key() {
 #[test]
 fn bad_format_string() {
     let e = assert_refused(
-        "size = 8\nformat = \"f16_chw\"",
-        &["`format`", "u8_hwc", "f32_chw"],
+        "size = 8\nformat = \"f64_chw\"",
+        &["`format`", "u8_hwc", "f32_chw", "u8_chw", "f16_chw"],
     );
     assert!(
         matches!(e, Error::PipelineKey { ref key, .. } if key == "format"),

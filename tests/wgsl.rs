@@ -217,3 +217,18 @@ fn shaders_hold_no_codes_of_their_own() {
         }
     }
 }
+
+#[test]
+fn half_kernel_validates() {
+    let src = gpu_augment::gpu::half_source();
+    let m = naga::front::wgsl::parse_str(&src)
+        .unwrap_or_else(|e| panic!("half.wgsl: {}", e.emit_to_string(&src)));
+    let mut v = naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::default(),
+    );
+    if let Err(e) = v.validate(&m) {
+        panic!("half.wgsl does not validate: {}", e.emit_to_string(&src));
+    }
+    assert_eq!(struct_size(&m, "HalfGlobals"), 16);
+}

@@ -103,9 +103,10 @@ class Pipeline:
 
     @property
     def format(self) -> str:
-        """``"u8_hwc"`` (uint8 N x H x W x C), ``"f32_chw"`` (float32 N x C x H x W)
-        or ``"u8_chw"`` (uint8 N x C x H x W, normalize deferred: see
-        :meth:`normalization`), C = :attr:`channels`."""
+        """``"u8_hwc"`` (uint8 N x H x W x C), ``"f32_chw"`` (float32 N x C x H x W),
+        ``"u8_chw"`` (uint8 N x C x H x W, normalize deferred: see
+        :meth:`normalization`) or ``"f16_chw"`` (float16 N x C x H x W: the
+        f32_chw values rounded to nearest, ties to even), C = :attr:`channels`."""
         return self._native.format
 
     @property

@@ -39,8 +39,9 @@ class Batch:
     """One augmented batch. Every array owns the engine's buffer (no copy)."""
 
     @property
-    def images(self) -> npt.NDArray[np.uint8] | npt.NDArray[np.float32]:
-        """uint8 [N, H, W, 3] (``u8_hwc``) or float32 [N, 3, H, W] (``f32_chw``);
+    def images(self) -> npt.NDArray[np.uint8] | npt.NDArray[np.float32] | npt.NDArray[np.float16]:
+        """uint8 [N, H, W, 3] (``u8_hwc``), float32 [N, 3, H, W] (``f32_chw``),
+        uint8 [N, 3, H, W] (``u8_chw``) or float16 [N, 3, H, W] (``f16_chw``);
         N = sources x views."""
     @property
     def labels(self) -> npt.NDArray[np.float32] | None:

@@ -2,7 +2,10 @@
 torch tensors.
 
 ``images`` is ``torch.from_numpy`` of the engine's buffer (no copy): uint8
-N x H x W x 3 or float32 N x 3 x H x W, as the pipeline's format says. With
+N x H x W x 3 (``u8_hwc``), float32 N x 3 x H x W (``f32_chw``), uint8
+N x 3 x H x W (``u8_chw``) or float16 N x 3 x H x W (``f16_chw``: half the
+bytes of float32 over the bus, for training in half precision), as the
+pipeline's format says. With
 ``device`` the batch is copied to it (``non_blocking``, from pinned memory
 with ``pin_memory=True``); with ``normalize`` a u8 pipeline's batch goes over
 as uint8 (a quarter of the bytes of float32) and becomes normalised float32

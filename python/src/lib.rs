@@ -190,7 +190,7 @@ impl Pipeline {
         (self.inner.size.height, self.inner.size.width)
     }
 
-    /// "u8_hwc", "f32_chw" or "u8_chw".
+    /// "u8_hwc", "f32_chw", "u8_chw" or "f16_chw".
     #[getter]
     fn format(&self) -> &'static str {
         self.inner.format.name()
@@ -387,6 +387,12 @@ fn tensor_to_numpy(
             (a.into_any().unbind(), v.as_ptr() as usize)
         }
         Some(ga::Tensor::F32(v)) => {
+            let view = ArrayView4::from_shape(shape, v.as_slice()).map_err(bad)?;
+            let a = unsafe { PyArray4::borrow_from_array(&view, base) };
+            (a.into_any().unbind(), v.as_ptr() as usize)
+        }
+        // numpy float16 (rust-numpy's `half` feature: `half::f16` is NPY_HALF).
+        Some(ga::Tensor::F16(v)) => {
             let view = ArrayView4::from_shape(shape, v.as_slice()).map_err(bad)?;
             let a = unsafe { PyArray4::borrow_from_array(&view, base) };
             (a.into_any().unbind(), v.as_ptr() as usize)

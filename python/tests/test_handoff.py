@@ -54,3 +54,72 @@ def test_torch_normalize_matches_f32_chw(folder: Path, dtype_name: str):
     tol = 0.5 / 255.0 / s + (1e-4 if dtype_name == "float32" else 1e-3 * (1 + np.abs(want)))
     over = np.abs(got.float().numpy() - want) > tol
     assert over.mean() <= 0.001, f"{over.sum()} of {over.size} values beyond half an LSB"
+
+
+def f16_chw_of(name: str) -> ga.Pipeline:
+    text = (PIPELINES / name).read_text().replace('format = "f32_chw"', 'format = "f16_chw"')
+    assert 'format = "f16_chw"' in text, name
+    return ga.Pipeline.from_toml(text)
+
+
+@pytest.fixture(params=["cpu", "gpu"])
+def backend(request) -> str:
+    if request.param == "gpu":
+        request.getfixturevalue("gpu_ok")
+    return request.param
+
+
+@pytest.mark.parametrize("name", ["imagenet_train.toml", "cutmix.toml", "mixup.toml"])
+def test_f16_chw_is_f32_chw_cast_to_float16(folder: Path, backend: str, name: str):
+    files = files_of(folder)[:6]
+    pipe = f16_chw_of(name)
+    assert pipe.format == "f16_chw"
+    f32 = ga.Augmenter(ga.Pipeline.from_file(PIPELINES / name), backend=backend)
+    f16 = ga.Augmenter(pipe, backend=backend)
+    labels = list(range(len(files)))
+    want = f32(files, seed=4, epoch=1, labels=labels)
+    got = f16(files, seed=4, epoch=1, labels=labels)
+    a = got.images
+    assert a.dtype == np.float16 and a.shape == (6, 3, 224, 224) and a.flags.c_contiguous
+    # Zero copy, as for the other formats: the engine's buffer, owned by a
+    # TensorOwner that hands it back to the pool.
+    assert a.ctypes.data == got.buffer_address and type(a.base).__name__ == "TensorOwner"
+    cast = want.images.astype(np.float16)
+    same = a.view(np.uint16) == cast.view(np.uint16)
+    assert same.all(), f"{(~same).sum()} of {same.size} values differ from astype(float16)"
+    if want.labels is not None:
+        assert np.array_equal(got.labels, want.labels)
+    if backend == "gpu":
+        s32, s16 = want.gpu_stats, got.gpu_stats
+        assert s16["bytes_down"] * 2 == s32["bytes_down"]
+
+
+def test_f16_chw_buffers_are_recycled(folder: Path):
+    aug = ga.Augmenter(f16_chw_of("imagenet_train.toml"), backend="cpu")
+    files = files_of(folder)[:3]
+    held = aug(files, seed=1)
+    a, want, addr = held.images, held.images.copy(), held.buffer_address
+    del held
+    addrs = set()
+    for seed in range(2, 5):
+        b = aug(files, seed=seed)
+        addrs.add(b.buffer_address)
+        del b
+    assert addr not in addrs and len(addrs) == 1
+    assert np.array_equal(a.view(np.uint16), want.view(np.uint16))
+
+
+def test_f16_chw_through_torch(folder: Path):
+    torch = pytest.importorskip("torch")
+    import gpu_augment.torch as gat
+
+    pipe = f16_chw_of("imagenet_train.toml")
+    b = ga.Augmenter(pipe, backend="cpu")(files_of(folder)[:2], seed=0)
+    t, _ = gat.to_tensors(b)
+    assert t.dtype == torch.float16 and tuple(t.shape) == (2, 3, 224, 224)
+    assert t.data_ptr() == b.buffer_address
+    loader = gat.Loader(folder, pipe, batch_size=4, backend="cpu", seed=0)
+    images, targets = next(iter(loader))
+    assert images.dtype == torch.float16 and tuple(images.shape) == (4, 3, 224, 224)
+    with pytest.raises(ValueError, match="f16_chw"):
+        gat.Loader(folder, pipe, batch_size=4, backend="cpu", normalize=True)

@@ -67,8 +67,9 @@ pub fn write_text(path: &Path, text: &str) -> Result<()> {
 }
 
 /// Writes output `j` of `batch` to `path`: u8 as an image file (see
-/// [`write_png`]; 8-bit grey for a one-channel output), f32 CHW and u8 CHW
-/// as a .npy array of shape [C, H, W] (C = 3, or 1; dtype <f4 or |u1).
+/// [`write_png`]; 8-bit grey for a one-channel output), f32, f16 and u8
+/// CHW as a .npy array of shape [C, H, W] (C = 3, or 1; dtype <f4, <f2 or
+/// |u1).
 pub fn write_sample(path: &Path, batch: &gpu_augment::Batch, j: usize) -> Result<()> {
     match &batch.data {
         gpu_augment::Tensor::U8(_) if batch.format == gpu_augment::OutputFormat::U8Chw => {
@@ -96,10 +97,18 @@ pub fn write_sample(path: &Path, batch: &gpu_augment::Batch, j: usize) -> Result
                 batch.sample_f32(j).unwrap_or_default(),
             )
         }
+        gpu_augment::Tensor::F16(_) => {
+            let [_, c, h, w] = batch.shape;
+            write_npy(
+                path,
+                &[c as u64, h as u64, w as u64],
+                batch.sample_f16(j).unwrap_or_default(),
+            )
+        }
     }
 }
 
-/// Writes an f32 (or u8) array as a .npy file (atomically: temporary file,
+/// Writes an f32 (f16, u8) array as a .npy file (atomically: temporary file,
 /// then rename).
 pub fn write_npy<T: npyz::AutoSerialize + Copy>(
     path: &Path,

@@ -297,7 +297,7 @@ pub fn replay_folder(
     }
     let ext = match pipeline.format {
         OutputFormat::U8Hwc => "png",
-        OutputFormat::F32Chw | OutputFormat::U8Chw => "npy",
+        OutputFormat::F32Chw | OutputFormat::U8Chw | OutputFormat::F16Chw => "npy",
     };
     let mixing = pipeline.mix.is_some();
     let output_classes = classes

@@ -635,7 +635,7 @@ pub fn run_folder(
     let views = pipeline.views.max(1);
     let ext = match pipeline.format {
         OutputFormat::U8Hwc => "png",
-        OutputFormat::F32Chw | OutputFormat::U8Chw => "npy",
+        OutputFormat::F32Chw | OutputFormat::U8Chw | OutputFormat::F16Chw => "npy",
     };
     let out_names: Vec<Vec<String>> = bases
         .iter()
@@ -874,6 +874,7 @@ pub fn run_folder(
         * pipeline.out_channels() as u64
         * match pipeline.format {
             OutputFormat::U8Hwc | OutputFormat::U8Chw => 1,
+            OutputFormat::F16Chw => 2,
             OutputFormat::F32Chw => 4,
         };
     let per_source = per_output * views as u64;
@@ -982,11 +983,13 @@ pub fn run_folder(
         if loader.device_memory_is_host() {
             let npx = size.width as u64 * size.height as u64;
             // Per output on the device: the output and its readback copy
-            // (u8: a word a pixel; f32: 3 floats), two f32 scratch images,
-            // and a source of about the output's size.
+            // (u8: a word a pixel; f32: 3 floats; f16: 3 floats, then 3
+            // halves in the rounded buffer and in the readback: the same
+            // total), two f32 scratch images, and a source of about the
+            // output's size.
             let dev_out = match pipeline.format {
                 OutputFormat::U8Hwc | OutputFormat::U8Chw => npx * 4,
-                OutputFormat::F32Chw => npx * 12,
+                OutputFormat::F32Chw | OutputFormat::F16Chw => npx * 12,
             };
             let on_device = BatchFit {
                 device_per_source: (2 * dev_out + npx * 24 + npx * 4) * views as u64,

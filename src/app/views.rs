@@ -64,7 +64,7 @@ fn fnv1a(text: &str) -> String {
 fn ext(format: OutputFormat) -> &'static str {
     match format {
         OutputFormat::U8Hwc => "png",
-        OutputFormat::F32Chw | OutputFormat::U8Chw => "npy",
+        OutputFormat::F32Chw | OutputFormat::U8Chw | OutputFormat::F16Chw => "npy",
     }
 }
 

@@ -43,6 +43,21 @@ pub fn combine(
         }
     };
     match out {
+        TensorMut::F16(o) => {
+            // The f32 output's values, each rounded once.
+            o.par_chunks_mut(out_per)
+                .enumerate()
+                .for_each_init(Vec::new, |acc, (i, dst)| {
+                    mix_one(i, acc);
+                    for (c, (plane, src)) in
+                        dst.chunks_mut(w * h).zip(acc.chunks(w * h)).enumerate()
+                    {
+                        for (d, &x) in plane.iter_mut().zip(src) {
+                            *d = half::f16::from_f32((x - mean[c]) / std[c]);
+                        }
+                    }
+                })
+        }
         TensorMut::F32(o) => {
             o.par_chunks_mut(out_per)
                 .enumerate()

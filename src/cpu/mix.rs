@@ -49,6 +49,14 @@ pub fn run_mix(gl: &GpuMixGlobals, mixes: &[GpuMix], input: &Tensor, out: Tensor
                     mix_f32(w, h, m, o, partner(a, m, per));
                 });
         }
+        // f16 (not what the engine runs: it mixes the f32 values and rounds
+        // once): the f16 values widened (exactly), mixed, rounded again.
+        (Tensor::F16(a), TensorMut::F16(o)) => {
+            let wide = Tensor::F32(a.iter().map(|x| x.to_f32()).collect());
+            let mut mixed = vec![0f32; o.len()];
+            run_mix(gl, mixes, &wide, TensorMut::F32(&mut mixed));
+            crate::half_out::round_into(&mixed, o);
+        }
         // Layouts always match (the engine allocates both); nothing to do otherwise.
         _ => {}
     }
@@ -89,6 +97,12 @@ pub fn run_mix_in_place(gl: &GpuMixGlobals, mixes: &[GpuMix], data: TensorMut) -
                 mix_f32(w, h, &mixes[i], o, b)
             })
         }),
+        // f16: as in `run_mix`, through the widened values.
+        TensorMut::F16(d) => {
+            let mut wide: Vec<f32> = d.iter().map(|x| x.to_f32()).collect();
+            run_mix_in_place(gl, mixes, TensorMut::F32(&mut wide));
+            crate::half_out::round_into(&wide, d);
+        }
     }
     true
 }
@@ -115,6 +129,11 @@ fn expand(t: &Tensor, npx: usize) -> Tensor {
                 .flat_map(|plane| plane.iter().chain(plane).chain(plane).copied())
                 .collect(),
         ),
+        Tensor::F16(v) => Tensor::F16(
+            v.chunks(npx.max(1))
+                .flat_map(|plane| plane.iter().chain(plane).chain(plane).copied())
+                .collect(),
+        ),
     }
 }
 
@@ -131,6 +150,11 @@ fn compact(t: &Tensor, npx: usize, out: TensorMut) {
                 d.copy_from_slice(&s[..d.len()]);
             }
         }
+        (Tensor::F16(v), TensorMut::F16(o)) => {
+            for (d, s) in o.chunks_mut(npx.max(1)).zip(v.chunks(3 * npx.max(1))) {
+                d.copy_from_slice(&s[..d.len()]);
+            }
+        }
         _ => {}
     }
 }
@@ -139,6 +163,7 @@ fn tensor_ref(t: &TensorMut<'_>) -> Tensor {
     match t {
         TensorMut::U8(v) => Tensor::U8(v.to_vec()),
         TensorMut::F32(v) => Tensor::F32(v.to_vec()),
+        TensorMut::F16(v) => Tensor::F16(v.to_vec()),
     }
 }
 

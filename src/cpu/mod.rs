@@ -32,6 +32,14 @@ pub(crate) fn run_batch(
     match out {
         crate::TensorMut::U8(o) => run_samples(gl, samples, srcs, o, per, |o| OutSlice::U8(o)),
         crate::TensorMut::F32(o) => run_samples(gl, samples, srcs, o, per, |o| OutSlice::F32(o)),
+        crate::TensorMut::F16(o) => {
+            // The f32 values, then rounded (the GPU's last pass, on the host).
+            let mut f = crate::half_out::f32_twin(o.len(), &|| {
+                format!("the f32 values of {} f16 outputs", samples.len())
+            })?;
+            run_samples(gl, samples, srcs, &mut f, per, |o| OutSlice::F32(o));
+            crate::half_out::round_into(&f, o);
+        }
     }
     Ok(())
 }
@@ -62,26 +70,32 @@ pub(crate) fn check_batch(
     let want = n * per;
     // The tensor, or its parts (each of whole samples, all of one format).
     let mut len = 0;
-    let mut f32_out = gl.f32_out();
+    let expected = if gl.f16_out() {
+        "f16"
+    } else if gl.f32_out() {
+        "f32"
+    } else {
+        "u8"
+    };
+    let mut kind = expected;
     for part in out {
-        let (l, f) = match part {
-            crate::TensorMut::U8(o) => (o.len(), false),
-            crate::TensorMut::F32(o) => (o.len(), true),
+        let (l, k) = match part {
+            crate::TensorMut::U8(o) => (o.len(), "u8"),
+            crate::TensorMut::F32(o) => (o.len(), "f32"),
+            crate::TensorMut::F16(o) => (o.len(), "f16"),
         };
-        if f != gl.f32_out() || l % per.max(1) != 0 {
-            (f32_out, len) = (f, l);
+        if k != expected || l % per.max(1) != 0 {
+            (kind, len) = (k, l);
             break;
         }
         len += l;
     }
-    if f32_out != gl.f32_out() || len != want {
+    if kind != expected || len != want {
         return bad(format!(
-            "an output tensor of {len} {} values for {n} outputs of {}x{}x{} {} ({want} values)",
-            if f32_out { "f32" } else { "u8" },
+            "an output tensor of {len} {kind} values for {n} outputs of {}x{}x{} {expected} ({want} values)",
             gl.out[0],
             gl.out[1],
             gl.channels(),
-            if gl.f32_out() { "f32" } else { "u8" },
         ));
     }
     for (i, s) in srcs.iter().enumerate() {

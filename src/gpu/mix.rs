@@ -211,6 +211,7 @@ pub(crate) fn mix_on_host(gl: &GpuMixGlobals, mixes: &[GpuMix], out: &mut Tensor
     let view = match out {
         TensorMut::U8(o) => TensorMut::U8(o),
         TensorMut::F32(o) => TensorMut::F32(o),
+        TensorMut::F16(o) => TensorMut::F16(o),
     };
     if crate::cpu::mix::run_mix_in_place(gl, mixes, view) {
         return;
@@ -223,6 +224,10 @@ pub(crate) fn mix_on_host(gl: &GpuMixGlobals, mixes: &[GpuMix], out: &mut Tensor
         TensorMut::F32(o) => {
             let a = Tensor::F32(o.to_vec());
             crate::cpu::mix::run_mix(gl, mixes, &a, TensorMut::F32(o));
+        }
+        TensorMut::F16(o) => {
+            let a = Tensor::F16(o.to_vec());
+            crate::cpu::mix::run_mix(gl, mixes, &a, TensorMut::F16(o));
         }
     }
 }

@@ -9,16 +9,18 @@
 //! dispatches when the pipeline has random fields; one segment pass per
 //! barrier a sample of the pipeline can draw; one main dispatch; the mixing
 //! dispatch when the pipeline mixes (a fixed number for a given pipeline,
-//! whatever the batch size or the draws); one copy to the readback buffer,
-//! one submit.
+//! whatever the batch size or the draws); for f16_chw, the rounding
+//! dispatch (`shaders/half.wgsl`); one copy to the readback buffer, one
+//! submit.
 
+mod half;
 mod mix;
 mod shaders;
 
 // Not part of the API: the WGSL sources, public only because tests/wgsl.rs
 // parses every kernel with naga.
 #[doc(hidden)]
-pub use shaders::{kernel_source, mix_source, prelude, KERNELS};
+pub use shaders::{half_source, kernel_source, mix_source, prelude, KERNELS};
 
 use crate::cpu::Src;
 use crate::error::{Error, Result};
@@ -109,6 +111,8 @@ struct Buffers {
     out: Option<wgpu::Buffer>,
     readback: Option<wgpu::Buffer>,
     mix: mix::MixBuffers,
+    /// The f16 rounding pass's count and output.
+    half: half::HalfBuffers,
     /// Label maps in (header and planes) and out, and their readback.
     mask_in: Option<wgpu::Buffer>,
     mask_out: Option<wgpu::Buffer>,
@@ -229,6 +233,7 @@ fn new_buffers(device: &wgpu::Device) -> Buffers {
         out: None,
         readback: None,
         mix: mix::MixBuffers::default(),
+        half: half::HalfBuffers::default(),
         mask_in: None,
         mask_out: None,
         mask_readback: None,
@@ -326,13 +331,19 @@ impl Features {
 const DEVICE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Per sample: bytes of its output on the device (u8: one RGBA word per
-/// pixel, whatever the channels; f32: 4 bytes a value), in the tensor, and
-/// of its segment-pass scratch.
+/// pixel, whatever the channels; f32 and f16: 4 bytes a value, the rounding
+/// pass's halves apart), in the tensor, and of its segment-pass scratch.
 fn per_sample_bytes(gl: &GpuGlobals) -> [u64; 3] {
     let npx = (gl.out[0] as u64) * (gl.out[1] as u64);
     let c = gl.channels() as u64;
     let out_per = if gl.f32_out() { npx * 4 * c } else { npx * 4 };
-    let tensor_per = if gl.f32_out() { npx * 4 * c } else { npx * c };
+    let tensor_per = if gl.f16_out() {
+        npx * 2 * c
+    } else if gl.f32_out() {
+        npx * 4 * c
+    } else {
+        npx * c
+    };
     // Two halves of f32 RGB images (segment passes read one, write the other).
     let scratch_per = if gl.pass[1] > 0 { npx * 24 } else { 0 };
     [out_per, tensor_per, scratch_per]
@@ -353,6 +364,8 @@ pub struct GpuContext {
     stats_module: wgpu::ShaderModule,
     field_module: wgpu::ShaderModule,
     mix: mix::MixKernel,
+    /// The f16 rounding kernel (`shaders/half.wgsl`).
+    half: half::HalfKernel,
     /// The label-map kernel (`shaders/masks.wgsl`): its module, its own
     /// bindings (group 1, beside the main pass's group 0) and its pipelines
     /// per feature set, compiled on first use.
@@ -586,6 +599,7 @@ impl GpuContext {
             immediate_size: 0,
         });
         let mix = mix::MixKernel::new(&device);
+        let half = half::HalfKernel::new(&device);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!("shader compilation failed: {e}")));
         }
@@ -601,6 +615,7 @@ impl GpuContext {
             stats_module,
             field_module,
             mix,
+            half,
             masks_module,
             mask_layout,
             mask_pipeline_layout,
@@ -801,6 +816,7 @@ impl GpuContext {
             .map(|o| match o {
                 crate::TensorMut::U8(v) => v.len(),
                 crate::TensorMut::F32(v) => v.len(),
+                crate::TensorMut::F16(v) => v.len(),
             } / values.max(1))
             .collect();
         if let Some(m) = mixes {
@@ -934,8 +950,19 @@ impl GpuContext {
         // into chunks by the binding limits does.
         let mut queue: std::collections::VecDeque<std::ops::Range<usize>> =
             chunks.iter().cloned().collect();
+        // f16: each chunk rounds on the device, but a batch that mixes and
+        // is split mixes on the host, so there its chunks bring back the f32
+        // values (into `host_f32`, a vector per part), mixed and then rounded
+        // once on the host: the same values either way. (Whether a batch is
+        // split is settled before any chunk is read back: a split for memory
+        // happens at the first chunk of an unsplit batch.)
+        let f16 = gl.f16_out();
+        let values = gl.values_per_sample();
+        let mut host_f32: Option<Vec<Vec<f32>>> = None;
+        let mut rounded_on_device = false;
         while let Some(range) = queue.pop_front() {
             let cn = range.len();
+            let to_f16 = f16 && !(split && mixes.is_some());
             let cs = match self.run_chunk(
                 bufs,
                 gl,
@@ -945,6 +972,7 @@ impl GpuContext {
                 scratch_per,
                 mixes.filter(|_| !split).map(|m| (&mix_gl, m)),
                 masks.map(|(m, ignore)| (&m[range.clone()], ignore)),
+                to_f16,
             ) {
                 Err(Error::OutOfMemory { .. }) if cn > 1 => {
                     *bufs = new_buffers(&self.device);
@@ -956,13 +984,36 @@ impl GpuContext {
                 }
                 r => r?,
             };
-            let [device_ns, readback_ns] = self.read_back(
-                bufs,
-                range.clone(),
-                [out_per as usize, tensor_per as usize],
-                outs,
-                parts,
-            )?;
+            let (down_per, [device_ns, readback_ns]) = if f16 && !to_f16 {
+                if rounded_on_device {
+                    return Err(Error::Gpu(
+                        "f16 batch: a chunk came back unrounded after rounded ones".into(),
+                    ));
+                }
+                if host_f32.is_none() {
+                    let what = || format!("the f32 values of {} f16 outputs", samples.len());
+                    host_f32 = Some(
+                        parts
+                            .iter()
+                            .map(|&c| crate::half_out::f32_twin(c * values, &what))
+                            .collect::<Result<_>>()?,
+                    );
+                }
+                let mut views: Vec<crate::TensorMut> = host_f32
+                    .iter_mut()
+                    .flatten()
+                    .map(|v| crate::TensorMut::F32(v))
+                    .collect();
+                let per = out_per as usize;
+                let t = self.read_back(bufs, range.clone(), [per, per], &mut views, parts)?;
+                (per, t)
+            } else {
+                rounded_on_device |= to_f16;
+                let per = if to_f16 { tensor_per } else { out_per } as usize;
+                let t =
+                    self.read_back(bufs, range.clone(), [per, tensor_per as usize], outs, parts)?;
+                (tensor_per as usize, t)
+            };
             if let (Some(acc), Some((m, _))) = (masks_out.as_mut(), masks) {
                 acc.extend(self.read_masks(bufs, gl, &m[range.clone()])?);
                 let k = m.first().map_or(0, Vec::len) as u64;
@@ -972,7 +1023,7 @@ impl GpuContext {
             stats.pack_ns += cs.pack_ns;
             stats.device_ns += device_ns;
             stats.readback_ns += readback_ns;
-            let bytes = cn * tensor_per as usize;
+            let bytes = cn * down_per;
             stats.dispatches += cs.dispatches;
             stats.submits += cs.submits;
             stats.bytes_up += cs.bytes_up;
@@ -982,22 +1033,21 @@ impl GpuContext {
         }
         if let (true, Some(m)) = (split, mixes) {
             // Each part mixes within itself: its entries with partners
-            // counted from its first sample.
-            let mut at = 0;
-            for (out, &c) in outs.iter_mut().zip(parts) {
-                let own: Vec<GpuMix> = m[at..at + c]
-                    .iter()
-                    .map(|x| {
-                        let mut x = *x;
-                        x.kind[1] -= at as u32;
-                        x
-                    })
-                    .collect();
-                let g = GpuMixGlobals {
-                    out: [gl.out[0], gl.out[1], c as u32, gl.out[3]],
-                };
-                mix::mix_on_host(&g, &own, out);
-                at += c;
+            // counted from its first sample. (f16: the f32 values.)
+            match host_f32.as_mut() {
+                Some(h) => {
+                    let mut views: Vec<crate::TensorMut> =
+                        h.iter_mut().map(|v| crate::TensorMut::F32(v)).collect();
+                    mix_parts_on_host(gl, m, parts, &mut views);
+                }
+                None => mix_parts_on_host(gl, m, parts, outs),
+            }
+        }
+        if let Some(h) = &host_f32 {
+            for (out, v) in outs.iter_mut().zip(h) {
+                if let crate::TensorMut::F16(o) = out {
+                    crate::half_out::round_into(v, o);
+                }
             }
         }
         Ok((stats, masks_out))
@@ -1014,6 +1064,7 @@ impl GpuContext {
         scratch_per: u64,
         mix: Option<(&GpuMixGlobals, &[GpuMix])>,
         masks: Option<crate::cpu::masks::MaskJob<'_>>,
+        to_f16: bool,
     ) -> Result<BatchStats> {
         let started = std::time::Instant::now();
         let dev = &self.device;
@@ -1063,6 +1114,13 @@ impl GpuContext {
             }
         }
         let out_bytes = n * out_per;
+        // What comes back: the output, or its values rounded to f16.
+        let f16_count = n * gl.values_per_sample() as u64;
+        let down_bytes = if to_f16 {
+            half::half_bytes(f16_count)
+        } else {
+            out_bytes
+        };
         let mut allocations = 0u32;
         allocations += grow(
             dev,
@@ -1103,7 +1161,7 @@ impl GpuContext {
         allocations += grow(
             dev,
             &mut bufs.readback,
-            out_bytes,
+            down_bytes,
             wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             "readback",
         );
@@ -1321,6 +1379,19 @@ impl GpuContext {
             }
             None => None,
         };
+        // f16: the rounding pass reads what would be copied back.
+        let half_pass = if to_f16 {
+            let input = match (&mix_pass, bufs.mix.out()) {
+                (Some(_), Some(mixed)) => mixed,
+                _ => ob,
+            };
+            Some(
+                self.half
+                    .prepare(dev, &self.queue, &mut bufs.half, input, f16_count, maxd)?,
+            )
+        } else {
+            None
+        };
         let mut enc = dev.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("augment"),
         });
@@ -1364,6 +1435,10 @@ impl GpuContext {
                 m.encode(&mut pass);
                 dispatches += 1;
             }
+            if let Some(h) = &half_pass {
+                h.encode(&mut pass);
+                dispatches += 1;
+            }
             if let Some((p, bg1)) = &mask_pass {
                 // The label maps on the same maps: 64 invocations of 4
                 // pixels each a workgroup, z = sample.
@@ -1378,11 +1453,12 @@ impl GpuContext {
         if let (Some(_), Some(mo), Some(mr)) = (&mask_pass, &bufs.mask_out, &bufs.mask_readback) {
             enc.copy_buffer_to_buffer(mo, 0, mr, 0, mask_out_bytes);
         }
-        let copy_from = match (&mix_pass, bufs.mix.out()) {
-            (Some(_), Some(mixed)) => mixed,
+        let copy_from = match (&mix_pass, bufs.mix.out(), &half_pass, bufs.half.out()) {
+            (_, _, Some(_), Some(rounded)) => rounded,
+            (Some(_), Some(mixed), _, _) => mixed,
             _ => ob,
         };
-        enc.copy_buffer_to_buffer(copy_from, 0, rb, 0, out_bytes);
+        enc.copy_buffer_to_buffer(copy_from, 0, rb, 0, down_bytes);
         let submitted = self.queue.submit([enc.finish()]);
         for u in [
             &mut bufs.up_globals,
@@ -1405,9 +1481,11 @@ impl GpuContext {
             submits: 1,
             chunks: 1,
             bytes_up: up,
-            bytes_down: out_bytes,
+            bytes_down: down_bytes,
             pack_ns: started.elapsed().as_nanos() as u64,
-            allocations: allocations + mix_pass.as_ref().map_or(0, |(m, _)| m.allocations),
+            allocations: allocations
+                + mix_pass.as_ref().map_or(0, |(m, _)| m.allocations)
+                + half_pass.as_ref().map_or(0, |h| h.allocations),
             ..BatchStats::default()
         })
     }
@@ -1558,6 +1636,33 @@ impl GpuContext {
 impl Drop for GpuContext {
     fn drop(&mut self) {
         let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
+    }
+}
+
+/// Mixes every part of a split batch within itself on the host (`m`: the
+/// whole batch's mixing table, partners counted from the batch's first
+/// sample; each part's entries are shifted to count from its own).
+fn mix_parts_on_host(
+    gl: &GpuGlobals,
+    m: &[GpuMix],
+    parts: &[usize],
+    outs: &mut [crate::TensorMut],
+) {
+    let mut at = 0;
+    for (out, &c) in outs.iter_mut().zip(parts) {
+        let own: Vec<GpuMix> = m[at..at + c]
+            .iter()
+            .map(|x| {
+                let mut x = *x;
+                x.kind[1] -= at as u32;
+                x
+            })
+            .collect();
+        let g = GpuMixGlobals {
+            out: [gl.out[0], gl.out[1], c as u32, gl.as_f32().out[3]],
+        };
+        mix::mix_on_host(&g, &own, out);
+        at += c;
     }
 }
 

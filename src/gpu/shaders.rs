@@ -97,3 +97,12 @@ pub fn kernel_source(name: &str) -> String {
 pub fn mix_source() -> String {
     [&prelude(), WEIGHTS, MIX].join("\n")
 }
+
+/// The f16 rounding kernel (`shaders/half.wgsl`): standalone, no prelude
+/// (it needs none of the shared codes).
+pub const HALF: &str = include_str!("../../shaders/half.wgsl");
+
+/// The full source of the f16 rounding kernel.
+pub fn half_source() -> String {
+    HALF.to_string()
+}

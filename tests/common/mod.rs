@@ -55,16 +55,24 @@ pub fn assert_close(name: &str, cpu: &Batch, gpu: &Batch, mean: [f32; 3], std: [
             b.iter().map(|&x| x as f32).collect(),
             true,
         ),
-        (Tensor::F32(a), Tensor::F32(b)) => {
+        (Tensor::F32(_), Tensor::F32(_)) | (Tensor::F16(_), Tensor::F16(_)) => {
             let [_, c, h, w] = cpu.shape;
             let plane = h * w;
-            let un = |v: &Vec<f32>| -> Vec<f32> {
+            // f16 compares as its (exact) f32 values, by the f32 rule.
+            let wide = |t: &Tensor| -> Vec<f32> {
+                match t {
+                    Tensor::F32(v) => v.clone(),
+                    Tensor::F16(v) => v.iter().map(|x| x.to_f32()).collect(),
+                    Tensor::U8(_) => unreachable!(),
+                }
+            };
+            let un = |v: Vec<f32>| -> Vec<f32> {
                 v.iter()
                     .enumerate()
                     .map(|(i, &x)| (x * std[(i / plane) % c] + mean[(i / plane) % c]) * 255.0)
                     .collect()
             };
-            (un(a), un(b), false)
+            (un(wide(&cpu.data)), un(wide(&gpu.data)), false)
         }
         _ => panic!("{name}: formats differ"),
     };
