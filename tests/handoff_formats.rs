@@ -579,3 +579,28 @@ fn f16_chw_names_errors_and_mix_batch() {
     assert_eq!(b.sample_f16(0).map(<[f16]>::len), Some(3 * 224 * 224));
     assert!(b.sample_f32(0).is_none() && b.sample_u8(0).is_none());
 }
+
+/// f16_chw on the GPU allocates nothing per batch once warm (the rounding
+/// pass's buffers are kept and its count is written again only when it
+/// changes), and the kept buffers give the bytes a fresh augmenter gives.
+#[test]
+fn f16_chw_gpu_steady_state_allocates_nothing() {
+    let Some(g) = gpu() else { return };
+    let p = as_f16(&pipeline("imagenet_train"));
+    let aug = Augmenter::with_gpu(p.clone(), g.clone()).unwrap();
+    let mut allocs = Vec::new();
+    for seed in 0..4u64 {
+        let key = BatchKey::new(seed, 0, 0);
+        let b = run(&aug, key);
+        let fresh = run(&Augmenter::with_gpu(p.clone(), g.clone()).unwrap(), key);
+        assert_eq!(
+            f16s(&b).iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            f16s(&fresh).iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            "batch {seed}: kept buffers changed the values"
+        );
+        allocs.push(b.gpu_stats.expect("a GPU batch has stats").allocations);
+        aug.recycle(b);
+    }
+    assert!(allocs[0] > 0, "the first batch creates buffers: {allocs:?}");
+    assert_eq!(&allocs[2..], &[0, 0], "then none: {allocs:?}");
+}

@@ -21,6 +21,9 @@ pub(crate) struct HalfKernel {
 pub(crate) struct HalfBuffers {
     globals: Option<wgpu::Buffer>,
     out: Option<wgpu::Buffer>,
+    /// The count `globals` holds (written again only when it changes, so
+    /// batches of one size stage nothing).
+    count: Option<u32>,
 }
 
 impl HalfBuffers {
@@ -114,13 +117,14 @@ impl HalfKernel {
         })?;
         let bytes = half_bytes(count);
         let mut allocations = 0u32;
-        allocations += super::grow(
+        let fresh = super::grow(
             device,
             &mut bufs.globals,
             16,
             wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             "half-globals",
         );
+        allocations += fresh;
         allocations += super::grow(
             device,
             &mut bufs.out,
@@ -131,7 +135,12 @@ impl HalfKernel {
         let (Some(gb), Some(ob)) = (&bufs.globals, &bufs.out) else {
             return Err(Error::Gpu("f16 buffer allocation failed".into()));
         };
-        queue.write_buffer(gb, 0, bytemuck::cast_slice(&[count32, 0, 0, 0]));
+        if fresh > 0 || bufs.count != Some(count32) {
+            queue.write_buffer(gb, 0, bytemuck::cast_slice(&[count32, 0, 0, 0]));
+            bufs.count = Some(count32);
+            // And the write_buffer staging buffer.
+            allocations += 1;
+        }
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("half"),
             layout: &self.layout,
@@ -157,8 +166,7 @@ impl HalfKernel {
             bind_group,
             grid: [x as u32, groups.div_ceil(x) as u32],
             bytes,
-            // And the write_buffer staging buffer.
-            allocations: allocations + 1,
+            allocations,
         })
     }
 }
