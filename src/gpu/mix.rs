@@ -58,31 +58,17 @@ impl MixDispatch {
 impl MixKernel {
     /// Creates the layout and compiles the module.
     pub(crate) fn new(device: &wgpu::Device) -> Self {
-        let entry = |binding: u32, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer {
-                ty,
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
-            count: None,
-        };
         let storage = |read_only| wgpu::BufferBindingType::Storage { read_only };
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("mix"),
-            entries: &[
-                entry(0, wgpu::BufferBindingType::Uniform),
-                entry(1, storage(true)),
-                entry(2, storage(true)),
-                entry(3, storage(false)),
+        let (layout, pipeline_layout) = super::buffer_layouts(
+            device,
+            "mix",
+            &[
+                wgpu::BufferBindingType::Uniform,
+                storage(true),
+                storage(true),
+                storage(false),
             ],
-        });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("mix"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
+        );
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("mix"),
             source: wgpu::ShaderSource::Wgsl(super::shaders::mix_source().into()),

@@ -427,6 +427,40 @@ fn grown_size(device: &wgpu::Device, old: Option<&wgpu::Buffer>, size: u64, bind
     })
 }
 
+/// A compute pass's bind group layout, binding `i` the buffer kind
+/// `kinds[i]` (a uniform, or storage read-only or not), and its pipeline
+/// layout (that one group): the shape of the mixing and f16 passes.
+pub(crate) fn buffer_layouts(
+    device: &wgpu::Device,
+    label: &str,
+    kinds: &[wgpu::BufferBindingType],
+) -> (wgpu::BindGroupLayout, wgpu::PipelineLayout) {
+    let entries: Vec<_> = kinds
+        .iter()
+        .enumerate()
+        .map(|(binding, &ty)| wgpu::BindGroupLayoutEntry {
+            binding: binding as u32,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        })
+        .collect();
+    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(label),
+        entries: &entries,
+    });
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(label),
+        bind_group_layouts: &[Some(&layout)],
+        immediate_size: 0,
+    });
+    (layout, pipeline_layout)
+}
+
 /// Makes `slot` a buffer of `usage` holding at least `size` bytes
 /// (`grown_size`): 1 when it had to be created, else 0.
 pub(crate) fn grow(
