@@ -42,36 +42,30 @@ pub fn combine(
             }
         }
     };
+    // Float outputs: (x - mean) / std per plane, stored through `conv`
+    // (f16: the f32 output's values, each rounded once).
+    fn planar<T: Send>(
+        o: &mut [T],
+        (out_per, npx): (usize, usize),
+        (mean, std): ([f32; 3], [f32; 3]),
+        mix_one: &(impl Fn(usize, &mut Vec<f32>) + Sync),
+        conv: impl Fn(f32) -> T + Sync,
+    ) {
+        o.par_chunks_mut(out_per)
+            .enumerate()
+            .for_each_init(Vec::new, |acc, (i, dst)| {
+                mix_one(i, acc);
+                for (c, (plane, src)) in dst.chunks_mut(npx).zip(acc.chunks(npx)).enumerate() {
+                    for (d, &x) in plane.iter_mut().zip(src) {
+                        *d = conv((x - mean[c]) / std[c]);
+                    }
+                }
+            })
+    }
+    let sizes = (out_per, w * h);
     match out {
-        TensorMut::F16(o) => {
-            // The f32 output's values, each rounded once.
-            o.par_chunks_mut(out_per)
-                .enumerate()
-                .for_each_init(Vec::new, |acc, (i, dst)| {
-                    mix_one(i, acc);
-                    for (c, (plane, src)) in
-                        dst.chunks_mut(w * h).zip(acc.chunks(w * h)).enumerate()
-                    {
-                        for (d, &x) in plane.iter_mut().zip(src) {
-                            *d = half::f16::from_f32((x - mean[c]) / std[c]);
-                        }
-                    }
-                })
-        }
-        TensorMut::F32(o) => {
-            o.par_chunks_mut(out_per)
-                .enumerate()
-                .for_each_init(Vec::new, |acc, (i, dst)| {
-                    mix_one(i, acc);
-                    for (c, (plane, src)) in
-                        dst.chunks_mut(w * h).zip(acc.chunks(w * h)).enumerate()
-                    {
-                        for (d, &x) in plane.iter_mut().zip(src) {
-                            *d = (x - mean[c]) / std[c];
-                        }
-                    }
-                })
-        }
+        TensorMut::F16(o) => planar(o, sizes, (mean, std), &mix_one, half::f16::from_f32),
+        TensorMut::F32(o) => planar(o, sizes, (mean, std), &mix_one, |x| x),
         TensorMut::U8(o) if channels == 1 => {
             o.par_chunks_mut(out_per)
                 .enumerate()
