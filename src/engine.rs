@@ -153,7 +153,7 @@ impl Augmenter {
     }
 
     /// Hands a batch's tensor back for reuse: the next batch of the same
-    /// format and size is written into it (cleared first) instead of a fresh
+    /// format and size is written into it (every value) instead of a fresh
     /// allocation, which saves the kernel's zeroing and page faults of tens
     /// of MB per batch (a tenth of the CPU backend's time on imagenet_train).
     /// For loops that are done with a batch once it is consumed (copied to
@@ -174,8 +174,9 @@ impl Augmenter {
         pool.push(tensor);
     }
 
-    /// A tensor of `values` zeros in the pipeline's format: a recycled one
-    /// when the pool has one of that size (`true`), else a fresh one.
+    /// A tensor of `values` values in the pipeline's format: a recycled one
+    /// when the pool has one of that size (`true`; its old contents, all
+    /// overwritten by the batch), else a fresh one of zeros.
     fn take_tensor(&self, values: usize, what: &dyn Fn() -> String) -> Result<(Tensor, bool)> {
         let format = self.pipeline.format;
         let reused = {
@@ -190,15 +191,12 @@ impl Augmenter {
             };
             pool.iter().position(fits).map(|i| pool.remove(i))
         };
+        // A recycled tensor is not cleared: every backend path writes every
+        // value of every sample (tests/determinism.rs poisons recycled
+        // tensors to check it). Clearing cost a single-threaded pass over
+        // tens of MB per batch, while the workers waited.
         Ok(match reused {
-            Some(mut t) => {
-                match &mut t {
-                    Tensor::U8(v) => v.fill(0),
-                    Tensor::F32(v) => v.fill(0.0),
-                    Tensor::F16(v) => v.fill(half::f16::ZERO),
-                }
-                (t, true)
-            }
+            Some(t) => (t, true),
             None if format.is_f32() => (Tensor::F32(zeroed(values, what)?), false),
             None if format.is_f16() => (Tensor::F16(zeroed(values, what)?), false),
             None => (Tensor::U8(zeroed(values, what)?), false),

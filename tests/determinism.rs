@@ -6,7 +6,9 @@ mod common;
 
 use common::{backends, gpu, test_images};
 use gpu_augment::synthetic_image;
-use gpu_augment::{Augmenter, Backend, Batch, BatchKey, Pipeline, Request, RgbImage, Tensor};
+use gpu_augment::{
+    Augmenter, Backend, Batch, BatchKey, OutputFormat, Pipeline, Request, RgbImage, Tensor,
+};
 
 fn example(name: &str) -> Pipeline {
     let path = format!(
@@ -125,6 +127,85 @@ fn recycled_tensors_give_identical_bytes() {
                 addr(&again.data),
                 pooled,
                 "{name} on {backend}: the recycled tensor was not reused"
+            );
+        }
+    }
+}
+
+/// A recycled tensor is not cleared before the batch is written into it, so
+/// every path must write every value: a tensor poisoned with a pattern no
+/// output holds (NaN, 0xA5 bytes) gives exactly the bytes of a fresh one, on
+/// each backend, for every output format and the paths with their own writers
+/// (mixing on the device and the host, AugMix, views, one channel, random
+/// fields, policies).
+#[test]
+fn poisoned_recycled_tensors_are_fully_overwritten() {
+    let images = test_images();
+    let with = |name: &str, edit: &dyn Fn(&mut Pipeline)| {
+        let mut p = example(name);
+        edit(&mut p);
+        p
+    };
+    let fmt = |f: OutputFormat| move |p: &mut Pipeline| p.format = f;
+    let cases: Vec<(String, Pipeline)> = vec![
+        ("imagenet_train".into(), example("imagenet_train")),
+        (
+            "imagenet_train u8_chw".into(),
+            with("imagenet_train", &fmt(OutputFormat::U8Chw)),
+        ),
+        (
+            "imagenet_train f16_chw".into(),
+            with("imagenet_train", &fmt(OutputFormat::F16Chw)),
+        ),
+        ("affine".into(), example("affine")),
+        ("color_jitter".into(), example("color_jitter")),
+        ("cifar_train".into(), example("cifar_train")),
+        ("elastic".into(), example("elastic")),
+        ("randaugment".into(), example("randaugment")),
+        ("trivial_augment".into(), example("trivial_augment")),
+        ("mixup".into(), example("mixup")),
+        ("cutmix".into(), example("cutmix")),
+        (
+            "cutmix u8_chw".into(),
+            with("cutmix", &fmt(OutputFormat::U8Chw)),
+        ),
+        ("ssl_two_views".into(), example("ssl_two_views")),
+        ("random_field_ssl".into(), example("random_field_ssl")),
+        ("rotation_cutout".into(), example("rotation_cutout")),
+        ("colorful_cutout".into(), example("colorful_cutout")),
+    ];
+    // CIFAR's crop needs sources of at least 24x24.
+    let cifar: Vec<RgbImage> = (0..6).map(|i| synthetic_image(i, 32, 32)).collect();
+    for (name, p) in cases {
+        let images = if name == "cifar_train" {
+            &cifar
+        } else {
+            &images
+        };
+        for (backend, aug) in backends(&p) {
+            let key = BatchKey::new(11, 1, 40);
+            let fresh = run(&aug, images, key);
+            let poison = match &fresh.data {
+                Tensor::U8(v) => Tensor::U8(vec![0xA5; v.len()]),
+                Tensor::F32(v) => Tensor::F32(vec![f32::NAN; v.len()]),
+                Tensor::F16(v) => Tensor::F16(vec![gpu_augment::half::f16::NAN; v.len()]),
+            };
+            let addr = |t: &Tensor| match t {
+                Tensor::U8(v) => v.as_ptr() as usize,
+                Tensor::F32(v) => v.as_ptr() as usize,
+                Tensor::F16(v) => v.as_ptr() as usize,
+            };
+            let pooled = addr(&poison);
+            aug.recycle_tensor(poison);
+            let again = run(&aug, images, key);
+            assert_eq!(
+                addr(&again.data),
+                pooled,
+                "{name} on {backend}: the poisoned tensor was not reused"
+            );
+            assert!(
+                again.data == fresh.data,
+                "{name} on {backend}: a value of the recycled tensor was left unwritten"
             );
         }
     }
