@@ -60,7 +60,7 @@ pub fn augment_sample(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice) 
     "x86_64+sse4.1",
     "aarch64+neon"
 ))]
-fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mut Scratch) {
+fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, mut out: OutSlice, s: &mut Scratch) {
     let (w, h) = (gl.out[0] as usize, gl.out[1] as usize);
     let npx = w * h;
     let Scratch {
@@ -139,7 +139,14 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
                 cen: (g.field.shape[1], g.field.shape[2]),
             }
         });
-        warp_rows(
+        // With no colour steps and u8 RGB out, the warped values are the
+        // output: written straight to it (see `warp_rows`).
+        let direct = match &mut out {
+            OutSlice::U8(o) if g.counts[0] == 0 && gl.channels() == 3 => Some(&mut o[..npx * 3]),
+            _ => None,
+        };
+        let direct = direct.map(|o| (o, &mut *q));
+        if warp_rows(
             g,
             src,
             w,
@@ -148,7 +155,10 @@ fn augment_with(gl: &GpuGlobals, g: &GpuSample, src: &Src, out: OutSlice, s: &mu
             rowbufs,
             (taps, words),
             field.as_ref(),
-        );
+            direct,
+        ) {
+            return;
+        }
     }
     for step in &g.prog[..g.counts[0] as usize] {
         let (op, f) = (step[0], step[1]);
@@ -264,6 +274,19 @@ fn round_u8(v: f32) -> f32 {
     (v + 0.5).floor().clamp(0.0, 255.0)
 }
 
+/// `round_u8` as a byte, for the u8 output: `quantize(round_u8(v) * INV_255)`
+/// (NaN included: both give 0). `max` and `min` map NaN to 0, so the value
+/// is finite and the unchecked conversion (one vector instruction, where
+/// `as u8` is a saturating scalar conversion per lane) is sound.
+#[inline(always)]
+#[allow(clippy::manual_clamp)] // max/min, not clamp: NaN must map to 0, not stay NaN
+fn round_u8_byte(v: f32) -> u8 {
+    let c = (v + 0.5).floor().max(0.0).min(255.0);
+    debug_assert!((0.0..=255.0).contains(&c));
+    // SAFETY: c is finite and in [0, 255].
+    unsafe { c.to_int_unchecked::<i32>() as u8 }
+}
+
 /// `v` clamped to [0, hi] as an index: the shader's `u32(clamp(v, 0, hi))`.
 /// `max` returns 0 for NaN, so the clamped value is always finite and the
 /// unchecked conversion (one instruction, where `as` adds saturation fix-ups
@@ -303,7 +326,8 @@ fn warp_rows(
     bufs: &mut Vec<Vec<f32>>,
     gather: (&mut Taps, &mut Vec<u32>),
     field: Option<&FieldGeo>,
-) {
+    mut direct: Option<(&mut [u8], &mut Vec<u8>)>,
+) -> bool {
     let (nx, ny) = (g.counts[1], g.counts[2]);
     let affine = g.is_affine();
     let nearest = g.src[3] & 1 != 0;
@@ -314,8 +338,11 @@ fn warp_rows(
         b.resize(w, 0.0);
     }
     let [acc_r, acc_g, acc_b, us, vs, fxs, fys, pxs, pys, cr, cg, cb] = &mut bufs[..12] else {
-        return;
+        return false;
     };
+    // One tap per pixel: its value is the sum (0 + v and v / 1 are v, but
+    // for the sign of a zero, which rounding ignores), so no accumulators.
+    let single = nx * ny == 1;
     let (taps, words) = gather;
     taps.resize(w);
     pack_rgba(src.data, words);
@@ -323,10 +350,15 @@ fn warp_rows(
     let n = (nx * ny) as f32;
     // Column numbers as f32 (an i32 cast vectorises; usize does not).
     let colf: Vec<f32> = (0..w as i32).map(|x| x as f32).collect();
+    if let Some((_, q)) = &mut direct {
+        q.resize(3 * w, 0);
+    }
     for oy in 0..h {
-        acc_r.fill(0.0);
-        acc_g.fill(0.0);
-        acc_b.fill(0.0);
+        if !single {
+            acc_r.fill(0.0);
+            acc_g.fill(0.0);
+            acc_b.fill(0.0);
+        }
         let row = oy * w..(oy + 1) * w;
         for j in 0..ny {
             let py = oy as f32 + (j as f32 + 0.5) / ny as f32;
@@ -448,28 +480,53 @@ fn warp_rows(
                         }
                     }
                 }
-                for (acc, c) in [
-                    (&mut **acc_r, &*cr),
-                    (&mut **acc_g, &*cg),
-                    (&mut **acc_b, &*cb),
-                ] {
-                    for (a, &v) in acc.iter_mut().zip(c) {
-                        *a += v;
+                if !single {
+                    for (acc, c) in [
+                        (&mut **acc_r, &*cr),
+                        (&mut **acc_g, &*cg),
+                        (&mut **acc_b, &*cb),
+                    ] {
+                        for (a, &v) in acc.iter_mut().zip(c) {
+                            *a += v;
+                        }
                     }
                 }
             }
         }
+        let sums = if single {
+            [&**cr, &**cg, &**cb]
+        } else {
+            [&**acc_r, &**acc_g, &**acc_b]
+        };
+        if let Some((o, q)) = &mut direct {
+            // The u8 output itself: `quantize(round_u8(v) * INV_255)` is
+            // `round_u8(v)` for each of the 256 values (a unit test checks).
+            let (qr, rest) = q.split_at_mut(w);
+            let (qg, qb) = rest.split_at_mut(w);
+            for (dst, acc) in [
+                (&mut *qr, sums[0]),
+                (&mut *qg, sums[1]),
+                (&mut *qb, sums[2]),
+            ] {
+                for (d, &a) in dst.iter_mut().zip(acc) {
+                    *d = round_u8_byte(a / n);
+                }
+            }
+            interleave_rgb(qr, qg, qb, &mut o[3 * row.start..3 * row.end]);
+            continue;
+        }
         let [r, gg, b] = &mut planes;
         for (dst, acc) in [
-            (&mut r[row.clone()], &*acc_r),
-            (&mut gg[row.clone()], &*acc_g),
-            (&mut b[row], &*acc_b),
+            (&mut r[row.clone()], sums[0]),
+            (&mut gg[row.clone()], sums[1]),
+            (&mut b[row], sums[2]),
         ] {
             for (d, &a) in dst.iter_mut().zip(acc) {
                 *d = round_u8(a / n) * INV_255;
             }
         }
     }
+    direct.is_some()
 }
 
 /// A map that scales and translates only, with no clip stages and bilinear
@@ -694,6 +751,33 @@ fn warp_separable(
             *r = round_u8(a[0] / n) * INV_255;
             *g = round_u8(a[1] / n) * INV_255;
             *b = round_u8(a[2] / n) * INV_255;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::color::quantize;
+
+    /// The direct u8 path of `warp_rows` writes `round_u8_byte(v)` where the
+    /// planar path writes `quantize(round_u8(v) * INV_255)`: equal for every
+    /// warped value, each of the 256 levels and the points between them,
+    /// out of range and NaN.
+    #[test]
+    fn direct_u8_rounding_equals_the_planar_path() {
+        let mut values: Vec<f32> = vec![f32::NAN, -1e9, -1.0, -0.0, 255.49, 255.5, 256.0, 1e9];
+        for k in 0..=256 {
+            for d in [-0.5f32, -0.25, -1e-3, 0.0, 1e-3, 0.25, 0.4999, 0.5] {
+                values.push(k as f32 + d);
+            }
+        }
+        for v in values {
+            assert_eq!(
+                round_u8_byte(v) as u32,
+                quantize(round_u8(v) * INV_255),
+                "warped value {v}"
+            );
         }
     }
 }
