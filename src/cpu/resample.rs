@@ -227,6 +227,16 @@ fn resample_with(
 #[inline(always)]
 fn hpass_row(line: &[u8], out: &mut [u8], cols: &AxisTaps, prec: u32) {
     #[cfg(target_arch = "x86_64")]
+    if cols.steps == 1
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("avx2")
+    {
+        // SAFETY: the CPU has AVX-512 F, BW and VL (BW and VL imply F) and AVX2.
+        unsafe { x86::hpass_avx512(line, out, cols, prec) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if cols.steps > 0 && std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (checked just above).
         unsafe { x86::hpass_avx2(line, out, cols, prec) };
@@ -279,6 +289,12 @@ mod x86 {
 
     #[target_feature(enable = "avx2")]
     pub(super) fn hpass_avx2(line: &[u8], out: &mut [u8], cols: &AxisTaps, prec: u32) {
+        hpass_avx2_from(line, out, cols, prec, 0);
+    }
+
+    /// `hpass_avx2` for output pixels `x0..`.
+    #[target_feature(enable = "avx2")]
+    fn hpass_avx2_from(line: &[u8], out: &mut [u8], cols: &AxisTaps, prec: u32, x0: usize) {
         let steps = cols.steps;
         #[rustfmt::skip]
         let mask = _mm256_setr_epi8(
@@ -289,7 +305,7 @@ mod x86 {
         let shift = _mm_cvtsi32_si128(prec as i32);
         // Bytes the loads read from a pixel's first tap.
         let need = 12 * (steps - 1) + 16;
-        for (x, px) in out.chunks_exact_mut(3).enumerate() {
+        for (x, px) in out.chunks_exact_mut(3).enumerate().skip(x0) {
             let f = cols.first[x] as usize * 3;
             if f + need > line.len() {
                 // The last pixels of a row: 16-byte loads would pass its end.
@@ -321,6 +337,68 @@ mod x86 {
             let b = (_mm_cvtsi128_si32(p8) as u32).to_le_bytes();
             px.copy_from_slice(&b[..3]);
         }
+    }
+
+    /// `hpass_avx2` for up to 4 taps (one 16-i16 weight block a pixel) with
+    /// AVX-512: the same shuffles and `pmaddwd` sums, two pixels to a 512-bit
+    /// register, and 4 pixels rounded, clamped and stored (12 bytes) at once.
+    /// The pixels whose 16-byte loads would pass the row's end, and those
+    /// after them, go to `hpass_avx2_from`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2")]
+    pub(super) fn hpass_avx512(line: &[u8], out: &mut [u8], cols: &AxisTaps, prec: u32) {
+        debug_assert_eq!(cols.steps, 1);
+        // `hpass_avx2`'s shuffle in both 256-bit halves.
+        #[rustfmt::skip]
+        let mask = _mm512_broadcast_i64x4(_mm256_setr_epi8(
+            0, -128, 3, -128, 1, -128, 4, -128, 2, -128, 5, -128, -128, -128, -128, -128,
+            6, -128, 9, -128, 7, -128, 10, -128, 8, -128, 11, -128, -128, -128, -128, -128,
+        ));
+        // R, G, B of 4 pixels (dropping each pixel's fourth byte).
+        let pack = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+        let round = _mm512_set1_epi32(1 << (prec - 1));
+        let shift = _mm_cvtsi32_si128(prec as i32);
+        let (zero, top) = (_mm512_setzero_si512(), _mm512_set1_epi32(255));
+        let n = out.len() / 3;
+        let mut x = 0;
+        while x + 4 <= n {
+            let f = [0, 1, 2, 3].map(|i| cols.first[x + i] as usize * 3);
+            if f.iter().any(|&f| f + 16 > line.len()) {
+                break;
+            }
+            // Two pixels' 16 source bytes as lanes [a, a, b, b], shuffled to
+            // i16 pairs (taps 0, 1 in even lanes, taps 2, 3 in odd ones) and
+            // multiplied by their two 16-i16 weight blocks.
+            let sums = |i: usize| {
+                // SAFETY: f[i] + 16 <= line.len() (checked above); the
+                // weights hold 16 i16 per pixel and x + i + 1 < n.
+                let (a, b, w) = unsafe {
+                    (
+                        _mm_loadu_si128(line.as_ptr().add(f[i]) as *const __m128i),
+                        _mm_loadu_si128(line.as_ptr().add(f[i + 1]) as *const __m128i),
+                        _mm512_loadu_si512(cols.simd.as_ptr().add((x + i) * 16) as *const _),
+                    )
+                };
+                let ab = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(a), b);
+                let v = _mm512_shuffle_i64x2::<0b01_01_00_00>(
+                    _mm512_castsi256_si512(ab),
+                    _mm512_castsi256_si512(ab),
+                );
+                let m = _mm512_madd_epi16(_mm512_shuffle_epi8(v, mask), w);
+                // Lanes [a, a, b, b]: each pixel's two halves summed.
+                _mm512_add_epi32(m, _mm512_shuffle_i32x4::<0b10_11_00_01>(m, m))
+            };
+            let (s01, s23) = (sums(0), sums(2));
+            // Lanes 0 and 2 of each: the 4 pixels' (R, G, B, 0) sums.
+            let s = _mm512_shuffle_i32x4::<0b10_00_10_00>(s01, s23);
+            // to_u8: round half up, arithmetic shift, clamp to [0, 255].
+            let s = _mm512_sra_epi32(_mm512_add_epi32(s, round), shift);
+            let s = _mm512_min_epi32(_mm512_max_epi32(s, zero), top);
+            let bytes = _mm_shuffle_epi8(_mm512_cvtepi32_epi8(s), pack);
+            // SAFETY: pixels x..x + 4 are 12 bytes of `out`.
+            unsafe { _mm_mask_storeu_epi8(out.as_mut_ptr().add(3 * x) as *mut i8, 0x0fff, bytes) };
+            x += 4;
+        }
+        hpass_avx2_from(line, out, cols, prec, x);
     }
 }
 
@@ -458,6 +536,17 @@ mod tests {
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU has AVX2.
                 unsafe { x86::hpass_avx2(&line, &mut got, &cols, prec) };
+            }
+            // And the AVX-512 pass for up to 4 taps.
+            #[cfg(target_arch = "x86_64")]
+            if cols.steps == 1
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+            {
+                let mut wide = vec![3u8; n_out * 3];
+                // SAFETY: the CPU has AVX-512 F, BW and VL, and AVX2.
+                unsafe { x86::hpass_avx512(&line, &mut wide, &cols, prec) };
+                assert_eq!(wide, want, "case {case}: AVX-512, k {k}, width {width}");
             }
             let mut via_row = vec![2u8; n_out * 3];
             hpass_row(&line, &mut via_row, &cols, prec);
