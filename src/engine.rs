@@ -135,21 +135,66 @@ impl Augmenter {
                 Err(e) => return Err(e),
             },
         };
-        Ok(Self {
+        let a = Self {
             pipeline,
             engine,
             pool: Default::default(),
-        })
+        };
+        a.precompile(false)?;
+        Ok(a)
     }
 
     /// Binds `pipeline` to an already open GPU device (several pipelines can share one).
     pub fn with_gpu(pipeline: Pipeline, gpu: Arc<GpuContext>) -> Result<Self> {
         pipeline.validate()?;
-        Ok(Self {
+        let a = Self {
             pipeline,
             engine: Engine::Gpu(gpu),
             pool: Default::default(),
-        })
+        };
+        a.precompile(false)?;
+        Ok(a)
+    }
+
+    /// GPU backend: compiles the kernel variant that covers every batch of
+    /// the pipeline (and, with `masks`, its label-map kernel), so no batch
+    /// waits for a compile (see `gpu::variants`). Nothing on the CPU.
+    pub(crate) fn precompile(&self, masks: bool) -> Result<()> {
+        match self.gpu() {
+            Some(g) => {
+                let (gl, bounds) = self.kernel_bounds()?;
+                let mix = self.pipeline.mix.is_some();
+                g.precompile(
+                    &gl,
+                    bounds,
+                    masks,
+                    mix.then(|| globals(&self.pipeline, 0, 0).out[3]),
+                )
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The globals the GPU kernels run the pipeline's batches with, and the
+    /// bounds of their samples (`plan::kernel_bounds`): the pipeline's own,
+    /// or with AugMix those of its internal pipeline (`run_augmix`).
+    pub(crate) fn kernel_bounds(
+        &self,
+    ) -> Result<(crate::plan::GpuGlobals, crate::plan::KernelBounds)> {
+        let augmix = self
+            .pipeline
+            .ops
+            .iter()
+            .position(|o| matches!(o, Op::AugMix { .. }));
+        let inner;
+        let p = match augmix {
+            Some(pos) => {
+                inner = augmix_inner(&self.pipeline, pos)?;
+                &inner
+            }
+            None => &self.pipeline,
+        };
+        Ok((globals(p, 0, 0), crate::plan::kernel_bounds(p)))
     }
 
     /// Hands a batch's tensor back for reuse: the next batch of the same
@@ -346,6 +391,32 @@ impl Augmenter {
             request.labels.as_ref(),
             targets,
         )
+    }
+
+    /// Whether the GPU kernel variant this augmenter precompiles (see
+    /// `gpu::variants`) covers the batch `request` would run: its exact
+    /// variant's flags each implied, hue steps and op codes within. A pure
+    /// check on the planned samples (any backend; for tests). An error for
+    /// AugMix, whose internal batch is planned when it runs.
+    #[doc(hidden)]
+    pub fn precompiled_covers(&self, request: Request<'_>) -> Result<bool> {
+        let records = self.draw(&request)?;
+        let default_options = TargetOptions::default();
+        let targets = request.targets_with(&default_options);
+        let p = self.prepare(
+            request.images,
+            request.windows,
+            records,
+            request.labels.as_ref(),
+            targets,
+        )?;
+        if p.augmix.is_some() {
+            return Err(Error::InvalidArgument(
+                "augmix: its internal batch is planned when it runs".into(),
+            ));
+        }
+        let (gl, bounds) = self.kernel_bounds()?;
+        Ok(crate::gpu::superset_covers(&gl, bounds, &p.gl, &p.samples))
     }
 
     /// The box (x0, y0, x1, y1, exclusive) of a `w` x `h` source that its
@@ -1001,6 +1072,7 @@ impl Augmenter {
                     stats.device_ns += s.device_ns;
                     stats.readback_ns += s.readback_ns;
                     stats.allocations += s.allocations;
+                    stats.covered += s.covered;
                     Ok(())
                 };
                 for (i, _) in &too_big {
@@ -1072,39 +1144,7 @@ impl Augmenter {
         data: &mut Tensor,
         fallback: &mut Vec<(usize, String)>,
     ) -> Result<Option<BatchStats>> {
-        let Op::AugMix {
-            depth,
-            interpolation,
-            fill,
-            ..
-        } = &self.pipeline.ops[pos]
-        else {
-            return Err(Error::InvalidArgument(format!("op #{pos} is not augmix")));
-        };
-        // The chains run as three-channel images; `combine` writes the
-        // one-channel output (channel 0) when the pipeline asks for it.
-        let mut ops: Vec<Op> = self.pipeline.ops[..pos]
-            .iter()
-            .map(three_channels)
-            .collect();
-        ops.push(Op::Policy {
-            kind: PolicyKind::RandAugment {
-                num_ops: crate::ops::augmix_depth(*depth),
-                magnitude: 0,
-                num_bins: 2,
-                ops: crate::ops::policy::ALL_OPS,
-            },
-            interpolation: *interpolation,
-            fill: *fill,
-        });
-        let inner = Pipeline {
-            size: self.pipeline.size,
-            format: OutputFormat::F32Chw,
-            ops,
-            views: 1,
-            mix: None,
-            schedules: Default::default(),
-        };
+        let inner = augmix_inner(&self.pipeline, pos)?;
         let mut samples = Vec::new();
         let mut srcs = Vec::new();
         let mut weights = Vec::new();
@@ -1208,6 +1248,43 @@ impl Augmenter {
         );
         Ok(stats)
     }
+}
+
+/// The internal pipeline of AugMix at op `pos`: the ops before it (three
+/// channels) and a RandAugment of its depth, f32 output. What the backend
+/// runs for an AugMix pipeline (`run_augmix`), so what its GPU kernels are
+/// specialised for (`Augmenter::precompile`).
+fn augmix_inner(pipeline: &Pipeline, pos: usize) -> Result<Pipeline> {
+    let Op::AugMix {
+        depth,
+        interpolation,
+        fill,
+        ..
+    } = &pipeline.ops[pos]
+    else {
+        return Err(Error::InvalidArgument(format!("op #{pos} is not augmix")));
+    };
+    // The chains run as three-channel images; `combine` writes the
+    // one-channel output (channel 0) when the pipeline asks for it.
+    let mut ops: Vec<Op> = pipeline.ops[..pos].iter().map(three_channels).collect();
+    ops.push(Op::Policy {
+        kind: PolicyKind::RandAugment {
+            num_ops: crate::ops::augmix_depth(*depth),
+            magnitude: 0,
+            num_bins: 2,
+            ops: crate::ops::policy::ALL_OPS,
+        },
+        interpolation: *interpolation,
+        fill: *fill,
+    });
+    Ok(Pipeline {
+        size: pipeline.size,
+        format: OutputFormat::F32Chw,
+        ops,
+        views: 1,
+        mix: None,
+        schedules: Default::default(),
+    })
 }
 
 /// `op` with a three-channel output (AugMix's internal chains: a grayscale
@@ -1378,6 +1455,57 @@ pub(crate) fn render_plan(
             a.finish(p, Some(stats), Vec::new(), own)
         })
         .collect()
+}
+
+/// Precompiles the variants of the plans `render_plan` can join
+/// `augmenters` (one device's, a `ViewAugmenter`'s views) into: the
+/// augmenters that share a plan key (no AugMix) run as one plan with the
+/// most stat slots and the union of field kinds, which their own
+/// precompiled variants need not cover.
+pub(crate) fn precompile_plans(
+    gpu: &GpuContext,
+    augmenters: &[Augmenter],
+    masks: bool,
+) -> Result<()> {
+    type Plan = (
+        PlanKey,
+        crate::plan::GpuGlobals,
+        crate::plan::KernelBounds,
+        usize,
+    );
+    let mut plans: Vec<Plan> = Vec::new();
+    for a in augmenters {
+        if a.pipeline
+            .ops
+            .iter()
+            .any(|o| matches!(o, Op::AugMix { .. }))
+        {
+            continue;
+        }
+        let (g, b) = a.kernel_bounds()?;
+        let bits = |v: [f32; 4]| [v[0].to_bits(), v[1].to_bits(), v[2].to_bits()];
+        let key = PlanKey {
+            out: [g.out[0], g.out[1], g.out[3]],
+            mean: bits(g.mean),
+            std: bits(g.std),
+        };
+        match plans.iter_mut().find(|(k, ..)| *k == key) {
+            Some((_, gl, bounds, n)) => {
+                gl.pass[1] = gl.pass[1].max(g.pass[1]);
+                gl.pass[2] |= g.pass[2];
+                *bounds = bounds.join(b);
+                *n += 1;
+            }
+            None => plans.push((key, g, b, 1)),
+        }
+    }
+    // The mixing kernel of each format is compiled by the augmenters.
+    for (_, gl, bounds, n) in plans {
+        if n > 1 {
+            gpu.precompile(&gl, bounds, masks, None)?;
+        }
+    }
+    Ok(())
 }
 
 /// What `render` needs of a batch's checked targets.

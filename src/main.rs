@@ -539,8 +539,10 @@ fn real_main() -> Result<()> {
                 .num_threads(threads.unwrap_or(0))
                 .build()
                 .context("building the thread pool")?;
-            let (aug, r) = pool.install(|| -> Result<_> {
+            let (aug, r, created) = pool.install(|| -> Result<_> {
+                let t = std::time::Instant::now();
                 let aug = Augmenter::new(p.clone(), backend)?;
+                let created = t.elapsed().as_secs_f64();
                 let r = if mix_only {
                     app::bench::bench_mixing(&aug, &images, batch_size, repeats)?
                 } else if masks > 0 {
@@ -548,7 +550,7 @@ fn real_main() -> Result<()> {
                 } else {
                     app::bench::bench(&aug, &images, batch_size, repeats)?
                 };
-                Ok((aug, r))
+                Ok((aug, r, created))
             })?;
             println!("| pipeline | backend | threads | batch | images | median s | images/s | dispatches/batch |");
             println!("|---|---|---|---|---|---|---|---|");
@@ -575,6 +577,14 @@ fn real_main() -> Result<()> {
             if let Some(g) = r.gpu {
                 println!("{g}");
             }
+            // What a fresh process waits for before its first batch is out:
+            // opening the device and compiling (create_s), then one batch.
+            println!(
+                "startup: create_s={created:.3} first_batch_s={}",
+                r.first_batch
+                    .map(|s| format!("{s:.3}"))
+                    .unwrap_or_else(|| "-".into())
+            );
             println!("images/s: {:.0}", r.images_per_sec);
         }
         Some(Command::Info) => print!("{}", app::info::info_report()),

@@ -431,3 +431,121 @@ pub fn globals(pipeline: &Pipeline, n_samples: u32, pass: u32) -> GpuGlobals {
         std: [std[0] as f32, std[1] as f32, std[2] as f32, 1.0],
     }
 }
+
+/// What any sample of a pipeline can need of the kernels, read from the
+/// ops' lowerings (src/ops/color.rs, field.rs, policy.rs, geometry.rs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelBounds {
+    /// The most hue steps one program holds (at most `MAX_PROG`, the
+    /// longest program `plan_sample` accepts).
+    pub hue_steps: u32,
+    /// The op codes a program can hold (bit c: code c).
+    pub ops: u32,
+    /// Some map can be projective (a perspective op).
+    pub projective: bool,
+    /// Some sample can fold its source taps (a random crop padding by
+    /// edge, reflect or symmetric).
+    pub fold: bool,
+}
+
+impl KernelBounds {
+    /// Both bounds at once (the plan of several pipelines).
+    pub fn join(self, o: Self) -> Self {
+        KernelBounds {
+            hue_steps: self.hue_steps.max(o.hue_steps),
+            ops: self.ops | o.ops,
+            projective: self.projective || o.projective,
+            fold: self.fold || o.fold,
+        }
+    }
+}
+
+/// The pipeline's `KernelBounds`. The GPU's precompiled variant is
+/// specialised to them; a batch outside them (a replayed record with a
+/// longer program, say) is not covered by it and compiles its own variant
+/// (`gpu::variants`), so they bound speed, never correctness.
+pub fn kernel_bounds(pipeline: &Pipeline) -> KernelBounds {
+    use crate::ops::Op;
+    let bit = |c: f32| 1u32 << (c as u32);
+    let bits = |cs: &[f32]| cs.iter().fold(0, |m, &c| m | bit(c));
+    // What a policy step lowers to (policy.rs `lower_step`).
+    let policy = bits(&[
+        code::BRIGHTNESS,
+        code::SATURATION,
+        code::CONTRAST,
+        code::SHARPNESS,
+        code::POSTERIZE,
+        code::SOLARIZE,
+        code::AUTOCONTRAST,
+        code::EQUALIZE,
+        code::INVERT,
+    ]);
+    let (mut hue, mut ops) = (0u32, bit(code::NOP));
+    let (mut projective, mut fold) = (false, false);
+    for op in &pipeline.ops {
+        match op {
+            Op::Perspective { .. } => projective = true,
+            Op::RandomCrop { padding_mode, .. } => {
+                fold |= *padding_mode != crate::codes::pad_mode::CONSTANT
+            }
+            _ => {}
+        }
+        let (h, o) = match op {
+            Op::RandomResizedCrop { .. }
+            | Op::Crop { .. }
+            | Op::Resize { .. }
+            | Op::CenterCrop { .. }
+            | Op::RandomCrop { .. }
+            | Op::HorizontalFlip { .. }
+            | Op::VerticalFlip { .. }
+            | Op::Affine { .. }
+            | Op::Elastic { .. }
+            | Op::RotationLabel { .. }
+            | Op::Perspective { .. }
+            | Op::Normalize { .. } => (0, 0),
+            // One step per colour step in its order (each once).
+            Op::ColorJitter { .. } => (
+                1,
+                bits(&[
+                    code::BRIGHTNESS,
+                    code::CONTRAST,
+                    code::SATURATION,
+                    code::HUE,
+                ]),
+            ),
+            Op::Grayscale { .. } => (0, bit(code::GRAYSCALE)),
+            Op::PermuteChannels { .. } => (0, bit(code::PERMUTE)),
+            Op::RandomField { .. } => (
+                1,
+                bits(&[
+                    code::FIELD_BRIGHTNESS,
+                    code::FIELD_CONTRAST,
+                    code::FIELD_SATURATION,
+                    code::FIELD_HUE,
+                ]),
+            ),
+            Op::Invert { .. } => (0, bit(code::INVERT)),
+            Op::Solarize { .. } => (0, bit(code::SOLARIZE)),
+            Op::Posterize { .. } => (0, bit(code::POSTERIZE)),
+            Op::Autocontrast { .. } => (0, bit(code::AUTOCONTRAST)),
+            Op::Equalize { .. } => (0, bit(code::EQUALIZE)),
+            Op::Sharpness { .. } => (0, bit(code::SHARPNESS)),
+            Op::GaussianBlur { .. } => (0, bits(&[code::BLUR_H, code::BLUR_V])),
+            Op::GaussianNoise { .. } => (0, bit(code::NOISE)),
+            Op::Gamma { .. } => (0, bit(code::GAMMA)),
+            Op::RandomErasing { .. } => (0, bit(code::ERASE)),
+            Op::Cutout { .. } => (0, bit(code::CUTOUT)),
+            Op::ColorfulCutout { .. } => (0, bit(code::COLORFUL_CUTOUT)),
+            // Policies and AugMix's chains (a RandAugment inside): no hue.
+            Op::Policy { .. } | Op::AugMix { .. } => (0, policy),
+        };
+        hue += h;
+        ops |= o;
+    }
+    KernelBounds {
+        hue_steps: hue.min(MAX_PROG as u32),
+        ops,
+        projective,
+        fold,
+    }
+}

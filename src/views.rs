@@ -446,7 +446,10 @@ impl ViewAugmenter {
                 Some(g) => Augmenter::with_gpu(v.pipeline.clone(), g.clone()),
                 None => Augmenter::new(v.pipeline.clone(), Backend::Cpu),
             })
-            .collect::<Result<_>>()?;
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(g) = &gpu {
+            crate::engine::precompile_plans(g, &augmenters, false)?;
+        }
         Ok(Self { views, augmenters })
     }
 
@@ -457,7 +460,8 @@ impl ViewAugmenter {
             .views
             .iter()
             .map(|v| Augmenter::with_gpu(v.pipeline.clone(), gpu.clone()))
-            .collect::<Result<_>>()?;
+            .collect::<Result<Vec<_>>>()?;
+        crate::engine::precompile_plans(&gpu, &augmenters, false)?;
         Ok(Self { views, augmenters })
     }
 

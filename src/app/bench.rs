@@ -15,6 +15,9 @@ pub struct BenchResult {
     pub dispatches_per_batch: Option<u32>,
     /// GPU backend: what the timed passes cost per image and per batch.
     pub gpu: Option<GpuPerImage>,
+    /// Seconds of the very first batch (the warm-up pass's first), the
+    /// latency a fresh augmenter's first batch sees (None where not timed).
+    pub first_batch: Option<f64>,
 }
 
 /// The GPU path's cost, from the timed passes of `bench --backend gpu`
@@ -162,15 +165,20 @@ fn bench_targets(
     let (mut wall_ns, mut wait_ns, mut up, mut down) = (0u64, 0u64, 0u64, 0u64);
     let (mut disp, mut batches, mut allocs) = (0u64, 0u64, 0u64);
     let mut gpu = false;
+    let mut first_batch = None;
     let mut pass = |epoch: u64, timed: bool| -> Result<f64> {
         let t = std::time::Instant::now();
         let mut pass_allocs = 0u64;
         for (i, chunk) in images.chunks(bs).enumerate() {
+            let tb = std::time::Instant::now();
             let mut req = Request::new(chunk).key(BatchKey::new(0, epoch, (i * bs) as u64));
             if !targets.is_empty() {
                 req = req.targets(&targets[i * bs..i * bs + chunk.len()]);
             }
             let b = aug.augment(req)?;
+            if first_batch.is_none() {
+                first_batch = Some(tb.elapsed().as_secs_f64());
+            }
             std::hint::black_box(&b.targets);
             dispatches = b.gpu_stats.map(|s| s.dispatches / s.chunks.max(1));
             if let (Some(s), true) = (b.gpu_stats, timed) {
@@ -200,6 +208,7 @@ fn bench_targets(
         seconds.push(pass(r as u64 + 1, true)?);
     }
     let mut r = summarise(images.len(), seconds, dispatches);
+    r.first_batch = first_batch;
     if gpu {
         let passes = repeats.max(1) as f64;
         let n = images.len().max(1) as f64 * passes;
@@ -278,6 +287,7 @@ fn summarise(images: usize, seconds: Vec<f64>, dispatches: Option<u32>) -> Bench
         images_per_sec: images as f64 / median.max(1e-12),
         dispatches_per_batch: dispatches,
         gpu: None,
+        first_batch: None,
     }
 }
 

@@ -60,7 +60,7 @@ pub(crate) fn half_bytes(count: u64) -> u64 {
 
 impl HalfKernel {
     /// Creates the layout and the pipeline (inside the caller's error scope).
-    pub(crate) fn new(device: &wgpu::Device) -> Self {
+    pub(crate) fn new(device: &wgpu::Device, cache: Option<&wgpu::PipelineCache>) -> Self {
         let storage = |read_only| wgpu::BufferBindingType::Storage { read_only };
         let (layout, pipeline_layout) = super::buffer_layouts(
             device,
@@ -81,7 +81,7 @@ impl HalfKernel {
             module: &module,
             entry_point: Some("main"),
             compilation_options: Default::default(),
-            cache: None,
+            cache,
         });
         Self { layout, pipeline }
     }

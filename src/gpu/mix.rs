@@ -20,6 +20,8 @@ pub(crate) struct MixKernel {
     pipeline_layout: wgpu::PipelineLayout,
     module: wgpu::ShaderModule,
     pipes: Mutex<[Option<wgpu::ComputePipeline>; 4]>,
+    /// The device's pipeline cache, when it has one.
+    cache: Option<wgpu::PipelineCache>,
 }
 
 /// Buffers of the mixing pass, reused across batches.
@@ -57,7 +59,7 @@ impl MixDispatch {
 
 impl MixKernel {
     /// Creates the layout and compiles the module.
-    pub(crate) fn new(device: &wgpu::Device) -> Self {
+    pub(crate) fn new(device: &wgpu::Device, cache: Option<&wgpu::PipelineCache>) -> Self {
         let storage = |read_only| wgpu::BufferBindingType::Storage { read_only };
         let (layout, pipeline_layout) = super::buffer_layouts(
             device,
@@ -78,11 +80,16 @@ impl MixKernel {
             pipeline_layout,
             module,
             pipes: Mutex::default(),
+            cache: cache.cloned(),
         }
     }
 
     /// The pipeline of format word `format` (`GpuMixGlobals::out[3]`).
-    fn pipeline(&self, device: &wgpu::Device, format: u32) -> Result<wgpu::ComputePipeline> {
+    pub(crate) fn pipeline(
+        &self,
+        device: &wgpu::Device,
+        format: u32,
+    ) -> Result<wgpu::ComputePipeline> {
         let mut pipes = self
             .pipes
             .lock()
@@ -106,7 +113,7 @@ impl MixKernel {
                 constants: &constants,
                 ..Default::default()
             },
-            cache: None,
+            cache: self.cache.as_ref(),
         });
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!("mixing pipeline creation failed: {e}")));

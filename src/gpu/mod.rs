@@ -16,6 +16,10 @@
 mod half;
 mod mix;
 mod shaders;
+mod variants;
+
+#[doc(hidden)]
+pub use variants::VariantMode;
 
 // Not part of the API: the WGSL sources, public only because tests/wgsl.rs
 // parses every kernel with naga.
@@ -326,6 +330,18 @@ impl Features {
     }
 }
 
+/// Whether the superset variant of a pipeline with globals `gl` and
+/// `bounds` (`GpuContext::precompile`) covers the exact variant of a batch
+/// with globals `batch_gl` and `samples`.
+pub(crate) fn superset_covers(
+    gl: &GpuGlobals,
+    bounds: crate::plan::KernelBounds,
+    batch_gl: &GpuGlobals,
+    samples: &[GpuSample],
+) -> bool {
+    Features::superset(gl, Some(bounds)).covers(&Features::of(batch_gl, samples))
+}
+
 /// The longest a chunk may keep the device busy before it counts as hung
 /// (a chunk is bounded by the storage-binding limit: seconds, even on lavapipe).
 const DEVICE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
@@ -359,22 +375,18 @@ pub struct GpuContext {
     adapter: AdapterSummary,
     limits: DeviceLimits,
     layout: wgpu::BindGroupLayout,
-    pipeline_layout: wgpu::PipelineLayout,
-    main_module: wgpu::ShaderModule,
-    stats_module: wgpu::ShaderModule,
-    field_module: wgpu::ShaderModule,
     mix: mix::MixKernel,
     /// The f16 rounding kernel (`shaders/half.wgsl`).
     half: half::HalfKernel,
-    /// The label-map kernel (`shaders/masks.wgsl`): its module, its own
-    /// bindings (group 1, beside the main pass's group 0) and its pipelines
-    /// per feature set, compiled on first use.
-    masks_module: wgpu::ShaderModule,
+    /// The label-map kernel's own bindings (`shaders/masks.wgsl`, group 1,
+    /// beside the main pass's group 0).
     mask_layout: wgpu::BindGroupLayout,
-    mask_pipeline_layout: wgpu::PipelineLayout,
-    mask_variants: Mutex<std::collections::HashMap<Features, Arc<wgpu::ComputePipeline>>>,
-    /// Compiled (main, stats) pipelines per feature set (see `Features`).
-    variants: Mutex<std::collections::HashMap<Features, Arc<Kernels>>>,
+    /// The modules, layouts and pipeline cache the kernels compile from
+    /// (cloneable, for the background compiles).
+    compiler: variants::Compiler,
+    /// The compiled kernels (main, segment and field passes; label maps)
+    /// per feature set (see `Features` and `variants.rs`).
+    variants: Arc<Mutex<variants::Variants>>,
     /// Free buffer sets. A batch takes one (or makes one when all are in
     /// use), so threads sharing the context run batches at once: one packs
     /// and uploads while another's results are read back. The pool holds as
@@ -411,6 +423,11 @@ pub struct BatchStats {
     /// buffers (`queue.write_buffer`, one a call), and the output tensor
     /// (added by the `Augmenter` when the pool has none of its size).
     pub allocations: u32,
+    /// Kernel sets (a chunk's main passes; its label-map pass) that ran on
+    /// a precompiled variant covering the batch's exact one, because that
+    /// one was not compiled yet (it compiles in the background). The same
+    /// bytes either way.
+    pub covered: u32,
 }
 
 /// The size of a buffer that must hold `size` bytes, replacing `old`:
@@ -547,9 +564,15 @@ impl GpuContext {
         required.max_buffer_size = alimits.max_buffer_size;
         required.max_storage_buffers_per_shader_stage =
             required.max_storage_buffers_per_shader_stage.max(6);
+        // The pipeline cache where the adapter has one (Vulkan).
+        let cache_feature = if variants::cache_enabled() {
+            adapter.features() & wgpu::Features::PIPELINE_CACHE
+        } else {
+            wgpu::Features::empty()
+        };
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("gpu-augment"),
-            required_features: wgpu::Features::empty(),
+            required_features: cache_feature,
             required_limits: required,
             ..Default::default()
         }))
@@ -632,29 +655,37 @@ impl GpuContext {
             bind_group_layouts: &[Some(&layout), Some(&mask_layout)],
             immediate_size: 0,
         });
-        let mix = mix::MixKernel::new(&device);
-        let half = half::HalfKernel::new(&device);
+        let disk_cache = variants::DiskCache::open(&device, &info).map(Arc::new);
+        let cache = disk_cache.as_ref().map(|c| &c.cache);
+        let mix = mix::MixKernel::new(&device, cache);
+        let half = half::HalfKernel::new(&device, cache);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!("shader compilation failed: {e}")));
         }
         let first = new_buffers(&device);
         Ok(Self {
-            device,
+            device: device.clone(),
             queue,
             adapter: summary(&info),
             limits,
+            compiler: variants::Compiler {
+                device,
+                pipeline_layout: pl,
+                main_module,
+                stats_module,
+                field_module,
+                masks_module,
+                mask_pipeline_layout,
+                cache: disk_cache,
+            },
             layout,
-            pipeline_layout: pl,
-            main_module,
-            stats_module,
-            field_module,
             mix,
             half,
-            masks_module,
             mask_layout,
-            mask_pipeline_layout,
-            mask_variants: Mutex::default(),
-            variants: Mutex::default(),
+            variants: Arc::new(Mutex::new(variants::Variants {
+                mode: VariantMode::from_env(),
+                ..Default::default()
+            })),
             bufs: Mutex::new(vec![first]),
             errors,
         })
@@ -670,98 +701,96 @@ impl GpuContext {
         &self.limits
     }
 
-    /// The (main, stats) pipelines for a feature set, compiled on first use.
-    fn pipelines(&self, f: Features) -> Result<Arc<Kernels>> {
-        let mut cache = self
-            .variants
-            .lock()
-            .map_err(|_| Error::Gpu("a previous batch panicked".into()))?;
-        if let Some(p) = cache.get(&f) {
-            return Ok(p.clone());
+    /// The kernels a batch of feature set `f` runs with: its exact variant
+    /// when compiled, else a compiled cover while the exact one compiles on
+    /// a background thread (`variants::choose`).
+    fn pipelines(&self, f: Features) -> Result<variants::Chosen<Kernels>> {
+        fn table(
+            v: &mut variants::Variants,
+        ) -> &mut std::collections::HashMap<Features, Arc<Kernels>> {
+            &mut v.main
         }
-        let constants = f.constants();
-        let mut warp_c = constants.clone();
-        warp_c.push(("STATS_WARP", 1.0));
-        let mut scratch_c = constants.clone();
-        scratch_c.push(("STATS_WARP", 0.0));
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let make_at =
-            |name: &str, module: &wgpu::ShaderModule, entry: &str, constants: &[(&str, f64)]| {
-                self.device
-                    .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                        label: Some(name),
-                        layout: Some(&self.pipeline_layout),
-                        module,
-                        entry_point: Some(entry),
-                        compilation_options: wgpu::PipelineCompilationOptions {
-                            constants,
-                            ..Default::default()
-                        },
-                        cache: None,
-                    })
-            };
-        let make = |name: &str, module: &wgpu::ShaderModule, constants: &[(&str, f64)]| {
-            make_at(name, module, "main", constants)
-        };
-        // The segment-pass pipelines exist only for pipelines with barrier steps.
-        let stats = f.use_scratch.then(|| {
-            (
-                make("stats-warp", &self.stats_module, &warp_c),
-                make("stats-scratch", &self.stats_module, &scratch_c),
-            )
-        });
-        // The field kernels exist only for batches with random fields.
-        let field = (f.field_kinds != 0).then(|| {
-            (
-                make_at("field-noise", &self.field_module, "noise", &constants),
-                make_at("field-cols", &self.field_module, "cols", &constants),
-            )
-        });
-        let pair = Arc::new(Kernels {
-            main: make("augment", &self.main_module, &constants),
-            stats,
-            field,
-        });
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Gpu(format!(
-                "pipeline creation failed for {f:?}: {e}"
-            )));
-        }
-        cache.insert(f, pair.clone());
-        Ok(pair)
+        variants::choose(&self.variants, &self.compiler, f, false, table, |c, f| {
+            c.kernels(f)
+        })
     }
 
-    /// The label-map pipeline for a feature set, compiled on first use.
-    fn mask_pipeline(&self, f: Features) -> Result<Arc<wgpu::ComputePipeline>> {
-        let mut cache = self
-            .mask_variants
-            .lock()
-            .map_err(|_| Error::Gpu("a previous batch panicked".into()))?;
-        if let Some(p) = cache.get(&f) {
-            return Ok(p.clone());
+    /// The label-map pipeline for a feature set, chosen as `pipelines` does.
+    fn mask_pipeline(&self, f: Features) -> Result<variants::Chosen<wgpu::ComputePipeline>> {
+        fn table(
+            v: &mut variants::Variants,
+        ) -> &mut std::collections::HashMap<Features, Arc<wgpu::ComputePipeline>> {
+            &mut v.masks
         }
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let p = Arc::new(
-            self.device
-                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some("masks"),
-                    layout: Some(&self.mask_pipeline_layout),
-                    module: &self.masks_module,
-                    entry_point: Some("main"),
-                    compilation_options: wgpu::PipelineCompilationOptions {
-                        constants: &f.constants(),
-                        ..Default::default()
-                    },
-                    cache: None,
-                }),
-        );
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Gpu(format!(
-                "mask pipeline creation failed for {f:?}: {e}"
-            )));
+        variants::choose(&self.variants, &self.compiler, f, true, table, |c, f| {
+            c.mask(f)
+        })
+    }
+
+    /// Compiles, now, the superset variant of a pipeline whose batches run
+    /// with globals `gl` (`plan::globals`; AugMix: its internal pipeline's)
+    /// and samples within `bounds` (`plan::kernel_bounds`):
+    /// the main, segment-pass and field kernels, the label-map kernel with
+    /// `masks`, and the mixing kernel of format word `mix_format`. Every
+    /// batch of the pipeline then runs at once, on its exact variant or on
+    /// this one while the exact one compiles in the background. The
+    /// pipeline cache is saved after.
+    pub(crate) fn precompile(
+        &self,
+        gl: &GpuGlobals,
+        bounds: crate::plan::KernelBounds,
+        masks: bool,
+        mix_format: Option<u32>,
+    ) -> Result<()> {
+        let f = Features::superset(gl, Some(bounds));
+        let missing = |v: &variants::Variants| {
+            !v.main.contains_key(&f) || (masks && !v.masks.contains_key(&f))
+        };
+        let lock = || {
+            self.variants
+                .lock()
+                .map_err(|_| Error::Gpu("a previous batch panicked".into()))
+        };
+        if missing(&*lock()?) {
+            let k = if lock()?.main.contains_key(&f) {
+                None
+            } else {
+                Some(Arc::new(self.compiler.kernels(f)?))
+            };
+            let m = if masks && !lock()?.masks.contains_key(&f) {
+                Some(Arc::new(self.compiler.mask(f)?))
+            } else {
+                None
+            };
+            let mut v = lock()?;
+            if let Some(k) = k {
+                v.main.entry(f).or_insert(k);
+            }
+            if let Some(m) = m {
+                v.masks.entry(f).or_insert(m);
+            }
         }
-        cache.insert(f, p.clone());
-        Ok(p)
+        if let Some(format) = mix_format {
+            self.mix.pipeline(&self.device, format)?;
+        }
+        self.compiler.save();
+        Ok(())
+    }
+
+    /// Which variant batches run (`VariantMode`): for tests and
+    /// measurements that compare the exact variants with their covers.
+    #[doc(hidden)]
+    pub fn set_variant_mode(&self, mode: VariantMode) {
+        if let Ok(mut v) = self.variants.lock() {
+            v.mode = mode;
+        }
+    }
+
+    /// Whether the pipeline cache is in use, and the file it is saved in
+    /// (None: not saved).
+    #[doc(hidden)]
+    pub fn pipeline_cache_file(&self) -> Option<Option<std::path::PathBuf>> {
+        self.compiler.cache.as_ref().map(|c| c.path().cloned())
     }
 
     fn take_error(&self) -> Option<String> {
@@ -1063,6 +1092,7 @@ impl GpuContext {
             stats.bytes_up += cs.bytes_up;
             stats.bytes_down += bytes as u64;
             stats.allocations += cs.allocations;
+            stats.covered += cs.covered;
             stats.chunks += 1;
         }
         if let (true, Some(m)) = (split, mixes) {
@@ -1377,7 +1407,9 @@ impl GpuContext {
             (x as u32, groups.div_ceil(x).max(1) as u32)
         };
         let features = Features::of(gl, samples);
-        let kernels = self.pipelines(features)?;
+        let chosen = self.pipelines(features)?;
+        let mut covers = chosen.cover as u32;
+        let kernels = chosen.kernels;
         let mask_pass = match (&bufs.mask_in, &bufs.mask_out) {
             (Some(mi), Some(mo)) if mask_k > 0 => {
                 let pack: &[u8] = bytemuck::cast_slice(&bufs.mask_pack);
@@ -1400,7 +1432,9 @@ impl GpuContext {
                         },
                     ],
                 });
-                Some((self.mask_pipeline(features)?, bg1))
+                let m = self.mask_pipeline(features)?;
+                covers += m.cover as u32;
+                Some((m.kernels, bg1))
             }
             _ => None,
         };
@@ -1520,6 +1554,7 @@ impl GpuContext {
             allocations: allocations
                 + mix_pass.as_ref().map_or(0, |(m, _)| m.allocations)
                 + half_pass.as_ref().map_or(0, |h| h.allocations),
+            covered: covers,
             ..BatchStats::default()
         })
     }

@@ -525,7 +525,14 @@ impl Loader {
         let _ = rayon::current_num_threads();
         let engines = if gpu {
             gpus.into_iter()
-                .map(|g| Augmenter::with_gpu(pipeline.clone(), g).map(Arc::new))
+                .map(|g| {
+                    let a = Augmenter::with_gpu(pipeline.clone(), g)?;
+                    // A dataset with targets: its label-map kernel too.
+                    if dataset.targets.is_some() {
+                        a.precompile(true)?;
+                    }
+                    Ok(Arc::new(a))
+                })
                 .collect::<Result<_>>()?
         } else {
             vec![Arc::new(Augmenter::new(pipeline, Backend::Cpu)?)]
