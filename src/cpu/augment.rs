@@ -355,6 +355,15 @@ fn warp_rows(
     if let Some((_, q)) = &mut direct {
         q.resize(3 * w, 0);
     }
+    // Per column tap: where the first clip may cover each row (see below).
+    let plain_first = clips
+        .first()
+        .filter(|c| fill_is_plain(c) && field.is_none());
+    let mut bounds = [None; crate::codes::MAX_SUPERSAMPLE as usize];
+    for (i, b) in bounds.iter_mut().enumerate().take(nx as usize) {
+        let off = (i as f32 + 0.5) / nx as f32;
+        *b = plain_first.and_then(|c| CoverBound::new(c, off, w, h as f32 + 1.0));
+    }
     for oy in 0..h {
         if !single {
             acc_r.fill(0.0);
@@ -396,12 +405,11 @@ fn warp_rows(
                     }
                 }
                 // With no field, the pixels where the first clip's coverage is
-                // provably 0 (`maybe_covered`) take its fill whatever their
+                // provably 0 (`CoverBound`) take its fill whatever their
                 // value: they are neither mapped nor gathered.
-                let first_clip = clips.first().filter(|c| fill_is_plain(c));
-                let (x0, x1) = match first_clip {
-                    Some(c) if field.is_none() => maybe_covered(c, off, py, w),
-                    _ => (0, w),
+                let (x0, x1) = match &bounds[i as usize] {
+                    Some(b) => b.span8(py),
+                    None => (0, w),
                 };
                 let uv = us[x0..x1]
                     .iter_mut()
@@ -561,61 +569,87 @@ fn fill_is_plain(c: &GpuClip) -> bool {
         .all(|f| f.is_finite() && f.is_sign_positive())
 }
 
-/// The pixels `x0..x1` of a row of `w` (points `x + off`, `py`) outside
-/// which an affine clip's coverage is exactly 0, in whole groups of 8 from
-/// x0 (the gather's width). The canvas coordinates are linear in x, so the
-/// pixels whose coordinate may lie where an edge factor is not 0 (soft:
-/// t in [-0.5, size + 0.5], hard: [0, size]) form an interval; it is solved
-/// in f64 and widened by a bound on the f32 evaluation's error (every
-/// operand magnitude times 2^-20, more than the four roundings and the
-/// point's own can add) and by two pixels. The whole row for other clips.
-#[inline]
-fn maybe_covered(c: &GpuClip, off: f32, py: f32, w: usize) -> (usize, usize) {
-    let (x0, x1) = covered_span(c, off, py, w);
-    // Whole groups of 8 from x0; the end rounded up (within the row).
-    let x0 = x0 & !7;
-    (x0, ((x1 + 7) & !7).min(w).max(x0))
+/// Where an affine clip's coverage may be above 0 along the rows of a warp
+/// with no field (points `x + off`, `py` for pixel x of the row at `py`).
+/// The canvas coordinates are linear in x, so the pixels whose coordinate
+/// may fall where an edge factor is not 0 (soft: t in [-0.5, size + 0.5],
+/// hard: [0, size]) form an interval; it is solved in f64 and widened by a
+/// bound on the f32 evaluation's error (every operand's magnitude times
+/// 2^-20, more than the four roundings and the point's own can add) and by
+/// two pixels. Outside it the coverage is exactly 0.
+#[derive(Clone, Copy, Debug)]
+struct CoverBound {
+    w: usize,
+    /// Per canvas axis: slope a, 1 / a, a * off + k, b (the row's factor),
+    /// and the widened range of t.
+    axes: [(f64, f64, f64, f64, f64, f64); 2],
 }
 
-/// `maybe_covered` before the rounding to groups of 8.
-fn covered_span(c: &GpuClip, off: f32, py: f32, w: usize) -> (usize, usize) {
-    let finite =
-        c.r0.iter().chain(&c.r1).all(|v| v.is_finite()) && off.is_finite() && py.is_finite();
-    if !c.is_affine() || !finite || w == 0 {
-        return (0, w);
-    }
-    let hard = c.r2[3] > 0.5;
-    let (mut lo, mut hi) = (0.0f64, w as f64);
-    for r in [&c.r0, &c.r1] {
-        let [a, b, k, size] = r.map(f64::from);
-        let (py, off) = (f64::from(py), f64::from(off));
-        // t(x) = a x + k0 for the pixel x (its point x + off).
-        let k0 = a * off + b * py + k;
-        let err = (a.abs() * (w as f64 + off.abs()) + (b * py).abs() + k.abs() + size + 1.0)
-            * (1.0 / (1u64 << 20) as f64);
-        let (t0, t1) = if hard {
-            (0.0, size)
-        } else {
-            (-0.5, size + 0.5)
-        };
-        let (t0, t1) = (t0 - err, t1 + err);
-        if a == 0.0 {
-            if !(t0..=t1).contains(&k0) {
-                return (0, 0);
-            }
-            continue;
+impl CoverBound {
+    /// The bound for rows of `w` pixels with |py| at most `py_max`, or None
+    /// for a projective clip or values that are not finite.
+    fn new(c: &GpuClip, off: f32, w: usize, py_max: f32) -> Option<CoverBound> {
+        let finite = c.r0.iter().chain(&c.r1).all(|v| v.is_finite())
+            && off.is_finite()
+            && py_max.is_finite();
+        if !c.is_affine() || !finite {
+            return None;
         }
-        let (e0, e1) = ((t0 - k0) / a, (t1 - k0) / a);
-        lo = lo.max(e0.min(e1) - 2.0);
-        hi = hi.min(e0.max(e1) + 2.0);
+        let hard = c.r2[3] > 0.5;
+        let (off, py_max) = (f64::from(off), f64::from(py_max.abs()));
+        let axis = |r: &[f32; 4]| {
+            let [a, b, k, size] = r.map(f64::from);
+            let err = (a.abs() * (w as f64 + off.abs()) + b.abs() * py_max + k.abs() + size + 1.0)
+                * (1.0 / (1u64 << 20) as f64);
+            let (t0, t1) = if hard {
+                (0.0, size)
+            } else {
+                (-0.5, size + 0.5)
+            };
+            (a, 1.0 / a, a * off + k, b, t0 - err, t1 + err)
+        };
+        Some(CoverBound {
+            w,
+            axes: [axis(&c.r0), axis(&c.r1)],
+        })
     }
-    if lo >= hi {
-        return (0, 0);
+
+    /// The pixels of the row at `py` (|py| at most the bound's `py_max`)
+    /// outside which the coverage is exactly 0.
+    #[inline]
+    fn span(&self, py: f32) -> (usize, usize) {
+        let w = self.w;
+        let (mut lo, mut hi) = (0.0f64, w as f64);
+        for &(a, inv, k1, b, t0, t1) in &self.axes {
+            // t(x) = a x + k0 for the pixel x.
+            let k0 = k1 + b * f64::from(py);
+            if a == 0.0 {
+                if !(t0..=t1).contains(&k0) {
+                    return (0, 0);
+                }
+                continue;
+            }
+            let (e0, e1) = ((t0 - k0) * inv, (t1 - k0) * inv);
+            lo = lo.max(e0.min(e1) - 2.0);
+            hi = hi.min(e0.max(e1) + 2.0);
+        }
+        if lo >= hi {
+            return (0, 0);
+        }
+        (
+            (lo.floor().max(0.0) as usize).min(w),
+            (hi.ceil().max(0.0) as usize).min(w),
+        )
     }
-    (
-        (lo.floor().max(0.0) as usize).min(w),
-        (hi.ceil().max(0.0) as usize).min(w),
-    )
+
+    /// `span` in whole groups of 8 from its start (the gather's width), the
+    /// end rounded up within the row.
+    #[inline]
+    fn span8(&self, py: f32) -> (usize, usize) {
+        let (x0, x1) = self.span(py);
+        let x0 = x0 & !7;
+        (x0, ((x1 + 7) & !7).min(self.w).max(x0))
+    }
 }
 
 /// A map that scales and translates only, with no clip stages and bilinear
@@ -865,13 +899,13 @@ mod tests {
         }
     }
 
-    /// `maybe_covered` against `coverage` pixel by pixel: outside the span
+    /// `CoverBound` against `coverage` pixel by pixel: outside the span
     /// (before its rounding to groups of 8) every pixel's coverage is exactly
     /// 0, for soft and hard clips at many angles, scales, offsets and rows;
     /// it is not much wider than the pixels actually covered; and the
     /// rounded span holds it and starts on a multiple of 8.
     #[test]
-    fn maybe_covered_bounds_every_covered_pixel() {
+    fn cover_bound_holds_every_covered_pixel() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         let (mut cut, mut slack) = (0usize, 0usize);
@@ -902,9 +936,10 @@ mod tests {
             };
             let off = [0.5f32, 0.25, 0.75, 1.0 / 6.0][trial % 4];
             let py = rng.random_range(-50.0..350.0f32).round() + off;
-            let (a0, a1) = maybe_covered(&clip, off, py, w);
+            let bound = CoverBound::new(&clip, off, w, 400.0).expect("an affine clip");
+            let (a0, a1) = bound.span8(py);
             assert!(a0 % 8 == 0 && a0 <= a1 && a1 <= w, "{a0}..{a1} of {w}");
-            let (x0, x1) = covered_span(&clip, off, py, w);
+            let (x0, x1) = bound.span(py);
             assert!(
                 a0 <= x0 && x1 <= a1 && (a1 == w || a1 % 8 == 0),
                 "{a0}..{a1} {x0}..{x1}"
@@ -934,6 +969,6 @@ mod tests {
             r2: [1e-3, 0.0, 1.0, 0.0],
             ..Default::default()
         };
-        assert_eq!(maybe_covered(&proj, 0.5, 0.5, 10), (0, 10));
+        assert!(CoverBound::new(&proj, 0.5, 10, 10.0).is_none());
     }
 }
