@@ -19,6 +19,11 @@ warm-up pass. Ours: ``gpu-augment bench --backend cpu --threads P`` (the
 mixing rows: ``--mix-only``, the mixing step alone on augmented batches, as
 the peers' rows time torchvision's and Kornia's MixUp/CutMix alone).
 
+With ``--rounds R`` every contender is timed R times, in turn (all of
+them once, then all of them again), and each one's rate is the median of
+its R rounds: on a shared machine the load drifts, and taking turns gives
+every contender the same share of it.
+
 Prints a Markdown table: each contender's images/s and ours over the fastest
 peer. A peer without the op prints "-".
 
@@ -391,6 +396,8 @@ def main() -> None:
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="time every contender this many times, in turn, and report each one's median")
     ap.add_argument("--cli", type=Path, default=REPO / "target" / "release" / "gpu-augment")
     ap.add_argument("--only", action="append", choices=sorted([*PIPELINES, "dino_multicrop"]),
                     help="pipelines to run (default: all but dino_multicrop, which runs alone)")
@@ -409,7 +416,7 @@ def main() -> None:
     load = os.getloadavg()
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, load average "
           f"{load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}, python {platform.python_version()}, "
-          f"{a.processes} processes / threads, {a.count} sources")
+          f"{a.processes} processes / threads, {a.count} sources, median of {a.rounds} round(s)")
     rows = []
     ctx = mp.get_context("spawn")
     with ctx.Pool(a.processes, initializer=single_threaded) as pool, tempfile.TemporaryDirectory() as tmp:
@@ -424,8 +431,25 @@ def main() -> None:
                     Image.fromarray(im).save(folder / f"{i:05d}.png")
                 by_size[size] = (folder, imgs)
             folder, imgs = by_size[size]
-            rates = {p: peer_rate(pool, p, name, imgs, a.processes, a.batch_size, a.repeats) for p in peers}
-            mine = ours(a.cli, folder, name, a.processes, a.batch_size, a.repeats, mix)
+            # --rounds: every contender in turn, round after round, and each
+            # one's median over the rounds (the load drifts: interleaving
+            # gives every contender the same share of quiet and busy spells).
+            per = {p: [] for p in [*peers, "ours"]}
+            for r in range(a.rounds):
+                for p in peers:
+                    per[p].append(peer_rate(pool, p, name, imgs, a.processes, a.batch_size, a.repeats))
+                per["ours"].append(ours(a.cli, folder, name, a.processes, a.batch_size, a.repeats, mix))
+                if a.rounds > 1:
+                    cells = ", ".join(f"{p} {v:,.0f}" if isinstance(v, float) else f"{p} {v}"
+                                      for p, v in ((p, per[p][-1]) for p in per))
+                    print(f"  {name} round {r + 1}: {cells}", file=sys.stderr, flush=True)
+
+            def med(vals):
+                nums = [v for v in vals if isinstance(v, float)]
+                return statistics.median(nums) if len(nums) == len(vals) else vals[0]
+
+            rates = {p: med(per[p]) for p in peers}
+            mine = med(per["ours"])
             rows.append((name, mix, rates, mine))
             nums = {p: r for p, r in rates.items() if isinstance(r, float)}
             best = max(nums, key=nums.get) if nums else None
