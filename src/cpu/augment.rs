@@ -9,9 +9,7 @@
 
 use super::color::{adjust_hue, blend1, gray, planar_step, quantize, INV_255};
 use super::field::{render, FieldScratch};
-use super::gather::{
-    bilinear, deinterleave_scaled, interleave_rgb, nearest as gather_nearest, pack_rgba, Taps,
-};
+use super::gather::{bilinear, interleave_rgb, nearest as gather_nearest, pack_rgba, Taps};
 use super::sample::Src;
 use super::stats::lane_mean;
 use crate::plan::{code, kind, GpuClip, GpuGlobals, GpuSample};
@@ -744,11 +742,16 @@ fn warp_separable(
             let line = &src.data[t.i0 * sw..(t.i0 + 1) * sw];
             let row = oy * w..(oy + 1) * w;
             if let (Some(x0), true) = (run, clips.is_empty()) {
-                deinterleave_scaled(
-                    &line[x0 * 3..(x0 + w) * 3],
-                    [&mut r[row.clone()], &mut g[row.clone()], &mut b[row]],
-                    INV_255,
-                );
+                let texels = line[x0 * 3..(x0 + w) * 3].chunks_exact(3);
+                for (((px, r), g), b) in texels
+                    .zip(&mut r[row.clone()])
+                    .zip(&mut g[row.clone()])
+                    .zip(&mut b[row])
+                {
+                    *r = px[0] as f32 * INV_255;
+                    *g = px[1] as f32 * INV_255;
+                    *b = px[2] as f32 * INV_255;
+                }
                 continue;
             }
             let dst = cols
