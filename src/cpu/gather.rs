@@ -36,17 +36,11 @@ pub fn pack_rgba(rgb: &[u8], out: &mut Vec<u32>) {
     out.resize(n, 0);
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512vbmi")
-            && std::arch::is_x86_feature_detected!("avx512bw")
-        {
-            // SAFETY: the CPU has AVX-512 VBMI and BW.
-            done = unsafe { avx512::pack_rgba(rgb, out) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2.
-            done += unsafe { avx2::pack_rgba(&rgb[3 * done..], &mut out[done..]) };
-        }
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2. (An AVX-512 VBMI version, one byte
+        // permutation per 16 pixels, was no faster: the pass is bound by
+        // reading the source.)
+        done = unsafe { avx2::pack_rgba(rgb, out) };
     }
     for (o, p) in out[done..].iter_mut().zip(rgb[done * 3..].chunks_exact(3)) {
         *o = p[0] as u32 | (p[1] as u32) << 8 | (p[2] as u32) << 16;
@@ -366,29 +360,6 @@ mod avx2 {
 mod avx512 {
     use super::Taps;
     use std::arch::x86_64::*;
-
-    /// `super::pack_rgba` for whole groups of 16 pixels while a 64-byte load
-    /// at the group's first byte stays inside `rgb`: one byte permutation
-    /// (zeroing every fourth byte) per group. Returns how many were done.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-    pub fn pack_rgba(rgb: &[u8], out: &mut [u32]) -> usize {
-        let idx: [u8; 64] = std::array::from_fn(|i| (i / 4 * 3 + (i % 4).min(2)) as u8);
-        // SAFETY: a 64-byte read of a 64-byte array.
-        let idx = unsafe { _mm512_loadu_si512(idx.as_ptr() as *const _) };
-        let keep: __mmask64 = 0x7777_7777_7777_7777;
-        let mut x = 0;
-        while 3 * x + 64 <= rgb.len() && x + 16 <= out.len() {
-            // SAFETY: bytes 3x .. 3x + 64 are inside rgb and words x .. x + 16
-            // inside out (both checked).
-            unsafe {
-                let v = _mm512_loadu_si512(rgb.as_ptr().add(3 * x) as *const _);
-                let v = _mm512_maskz_permutexvar_epi8(keep, idx, v);
-                _mm512_storeu_si512(out.as_mut_ptr().add(x) as *mut _, v);
-            }
-            x += 16;
-        }
-        x
-    }
 
     /// Pixels in whole groups of 16; returns how many were done.
     ///
