@@ -9,7 +9,9 @@
 
 use super::color::{adjust_hue, blend1, gray, planar_step, quantize, INV_255};
 use super::field::{render, FieldScratch};
-use super::gather::{bilinear, interleave_rgb, nearest as gather_nearest, pack_rgba, Taps};
+use super::gather::{
+    bilinear, interleave_rgb, nearest as gather_nearest, pack_rgba, prefetch, Taps,
+};
 use super::sample::Src;
 use super::stats::lane_mean;
 use crate::plan::{code, kind, GpuClip, GpuGlobals, GpuSample};
@@ -741,6 +743,10 @@ fn warp_separable(
         for (oy, t) in rows.iter().enumerate() {
             let line = &src.data[t.i0 * sw..(t.i0 + 1) * sw];
             let row = oy * w..(oy + 1) * w;
+            // The source row 4 rows on (reading the source bounds this loop).
+            if let Some(ahead) = rows.get(oy + 4) {
+                prefetch(&src.data[ahead.i0 * sw..(ahead.i0 + 1) * sw]);
+            }
             if let (Some(x0), true) = (run, clips.is_empty()) {
                 let texels = line[x0 * 3..(x0 + w) * 3].chunks_exact(3);
                 for (((px, r), g), b) in texels

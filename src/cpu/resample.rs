@@ -196,10 +196,22 @@ fn resample_with(
     mid.clear();
     mid.resize((y_hi - y_lo) * w * 3, 0);
     let px = r.mode[1];
-    for (line, out) in s.data[y_lo * sw..y_hi * sw]
+    // The bytes of a row the columns read, prefetched 2 rows ahead (reading
+    // the source bounds this pass).
+    let (x_lo, x_hi) = (0..w).fold((usize::MAX, 0), |(lo, hi), o| {
+        let (f, t) = cols.taps(o);
+        (lo.min(f), hi.max(f + t.len()))
+    });
+    let end = (3 * x_hi).min(sw);
+    let span = (3 * x_lo).min(end)..end;
+    for (y, (line, out)) in s.data[y_lo * sw..y_hi * sw]
         .chunks_exact(sw)
         .zip(mid.chunks_exact_mut(w * 3))
+        .enumerate()
     {
+        if let Some(ahead) = s.data.get((y_lo + y + 2) * sw..(y_lo + y + 3) * sw) {
+            super::gather::prefetch(&ahead[span.clone()]);
+        }
         hpass_row(line, out, cols, px);
     }
     // Vertical pass.
