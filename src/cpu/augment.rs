@@ -10,7 +10,7 @@
 use super::color::{adjust_hue, blend1, gray, planar_step, quantize, INV_255};
 use super::field::{render, FieldScratch};
 use super::gather::{
-    bilinear, interleave_rgb, nearest as gather_nearest, pack_rgba, prefetch, Taps,
+    bilinear, interleave_rgb, nearest as gather_nearest, pack_rgba, prefetch, prefetch_write, Taps,
 };
 use super::sample::Src;
 use super::stats::lane_mean;
@@ -542,6 +542,11 @@ fn warp_rows(
                 for (d, &a) in dst.iter_mut().zip(acc) {
                     *d = round_u8_byte(a / n);
                 }
+            }
+            // The output 2 rows on, fetched for writing (the batch tensor
+            // is out of cache).
+            if let Some(ahead) = o.get(3 * (row.start + 2 * w)..3 * (row.end + 2 * w)) {
+                prefetch_write(ahead);
             }
             interleave_rgb(qr, qg, qb, &mut o[3 * row.start..3 * row.end]);
             continue;

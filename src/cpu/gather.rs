@@ -76,6 +76,22 @@ pub fn prefetch(bytes: &[u8]) {
     let _ = bytes;
 }
 
+/// `prefetch` for bytes about to be written (PREFETCHW where the CPU has it:
+/// the lines arrive ready to be modified).
+#[inline]
+pub fn prefetch_write(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    for k in (0..bytes.len()).step_by(64) {
+        // SAFETY: a prefetch hint for an address inside `bytes`.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0};
+            _mm_prefetch::<_MM_HINT_ET0>(bytes.as_ptr().add(k) as *const i8)
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}
+
 /// Interleaves three planes of bytes into RGB pixels (the inverse of the
 /// planar split): 16 pixels a step with SSSE3 (three byte shuffles per
 /// output block of 16), the rest (and CPUs without it) scalar.
