@@ -464,13 +464,16 @@ fn warp_rows(
                     // `v * cv + fill * (1 - cv)` with cv = 0 gives
                     // `0 + fill * 1` for every finite v >= 0 (all gathered
                     // values) and fill >= +0 (`fill_is_plain`).
-                    let (lo, hi) = if k == 0 { (x0, x1) } else { (0, w) };
-                    if k == 0 {
+                    let (lo, hi) = if k == 0 {
                         for (c, f) in [&mut *cr, &mut *cg, &mut *cb].into_iter().zip(fill) {
-                            c[..lo].fill(0.0 + f * (1.0 - 0.0));
-                            c[hi..].fill(0.0 + f * (1.0 - 0.0));
+                            let outside = 0.0 + f * (1.0 - 0.0);
+                            c[..x0].fill(outside);
+                            c[x1..].fill(outside);
                         }
-                    }
+                        (x0, x1)
+                    } else {
+                        (0, w)
+                    };
                     let px_rgb = pxs[lo..hi]
                         .iter()
                         .zip(pys[lo..hi].iter())

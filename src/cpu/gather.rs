@@ -44,15 +44,12 @@ pub fn pack_rgba(rgb: &[u8], out: &mut Vec<u32>) {
         while done < n {
             let end = (done + BLOCK).min(n);
             prefetch(&rgb[3 * end..(3 * (end + BLOCK)).min(rgb.len())]);
-            // SAFETY: the CPU has AVX2.
-            let k = unsafe { avx2::pack_rgba(&rgb[3 * done..3 * end], &mut out[done..end]) };
-            for (o, p) in out[done + k..end]
-                .iter_mut()
-                .zip(rgb[3 * (done + k)..].chunks_exact(3))
-            {
-                *o = p[0] as u32 | (p[1] as u32) << 8 | (p[2] as u32) << 16;
+            // SAFETY: the CPU has AVX2. (The bytes after the block let its
+            // last group load in full; only the last block leaves a tail.)
+            done += unsafe { avx2::pack_rgba(&rgb[3 * done..], &mut out[done..end]) };
+            if done < end {
+                break;
             }
-            done = end;
         }
     }
     for (o, p) in out[done..].iter_mut().zip(rgb[done * 3..].chunks_exact(3)) {
@@ -65,13 +62,7 @@ pub fn pack_rgba(rgb: &[u8], out: &mut Vec<u32>) {
 #[inline]
 pub fn prefetch(bytes: &[u8]) {
     #[cfg(target_arch = "x86_64")]
-    for k in (0..bytes.len()).step_by(64) {
-        // SAFETY: a prefetch hint for an address inside `bytes`.
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().add(k) as *const i8)
-        };
-    }
+    prefetch_lines::<{ std::arch::x86_64::_MM_HINT_T0 }>(bytes);
     #[cfg(not(target_arch = "x86_64"))]
     let _ = bytes;
 }
@@ -81,15 +72,19 @@ pub fn prefetch(bytes: &[u8]) {
 #[inline]
 pub fn prefetch_write(bytes: &[u8]) {
     #[cfg(target_arch = "x86_64")]
-    for k in (0..bytes.len()).step_by(64) {
-        // SAFETY: a prefetch hint for an address inside `bytes`.
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0};
-            _mm_prefetch::<_MM_HINT_ET0>(bytes.as_ptr().add(k) as *const i8)
-        };
-    }
+    prefetch_lines::<{ std::arch::x86_64::_MM_HINT_ET0 }>(bytes);
     #[cfg(not(target_arch = "x86_64"))]
     let _ = bytes;
+}
+
+/// One `_mm_prefetch` with `HINT` per 64-byte line of `bytes`.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn prefetch_lines<const HINT: i32>(bytes: &[u8]) {
+    for k in (0..bytes.len()).step_by(64) {
+        // SAFETY: a prefetch hint for an address inside `bytes`.
+        unsafe { std::arch::x86_64::_mm_prefetch::<HINT>(bytes.as_ptr().add(k) as *const i8) };
+    }
 }
 
 /// Interleaves three planes of bytes into RGB pixels (the inverse of the
